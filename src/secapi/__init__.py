@@ -1,0 +1,8 @@
+"""SecAPI: a self-hostable, multi-tenant vulnerability scanning API."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("secapi")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0"

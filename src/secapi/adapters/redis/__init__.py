@@ -1,0 +1,1 @@
+"""Redis adapters: client construction, health, and (later) cache, limiter and queue."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy persistence: PostgreSQL (asyncpg) in production, SQLite (aiosqlite) embedded."""

@@ -1,0 +1,74 @@
+"""Table definitions. The same models run on PostgreSQL (JSONB) and SQLite (JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from advanced_alchemy.base import BigIntBase, UUIDBase
+from advanced_alchemy.types import DateTimeUTC, JsonB
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class UserModel(UUIDBase):
+    """A tenant."""
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    tier: Mapped[str] = mapped_column(String(16))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ApiKeyModel(UUIDBase):
+    """An API key: visible prefix and SHA-256 hash, never the key."""
+
+    __tablename__ = "api_keys"
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+
+
+class ScanModel(UUIDBase):
+    """One scan of a tenant: input, status, result, timings."""
+
+    __tablename__ = "scans"
+    __table_args__ = (
+        Index("idx_scans_user_created", "user_id", "created_at", "id"),
+        Index("idx_scans_status_type", "status", "scan_type"),
+        Index("idx_scans_input_hash", "input_hash"),
+    )
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    scan_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    input_data: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonB, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ApiUsageModel(BigIntBase):
+    """One API request of a tenant."""
+
+    __tablename__ = "api_usage"
+    __table_args__ = (Index("idx_api_usage_user_timestamp", "user_id", "timestamp"),)
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(10))
+    status_code: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    duration_ms: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,255 @@
+"""SQLAlchemy implementations of the account, scan and usage repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from secapi.adapters.sql.errors import translate_db_errors
+from secapi.adapters.sql.models import ApiKeyModel, ApiUsageModel, ScanModel, UserModel
+from secapi.domain.model import (
+    ApiKey,
+    PageCursor,
+    Scan,
+    ScanPage,
+    ScanStatus,
+    ScanType,
+    UsageRecord,
+    User,
+)
+from secapi.domain.tiers import Tier
+
+
+def _user(row: UserModel) -> User:
+    return User(id=row.id, email=row.email, tier=Tier(row.tier), is_admin=row.is_admin, created_at=row.created_at)
+
+
+def _key(row: ApiKeyModel) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        user_id=row.user_id,
+        prefix=row.prefix,
+        key_hash=row.key_hash,
+        name=row.name,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _scan(row: ScanModel) -> Scan:
+    return Scan(
+        id=row.id,
+        user_id=row.user_id,
+        scan_type=ScanType(row.scan_type),
+        status=ScanStatus(row.status),
+        input_data=row.input_data,
+        input_hash=row.input_hash,
+        created_at=row.created_at,
+        result=row.result,
+        error=row.error,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_ms=row.duration_ms,
+    )
+
+
+class SqlUserRepository:
+    """Users in SQL."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, user: User) -> None:
+        """Insert a user; `Conflict` on a duplicate email."""
+        async with translate_db_errors(f"a user with email {user.email} already exists"):
+            self._session.add(
+                UserModel(
+                    id=user.id, email=user.email, tier=user.tier.value, is_admin=user.is_admin, created_at=user.created_at
+                )
+            )
+            await self._session.commit()
+
+    async def get(self, user_id: UUID) -> User | None:
+        """The user with this id."""
+        async with translate_db_errors():
+            row = await self._session.get(UserModel, user_id)
+        return None if row is None else _user(row)
+
+    async def get_by_email(self, email: str) -> User | None:
+        """The user with this email (stored lower-case)."""
+        async with translate_db_errors():
+            row = await self._session.scalar(select(UserModel).where(UserModel.email == email.lower()))
+        return None if row is None else _user(row)
+
+    async def set_tier(self, user_id: UUID, tier: Tier) -> User | None:
+        """Change the tier."""
+        async with translate_db_errors():
+            row = await self._session.get(UserModel, user_id)
+            if row is None:
+                return None
+            row.tier = tier.value
+            await self._session.commit()
+        return _user(row)
+
+
+class SqlApiKeyRepository:
+    """API key records in SQL."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, key: ApiKey) -> None:
+        """Insert a key record."""
+        async with translate_db_errors("an API key with this prefix already exists"):
+            self._session.add(
+                ApiKeyModel(
+                    id=key.id,
+                    user_id=key.user_id,
+                    prefix=key.prefix,
+                    key_hash=key.key_hash,
+                    name=key.name,
+                    created_at=key.created_at,
+                )
+            )
+            await self._session.commit()
+
+    async def get(self, key_id: UUID) -> ApiKey | None:
+        """The key with this id."""
+        async with translate_db_errors():
+            row = await self._session.get(ApiKeyModel, key_id)
+        return None if row is None else _key(row)
+
+    async def find_by_prefix(self, prefix: str) -> ApiKey | None:
+        """The key with this visible prefix."""
+        async with translate_db_errors():
+            row = await self._session.scalar(select(ApiKeyModel).where(ApiKeyModel.prefix == prefix))
+        return None if row is None else _key(row)
+
+    async def list_for_user(self, user_id: UUID) -> Sequence[ApiKey]:
+        """The user's keys, newest first."""
+        async with translate_db_errors():
+            rows = await self._session.scalars(
+                select(ApiKeyModel).where(ApiKeyModel.user_id == user_id).order_by(ApiKeyModel.created_at.desc())
+            )
+            return [_key(row) for row in rows]
+
+    async def revoke(self, key_id: UUID, at: datetime) -> ApiKey | None:
+        """Set `revoked_at` once."""
+        async with translate_db_errors():
+            row = await self._session.get(ApiKeyModel, key_id)
+            if row is None:
+                return None
+            if row.revoked_at is None:
+                row.revoked_at = at
+                await self._session.commit()
+        return _key(row)
+
+    async def touch(self, key_id: UUID, at: datetime) -> None:
+        """Update `last_used_at`."""
+        async with translate_db_errors():
+            await self._session.execute(update(ApiKeyModel).where(ApiKeyModel.id == key_id).values(last_used_at=at))
+            await self._session.commit()
+
+
+class SqlScanRepository:
+    """Scans in SQL; every read filters on the owner."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, scan: Scan) -> None:
+        """Insert a scan."""
+        async with translate_db_errors():
+            self._session.add(
+                ScanModel(
+                    id=scan.id,
+                    user_id=scan.user_id,
+                    scan_type=scan.scan_type.value,
+                    status=scan.status.value,
+                    input_data=scan.input_data,
+                    input_hash=scan.input_hash,
+                    result=scan.result,
+                    error=scan.error,
+                    created_at=scan.created_at,
+                    started_at=scan.started_at,
+                    finished_at=scan.finished_at,
+                    duration_ms=scan.duration_ms,
+                )
+            )
+            await self._session.commit()
+
+    async def update(self, scan: Scan) -> None:
+        """Write status, outcome and timings."""
+        async with translate_db_errors():
+            await self._session.execute(
+                update(ScanModel)
+                .where(ScanModel.id == scan.id)
+                .values(
+                    status=scan.status.value,
+                    result=scan.result,
+                    error=scan.error,
+                    started_at=scan.started_at,
+                    finished_at=scan.finished_at,
+                    duration_ms=scan.duration_ms,
+                )
+            )
+            await self._session.commit()
+
+    async def get_for_user(self, scan_id: UUID, user_id: UUID) -> Scan | None:
+        """The scan if it is this user's."""
+        async with translate_db_errors():
+            row = await self._session.scalar(
+                select(ScanModel).where(ScanModel.id == scan_id, ScanModel.user_id == user_id)
+            )
+        return None if row is None else _scan(row)
+
+    async def list_for_user(self, user_id: UUID, *, limit: int, after: PageCursor | None) -> ScanPage:
+        """Keyset pagination on (created_at, id) descending: stable under concurrent inserts."""
+        query = select(ScanModel).where(ScanModel.user_id == user_id)
+        if after is not None:
+            query = query.where(
+                or_(
+                    ScanModel.created_at < after.created_at,
+                    and_(ScanModel.created_at == after.created_at, ScanModel.id < after.id),
+                )
+            )
+        query = query.order_by(ScanModel.created_at.desc(), ScanModel.id.desc()).limit(limit + 1)
+        async with translate_db_errors():
+            rows = list(await self._session.scalars(query))
+        items = [_scan(row) for row in rows[:limit]]
+        cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            cursor = PageCursor(created_at=last.created_at, id=last.id)
+        return ScanPage(items=items, next_cursor=cursor)
+
+
+class SqlUsageRepository:
+    """API usage rows, written in batches with one executemany."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_many(self, records: Sequence[UsageRecord]) -> None:
+        """Insert the batch."""
+        if not records:
+            return
+        rows = [
+            {
+                "user_id": r.user_id,
+                "endpoint": r.endpoint,
+                "method": r.method,
+                "status_code": r.status_code,
+                "timestamp": r.timestamp,
+                "duration_ms": r.duration_ms,
+            }
+            for r in records
+        ]
+        async with translate_db_errors():
+            await self._session.execute(insert(ApiUsageModel), rows)
+            await self._session.commit()

@@ -1,0 +1,121 @@
+"""Settings: every knob SecAPI reads, from `SECAPI_*` environment variables.
+
+One `Settings` object is built in the entrypoint (`Settings.from_env()`) and
+injected from there; nothing imports it as a global.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/secapi.db"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value SecAPI cannot use."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """SecAPI's configuration; field `x` is read from `SECAPI_X`."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy URL. PostgreSQL in production (`postgresql+asyncpg://...`); SQLite by default."""
+
+    redis_url: str | None = None
+    """Redis URL (`redis://127.0.0.1:6379/0`). Unset: in-memory cache, limiter and queue."""
+
+    db_pool_size: int = 10
+    """Connections kept open per process (PostgreSQL only)."""
+
+    db_max_overflow: int = 10
+    """Extra connections allowed above the pool size under load (PostgreSQL only)."""
+
+    db_pool_timeout: float = 10.0
+    """Seconds a request waits for a free connection before failing."""
+
+    db_statement_timeout_ms: int = 30_000
+    """PostgreSQL `statement_timeout` for every connection, in milliseconds."""
+
+    redis_timeout: float = 2.0
+    """Seconds for a Redis connect or command before it counts as unavailable."""
+
+    health_check_timeout: float = 2.0
+    """Seconds each readiness probe (database, Redis) may take."""
+
+    request_max_body_bytes: int = 10 * 1024 * 1024
+    """Largest request body accepted; larger bodies get 413."""
+
+    auth_cache_ttl: float = 30.0
+    """Seconds an API key → user lookup is cached in-process (revocation takes effect within this)."""
+
+    auth_cache_size: int = 10_000
+    """Most API keys kept in the in-process lookup cache."""
+
+    page_size_default: int = 20
+    """Scans per page when the client asks for no `limit`."""
+
+    page_size_max: int = 100
+    """Largest `limit` a client may ask for."""
+
+    usage_flush_interval: float = 1.0
+    """Seconds between batched writes of API usage rows."""
+
+    usage_buffer_max: int = 5_000
+    """Usage rows held in memory at most; beyond that the oldest are dropped and counted."""
+
+    log_level: str = "INFO"
+    """Python logging level name."""
+
+    docs_enabled: bool = True
+    """Serve the OpenAPI schema and interactive UI at /schema."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read `SECAPI_*` variables; keyword overrides win over the environment."""
+        env = os.environ if environ is None else environ
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"SECAPI_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, raw, hints[f.name])
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for PostgreSQL or an in-memory SQLite."""
+        if not self.is_sqlite:
+            return None
+        _, _, path = self.database_url.partition(":///")
+        return None if path in ("", ":memory:") else Path(path)
+
+
+def _convert(name: str, raw: str, hint: Any) -> Any:
+    text = str(hint)
+    try:
+        if hint is bool or text == "bool":
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if hint is int or text == "int":
+            return int(raw)
+        if hint is float or text == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"SECAPI_{name.upper()}={raw!r} is not a valid {text}") from exc
+    return raw
+

@@ -1,0 +1,124 @@
+"""Entities of accounts and scans. Frozen: a change is a new value written through a port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from secapi.domain.tiers import Tier
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    """A tenant: everything they own hangs off `id`."""
+
+    id: UUID
+    email: str
+    tier: Tier
+    is_admin: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKey:
+    """An API key's record; the secret itself is never stored, only its hash."""
+
+    id: UUID
+    user_id: UUID
+    prefix: str
+    key_hash: str
+    name: str | None
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def is_revoked(self) -> bool:
+        """True once the key has been revoked."""
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssuedKey:
+    """A freshly created key: the only moment the plaintext secret exists."""
+
+    record: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Principal:
+    """The authenticated caller of one request."""
+
+    user: User
+    key_id: UUID
+
+    @property
+    def user_id(self) -> UUID:
+        """The caller's tenant id."""
+        return self.user.id
+
+
+class ScanType(StrEnum):
+    """What a scan looks at."""
+
+    DOCKER = "docker"
+    DEPENDENCIES = "dependencies"
+
+
+class ScanStatus(StrEnum):
+    """Lifecycle of a scan: queued → running → completed | failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scan:
+    """One scan a tenant asked for, with its outcome once finished."""
+
+    id: UUID
+    user_id: UUID
+    scan_type: ScanType
+    status: ScanStatus
+    input_data: dict[str, Any]
+    input_hash: str
+    created_at: datetime
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageCursor:
+    """Position after the last item of a page: newest-first order is (created_at, id) descending."""
+
+    created_at: datetime
+    id: UUID
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanPage:
+    """One page of a tenant's scans and the cursor of the next page, if any."""
+
+    items: list[Scan]
+    next_cursor: PageCursor | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageRecord:
+    """One API request, for billing and the usage endpoint."""
+
+    user_id: UUID
+    endpoint: str
+    method: str
+    status_code: int
+    timestamp: datetime
+    duration_ms: float

@@ -1,0 +1,112 @@
+"""Ports: what the domain services need from the outside world, as small Protocols.
+
+Only domain types cross these boundaries. Adapters live in `secapi.adapters`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from secapi.domain.model import ApiKey, PageCursor, Scan, ScanPage, UsageRecord, User
+from secapi.domain.tiers import Tier
+
+
+class Clock(Protocol):
+    """Tells the time; a fake clock lets tests move it."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes backwards (for TTLs and durations)."""
+        ...
+
+
+class UserRepository(Protocol):
+    """Stores tenants."""
+
+    async def add(self, user: User) -> None:
+        """Insert a new user; raises `Conflict` if the email is taken."""
+        ...
+
+    async def get(self, user_id: UUID) -> User | None:
+        """The user with this id, or None."""
+        ...
+
+    async def get_by_email(self, email: str) -> User | None:
+        """The user with this (case-insensitive) email, or None."""
+        ...
+
+    async def set_tier(self, user_id: UUID, tier: Tier) -> User | None:
+        """Change a user's tier; None if there is no such user."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    """Stores API key records (hashes, never secrets)."""
+
+    async def add(self, key: ApiKey) -> None:
+        """Insert a new key record."""
+        ...
+
+    async def get(self, key_id: UUID) -> ApiKey | None:
+        """The key with this id, or None."""
+        ...
+
+    async def find_by_prefix(self, prefix: str) -> ApiKey | None:
+        """The key whose visible prefix is `prefix`, or None."""
+        ...
+
+    async def list_for_user(self, user_id: UUID) -> Sequence[ApiKey]:
+        """Every key of a user, newest first."""
+        ...
+
+    async def revoke(self, key_id: UUID, at: datetime) -> ApiKey | None:
+        """Mark a key revoked (idempotent); None if there is no such key."""
+        ...
+
+    async def touch(self, key_id: UUID, at: datetime) -> None:
+        """Record that the key was used at `at`."""
+        ...
+
+
+class ScanRepository(Protocol):
+    """Stores scans; every read is scoped to one tenant."""
+
+    async def add(self, scan: Scan) -> None:
+        """Insert a new scan."""
+        ...
+
+    async def update(self, scan: Scan) -> None:
+        """Write a scan's status, result, error and timings."""
+        ...
+
+    async def get_for_user(self, scan_id: UUID, user_id: UUID) -> Scan | None:
+        """The scan if it exists and belongs to `user_id`, else None."""
+        ...
+
+    async def list_for_user(self, user_id: UUID, *, limit: int, after: PageCursor | None) -> ScanPage:
+        """The user's scans, newest first, starting after `after`."""
+        ...
+
+
+class UsageRepository(Protocol):
+    """Stores API usage rows in batches."""
+
+    async def add_many(self, records: Sequence[UsageRecord]) -> None:
+        """Insert a batch of usage records."""
+        ...
+
+
+class HealthProbe(Protocol):
+    """Checks that one backing service answers."""
+
+    name: str
+
+    async def check(self) -> None:
+        """Return if healthy; raise `DependencyUnavailable` with the reason otherwise."""
+        ...

@@ -1,0 +1,100 @@
+"""Turning a bearer key into a `Principal`, with a short in-process cache."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from uuid import UUID
+
+from secapi.domain import api_keys
+from secapi.domain.errors import NotAuthenticated
+from secapi.domain.model import Principal
+from secapi.domain.ports import ApiKeyRepository, Clock, UserRepository
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    principal: Principal
+    expires_at: float
+
+
+class PrincipalCache:
+    """Process-wide LRU of key hash → principal, each entry living `ttl` seconds.
+
+    Revocation and tier changes become visible within `ttl`; in the process
+    that made the change, `forget_user` makes them visible at once.
+    """
+
+    def __init__(self, clock: Clock, *, ttl: float, max_entries: int) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def get(self, key_hash: str) -> Principal | None:
+        """The cached principal, if present and fresh."""
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if entry.expires_at <= self._clock.monotonic():
+            del self._entries[key_hash]
+            return None
+        self._entries.move_to_end(key_hash)
+        return entry.principal
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        """Remember a principal for `ttl` seconds, evicting the least recently used beyond the bound."""
+        if self._ttl <= 0:
+            return
+        self._entries[key_hash] = _Entry(principal, self._clock.monotonic() + self._ttl)
+        self._entries.move_to_end(key_hash)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def forget_user(self, user_id: UUID) -> None:
+        """Drop every cached principal of a user."""
+        stale = [digest for digest, entry in self._entries.items() if entry.principal.user_id == user_id]
+        for digest in stale:
+            del self._entries[digest]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class Authenticator:
+    """Verifies a presented API key against the stored hash, through the cache."""
+
+    def __init__(self, users: UserRepository, keys: ApiKeyRepository, clock: Clock, cache: PrincipalCache) -> None:
+        self._users = users
+        self._keys = keys
+        self._clock = clock
+        self._cache = cache
+
+    async def authenticate(self, presented: str | None) -> Principal:
+        """The principal owning `presented`; `NotAuthenticated` for a missing, malformed, unknown or revoked key."""
+        if not presented:
+            raise NotAuthenticated("this endpoint needs an API key: send 'Authorization: Bearer <key>'")
+        parsed = api_keys.parse_key(presented)
+        if parsed is None:
+            raise NotAuthenticated("the API key is malformed: keys look like sk_<8 characters>_<43 characters>")
+        digest = api_keys.hash_key(parsed.full)
+        cached = self._cache.get(digest)
+        if cached is not None:
+            return cached
+        principal = await self._load(parsed)
+        self._cache.put(digest, principal)
+        return principal
+
+    async def _load(self, parsed: api_keys.ParsedKey) -> Principal:
+        record = await self._keys.find_by_prefix(parsed.prefix)
+        # Compare even when no record exists so timing does not reveal which prefixes exist.
+        stored = record.key_hash if record is not None else "0" * 64
+        if not api_keys.key_matches(parsed.full, stored) or record is None:
+            raise NotAuthenticated("the API key is not valid")
+        if record.is_revoked:
+            raise NotAuthenticated("the API key has been revoked")
+        user = await self._users.get(record.user_id)
+        if user is None:
+            raise NotAuthenticated("the API key is not valid")
+        await self._keys.touch(record.id, self._clock.now())
+        return Principal(user=user, key_id=record.id)

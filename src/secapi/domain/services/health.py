@@ -1,0 +1,47 @@
+"""Readiness: are the services we depend on answering?"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from secapi.domain.errors import DependencyUnavailable
+from secapi.domain.ports import HealthProbe
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Each dependency's state: None when healthy, else why not."""
+
+    checks: dict[str, str | None]
+
+    @property
+    def ready(self) -> bool:
+        """True when every dependency answered."""
+        return all(reason is None for reason in self.checks.values())
+
+    @property
+    def failing(self) -> list[str]:
+        """Names of the dependencies that did not answer."""
+        return [name for name, reason in self.checks.items() if reason is not None]
+
+
+class ReadinessService:
+    """Runs every probe concurrently (each bounds its own time)."""
+
+    def __init__(self, probes: Sequence[HealthProbe]) -> None:
+        self._probes = tuple(probes)
+
+    async def check(self) -> Readiness:
+        """The state of every dependency."""
+        outcomes = await asyncio.gather(*(self._run(probe) for probe in self._probes))
+        return Readiness(checks=dict(zip((p.name for p in self._probes), outcomes, strict=True)))
+
+    @staticmethod
+    async def _run(probe: HealthProbe) -> str | None:
+        try:
+            await probe.check()
+        except DependencyUnavailable as exc:
+            return str(exc)
+        return None

@@ -1,0 +1,190 @@
+"""The `secapi` command: serve, migrate, manage users and keys, run the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from uuid import UUID
+
+import click
+from dishka import AsyncContainer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from secapi.adapters.sql.migrate import upgrade
+from secapi.config import Settings
+from secapi.domain.errors import DomainError
+from secapi.domain.services.accounts import AccountService
+from secapi.domain.tiers import Tier, parse_tier
+from secapi.ioc import make_container
+
+T = TypeVar("T")
+
+
+def _run(settings: Settings, work: Callable[[AsyncContainer], Awaitable[T]]) -> T:
+    """Run `work` with a fresh container; domain errors become a clean exit 1."""
+
+    async def main() -> T:
+        container = make_container(settings)
+        try:
+            return await work(container)
+        finally:
+            await container.close()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+async def _accounts(container: AsyncContainer, action: Callable[[AccountService], Awaitable[T]]) -> T:
+    async with container() as request:
+        return await action(await request.get(AccountService))
+
+
+async def _migrate(container: AsyncContainer) -> None:
+    await upgrade(await container.get(AsyncEngine))
+
+
+def _tier(_ctx: click.Context, _param: click.Parameter, value: str) -> Tier:
+    try:
+        return parse_tier(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """SecAPI: vulnerability scanning API for container images and lockfiles."""
+    logging.basicConfig(level=os.environ.get("SECAPI_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = Settings.from_env()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (migrate first with `secapi db upgrade`)."""
+    import uvicorn
+
+    uvicorn.run(
+        "secapi.entrypoints.http.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(settings: Settings) -> None:
+    """Apply all migrations."""
+    _run(settings, _migrate)
+    click.echo("database is at the latest revision")
+
+
+@main.group()
+def users() -> None:
+    """Tenants."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--tier", default="free", show_default=True, callback=_tier)
+@click.option("--admin", is_flag=True, help="Allow the admin API.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"user_id": ..., "api_key": ...}.')
+@click.pass_obj
+def users_create(settings: Settings, email: str, tier: Tier, admin: bool, as_json: bool) -> None:
+    """Create a user and print their first API key (shown once)."""
+    user, issued = _run(
+        settings, lambda c: _accounts(c, lambda accounts: accounts.create_user(email, tier, is_admin=admin))
+    )
+    if as_json:
+        click.echo(json.dumps({"user_id": str(user.id), "api_key": issued.secret}))
+    else:
+        click.echo(f"created {user.email} ({user.tier.value}{', admin' if user.is_admin else ''}) id {user.id}")
+        click.echo(f"API key (shown once): {issued.secret}")
+
+
+@users.command("set-tier")
+@click.argument("user")
+@click.option("--tier", required=True, callback=_tier)
+@click.pass_obj
+def users_set_tier(settings: Settings, user: str, tier: Tier) -> None:
+    """Change the tier of USER (an id or an email)."""
+
+    async def action(accounts: AccountService) -> str:
+        target = await _find_user(accounts, user)
+        return (await accounts.set_tier(target, tier)).email
+
+    email = _run(settings, lambda c: _accounts(c, action))
+    click.echo(f"{email} is now on the {tier.value} tier")
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.argument("user")
+@click.option("--name", default=None, help="A label for the key.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def keys_create(settings: Settings, user: str, name: str | None, as_json: bool) -> None:
+    """Issue a new key for USER (an id or an email)."""
+
+    async def action(accounts: AccountService) -> tuple[str, str]:
+        issued = await accounts.issue_key(await _find_user(accounts, user), name=name)
+        return str(issued.record.id), issued.secret
+
+    key_id, secret = _run(settings, lambda c: _accounts(c, action))
+    if as_json:
+        click.echo(json.dumps({"key_id": key_id, "api_key": secret}))
+    else:
+        click.echo(f"key {key_id}\nAPI key (shown once): {secret}")
+
+
+@keys.command("revoke")
+@click.argument("key_id", type=click.UUID)
+@click.pass_obj
+def keys_revoke(settings: Settings, key_id: UUID) -> None:
+    """Revoke the key KEY_ID; requests with it fail within the auth cache TTL."""
+    _run(settings, lambda c: _accounts(c, lambda accounts: accounts.revoke_key(key_id)))
+    click.echo(f"revoked {key_id}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Run the API on the embedded default (SQLite, in-memory adapters) with a demo user."""
+    from secapi.entrypoints.demo import run_demo
+
+    run_demo(host, port)
+
+
+async def _find_user(accounts: AccountService, ident: str) -> UUID:
+    try:
+        return (await accounts.get_user(UUID(ident))).id
+    except ValueError:
+        return (await accounts.find_user_by_email(ident)).id
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from dishka import Provider
+from dishka.integrations.litestar import LitestarProvider, setup_dishka
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from secapi import __version__
+from secapi.config import Settings
+from secapi.entrypoints.http.auth import HttpAuthProvider
+from secapi.entrypoints.http.controllers.admin import AdminController
+from secapi.entrypoints.http.controllers.health import HealthController
+from secapi.entrypoints.http.controllers.scans import ScansController
+from secapi.entrypoints.http.problems import exception_handlers
+from secapi.entrypoints.http.usage import usage_flusher, usage_middleware
+from secapi.ioc import make_container
+
+
+def create_app(settings: Settings | None = None, *overrides: Provider) -> Litestar:
+    """Build the app for `settings` (default: from the environment); `overrides` replace providers."""
+    settings = settings or Settings.from_env()
+    container = make_container(settings, LitestarProvider(), HttpAuthProvider(), *overrides)
+
+    @contextlib.asynccontextmanager
+    async def close_container(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await container.close()
+
+    app = Litestar(
+        route_handlers=[HealthController, ScansController, AdminController],
+        exception_handlers=exception_handlers(settings.request_max_body_bytes),
+        request_max_body_size=settings.request_max_body_bytes,
+        middleware=[usage_middleware],
+        lifespan=[close_container, usage_flusher],
+        openapi_config=_openapi(settings),
+        debug=False,
+    )
+    setup_dishka(container, app)
+    return app
+
+
+def _openapi(settings: Settings) -> OpenAPIConfig | None:
+    if not settings.docs_enabled:
+        return None
+    return OpenAPIConfig(
+        title="SecAPI",
+        version=__version__,
+        description="Vulnerability scanning for container images and dependency lockfiles, "
+        "matched against a local copy of the OSV database.",
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(type="http", scheme="bearer", description="Authorization: Bearer sk_…")
+            }
+        ),
+        security=[{"apiKey": []}],
+    )
+
+
+def app_from_env() -> Litestar:
+    """Factory for ASGI servers (`uvicorn --factory secapi.entrypoints.http.app:app_from_env`)."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,53 @@
+"""Who is calling: the bearer key becomes a `Principal` through dishka, per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dishka import Provider, Scope, provide
+from litestar import Request
+
+from secapi.domain.errors import NotAuthenticated, PermissionDenied
+from secapi.domain.model import Principal
+from secapi.domain.services.authentication import Authenticator
+
+
+@dataclass(frozen=True, slots=True)
+class AdminPrincipal:
+    """A principal known to be an administrator."""
+
+    principal: Principal
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; `NotAuthenticated` for other schemes."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise NotAuthenticated("use 'Authorization: Bearer <key>'; other schemes are not supported")
+    return token.strip() or None
+
+
+class HttpAuthProvider(Provider):
+    """Provides the caller (and the admin caller) of each HTTP request."""
+
+    @provide(scope=Scope.REQUEST)
+    async def principal(self, request: Request, authenticator: Authenticator) -> Principal:  # type: ignore[type-arg]
+        principal = await authenticator.authenticate(bearer_token(request.headers.get("authorization")))
+        # The usage middleware attributes the request to this tenant after the response.
+        request.scope["state"]["principal"] = principal
+        return principal
+
+    @provide(scope=Scope.REQUEST)
+    def admin(self, principal: Principal) -> AdminPrincipal:
+        if not principal.user.is_admin:
+            raise PermissionDenied("this endpoint is for administrators; your API key is not an admin key")
+        return AdminPrincipal(principal)
+
+
+def principal_of(scope_state: dict[str, Any]) -> Principal | None:
+    """The principal stored on a request's state, if it authenticated."""
+    value = scope_state.get("principal")
+    return value if isinstance(value, Principal) else None

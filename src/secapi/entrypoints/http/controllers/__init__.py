@@ -1,0 +1,1 @@
+"""Thin controllers: convert, call one use case, convert back."""

@@ -1,0 +1,134 @@
+"""RFC 9457 problem responses: the one place exceptions become HTTP errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from secapi.domain.errors import (
+    Conflict,
+    DependencyUnavailable,
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://secapi.dev/problems/"
+
+# Domain error → (status, type slug, title). Subclasses inherit their base's entry.
+_DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
+    NotAuthenticated: (401, "unauthenticated", "Authentication required"),
+    PermissionDenied: (403, "forbidden", "Forbidden"),
+    NotFound: (404, "not-found", "Not found"),
+    Conflict: (409, "conflict", "Conflict"),
+    InvalidInput: (422, "invalid-input", "Invalid input"),
+    DependencyUnavailable: (503, "dependency-unavailable", "Service temporarily unavailable"),
+}
+
+_HTTP_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("quota-exceeded", "Too many requests"),
+}
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    request: Request[Any, Any, Any] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response[dict[str, Any]]:
+    """A problem+json response with `type`, `title`, `status`, `detail`, `instance` and extensions."""
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update(extensions)
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    assert isinstance(exc, DomainError)
+    status, slug, title = next(
+        (entry for kind, entry in _DOMAIN_PROBLEMS.items() if isinstance(exc, kind)),
+        (400, "bad-request", "Bad request"),
+    )
+    headers = {"WWW-Authenticate": _www_authenticate(request)} if status == 401 else None
+    extensions: dict[str, Any] = {}
+    if isinstance(exc, InvalidInput) and exc.field is not None:
+        extensions["invalid-params"] = [{"name": exc.field, "reason": str(exc)}]
+    return problem(status, slug, title, str(exc), request, headers=headers, **extensions)
+
+
+def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    assert isinstance(exc, ValidationException)
+    params = [
+        {"name": item.get("key") or "body", "reason": item.get("message", ""), "in": item.get("source", "body")}
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ]
+    names = ", ".join(p["name"] for p in params) or "the request"
+    detail = f"the request is not valid: check {names}" if params else str(exc.detail)
+    return problem(400, "validation-error", "Validation failed", detail, request, **{"invalid-params": params})
+
+
+def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        500, "internal-error", "Internal server error", "an unexpected error occurred; it has been logged", request
+    )
+
+
+def _www_authenticate(request: Request[Any, Any, Any]) -> str:
+    has_token = bool(request.headers.get("authorization"))
+    return 'Bearer realm="secapi", error="invalid_token"' if has_token else 'Bearer realm="secapi"'
+
+
+def _http_error_handler(max_body_bytes: int) -> Any:
+    details = {
+        404: lambda r: f"there is no resource at {r.url.path}",
+        405: lambda r: f"{r.method} is not allowed on {r.url.path}",
+        413: lambda r: f"the request body is larger than the {max_body_bytes} bytes this server accepts",
+    }
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+        assert isinstance(exc, HTTPException)
+        status = exc.status_code
+        slug, title = _HTTP_TITLES.get(status, ("http-error", "Error"))
+        detail = details[status](request) if status in details else str(exc.detail)
+        headers = dict(exc.headers or {})
+        if status == 401:
+            headers.setdefault("WWW-Authenticate", _www_authenticate(request))
+        if status >= 500:
+            log.error("HTTP %s on %s %s: %s", status, request.method, request.url.path, exc.detail)
+        return problem(status, slug, title, detail, request, headers=headers or None)
+
+    return handle
+
+
+def exception_handlers(max_body_bytes: int) -> ExceptionHandlersMap:
+    """The handlers to install on the app: every error leaves as problem+json."""
+    return {
+        DomainError: _domain_error,
+        ValidationException: _validation_error,
+        HTTPException: _http_error_handler(max_body_bytes),
+        Exception: _unexpected_error,
+    }
+

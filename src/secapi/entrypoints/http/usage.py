@@ -1,0 +1,85 @@
+"""Attributing each authenticated request to its tenant in `api_usage`, off the request path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from litestar import Litestar
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from secapi.config import Settings
+from secapi.domain.model import UsageRecord
+from secapi.domain.services.usage import UsageRecorder
+from secapi.entrypoints.http.auth import principal_of
+
+log = logging.getLogger(__name__)
+
+
+def usage_middleware(app: ASGIApp) -> ASGIApp:
+    """Record method, route template, status and duration of every authenticated request."""
+    recorder: UsageRecorder | None = None
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal recorder
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, capture)
+        finally:
+            principal = principal_of(scope.get("state", {}))
+            if principal is not None:
+                if recorder is None:
+                    recorder = await scope["litestar_app"].state.dishka_container.get(UsageRecorder)
+                recorder.record(
+                    UsageRecord(
+                        user_id=principal.user_id,
+                        endpoint=scope.get("path_template") or scope["path"],
+                        method=scope["method"],
+                        status_code=status,
+                        timestamp=datetime.now(UTC),
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                    )
+                )
+
+    return middleware
+
+
+@contextlib.asynccontextmanager
+async def usage_flusher(app: Litestar) -> AsyncIterator[None]:
+    """Lifespan: flush usage every `usage_flush_interval` seconds, and once more at shutdown."""
+    container = app.state.dishka_container
+    recorder = await container.get(UsageRecorder)
+    interval = (await container.get(Settings)).usage_flush_interval
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await recorder.flush()
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failed flush
+                log.exception("usage flush failed")
+
+    task = asyncio.create_task(loop(), name="usage-flusher")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(Exception):
+            await recorder.flush()

@@ -1,0 +1,118 @@
+"""The composition root: dishka providers that pick adapters from settings.
+
+Swapping Redis for in-memory adapters is a settings change here and nowhere
+else. Tests pass override providers to `make_container` (later providers
+win) instead of monkeypatching modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from secapi.adapters.redis.client import RedisHealthProbe, create_redis
+from secapi.adapters.sql.engine import create_engine, create_session_factory
+from secapi.adapters.sql.health import SqlHealthProbe
+from secapi.adapters.sql.repositories import (
+    SqlApiKeyRepository,
+    SqlScanRepository,
+    SqlUserRepository,
+)
+from secapi.adapters.sql.usage import SqlUsageWriter
+from secapi.config import Settings
+from secapi.domain.clock import SystemClock
+from secapi.domain.ports import ApiKeyRepository, Clock, ScanRepository, UserRepository
+from secapi.domain.services.accounts import AccountService
+from secapi.domain.services.authentication import Authenticator, PrincipalCache
+from secapi.domain.services.health import ReadinessService
+from secapi.domain.services.scan_queries import ScanQueries
+from secapi.domain.services.usage import UsageRecorder
+
+
+class DatabaseProvider(Provider):
+    """Engine, sessions and SQL repositories."""
+
+    @provide(scope=Scope.APP)
+    async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine(settings)
+        yield engine
+        await engine.dispose()
+
+    @provide(scope=Scope.APP)
+    def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+        return create_session_factory(engine)
+
+    @provide(scope=Scope.REQUEST)
+    async def session(self, factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+        async with factory() as session:
+            yield session
+
+    users = provide(SqlUserRepository, scope=Scope.REQUEST, provides=UserRepository)
+    keys = provide(SqlApiKeyRepository, scope=Scope.REQUEST, provides=ApiKeyRepository)
+    scans = provide(SqlScanRepository, scope=Scope.REQUEST, provides=ScanRepository)
+
+    @provide(scope=Scope.APP)
+    def sql_probe(self, engine: AsyncEngine, settings: Settings) -> SqlHealthProbe:
+        return SqlHealthProbe(engine, settings.health_check_timeout)
+
+    @provide(scope=Scope.APP)
+    def usage_recorder(
+        self, factory: async_sessionmaker[AsyncSession], settings: Settings
+    ) -> UsageRecorder:
+        return UsageRecorder(SqlUsageWriter(factory), max_buffered=settings.usage_buffer_max)
+
+
+class RedisProvider(Provider):
+    """The shared Redis client and the readiness probes when Redis is configured."""
+
+    @provide(scope=Scope.APP)
+    async def redis(self, settings: Settings) -> AsyncIterator[Redis]:
+        assert settings.redis_url is not None  # this provider is only installed when it is set
+        client = create_redis(settings.redis_url, settings.redis_timeout)
+        yield client
+        await client.aclose()
+
+    @provide(scope=Scope.APP)
+    def readiness(self, sql: SqlHealthProbe, redis: Redis, settings: Settings) -> ReadinessService:
+        return ReadinessService([sql, RedisHealthProbe(redis, settings.health_check_timeout)])
+
+
+class MemoryProvider(Provider):
+    """In-process adapters for the embedded default (no Redis)."""
+
+    @provide(scope=Scope.APP)
+    def readiness(self, sql: SqlHealthProbe) -> ReadinessService:
+        return ReadinessService([sql])
+
+
+class DomainProvider(Provider):
+    """Domain services wired to whichever adapters were chosen."""
+
+    settings = from_context(provides=Settings, scope=Scope.APP)
+    clock = provide(SystemClock, scope=Scope.APP, provides=Clock)
+
+    @provide(scope=Scope.APP)
+    def principal_cache(self, clock: Clock, settings: Settings) -> PrincipalCache:
+        return PrincipalCache(clock, ttl=settings.auth_cache_ttl, max_entries=settings.auth_cache_size)
+
+    authenticator = provide(Authenticator, scope=Scope.REQUEST)
+    accounts = provide(AccountService, scope=Scope.REQUEST)
+
+    @provide(scope=Scope.REQUEST)
+    def scan_queries(self, scans: ScanRepository, settings: Settings) -> ScanQueries:
+        return ScanQueries(scans, default_limit=settings.page_size_default, max_limit=settings.page_size_max)
+
+
+def backend_providers(settings: Settings) -> list[Provider]:
+    """The providers for the configured backends."""
+    providers: list[Provider] = [DomainProvider(), DatabaseProvider()]
+    providers.append(RedisProvider() if settings.redis_url else MemoryProvider())
+    return providers
+
+
+def make_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
+    """An async container for `settings`; `overrides` replace any earlier provision."""
+    return make_async_container(*backend_providers(settings), *overrides, context={Settings: settings})
