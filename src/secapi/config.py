@@ -118,4 +118,3 @@ def _convert(name: str, raw: str, hint: Any) -> Any:
     except ValueError as exc:
         raise SettingsError(f"SECAPI_{name.upper()}={raw!r} is not a valid {text}") from exc
     return raw
-

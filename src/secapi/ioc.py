@@ -59,9 +59,7 @@ class DatabaseProvider(Provider):
         return SqlHealthProbe(engine, settings.health_check_timeout)
 
     @provide(scope=Scope.APP)
-    def usage_recorder(
-        self, factory: async_sessionmaker[AsyncSession], settings: Settings
-    ) -> UsageRecorder:
+    def usage_recorder(self, factory: async_sessionmaker[AsyncSession], settings: Settings) -> UsageRecorder:
         return UsageRecorder(SqlUsageWriter(factory), max_buffered=settings.usage_buffer_max)
 
 

@@ -27,5 +27,5 @@ class SqlHealthProbe:
                     await connection.execute(text("SELECT 1"))
         except TimeoutError as exc:
             raise DependencyUnavailable(f"the database did not answer within {self._timeout:g} s") from exc
-        except Exception as exc:  # noqa: BLE001 - any driver failure means "not ready"
+        except Exception as exc:
             raise DependencyUnavailable(f"the database is unreachable: {type(exc).__name__}: {exc}") from exc

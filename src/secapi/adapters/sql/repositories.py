@@ -69,7 +69,11 @@ class SqlUserRepository:
         async with translate_db_errors(f"a user with email {user.email} already exists"):
             self._session.add(
                 UserModel(
-                    id=user.id, email=user.email, tier=user.tier.value, is_admin=user.is_admin, created_at=user.created_at
+                    id=user.id,
+                    email=user.email,
+                    tier=user.tier.value,
+                    is_admin=user.is_admin,
+                    created_at=user.created_at,
                 )
             )
             await self._session.commit()

@@ -23,9 +23,7 @@ _MAX_PREFIX_ATTEMPTS = 5
 class AccountService:
     """Creates users, issues and revokes keys, and changes tiers."""
 
-    def __init__(
-        self, users: UserRepository, keys: ApiKeyRepository, clock: Clock, principals: PrincipalCache
-    ) -> None:
+    def __init__(self, users: UserRepository, keys: ApiKeyRepository, clock: Clock, principals: PrincipalCache) -> None:
         self._users = users
         self._keys = keys
         self._clock = clock
@@ -39,9 +37,7 @@ class AccountService:
             raise InvalidInput(f"{email!r} is not an email address", field="email")
         if await self._users.get_by_email(normalized) is not None:
             raise Conflict(f"a user with email {normalized} already exists")
-        user = User(
-            id=uuid.uuid4(), email=normalized, tier=tier, is_admin=is_admin, created_at=self._clock.now()
-        )
+        user = User(id=uuid.uuid4(), email=normalized, tier=tier, is_admin=is_admin, created_at=self._clock.now())
         await self._users.add(user)
         issued = await self.issue_key(user.id, name="initial")
         return user, issued

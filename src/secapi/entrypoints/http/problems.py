@@ -54,13 +54,13 @@ def problem(
     request: Request[Any, Any, Any] | None = None,
     *,
     headers: dict[str, str] | None = None,
-    **extensions: Any,
+    extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     """A problem+json response with `type`, `title`, `status`, `detail`, `instance` and extensions."""
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     if request is not None:
         body["instance"] = request.url.path
-    body.update(extensions)
+    body.update(extensions or {})
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -74,7 +74,7 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[d
     extensions: dict[str, Any] = {}
     if isinstance(exc, InvalidInput) and exc.field is not None:
         extensions["invalid-params"] = [{"name": exc.field, "reason": str(exc)}]
-    return problem(status, slug, title, str(exc), request, headers=headers, **extensions)
+    return problem(status, slug, title, str(exc), request, headers=headers, extensions=extensions)
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -86,7 +86,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
     ]
     names = ", ".join(p["name"] for p in params) or "the request"
     detail = f"the request is not valid: check {names}" if params else str(exc.detail)
-    return problem(400, "validation-error", "Validation failed", detail, request, **{"invalid-params": params})
+    return problem(400, "validation-error", "Validation failed", detail, request, extensions={"invalid-params": params})
 
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -118,7 +118,9 @@ def _http_error_handler(max_body_bytes: int) -> Any:
             headers.setdefault("WWW-Authenticate", _www_authenticate(request))
         if status >= 500:
             log.error("HTTP %s on %s %s: %s", status, request.method, request.url.path, exc.detail)
-        return problem(status, slug, title, detail, request, headers=headers or None)
+        # A body that does not even decode is still an offending field: the body itself.
+        extensions = {"invalid-params": [{"name": "body", "reason": detail, "in": "body"}]} if status == 400 else None
+        return problem(status, slug, title, detail, request, headers=headers or None, extensions=extensions)
 
     return handle
 
@@ -131,4 +133,3 @@ def exception_handlers(max_body_bytes: int) -> ExceptionHandlersMap:
         HTTPException: _http_error_handler(max_body_bytes),
         Exception: _unexpected_error,
     }
-

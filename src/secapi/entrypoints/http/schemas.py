@@ -157,4 +157,5 @@ def decode_cursor(token: str) -> PageCursor:
             raise ValueError("naive timestamp")
         return PageCursor(created_at=created_at, id=UUID(ident))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor is not a valid page cursor; use next_cursor from a previous page", field="cursor") from exc
+        message = "cursor is not a valid page cursor; use next_cursor from a previous page"
+        raise InvalidInput(message, field="cursor") from exc

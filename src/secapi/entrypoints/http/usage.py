@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from secapi.config import Settings
@@ -26,7 +27,7 @@ def usage_middleware(app: ASGIApp) -> ASGIApp:
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal recorder
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -71,7 +72,7 @@ async def usage_flusher(app: Litestar) -> AsyncIterator[None]:
             await asyncio.sleep(interval)
             try:
                 await recorder.flush()
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failed flush
+            except Exception:
                 log.exception("usage flush failed")
 
     task = asyncio.create_task(loop(), name="usage-flusher")

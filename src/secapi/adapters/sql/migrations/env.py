@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from advanced_alchemy.base import orm_registry
 from alembic import context
 from sqlalchemy.engine import Connection
 
 from secapi.adapters.sql import models  # noqa: F401  (registers the tables on the metadata)
-from secapi.adapters.sql.models import UUIDBase
 
-target_metadata = UUIDBase.metadata
+target_metadata = orm_registry.metadata
 
 
 def run_migrations(connection: Connection) -> None:

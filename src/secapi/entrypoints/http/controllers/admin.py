@@ -6,6 +6,7 @@ from uuid import UUID
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, delete, get, post, put
+from litestar.params import FromPath, JSONBody
 
 from secapi.domain.services.accounts import AccountService
 from secapi.entrypoints.http.auth import AdminPrincipal
@@ -29,7 +30,7 @@ class AdminController(Controller):
     @post("/users", operation_id="CreateUser", summary="Create a user and their first API key")
     @inject
     async def create_user(
-        self, data: CreateUserRequest, admin: FromDishka[AdminPrincipal], accounts: FromDishka[AccountService]
+        self, data: JSONBody[CreateUserRequest], admin: FromDishka[AdminPrincipal], accounts: FromDishka[AccountService]
     ) -> CreatedUserView:
         user, issued = await accounts.create_user(data.email, data.tier, is_admin=data.is_admin)
         return CreatedUserView(user=UserView.of(user), api_key=issued.secret, key=ApiKeyView.of(issued.record))
@@ -37,7 +38,7 @@ class AdminController(Controller):
     @get("/users/{user_id:uuid}", operation_id="GetUser", summary="One user")
     @inject
     async def get_user(
-        self, user_id: UUID, admin: FromDishka[AdminPrincipal], accounts: FromDishka[AccountService]
+        self, user_id: FromPath[UUID], admin: FromDishka[AdminPrincipal], accounts: FromDishka[AccountService]
     ) -> UserView:
         return UserView.of(await accounts.get_user(user_id))
 
@@ -45,8 +46,8 @@ class AdminController(Controller):
     @inject
     async def set_tier(
         self,
-        user_id: UUID,
-        data: SetTierRequest,
+        user_id: FromPath[UUID],
+        data: JSONBody[SetTierRequest],
         admin: FromDishka[AdminPrincipal],
         accounts: FromDishka[AccountService],
     ) -> UserView:
@@ -55,7 +56,7 @@ class AdminController(Controller):
     @get("/users/{user_id:uuid}/keys", operation_id="ListUserKeys", summary="A user's API keys (records only)")
     @inject
     async def list_keys(
-        self, user_id: UUID, admin: FromDishka[AdminPrincipal], accounts: FromDishka[AccountService]
+        self, user_id: FromPath[UUID], admin: FromDishka[AdminPrincipal], accounts: FromDishka[AccountService]
     ) -> list[ApiKeyView]:
         return [ApiKeyView.of(key) for key in await accounts.list_keys(user_id)]
 
@@ -63,16 +64,16 @@ class AdminController(Controller):
     @inject
     async def issue_key(
         self,
-        user_id: UUID,
+        user_id: FromPath[UUID],
         admin: FromDishka[AdminPrincipal],
         accounts: FromDishka[AccountService],
-        data: CreateKeyRequest | None = None,
+        data: JSONBody[CreateKeyRequest | None] = None,
     ) -> IssuedKeyView:
         return IssuedKeyView.of(await accounts.issue_key(user_id, name=data.name if data else None))
 
     @delete("/keys/{key_id:uuid}", operation_id="RevokeKey", summary="Revoke an API key", status_code=200)
     @inject
     async def revoke_key(
-        self, key_id: UUID, admin: FromDishka[AdminPrincipal], accounts: FromDishka[AccountService]
+        self, key_id: FromPath[UUID], admin: FromDishka[AdminPrincipal], accounts: FromDishka[AccountService]
     ) -> ApiKeyView:
         return ApiKeyView.of(await accounts.revoke_key(key_id))

@@ -38,5 +38,5 @@ class HealthController(Controller):
             f"not ready: {failing} unavailable",
             request,
             headers={"Retry-After": "5"},
-            checks=checks,
+            extensions={"checks": checks},
         )

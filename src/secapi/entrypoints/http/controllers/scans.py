@@ -7,7 +7,7 @@ from uuid import UUID
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from secapi.domain.model import Principal
 from secapi.domain.services.scan_queries import ScanQueries
@@ -23,7 +23,7 @@ class ScansController(Controller):
     @get("/{scan_id:uuid}", operation_id="GetScan", summary="One of your scans")
     @inject
     async def get_scan(
-        self, scan_id: UUID, principal: FromDishka[Principal], scans: FromDishka[ScanQueries]
+        self, scan_id: FromPath[UUID], principal: FromDishka[Principal], scans: FromDishka[ScanQueries]
     ) -> ScanView:
         return ScanView.of(await scans.get(principal, scan_id))
 

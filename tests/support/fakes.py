@@ -1,0 +1,126 @@
+"""Honest in-memory implementations of the domain ports, recording what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from secapi.domain.errors import Conflict, DependencyUnavailable
+from secapi.domain.model import ApiKey, PageCursor, Scan, ScanPage, UsageRecord, User
+from secapi.domain.tiers import Tier
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self._monotonic = 1000.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._monotonic += seconds
+
+
+class InMemoryUsers:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, User] = {}
+        self.reads = 0
+
+    async def add(self, user: User) -> None:
+        if any(u.email == user.email for u in self.rows.values()):
+            raise Conflict(f"a user with email {user.email} already exists")
+        self.rows[user.id] = user
+
+    async def get(self, user_id: UUID) -> User | None:
+        self.reads += 1
+        return self.rows.get(user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        self.reads += 1
+        return next((u for u in self.rows.values() if u.email == email.lower()), None)
+
+    async def set_tier(self, user_id: UUID, tier: Tier) -> User | None:
+        user = self.rows.get(user_id)
+        if user is None:
+            return None
+        self.rows[user_id] = replace(user, tier=tier)
+        return self.rows[user_id]
+
+
+class InMemoryKeys:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, ApiKey] = {}
+        self.lookups = 0
+
+    async def add(self, key: ApiKey) -> None:
+        self.rows[key.id] = key
+
+    async def get(self, key_id: UUID) -> ApiKey | None:
+        return self.rows.get(key_id)
+
+    async def find_by_prefix(self, prefix: str) -> ApiKey | None:
+        self.lookups += 1
+        return next((k for k in self.rows.values() if k.prefix == prefix), None)
+
+    async def list_for_user(self, user_id: UUID) -> Sequence[ApiKey]:
+        keys = [k for k in self.rows.values() if k.user_id == user_id]
+        return sorted(keys, key=lambda k: k.created_at, reverse=True)
+
+    async def revoke(self, key_id: UUID, at: datetime) -> ApiKey | None:
+        key = self.rows.get(key_id)
+        if key is None:
+            return None
+        if key.revoked_at is None:
+            self.rows[key_id] = replace(key, revoked_at=at)
+        return self.rows[key_id]
+
+    async def touch(self, key_id: UUID, at: datetime) -> None:
+        if key_id in self.rows:
+            self.rows[key_id] = replace(self.rows[key_id], last_used_at=at)
+
+
+class InMemoryScans:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Scan] = {}
+
+    async def add(self, scan: Scan) -> None:
+        self.rows[scan.id] = scan
+
+    async def update(self, scan: Scan) -> None:
+        self.rows[scan.id] = scan
+
+    async def get_for_user(self, scan_id: UUID, user_id: UUID) -> Scan | None:
+        scan = self.rows.get(scan_id)
+        return scan if scan is not None and scan.user_id == user_id else None
+
+    async def list_for_user(self, user_id: UUID, *, limit: int, after: PageCursor | None) -> ScanPage:
+        mine = sorted(
+            (s for s in self.rows.values() if s.user_id == user_id),
+            key=lambda s: (s.created_at, s.id),
+            reverse=True,
+        )
+        if after is not None:
+            mine = [s for s in mine if (s.created_at, s.id) < (after.created_at, after.id)]
+        page = mine[:limit]
+        cursor = PageCursor(created_at=page[-1].created_at, id=page[-1].id) if len(mine) > limit else None
+        return ScanPage(items=page, next_cursor=cursor)
+
+
+class InMemoryUsage:
+    def __init__(self) -> None:
+        self.rows: list[UsageRecord] = []
+        self.failing = False
+
+    async def add_many(self, records: Sequence[UsageRecord]) -> None:
+        if self.failing:
+            raise DependencyUnavailable("the database is unavailable")
+        self.rows.extend(records)

@@ -1,0 +1,59 @@
+"""Seeding users and scans through the app's own container (real adapters)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from dishka import AsyncContainer
+from litestar import Litestar
+
+from secapi.domain.model import IssuedKey, Scan, ScanStatus, ScanType, User
+from secapi.domain.ports import ScanRepository
+from secapi.domain.services.accounts import AccountService
+from secapi.domain.tiers import Tier
+
+
+def container_of(app: Litestar) -> AsyncContainer:
+    container: AsyncContainer = app.state.dishka_container
+    return container
+
+
+async def create_user(app: Litestar, email: str, tier: Tier = Tier.FREE, *, admin: bool = False) -> tuple[User, str]:
+    async with container_of(app)() as request:
+        accounts = await request.get(AccountService)
+        user, issued = await accounts.create_user(email, tier, is_admin=admin)
+    return user, issued.secret
+
+
+async def issue_key(app: Litestar, user: User) -> IssuedKey:
+    async with container_of(app)() as request:
+        return await (await request.get(AccountService)).issue_key(user.id)
+
+
+async def add_scans(app: Litestar, user: User, count: int, *, start: datetime | None = None) -> list[Scan]:
+    """`count` completed scans one second apart, oldest first."""
+    base = start or datetime(2026, 3, 1, tzinfo=UTC)
+    scans = []
+    async with container_of(app)() as request:
+        repo = await request.get(ScanRepository)
+        for n in range(count):
+            payload = {"filename": "requirements.txt", "content": f"pkg{n}==1.0"}
+            scan = Scan(
+                id=uuid.uuid4(),
+                user_id=user.id,
+                scan_type=ScanType.DEPENDENCIES,
+                status=ScanStatus.COMPLETED,
+                input_data=payload,
+                input_hash=hashlib.sha256(repr(payload).encode()).hexdigest(),
+                created_at=base + timedelta(seconds=n),
+                result={"vulnerabilities": []},
+            )
+            await repo.add(scan)
+            scans.append(scan)
+    return scans
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -1,0 +1,171 @@
+"""Accounts and authentication against in-memory fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from secapi.domain import api_keys
+from secapi.domain.errors import ApiKeyNotFound, Conflict, InvalidInput, NotAuthenticated, UserNotFound
+from secapi.domain.services.accounts import AccountService
+from secapi.domain.services.authentication import Authenticator, PrincipalCache
+from secapi.domain.tiers import Tier
+from support.fakes import FakeClock, InMemoryKeys, InMemoryUsers
+
+TTL = 30.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def users() -> InMemoryUsers:
+    return InMemoryUsers()
+
+
+@pytest.fixture
+def keys() -> InMemoryKeys:
+    return InMemoryKeys()
+
+
+@pytest.fixture
+def cache(clock: FakeClock) -> PrincipalCache:
+    return PrincipalCache(clock, ttl=TTL, max_entries=3)
+
+
+@pytest.fixture
+def accounts(users: InMemoryUsers, keys: InMemoryKeys, clock: FakeClock, cache: PrincipalCache) -> AccountService:
+    return AccountService(users, keys, clock, cache)
+
+
+@pytest.fixture
+def authenticator(users: InMemoryUsers, keys: InMemoryKeys, clock: FakeClock, cache: PrincipalCache) -> Authenticator:
+    return Authenticator(users, keys, clock, cache)
+
+
+async def test_new_user_gets_a_working_key_stored_only_as_hash(
+    accounts: AccountService, authenticator: Authenticator, keys: InMemoryKeys
+) -> None:
+    user, issued = await accounts.create_user("Dev@Example.com", Tier.STARTER)
+    assert user.email == "dev@example.com"
+    stored = keys.rows[issued.record.id]
+    assert issued.secret not in (stored.key_hash, stored.prefix)
+    assert stored.key_hash == api_keys.hash_key(issued.secret)
+    principal = await authenticator.authenticate(issued.secret)
+    assert principal.user_id == user.id
+    assert principal.user.tier is Tier.STARTER
+
+
+async def test_duplicate_email_is_a_conflict(accounts: AccountService) -> None:
+    await accounts.create_user("a@example.com", Tier.FREE)
+    with pytest.raises(Conflict):
+        await accounts.create_user("A@example.com ", Tier.PRO)
+
+
+@pytest.mark.parametrize("email", ["", "not-an-email", "a@b", "a b@example.com", "@example.com"])
+async def test_malformed_email_is_rejected_naming_the_field(accounts: AccountService, email: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        await accounts.create_user(email, Tier.FREE)
+    assert raised.value.field == "email"
+
+
+@pytest.mark.parametrize(
+    ("presented", "message"),
+    [
+        (None, "needs an API key"),
+        ("", "needs an API key"),
+        ("hunter2", "malformed"),
+        ("sk_abcdefgh_short", "malformed"),
+        ("sk_abcdefgh_" + "A" * 43, "not valid"),
+    ],
+)
+async def test_missing_malformed_or_unknown_keys_are_refused(
+    authenticator: Authenticator, presented: str | None, message: str
+) -> None:
+    with pytest.raises(NotAuthenticated, match=message):
+        await authenticator.authenticate(presented)
+
+
+async def test_key_with_a_known_prefix_but_wrong_secret_is_refused(
+    accounts: AccountService, authenticator: Authenticator
+) -> None:
+    _, issued = await accounts.create_user("a@example.com", Tier.FREE)
+    forged = issued.secret[:-1] + ("B" if issued.secret[-1] != "B" else "C")
+    with pytest.raises(NotAuthenticated, match="not valid"):
+        await authenticator.authenticate(forged)
+
+
+async def test_lookup_is_cached_until_ttl_then_revocation_applies(
+    users: InMemoryUsers, keys: InMemoryKeys, clock: FakeClock, cache: PrincipalCache, authenticator: Authenticator
+) -> None:
+    # A second process's AccountService has its own cache: revocation there is seen here after the TTL.
+    other_process = AccountService(users, keys, clock, PrincipalCache(clock, ttl=TTL, max_entries=10))
+    _, issued = await other_process.create_user("a@example.com", Tier.FREE)
+    await authenticator.authenticate(issued.secret)
+    lookups = keys.lookups
+    await authenticator.authenticate(issued.secret)
+    assert keys.lookups == lookups, "a cached key must not hit the repository"
+
+    await other_process.revoke_key(issued.record.id)
+    clock.advance(TTL - 1)
+    await authenticator.authenticate(issued.secret)  # still cached
+    clock.advance(2)
+    with pytest.raises(NotAuthenticated, match="revoked"):
+        await authenticator.authenticate(issued.secret)
+
+
+async def test_revocation_in_the_same_process_applies_at_once(
+    accounts: AccountService, authenticator: Authenticator
+) -> None:
+    _, issued = await accounts.create_user("a@example.com", Tier.FREE)
+    await authenticator.authenticate(issued.secret)
+    await accounts.revoke_key(issued.record.id)
+    with pytest.raises(NotAuthenticated, match="revoked"):
+        await authenticator.authenticate(issued.secret)
+
+
+async def test_tier_change_is_seen_on_the_next_request(accounts: AccountService, authenticator: Authenticator) -> None:
+    user, issued = await accounts.create_user("a@example.com", Tier.FREE)
+    assert (await authenticator.authenticate(issued.secret)).user.tier is Tier.FREE
+    await accounts.set_tier(user.id, Tier.BUSINESS)
+    assert (await authenticator.authenticate(issued.secret)).user.tier is Tier.BUSINESS
+
+
+async def test_cache_is_bounded(accounts: AccountService, authenticator: Authenticator, cache: PrincipalCache) -> None:
+    for n in range(5):
+        _, issued = await accounts.create_user(f"u{n}@example.com", Tier.FREE)
+        await authenticator.authenticate(issued.secret)
+    assert len(cache) == 3
+
+
+async def test_revoking_twice_keeps_the_first_time(accounts: AccountService, clock: FakeClock) -> None:
+    _, issued = await accounts.create_user("a@example.com", Tier.FREE)
+    first = await accounts.revoke_key(issued.record.id)
+    clock.advance(60)
+    second = await accounts.revoke_key(issued.record.id)
+    assert first.revoked_at == second.revoked_at
+
+
+async def test_unknown_ids_raise_not_found(accounts: AccountService) -> None:
+    from uuid import uuid4
+
+    with pytest.raises(ApiKeyNotFound):
+        await accounts.revoke_key(uuid4())
+    with pytest.raises(UserNotFound):
+        await accounts.set_tier(uuid4(), Tier.PRO)
+    with pytest.raises(UserNotFound):
+        await accounts.issue_key(uuid4())
+
+
+def test_keys_are_high_entropy_and_parse_back() -> None:
+    seen = {api_keys.generate_key()[1] for _ in range(200)}
+    assert len(seen) == 200
+    for key in seen:
+        parsed = api_keys.parse_key(key)
+        assert parsed is not None
+        assert key.startswith(f"sk_{parsed.prefix}_")
+        assert len(key) == 3 + 8 + 1 + 43
+        assert api_keys.redact(key) == f"sk_{parsed.prefix}_…"
+        assert api_keys.key_matches(key, api_keys.hash_key(key))
+        assert not api_keys.key_matches(key + "x", api_keys.hash_key(key))
