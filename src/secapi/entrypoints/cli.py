@@ -72,17 +72,9 @@ def main(ctx: click.Context) -> None:
 @click.pass_obj
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (migrate first with `secapi db upgrade`)."""
-    import uvicorn
+    from secapi.entrypoints.http.server import run_server
 
-    uvicorn.run(
-        "secapi.entrypoints.http.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
+    run_server(host=host, port=port, workers=workers, log_level=settings.log_level)
 
 
 @main.group()

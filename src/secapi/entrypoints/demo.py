@@ -6,7 +6,6 @@ import asyncio
 import os
 
 import click
-import uvicorn
 
 from secapi.adapters.sql.migrate import upgrade
 from secapi.config import Settings
@@ -14,7 +13,7 @@ from secapi.domain.errors import UserNotFound
 from secapi.domain.model import IssuedKey
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier
-from secapi.entrypoints.http.app import create_app
+from secapi.entrypoints.http.server import run_server
 from secapi.ioc import make_container
 
 DEMO_EMAIL = "demo@secapi.local"
@@ -42,10 +41,9 @@ async def prepare(settings: Settings) -> IssuedKey:
 
 def run_demo(host: str, port: int) -> None:
     """Prepare the demo data, print the key and a curl command, and serve."""
-    settings = Settings.from_env(
-        database_url=os.environ.get("SECAPI_DATABASE_URL") or DEMO_DATABASE_URL,
-        redis_url=os.environ.get("SECAPI_REDIS_URL") or None,
-    )
+    # The server's workers build their settings from the environment: set the demo's there.
+    os.environ.setdefault("SECAPI_DATABASE_URL", DEMO_DATABASE_URL)
+    settings = Settings.from_env()
     issued = asyncio.run(prepare(settings))
     base = f"http://{host}:{port}"
     click.echo(
@@ -59,4 +57,4 @@ SecAPI demo on {base}  (database: {settings.database_url}, cache: {"redis" if se
   API docs  : {base}/schema
 """
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    run_server(host=host, port=port, workers=1, log_level=settings.log_level)
