@@ -7,6 +7,7 @@ import uuid
 import pytest
 from httpx import AsyncClient
 from litestar import Litestar
+
 from support.seed import bearer, create_user
 
 ADMIN_ROUTES = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import serve
 from httpx import AsyncClient
 from litestar import Litestar
 
@@ -13,6 +12,8 @@ from secapi.config import Settings
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier
 from secapi.ioc import make_container
+
+from conftest import serve
 from support.seed import bearer, create_user
 
 Client = AsyncClient

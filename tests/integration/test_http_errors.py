@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from httpx import AsyncClient, Response
 from litestar import Litestar
+
 from support.seed import bearer, create_user
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 from litestar import Litestar
+
 from support.seed import add_scans, bearer, create_user
 
 

@@ -9,6 +9,7 @@ from secapi.domain.errors import ApiKeyNotFound, Conflict, InvalidInput, NotAuth
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
 from secapi.domain.tiers import Tier
+
 from support.fakes import FakeClock, InMemoryKeys, InMemoryUsers
 
 TTL = 30.0

@@ -7,6 +7,7 @@ from uuid import uuid4
 
 from secapi.domain.model import UsageRecord
 from secapi.domain.services.usage import UsageRecorder
+
 from support.fakes import InMemoryUsage
 
 

@@ -1,0 +1,32 @@
+"""The embedded default: migrations, accounts and the API on SQLite, no server needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from secapi.adapters.sql.migrate import upgrade
+from secapi.config import Settings
+from secapi.domain.services.accounts import AccountService
+from secapi.domain.tiers import Tier
+from secapi.entrypoints.http.app import create_app
+
+
+async def test_the_api_runs_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp_path}/embedded/secapi.db")
+    app = create_app(settings)
+    container = app.state.dishka_container
+    async with LifespanManager(app), AsyncClient(transport=ASGITransport(app), base_url="http://t") as client:
+        await upgrade(await container.get(AsyncEngine))
+        await upgrade(await container.get(AsyncEngine))  # idempotent
+        async with container() as request:
+            _, issued = await (await request.get(AccountService)).create_user("e@example.com", Tier.FREE, is_admin=True)
+        headers = {"Authorization": f"Bearer {issued.secret}"}
+        assert (await client.get("/api/v1/scans", headers=headers)).json() == {"items": [], "next_cursor": None}
+        created = await client.post("/api/v1/admin/users", json={"email": "f@example.com"}, headers=headers)
+        assert created.status_code == 201
+        assert (await client.get("/health/ready")).json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert (tmp_path / "embedded" / "secapi.db").exists()
