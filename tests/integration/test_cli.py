@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import serve
-from support.seed import bearer
-
 from secapi.config import Settings
 from secapi.entrypoints.http.app import create_app
+
+from conftest import serve
+from support.seed import bearer
 
 SECAPI = str(Path(sys.executable).parent / "secapi")
 

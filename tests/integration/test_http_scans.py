@@ -63,9 +63,7 @@ async def test_pages_are_newest_first_and_cursor_walks_all_without_overlap(clien
     assert seen == expected
 
 
-async def test_scans_with_the_same_timestamp_are_ordered_by_id_and_not_lost(
-    client: AsyncClient, app: Litestar
-) -> None:
+async def test_scans_with_the_same_timestamp_are_ordered_by_id_and_not_lost(client: AsyncClient, app: Litestar) -> None:
     from datetime import UTC, datetime
 
     user, key = await create_user(app, "a@example.com")
