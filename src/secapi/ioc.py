@@ -13,6 +13,7 @@ from dishka import AsyncContainer, Provider, Scope, from_context, make_async_con
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from secapi.adapters.lockfiles.reader import RegistryLockfileReader
 from secapi.adapters.redis.client import RedisHealthProbe, create_redis
 from secapi.adapters.sql.engine import create_engine, create_session_factory
 from secapi.adapters.sql.health import SqlHealthProbe
@@ -22,14 +23,18 @@ from secapi.adapters.sql.repositories import (
     SqlUserRepository,
 )
 from secapi.adapters.sql.usage import SqlUsageWriter
+from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.config import Settings
 from secapi.domain.clock import SystemClock
-from secapi.domain.ports import ApiKeyRepository, Clock, ScanRepository, UserRepository
+from secapi.domain.ports import ApiKeyRepository, Clock, ScanRepository, UserRepository, VulnerabilityStore
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
+from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader
 from secapi.domain.services.health import ReadinessService
+from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.scan_queries import ScanQueries
 from secapi.domain.services.usage import UsageRecorder
+from secapi.domain.services.vulndb_import import VulnDbImporter
 
 
 class DatabaseProvider(Provider):
@@ -53,6 +58,8 @@ class DatabaseProvider(Provider):
     users = provide(SqlUserRepository, scope=Scope.REQUEST, provides=UserRepository)
     keys = provide(SqlApiKeyRepository, scope=Scope.REQUEST, provides=ApiKeyRepository)
     scans = provide(SqlScanRepository, scope=Scope.REQUEST, provides=ScanRepository)
+
+    vulnerabilities = provide(SqlVulnerabilityStore, scope=Scope.APP, provides=VulnerabilityStore)
 
     @provide(scope=Scope.APP)
     def sql_probe(self, engine: AsyncEngine, settings: Settings) -> SqlHealthProbe:
@@ -96,6 +103,14 @@ class DomainProvider(Provider):
     def principal_cache(self, clock: Clock, settings: Settings) -> PrincipalCache:
         return PrincipalCache(clock, ttl=settings.auth_cache_ttl, max_entries=settings.auth_cache_size)
 
+    lockfiles = provide(RegistryLockfileReader, scope=Scope.APP, provides=LockfileReader)
+    matcher = provide(VulnerabilityMatcher, scope=Scope.APP)
+
+    @provide(scope=Scope.APP)
+    def importer(self, store: VulnerabilityStore) -> VulnDbImporter:
+        return VulnDbImporter(store)
+
+    dependency_scans = provide(DependencyScanService, scope=Scope.REQUEST)
     authenticator = provide(Authenticator, scope=Scope.REQUEST)
     accounts = provide(AccountService, scope=Scope.REQUEST)
 

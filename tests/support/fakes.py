@@ -124,3 +124,76 @@ class InMemoryUsage:
         if self.failing:
             raise DependencyUnavailable("the database is unavailable")
         self.rows.extend(records)
+
+
+class InMemoryVulnerabilityStore:
+    """The vulnerability store port over dicts, with the same upsert rules as SQL."""
+
+    def __init__(self) -> None:
+        from secapi.domain.advisories import Advisory, VulnDbVersion
+
+        self.advisories: dict[str, Advisory] = {}
+        self.versions: list[VulnDbVersion] = []
+        self.candidate_queries = 0
+
+    async def upsert(self, advisories):  # type: ignore[no-untyped-def]
+        from secapi.domain.advisories import UpsertCounts
+
+        counts = UpsertCounts()
+        for advisory in advisories:
+            stored = self.advisories.get(advisory.id)
+            if stored is not None and advisory.modified <= stored.modified:
+                counts.unchanged += 1
+                continue
+            if stored is None:
+                counts.added += 1
+            else:
+                counts.updated += 1
+            if advisory.withdrawn is not None:
+                counts.withdrawn += 1
+            self.advisories[advisory.id] = advisory
+        return counts
+
+    async def candidates(self, keys):  # type: ignore[no-untyped-def]
+        from secapi.domain.advisories import AdvisorySummary, Candidate
+
+        self.candidate_queries += 1
+        wanted = set(keys)
+        out = []
+        for advisory in self.advisories.values():
+            if advisory.withdrawn is not None:
+                continue
+            summary = AdvisorySummary(
+                id=advisory.id,
+                aliases=advisory.aliases,
+                summary=advisory.summary,
+                severity=advisory.severity,
+                score=advisory.score,
+                vector=advisory.vector,
+                references=advisory.references,
+                published=advisory.published,
+                modified=advisory.modified,
+            )
+            for entry in advisory.affected:
+                if (entry.ecosystem, entry.name) in wanted:
+                    out.append(
+                        Candidate(ecosystem=entry.ecosystem, name=entry.name, ranges=entry.ranges, advisory=summary)
+                    )
+        return out
+
+    async def current_version(self):  # type: ignore[no-untyped-def]
+        from secapi.domain.advisories import VulnDbVersion
+
+        return self.versions[-1] if self.versions else VulnDbVersion(version=0, updated_at=None)
+
+    async def advance_version(self, counts, source):  # type: ignore[no-untyped-def]
+        from secapi.domain.advisories import VulnDbVersion
+
+        live = sum(1 for a in self.advisories.values() if a.withdrawn is None)
+        version = VulnDbVersion(version=len(self.versions) + 1, updated_at=datetime.now(UTC), advisories=live)
+        self.versions.append(version)
+        return version
+
+    async def get_record(self, advisory_id):  # type: ignore[no-untyped-def]
+        advisory = self.advisories.get(advisory_id)
+        return None if advisory is None else advisory.record

@@ -5,11 +5,12 @@ Only domain types cross these boundaries. Adapters live in `secapi.adapters`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
+from secapi.domain.advisories import Advisory, Candidate, UpsertCounts, VulnDbVersion
 from secapi.domain.model import ApiKey, PageCursor, Scan, ScanPage, UsageRecord, User
 from secapi.domain.tiers import Tier
 
@@ -109,4 +110,28 @@ class HealthProbe(Protocol):
 
     async def check(self) -> None:
         """Return if healthy; raise `DependencyUnavailable` with the reason otherwise."""
+        ...
+
+
+class VulnerabilityStore(Protocol):
+    """The local copy of the OSV database."""
+
+    async def upsert(self, advisories: Sequence[Advisory]) -> UpsertCounts:
+        """Insert new records and replace older ones (by `modified`); keep newer ones as they are."""
+        ...
+
+    async def candidates(self, keys: Collection[tuple[str, str]]) -> Sequence[Candidate]:
+        """Affected entries of non-withdrawn advisories for these (ecosystem, normalised name) keys, in one query."""
+        ...
+
+    async def current_version(self) -> VulnDbVersion:
+        """The version in force now (0 before any import)."""
+        ...
+
+    async def advance_version(self, counts: UpsertCounts, source: str) -> VulnDbVersion:
+        """Record an import that changed data, making it the new version."""
+        ...
+
+    async def get_record(self, advisory_id: str) -> dict[str, Any] | None:
+        """The full OSV record, or None."""
         ...

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
@@ -15,6 +16,7 @@ import click
 from dishka import AsyncContainer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from secapi.adapters.osv.reader import SourceError
 from secapi.adapters.sql.migrate import upgrade
 from secapi.config import Settings
 from secapi.domain.errors import DomainError
@@ -159,6 +161,38 @@ def keys_revoke(settings: Settings, key_id: UUID) -> None:
     """Revoke the key KEY_ID; requests with it fail within the auth cache TTL."""
     _run(settings, lambda c: _accounts(c, lambda accounts: accounts.revoke_key(key_id)))
     click.echo(f"revoked {key_id}")
+
+
+@main.group()
+def vulndb() -> None:
+    """The local vulnerability database (OSV records)."""
+
+
+@vulndb.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--show-rejected", default=20, show_default=True, help="How many rejected records to list.")
+@click.pass_obj
+def vulndb_import(settings: Settings, paths: tuple[Path, ...], show_rejected: int) -> None:
+    """Import OSV records from data-dump zips (<ECOSYSTEM>/all.zip), directories of .json files, or .json files."""
+    from secapi.entrypoints.vulndb import import_paths
+
+    try:
+        summary = _run(settings, lambda c: import_paths(c, paths))
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    counts = summary.counts
+    click.echo(
+        f"read {summary.read}: added {counts.added}, updated {counts.updated}, unchanged {counts.unchanged}, "
+        f"withdrawn {counts.withdrawn}, rejected {len(summary.rejected)}"
+    )
+    for rejection in summary.rejected[:show_rejected]:
+        click.echo(f"  rejected {rejection.record_id or '<no id>'} ({rejection.source}): {rejection.reason}")
+    if len(summary.rejected) > show_rejected:
+        click.echo(f"  ... and {len(summary.rejected) - show_rejected} more")
+    if summary.version is not None:
+        click.echo(
+            f"vulnerability database version {summary.version.version} ({summary.version.advisories} advisories)"
+        )
 
 
 @main.command()

@@ -14,6 +14,7 @@ from secapi.domain.model import IssuedKey
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier
 from secapi.entrypoints.http.server import run_server
+from secapi.entrypoints.vulndb import import_sample
 from secapi.ioc import make_container
 
 DEMO_EMAIL = "demo@secapi.local"
@@ -27,6 +28,9 @@ async def prepare(settings: Settings) -> IssuedKey:
         from sqlalchemy.ext.asyncio import AsyncEngine
 
         await upgrade(await container.get(AsyncEngine))
+        sample = await import_sample(container)
+        if sample.version is not None:
+            click.echo(f"vulnerability database version {sample.version.version}: bundled OSV sample loaded")
         async with container() as request:
             accounts = await request.get(AccountService)
             try:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from advanced_alchemy.base import BigIntBase, UUIDBase
+from advanced_alchemy.base import BigIntBase, DefaultBase, UUIDBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -72,3 +72,51 @@ class ApiUsageModel(BigIntBase):
     status_code: Mapped[int] = mapped_column(Integer)
     timestamp: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class VulnerabilityModel(DefaultBase):
+    """One OSV advisory: columns findings show, and the full record."""
+
+    __tablename__ = "vulnerabilities"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    modified: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    published: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    withdrawn: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    vector: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    aliases: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON array, encoded by msgspec (decoded on the hot path without the ORM)."""
+    references: Mapped[str] = mapped_column(Text, default="[]")
+    record: Mapped[dict[str, Any]] = mapped_column(JsonB)
+
+
+class AffectedPackageModel(BigIntBase):
+    """One `affected[]` entry of an advisory, keyed for lookup by (ecosystem, name)."""
+
+    __tablename__ = "affected_packages"
+    __table_args__ = (
+        Index("idx_affected_packages_ecosystem_name", "ecosystem", "name"),
+        Index("idx_affected_packages_vulnerability", "vulnerability_id"),
+    )
+
+    vulnerability_id: Mapped[str] = mapped_column(ForeignKey("vulnerabilities.id", ondelete="CASCADE"))
+    ecosystem: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(500))
+    ranges: Mapped[str] = mapped_column(Text)
+    """`AffectedRanges` as JSON, encoded by msgspec."""
+
+
+class VulnDbVersionModel(BigIntBase):
+    """One import that changed the vulnerability data; the highest id is the version in force."""
+
+    __tablename__ = "vulndb_versions"
+
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    source: Mapped[str] = mapped_column(String(500))
+    added: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    withdrawn: Mapped[int] = mapped_column(Integer)
+    advisories: Mapped[int] = mapped_column(Integer)

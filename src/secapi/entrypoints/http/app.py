@@ -17,6 +17,7 @@ from secapi.config import Settings
 from secapi.entrypoints.http.auth import HttpAuthProvider
 from secapi.entrypoints.http.controllers.admin import AdminController
 from secapi.entrypoints.http.controllers.health import HealthController
+from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsController
 from secapi.entrypoints.http.controllers.scans import ScansController
 from secapi.entrypoints.http.problems import exception_handlers
 from secapi.entrypoints.http.usage import usage_flusher, usage_middleware
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             await container.close()
 
     app = Litestar(
-        route_handlers=[HealthController, ScansController, AdminController],
+        route_handlers=[HealthController, ScanRequestsController, ScansController, AdminController],
         exception_handlers=exception_handlers(settings.request_max_body_bytes),
         request_max_body_size=settings.request_max_body_bytes,
         middleware=[usage_middleware],

@@ -18,6 +18,7 @@ from secapi.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from secapi.domain.lockfiles import LockfileError, MalformedLockfile, UnsupportedLockfile
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,32 @@ def _domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[d
     return problem(status, slug, title, str(exc), request, headers=headers, extensions=extensions)
 
 
+def _lockfile_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if isinstance(exc, UnsupportedLockfile):
+        return problem(
+            422,
+            "unsupported-lockfile",
+            "Unsupported lockfile",
+            str(exc),
+            request,
+            extensions={
+                "invalid-params": [{"name": "filename", "reason": str(exc)}],
+                "supported": list(exc.supported),
+            },
+        )
+    assert isinstance(exc, MalformedLockfile)
+    return problem(
+        422,
+        "malformed-lockfile",
+        "Malformed lockfile",
+        str(exc),
+        request,
+        extensions={
+            "invalid-params": [{"name": "content", "reason": exc.reason, "location": exc.location}],
+        },
+    )
+
+
 def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     assert isinstance(exc, ValidationException)
     params = [
@@ -129,6 +156,7 @@ def exception_handlers(max_body_bytes: int) -> ExceptionHandlersMap:
     """The handlers to install on the app: every error leaves as problem+json."""
     return {
         DomainError: _domain_error,
+        LockfileError: _lockfile_error,
         ValidationException: _validation_error,
         HTTPException: _http_error_handler(max_body_bytes),
         Exception: _unexpected_error,

@@ -159,3 +159,13 @@ def decode_cursor(token: str) -> PageCursor:
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         message = "cursor is not a valid page cursor; use next_cursor from a previous page"
         raise InvalidInput(message, field="cursor") from exc
+
+
+LockfileName = Annotated[str, msgspec.Meta(min_length=1, max_length=255, examples=["package-lock.json"])]
+
+
+class DependencyScanRequest(_Schema):
+    """Body of `POST /api/v1/scan/dependencies` as JSON; the ecosystem comes from `filename`."""
+
+    filename: LockfileName
+    content: str

@@ -1,0 +1,49 @@
+"""Package URLs (https://github.com/package-url/purl-spec) for the lockfile ecosystems."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from packaging.utils import canonicalize_name
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~:-]*")
+
+
+def _encode(segment: str) -> str:
+    # The spec lets ':' stand unencoded; everything outside the unreserved set is escaped.
+    return segment if _UNRESERVED.fullmatch(segment) else quote(segment, safe=":")
+
+
+def _purl(kind: str, path: list[str], version: str) -> str:
+    return f"pkg:{kind}/{'/'.join(_encode(part) for part in path)}@{_encode(version)}"
+
+
+def pypi_purl(name: str, version: str) -> str:
+    """`pkg:pypi/<PEP 503 normalised name>@<version>`."""
+    return _purl("pypi", [canonicalize_name(name)], version)
+
+
+def npm_purl(name: str, version: str) -> str:
+    """`pkg:npm/%40scope/name@version`; the scope is the purl namespace."""
+    return _purl("npm", name.lower().split("/", 1), version)
+
+
+def golang_purl(module: str, version: str) -> str:
+    """`pkg:golang/<module path, lowercased>@<version>`."""
+    return _purl("golang", module.lower().split("/"), version)
+
+
+def cargo_purl(name: str, version: str) -> str:
+    """`pkg:cargo/<crate>@<version>`."""
+    return _purl("cargo", [name], version)
+
+
+def gem_purl(name: str, version: str) -> str:
+    """`pkg:gem/<gem>@<version>`."""
+    return _purl("gem", [name], version)
+
+
+def composer_purl(name: str, version: str) -> str:
+    """`pkg:composer/<vendor>/<project>@<version>`, lowercased as the spec asks."""
+    return _purl("composer", name.lower().split("/", 1), version)

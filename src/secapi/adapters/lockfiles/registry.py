@@ -1,0 +1,67 @@
+"""Picks the lockfile parser for a file name and runs it behind one error contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fnmatch import fnmatchcase
+
+from secapi.adapters.lockfiles._common import translate_errors
+from secapi.adapters.lockfiles.cargo import CargoLockParser
+from secapi.adapters.lockfiles.composer import ComposerLockParser
+from secapi.adapters.lockfiles.golang import GoModParser
+from secapi.adapters.lockfiles.npm import PackageLockParser
+from secapi.adapters.lockfiles.pnpm import PnpmLockParser
+from secapi.adapters.lockfiles.python_locks import PipfileLockParser, PoetryLockParser, UvLockParser
+from secapi.adapters.lockfiles.requirements import RequirementsTxtParser
+from secapi.adapters.lockfiles.ruby import GemfileLockParser
+from secapi.adapters.lockfiles.yarn import YarnLockParser
+from secapi.domain.lockfiles import LockfileParser, ParsedLockfile, UnsupportedLockfile
+
+_EXACT: dict[str, Callable[[str], LockfileParser]] = {
+    "Cargo.lock": CargoLockParser,
+    "Gemfile.lock": GemfileLockParser,
+    "Pipfile.lock": PipfileLockParser,
+    "composer.lock": ComposerLockParser,
+    "go.mod": GoModParser,
+    "npm-shrinkwrap.json": PackageLockParser,
+    "package-lock.json": PackageLockParser,
+    "pnpm-lock.yaml": PnpmLockParser,
+    "poetry.lock": PoetryLockParser,
+    "uv.lock": UvLockParser,
+    "yarn.lock": YarnLockParser,
+}
+# pip has no fixed name; these are the spellings projects use (`requirements-dev.txt`, `dev-requirements.txt`, ...).
+REQUIREMENTS_PATTERNS = (
+    "requirements.txt",
+    "requirements-*.txt",
+    "requirements_*.txt",
+    "requirements.*.txt",
+    "*-requirements.txt",
+    "*_requirements.txt",
+    "*.requirements.txt",
+)
+SUPPORTED_LOCKFILES: tuple[str, ...] = (*sorted(_EXACT, key=str.lower), *REQUIREMENTS_PATTERNS)
+
+
+def base_name(filename: str) -> str:
+    """The last component of an uploaded path, whichever separator the client used."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def parser_for(filename: str) -> LockfileParser:
+    """The parser for `filename` (matched on its base name, case-sensitively) or `UnsupportedLockfile`."""
+    name = base_name(filename)
+    factory = _EXACT.get(name)
+    if factory is not None:
+        return factory(name)
+    if any(fnmatchcase(name, pattern) for pattern in REQUIREMENTS_PATTERNS):
+        return RequirementsTxtParser(name)
+    raise UnsupportedLockfile(filename, SUPPORTED_LOCKFILES)
+
+
+def parse_lockfile(filename: str, content: str) -> ParsedLockfile:
+    """Parse one uploaded lockfile; raises only `UnsupportedLockfile` or `MalformedLockfile`."""
+    parser = parser_for(filename)
+    # Every parser already translates its errors; this guards parsers added later.
+    with translate_errors(base_name(filename)):
+        return parser.parse(content)

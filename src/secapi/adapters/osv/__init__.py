@@ -1,0 +1,1 @@
+"""OSV data: reading record sources (zips, directories, files) and the bundled sample."""

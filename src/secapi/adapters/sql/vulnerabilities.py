@@ -1,0 +1,215 @@
+"""The vulnerability store in SQL: bulk upserts (COPY on PostgreSQL) and one-query candidate lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from secapi.adapters.sql.errors import translate_db_errors
+from secapi.adapters.sql.models import AffectedPackageModel, VulnDbVersionModel, VulnerabilityModel
+from secapi.domain.advisories import Advisory, AdvisorySummary, Candidate, UpsertCounts, VulnDbVersion
+from secapi.domain.osv_ranges import AffectedRanges
+from secapi.domain.severity import Severity
+
+_V = VulnerabilityModel.__table__
+_A = AffectedPackageModel.__table__
+_VERSIONS = VulnDbVersionModel.__table__
+_ENCODE = msgspec.json.Encoder()
+_RANGES = msgspec.json.Decoder(AffectedRanges)
+_STRINGS = msgspec.json.Decoder(tuple[str, ...])
+_VULN_COLUMNS = (
+    "id", "modified", "published", "withdrawn", "summary", "severity", "score", "vector", "aliases", "references",
+    "record",
+)  # fmt: skip
+_AFFECTED_COLUMNS = ("vulnerability_id", "ecosystem", "name", "ranges")
+# Large lookups are split so no statement exceeds the drivers' bind-parameter limits.
+_LOOKUP_CHUNK = 2000
+
+
+def _vulnerability_row(advisory: Advisory) -> tuple[Any, ...]:
+    return (
+        advisory.id,
+        advisory.modified,
+        advisory.published,
+        advisory.withdrawn,
+        advisory.summary,
+        advisory.severity.value,
+        advisory.score,
+        advisory.vector,
+        _ENCODE.encode(advisory.aliases).decode(),
+        _ENCODE.encode(advisory.references).decode(),
+        advisory.record,
+    )
+
+
+def _affected_rows(advisory: Advisory) -> list[tuple[str, str, str, str]]:
+    return [
+        (advisory.id, entry.ecosystem, entry.name, _ENCODE.encode(entry.ranges).decode()) for entry in advisory.affected
+    ]
+
+
+class SqlVulnerabilityStore:
+    """Advisories in `vulnerabilities` / `affected_packages`; versions in `vulndb_versions`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def upsert(self, advisories: Sequence[Advisory]) -> UpsertCounts:
+        """One transaction per batch: classify by `modified`, delete what is replaced, bulk-insert the rest."""
+        latest: dict[str, Advisory] = {}
+        for advisory in advisories:
+            seen = latest.get(advisory.id)
+            if seen is None or advisory.modified > seen.modified:
+                latest[advisory.id] = advisory
+        counts = UpsertCounts(unchanged=len(advisories) - len(latest))
+        if not latest:
+            return counts
+        async with translate_db_errors(), self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # An import is idempotent and re-runnable: not waiting for each batch's WAL flush
+                # risks only the last batches on a crash (never consistency) and doubles throughput.
+                await connection.execute(text("SET LOCAL synchronous_commit = off"))
+            existing = await self._modified_of(connection, list(latest))
+            fresh: list[Advisory] = []
+            replaced: list[str] = []
+            for advisory in latest.values():
+                stored = existing.get(advisory.id)
+                if stored is None:
+                    counts.added += 1
+                elif advisory.modified > stored:
+                    counts.updated += 1
+                    replaced.append(advisory.id)
+                else:
+                    counts.unchanged += 1
+                    continue
+                if advisory.withdrawn is not None:
+                    counts.withdrawn += 1
+                fresh.append(advisory)
+            for start in range(0, len(replaced), _LOOKUP_CHUNK):
+                await connection.execute(delete(_V).where(_V.c.id.in_(replaced[start : start + _LOOKUP_CHUNK])))
+            await self._insert(connection, fresh)
+        return counts
+
+    async def _modified_of(self, connection: AsyncConnection, ids: list[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            rows = await connection.execute(
+                select(_V.c.id, _V.c.modified).where(_V.c.id.in_(ids[start : start + _LOOKUP_CHUNK]))
+            )
+            found.update({row.id: row.modified for row in rows})
+        return found
+
+    async def _insert(self, connection: AsyncConnection, advisories: list[Advisory]) -> None:
+        if not advisories:
+            return
+        vulnerabilities = [_vulnerability_row(a) for a in advisories]
+        affected = [row for a in advisories for row in _affected_rows(a)]
+        if connection.dialect.name == "postgresql":
+            await self._copy(connection, vulnerabilities, affected)
+            return
+        rows = [dict(zip(_VULN_COLUMNS, row, strict=True)) for row in vulnerabilities]
+        for row in rows:
+            row["record"] = msgspec.json.decode(row["record"])
+        await connection.execute(insert(_V), rows)
+        if affected:
+            await connection.execute(insert(_A), [dict(zip(_AFFECTED_COLUMNS, row, strict=True)) for row in affected])
+
+    @staticmethod
+    async def _copy(connection: AsyncConnection, vulnerabilities: list[tuple[Any, ...]], affected: list[Any]) -> None:
+        # COPY is PostgreSQL's bulk path: one round trip per table, no per-row statement cost.
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        encoded = [(*row[:-1], row[-1].decode()) for row in vulnerabilities]
+        await raw.copy_records_to_table("vulnerabilities", records=encoded, columns=list(_VULN_COLUMNS))
+        if affected:
+            await raw.copy_records_to_table("affected_packages", records=affected, columns=list(_AFFECTED_COLUMNS))
+
+    async def candidates(self, keys: Collection[tuple[str, str]]) -> Sequence[Candidate]:
+        """All affected entries for the keys, joined to their (non-withdrawn) advisory."""
+        wanted = list(set(keys))
+        out: list[Candidate] = []
+        summaries: dict[str, AdvisorySummary] = {}
+        async with translate_db_errors(), self._engine.connect() as connection:
+            for start in range(0, len(wanted), _LOOKUP_CHUNK):
+                chunk = wanted[start : start + _LOOKUP_CHUNK]
+                query = (
+                    select(
+                        _A.c.ecosystem,
+                        _A.c.name,
+                        _A.c.ranges,
+                        _V.c.id,
+                        _V.c.aliases,
+                        _V.c.summary,
+                        _V.c.severity,
+                        _V.c.score,
+                        _V.c.vector,
+                        _V.c.references,
+                        _V.c.published,
+                        _V.c.modified,
+                    )
+                    .join(_V, _V.c.id == _A.c.vulnerability_id)
+                    .where(tuple_(_A.c.ecosystem, _A.c.name).in_(chunk), _V.c.withdrawn.is_(None))
+                )
+                for row in await connection.execute(query):
+                    summary = summaries.get(row.id)
+                    if summary is None:
+                        summary = summaries[row.id] = AdvisorySummary(
+                            id=row.id,
+                            aliases=_STRINGS.decode(row.aliases),
+                            summary=row.summary,
+                            severity=Severity(row.severity),
+                            score=row.score,
+                            vector=row.vector,
+                            references=_STRINGS.decode(row.references),
+                            published=row.published,
+                            modified=row.modified,
+                        )
+                    out.append(
+                        Candidate(
+                            ecosystem=row.ecosystem, name=row.name, ranges=_RANGES.decode(row.ranges), advisory=summary
+                        )
+                    )
+        return out
+
+    async def current_version(self) -> VulnDbVersion:
+        """The newest version row, or version 0."""
+        async with translate_db_errors(), self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(_VERSIONS.c.id, _VERSIONS.c.created_at, _VERSIONS.c.advisories)
+                    .order_by(_VERSIONS.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return VulnDbVersion(version=0, updated_at=None, advisories=0)
+        return VulnDbVersion(version=row.id, updated_at=row.created_at, advisories=row.advisories)
+
+    async def advance_version(self, counts: UpsertCounts, source: str) -> VulnDbVersion:
+        """Insert a version row carrying the import's counts and the store's size."""
+        now = datetime.now(UTC)
+        async with translate_db_errors(), self._engine.begin() as connection:
+            total = await connection.scalar(select(func.count()).select_from(_V).where(_V.c.withdrawn.is_(None)))
+            result = await connection.execute(
+                insert(_VERSIONS).values(
+                    created_at=now,
+                    source=source[:500],
+                    added=counts.added,
+                    updated=counts.updated,
+                    withdrawn=counts.withdrawn,
+                    advisories=int(total or 0),
+                )
+            )
+            (version,) = result.inserted_primary_key or (0,)
+        return VulnDbVersion(version=int(version), updated_at=now, advisories=int(total or 0))
+
+    async def get_record(self, advisory_id: str) -> dict[str, Any] | None:
+        """The stored OSV record."""
+        async with translate_db_errors(), self._engine.connect() as connection:
+            record = await connection.scalar(select(_V.c.record).where(_V.c.id == advisory_id))
+        return record if isinstance(record, dict) else None

@@ -1,0 +1,109 @@
+"""OSV advisories as the domain keeps them: what matching needs, plus the full record.
+
+`secapi.domain.osv_records.parse_osv_record` builds them from OSV JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from secapi.domain.osv_ranges import AffectedRanges
+from secapi.domain.severity import Severity
+
+
+class AffectedEntry(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One `affected[]` item: the package it names and the versions it covers."""
+
+    ecosystem: str
+    name: str
+    """Normalised per ecosystem (PEP 503 for PyPI, ...), as lookups use it."""
+    ranges: AffectedRanges
+
+
+class Advisory(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An OSV record reduced to what findings show, plus the record itself."""
+
+    id: str
+    modified: datetime
+    published: datetime | None = None
+    withdrawn: datetime | None = None
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+    severity: Severity = Severity.UNKNOWN
+    score: float | None = None
+    vector: str | None = None
+    references: tuple[str, ...] = ()
+    affected: tuple[AffectedEntry, ...] = ()
+    record: bytes = b"{}"
+    """The OSV record's JSON exactly as published (bytes: no re-encoding, invisible to the GC)."""
+
+
+class OsvRecordError(ValueError):
+    """A record that does not follow the OSV schema; `record_id` is None when even the id is missing."""
+
+    def __init__(self, record_id: str | None, reason: str) -> None:
+        self.record_id = record_id
+        self.reason = reason
+        super().__init__(f"{record_id or '<no id>'}: {reason}")
+
+
+def normalize_ecosystem(ecosystem: str) -> str:
+    """The ecosystem key lookups use: OSV's name, without Ubuntu's `:LTS` / `:Pro` qualifiers."""
+    parts = ecosystem.strip().split(":")
+    if parts[0] == "Ubuntu":
+        parts = [p for p in parts if p not in ("LTS", "Pro", "FIPS")]
+    return ":".join(parts)
+
+
+class AdvisorySummary(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The part of an advisory a finding shows."""
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+    severity: Severity = Severity.UNKNOWN
+    score: float | None = None
+    vector: str | None = None
+    references: tuple[str, ...] = ()
+    published: datetime | None = None
+    modified: datetime | None = None
+
+
+class Candidate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An affected entry whose (ecosystem, name) matches an installed package; versions decide."""
+
+    ecosystem: str
+    name: str
+    ranges: AffectedRanges
+    advisory: AdvisorySummary
+
+
+class UpsertCounts(msgspec.Struct, kw_only=True):
+    """What one batch (or a whole import) changed in the store."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+
+    @property
+    def changed(self) -> int:
+        """Records added or updated."""
+        return self.added + self.updated
+
+    def add(self, other: UpsertCounts) -> None:
+        """Accumulate another batch's counts."""
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.withdrawn += other.withdrawn
+
+
+class VulnDbVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """The vulnerability database's version: advanced by every import that changes data."""
+
+    version: int
+    updated_at: datetime | None
+    advisories: int = 0

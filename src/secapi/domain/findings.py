@@ -1,0 +1,80 @@
+"""What a scan reports: findings, counts by severity, and the result document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.severity import Severity
+
+SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.UNKNOWN)
+
+
+class PackageRef(msgspec.Struct, frozen=True, kw_only=True):
+    """The package a finding is about."""
+
+    name: str
+    version: str
+    ecosystem: str
+    purl: str | None = None
+
+
+class Finding(msgspec.Struct, frozen=True, kw_only=True):
+    """One advisory affecting one installed package."""
+
+    id: str
+    aliases: tuple[str, ...]
+    package: PackageRef
+    installed_version: str
+    fixed_versions: tuple[str, ...]
+    severity: Severity
+    score: float | None
+    vector: str | None
+    summary: str
+    references: tuple[str, ...]
+    published: datetime | None = None
+    modified: datetime | None = None
+    location: str | None = None
+
+
+class Timings(msgspec.Struct, kw_only=True):
+    """Where a scan's time went, in milliseconds."""
+
+    parse_ms: float = 0.0
+    match_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class ScanResult(msgspec.Struct, kw_only=True):
+    """The result document of a finished scan."""
+
+    scan_type: str
+    target: str
+    ecosystems: tuple[str, ...]
+    packages: tuple[Package, ...]
+    unscannable: tuple[UnscannableEntry, ...]
+    vulnerabilities: tuple[Finding, ...]
+    counts: dict[str, int]
+    vulndb_version: int
+    timings: Timings
+
+
+def severity_counts(findings: tuple[Finding, ...]) -> dict[str, int]:
+    """Findings per severity level, every level present (zeros included), most severe first."""
+    counts = {level.value: 0 for level in SEVERITY_ORDER}
+    for finding in findings:
+        counts[finding.severity.value] += 1
+    return counts
+
+
+def sort_findings(findings: list[Finding]) -> tuple[Finding, ...]:
+    """Most severe first, then by score, package and id: a stable order clients can diff."""
+    rank = {level: n for n, level in enumerate(SEVERITY_ORDER)}
+    return tuple(
+        sorted(
+            findings,
+            key=lambda f: (rank[f.severity], -(f.score or 0.0), f.package.name, f.package.version, f.id),
+        )
+    )

@@ -1,0 +1,71 @@
+"""Lockfiles: the parser port, what a parse yields, and why a lockfile is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import msgspec
+
+from secapi.domain.packages import Package, UnscannableEntry
+
+
+class ParsedLockfile(msgspec.Struct, frozen=True, kw_only=True):
+    """The packages one lockfile pins, in one OSV ecosystem, plus what could not be pinned."""
+
+    ecosystem: str
+    packages: tuple[Package, ...] = ()
+    unscannable: tuple[UnscannableEntry, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        ecosystem: str,
+        packages: Iterable[Package],
+        unscannable: Iterable[UnscannableEntry] = (),
+    ) -> ParsedLockfile:
+        """Build a result with packages deduplicated by (name, version) and sorted.
+
+        The first occurrence of a duplicate wins, so its `location` is the earliest one.
+        """
+        unique: dict[tuple[str, str], Package] = {}
+        for package in packages:
+            unique.setdefault((package.name, package.version), package)
+        entries = dict.fromkeys(unscannable)  # drop exact repeats, keep file order
+        return cls(
+            ecosystem=ecosystem,
+            packages=tuple(unique[key] for key in sorted(unique)),
+            unscannable=tuple(entries),
+        )
+
+
+class LockfileParser(Protocol):
+    """Reads the text of one lockfile format into the packages it pins."""
+
+    def parse(self, content: str) -> ParsedLockfile:
+        """Parse `content`; raise `MalformedLockfile` when it is not valid for the format."""
+        ...
+
+
+class LockfileError(Exception):
+    """A lockfile that SecAPI cannot turn into packages."""
+
+
+class UnsupportedLockfile(LockfileError):
+    """The file name is not one of the lockfile formats SecAPI reads."""
+
+    def __init__(self, filename: str, supported: Sequence[str]) -> None:
+        self.filename = filename
+        self.supported = tuple(supported)
+        super().__init__(f"{filename!r} is not a supported lockfile; supported names are: " + ", ".join(self.supported))
+
+
+class MalformedLockfile(LockfileError):
+    """The lockfile's name is supported but its content does not follow the format."""
+
+    def __init__(self, filename: str, location: str | None, reason: str) -> None:
+        self.filename = filename
+        self.location = location
+        self.reason = reason
+        where = f" at {location}" if location else ""
+        super().__init__(f"{filename} is malformed{where}: {reason}")

@@ -1,0 +1,84 @@
+"""Starting scans: `POST /api/v1/scan/...`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import Example
+from litestar.params import Body
+
+from secapi.domain.errors import InvalidInput
+from secapi.domain.model import Principal
+from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
+from secapi.entrypoints.http.schemas import DependencyScanRequest, ScanView
+
+_EXAMPLE = {"filename": "requirements.txt", "content": "requests==2.30.0\nflask==2.2.4\n"}
+
+
+class ScanRequestsController(Controller):
+    """Scan a lockfile (more scan types join here)."""
+
+    path = "/api/v1/scan"
+    tags = ["scans"]
+
+    @post(
+        "/dependencies",
+        operation_id="ScanDependencies",
+        summary="Scan a dependency lockfile",
+        description="Send JSON `{filename, content}` or a multipart upload with a `file` field. "
+        "The ecosystem is inferred from the file name (package-lock.json, poetry.lock, go.mod, ...).",
+        status_code=200,
+        request_body=Body(examples=[Example(value=_EXAMPLE)]),
+    )
+    @inject
+    async def scan_dependencies(
+        self,
+        request: Request[Any, Any, Any],
+        principal: FromDishka[Principal],
+        scans: FromDishka[DependencyScanService],
+    ) -> ScanView:
+        lockfile = await _read_lockfile(request)
+        return ScanView.of(await scans.scan(principal, lockfile))
+
+
+async def _read_lockfile(request: Request[Any, Any, Any]) -> LockfileInput:
+    """The lockfile from a JSON body or a multipart `file` upload."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("send the lockfile as a multipart field named 'file'", field="file")
+        raw = await upload.read()
+        try:
+            content = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"the lockfile is not UTF-8 text (byte {exc.start})", field="file") from exc
+        return LockfileInput(filename=upload.filename or "", content=content)
+    body = await request.body()
+    try:
+        data = msgspec.json.decode(body, type=DependencyScanRequest)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(
+            detail="the request is not valid", extra=[{"key": _field_of(str(exc)), "message": str(exc)}]
+        ) from exc
+    except msgspec.DecodeError as exc:
+        raise ValidationException(
+            detail="the request is not valid", extra=[{"key": "body", "message": f"JSON is malformed: {exc}"}]
+        ) from exc
+    return LockfileInput(filename=data.filename, content=data.content)
+
+
+def _field_of(message: str) -> str:
+    # msgspec says "... - at `$.filename`"; name the field, or the body when it concerns the whole.
+    marker = "at `$."
+    if marker in message:
+        return message.split(marker, 1)[1].split("`", 1)[0]
+    if "missing required field" in message:
+        return message.rsplit("`", 2)[-2]
+    return "body"

@@ -1,0 +1,37 @@
+"""Importing OSV data from the command line, with a progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from dishka import AsyncContainer
+from tqdm import tqdm
+
+from secapi.adapters.osv.reader import SAMPLE_DIR, SourceError, count_records, iter_records
+from secapi.domain.services.vulndb_import import ImportSummary, RawRecord, VulnDbImporter
+
+
+def _all(paths: Sequence[Path]) -> Iterator[RawRecord]:
+    for path in paths:
+        yield from iter_records(path)
+
+
+async def import_paths(
+    container: AsyncContainer, paths: Sequence[Path], *, show_progress: bool = True
+) -> ImportSummary:
+    """Import every record under `paths` as one import (one version step if anything changed)."""
+    for path in paths:
+        if not path.exists():
+            raise SourceError(f"{path} does not exist")
+    importer = await container.get(VulnDbImporter)
+    sizes = [count_records(path) for path in paths]
+    total = None if any(size is None for size in sizes) else sum(size or 0 for size in sizes)
+    source = ", ".join(str(path) for path in paths)
+    with tqdm(total=total, unit="rec", desc="importing", disable=not show_progress, mininterval=0.5) as bar:
+        return await importer.run(_all(paths), source=source, progress=bar.update)
+
+
+async def import_sample(container: AsyncContainer) -> ImportSummary:
+    """Import the bundled sample advisories (idempotent: unchanged records change nothing)."""
+    return await import_paths(container, [SAMPLE_DIR], show_progress=False)

@@ -1,0 +1,146 @@
+"""Python lockfiles: requirements files, poetry.lock, uv.lock and Pipfile.lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secapi.adapters.lockfiles import parse_lockfile
+from secapi.domain.lockfiles import MalformedLockfile, ParsedLockfile
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _parse(case: str, name: str) -> ParsedLockfile:
+    return parse_lockfile(name, (FIXTURES / case / name).read_text())
+
+
+def test_requirements_keeps_only_exact_pins_with_names_as_written() -> None:
+    parsed = _parse("requirements", "requirements.txt")
+    assert parsed.ecosystem == "PyPI"
+    assert [(p.name, p.version, p.purl, p.location) for p in parsed.packages] == [
+        ("Django", "4.2.7", "pkg:pypi/django@4.2.7", "line 19"),
+        ("certifi", "2023.7.22", "pkg:pypi/certifi@2023.7.22", "line 12"),
+        ("charset-normalizer", "3.3.2", "pkg:pypi/charset-normalizer@3.3.2", "line 16"),
+        ("requests", "2.31.0", "pkg:pypi/requests@2.31.0", "line 20"),
+        ("typing_extensions", "4.8.0", "pkg:pypi/typing-extensions@4.8.0", "line 22"),
+        ("zope.interface", "6.1", "pkg:pypi/zope-interface@6.1", "line 23"),
+    ]
+
+
+def test_requirements_reports_includes_urls_and_unpinned_lines_never_guessing() -> None:
+    parsed = _parse("requirements", "requirements.txt")
+    assert [(e.name, e.location) for e in parsed.unscannable] == [
+        ("requirements-base.txt", "line 9"),
+        ("shop-utils", "line 25"),
+        ("payments", "line 26"),
+        ("https://files.acme.example/wheels/internal_tool-0.3.0-py3-none-any.whl", "line 27"),
+        ("mylib", "line 28"),
+        ("./vendor/localpkg", "line 29"),
+        ("flask", "line 30"),
+        ("gunicorn", "line 31"),
+        ("numpy", "line 32"),
+    ]
+    flask = parsed.unscannable[6]
+    assert ">=2.0" in flask.reason
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("--requirement=base.txt", ("base.txt", "includes another requirements file")),
+        ("-rbase.txt", ("base.txt", "includes another requirements file")),
+        ("-e git+https://user:token@git.acme.example/lib.git", ("https://***@git.acme.example/lib.git", "URL")),
+        ("lib @ git+https://github.com/acme/lib.git@v1", ("lib", "URL")),
+        ("pkg==${PKG_VERSION}", ("pkg==${PKG_VERSION}", "environment variable")),
+        ("pkg>=1,<2", ("pkg", "not pinned")),
+        ("pkg==1.0,==2.0", ("pkg", "not pinned")),
+    ],
+)
+def test_requirements_unscannable_lines(line: str, expected: tuple[str, str]) -> None:
+    [entry] = parse_lockfile("requirements.txt", line).unscannable
+    name, reason = expected
+    assert entry.name.endswith(name)
+    assert reason in entry.reason
+    assert "token" not in entry.name
+
+
+def test_requirements_pin_with_other_constraints_and_comment_after_continuation() -> None:
+    content = "pkg>=1.0,==1.4.2 \\\n  # a comment ends the continuation\nother==2.0\n"
+    parsed = parse_lockfile("requirements-dev.txt", content)
+    assert [(p.name, p.version, p.location) for p in parsed.packages] == [
+        ("other", "2.0", "line 3"),
+        ("pkg", "1.4.2", "line 1"),
+    ]
+
+
+def test_requirements_options_only_file_is_empty() -> None:
+    parsed = parse_lockfile("requirements.txt", "--index-url https://pypi.org/simple\n--pre\n-e .\n\n# nothing\n")
+    assert parsed.packages == ()
+    assert parsed.unscannable == ()
+
+
+def test_requirements_invalid_line_is_malformed_at_that_line() -> None:
+    with pytest.raises(MalformedLockfile) as raised:
+        parse_lockfile("requirements.txt", "flask==2.0\nflask==not a version\n")
+    assert raised.value.location == "line 2"
+    assert "not a valid requirement" in raised.value.reason
+
+
+def test_poetry_lock_includes_private_index_packages_and_reports_git_and_directory() -> None:
+    parsed = _parse("poetry", "poetry.lock")
+    assert [(p.name, p.version, p.location) for p in parsed.packages] == [
+        ("Typing_Extensions", "4.8.0", "package[5]"),
+        ("certifi", "2023.7.22", "package[0]"),
+        ("internal-sdk", "2.3.0", "package[1]"),
+        ("requests", "2.31.0", "package[3]"),
+    ]
+    assert parsed.packages[0].purl == "pkg:pypi/typing-extensions@4.8.0"
+    assert [(e.name, e.location) for e in parsed.unscannable] == [
+        ("payments", "package[2]"),
+        ("shop-utils", "package[4]"),
+    ]
+
+
+def test_uv_lock_skips_editable_and_virtual_members() -> None:
+    parsed = _parse("uv", "uv.lock")
+    assert [(p.name, p.version) for p in parsed.packages] == [
+        ("anyio", "4.6.2.post1"),
+        ("idna", "3.10"),
+        ("sniffio", "1.3.1"),
+    ]
+    assert [(e.name, e.location) for e in parsed.unscannable] == [
+        ("localpkg", "package[2]"),
+        ("payments", "package[3]"),
+    ]
+    assert "git" in parsed.unscannable[1].reason
+
+
+def test_pipfile_lock_reads_default_and_develop() -> None:
+    parsed = _parse("pipenv", "Pipfile.lock")
+    assert [(p.name, p.version, p.location) for p in parsed.packages] == [
+        ("certifi", "2023.7.22", 'default["certifi"]'),
+        ("pytest", "7.4.3", 'develop["pytest"]'),
+        ("requests", "2.31.0", 'default["requests"]'),
+    ]
+    assert [(e.name, e.location) for e in parsed.unscannable] == [("payments", 'default["payments"]')]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "location"),
+    [
+        ("poetry.lock", '[[package]]\nname = "a"\n', "package[0]"),
+        ("poetry.lock", '[[package]]\nname = "a"\nversion = 1\n', "package[0].version"),
+        ("poetry.lock", "package = 3\n", "package"),
+        ("poetry.lock", '[[package]]\nname = "a\n', "line 2, column 10"),
+        ("uv.lock", '[[package]]\nname = "a"\nversion = "1"\n', "package[0].source"),
+        ("uv.lock", '[[package]]\nname = "a"\nsource = { registry = "https://pypi.org/simple" }\n', "package[0]"),
+        ("Pipfile.lock", '{"default": {"a": {"version": ["==1"]}}}', 'default["a"].version'),
+        ("Pipfile.lock", '{"default": []}', "default"),
+    ],
+)
+def test_malformed_python_locks_name_the_path_or_line(name: str, content: str, location: str) -> None:
+    with pytest.raises(MalformedLockfile) as raised:
+        parse_lockfile(name, content)
+    assert raised.value.location == location
