@@ -30,3 +30,54 @@ async def test_the_api_runs_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
         assert created.status_code == 201
         assert (await client.get("/health/ready")).json() == {"status": "ready", "checks": {"database": "ok"}}
     assert (tmp_path / "embedded" / "secapi.db").exists()
+
+
+async def test_sample_import_and_a_lockfile_scan_on_sqlite(tmp_path: Path) -> None:
+    from secapi.entrypoints.vulndb import import_sample
+
+    settings = Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp_path}/secapi.db")
+    app = create_app(settings)
+    container = app.state.dishka_container
+    async with LifespanManager(app), AsyncClient(transport=ASGITransport(app), base_url="http://t") as client:
+        await upgrade(await container.get(AsyncEngine))
+        first = await import_sample(container)
+        assert first.counts.added >= 40
+        assert first.rejected == []
+        again = await import_sample(container)
+        assert again.counts.changed == 0
+        assert again.version == first.version
+        async with container() as request:
+            _, issued = await (await request.get(AccountService)).create_user("s@example.com", Tier.FREE)
+        response = await client.post(
+            "/api/v1/scan/dependencies",
+            json={"filename": "Cargo.lock", "content": CARGO_LOCK},
+            headers={"Authorization": f"Bearer {issued.secret}"},
+        )
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert {v["id"] for v in result["vulnerabilities"]} == {"RUSTSEC-2021-0079", "RUSTSEC-2023-0001"}
+    assert first.version is not None
+    assert result["vulndb_version"] == first.version.version
+
+
+CARGO_LOCK = """\
+version = 3
+
+[[package]]
+name = "hyper"
+version = "0.14.9"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "0000000000000000000000000000000000000000000000000000000000000000"
+
+[[package]]
+name = "tokio"
+version = "1.18.3"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "0000000000000000000000000000000000000000000000000000000000000000"
+
+[[package]]
+name = "serde"
+version = "1.0.190"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "0000000000000000000000000000000000000000000000000000000000000000"
+"""

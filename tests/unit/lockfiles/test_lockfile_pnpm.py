@@ -57,13 +57,14 @@ def test_v9_reads_packages_and_ignores_snapshots_and_importers() -> None:
 def test_empty_packages_section_is_an_empty_result() -> None:
     assert parse_lockfile("pnpm-lock.yaml", "lockfileVersion: '9.0'\n\npackages: {}\n").packages == ()
     assert parse_lockfile("pnpm-lock.yaml", "lockfileVersion: '6.0'\n").packages == ()
+    assert parse_lockfile("pnpm-lock.yaml", "").packages == ()
 
 
 @pytest.mark.parametrize(
     ("content", "location", "reason"),
     [
         ("packages:\n  /a/1.0.0: {}\n", "lockfileVersion", "missing"),
-        ("lockfileVersion: next\n", "lockfileVersion", "not a lockfile version"),
+        ("lockfileVersion: next\npackages:\n  a@1.0.0: {}\n", "lockfileVersion", "not a lockfile version"),
         ("lockfileVersion: '9.0'\npackages:\n  a@1.0.0: [1, 2]\n", "line 3", "expected a mapping"),
         ("lockfileVersion: '9.0'\npackages:\n  a@1.0.0:\n    resolution: tarball\n", "line 3 (resolution)", "object"),
         ("lockfileVersion: '9.0'\npackages:\n  a@1.0.0: {resolution: {integrity: x}\n", "line 4, column 1", "YAML"),

@@ -84,7 +84,7 @@ class PnpmLockParser:
                     entries.extend((name, at, reader.fields(_WANTED, at)) for name, at in reader.mapping(where))
                 else:
                     reader.skip()  # importers, snapshots, settings: nothing the scan needs
-            major = _major_version(version)
+            major = _major_version(version) if entries else 9  # an empty lockfile pins nothing
             found = [_entry(key, where, fields, major) for key, where, fields in entries]
             packages = [item for item in found if isinstance(item, Package)]
             unscannable = [item for item in found if isinstance(item, UnscannableEntry)]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy import Row, Select, Table, delete, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from secapi.adapters.sql.errors import translate_db_errors
@@ -16,9 +16,9 @@ from secapi.domain.advisories import Advisory, AdvisorySummary, Candidate, Upser
 from secapi.domain.osv_ranges import AffectedRanges
 from secapi.domain.severity import Severity
 
-_V = VulnerabilityModel.__table__
-_A = AffectedPackageModel.__table__
-_VERSIONS = VulnDbVersionModel.__table__
+_V: Table = VulnerabilityModel.__table__  # type: ignore[assignment]
+_A: Table = AffectedPackageModel.__table__  # type: ignore[assignment]
+_VERSIONS: Table = VulnDbVersionModel.__table__  # type: ignore[assignment]
 _ENCODE = msgspec.json.Encoder()
 _RANGES = msgspec.json.Decoder(AffectedRanges)
 _STRINGS = msgspec.json.Decoder(tuple[str, ...])
@@ -51,6 +51,74 @@ def _affected_rows(advisory: Advisory) -> list[tuple[str, str, str, str]]:
     return [
         (advisory.id, entry.ecosystem, entry.name, _ENCODE.encode(entry.ranges).decode()) for entry in advisory.affected
     ]
+
+
+_CANDIDATE_COLUMNS = """
+    a.ecosystem, a.name, a.ranges, v.id, v.aliases, v.summary, v.severity, v.score, v.vector,
+    v.references, v.published, v.modified
+"""
+# One round trip for any number of packages: the keys travel as two arrays and join
+# the (ecosystem, name) index, where a long row-value IN list would defeat the planner.
+_PG_CANDIDATES = text(
+    f"""
+    SELECT {_CANDIDATE_COLUMNS}
+    FROM unnest(CAST(:ecosystems AS text[]), CAST(:names AS text[])) AS k(ecosystem, name)
+    JOIN affected_packages a ON a.ecosystem = k.ecosystem AND a.name = k.name
+    JOIN vulnerabilities v ON v.id = a.vulnerability_id
+    WHERE v.withdrawn IS NULL
+    """
+)
+
+
+def _candidates_query(keys: list[tuple[str, str]]) -> Select[Any]:
+    return (
+        select(
+            _A.c.ecosystem,
+            _A.c.name,
+            _A.c.ranges,
+            _V.c.id,
+            _V.c.aliases,
+            _V.c.summary,
+            _V.c.severity,
+            _V.c.score,
+            _V.c.vector,
+            _V.c.references,
+            _V.c.published,
+            _V.c.modified,
+        )  # fmt: skip
+        .join(_V, _V.c.id == _A.c.vulnerability_id)
+        .where(tuple_(_A.c.ecosystem, _A.c.name).in_(keys), _V.c.withdrawn.is_(None))
+    )
+
+
+def _to_candidates(rows: Iterable[Row[Any]]) -> list[Candidate]:
+    out: list[Candidate] = []
+    summaries: dict[str, AdvisorySummary] = {}
+    for row in rows:
+        summary = summaries.get(row.id)
+        if summary is None:
+            summary = summaries[row.id] = AdvisorySummary(
+                id=row.id,
+                aliases=_STRINGS.decode(row.aliases),
+                summary=row.summary,
+                severity=Severity(row.severity),
+                score=row.score,
+                vector=row.vector,
+                references=_STRINGS.decode(row.references),
+                published=_aware(row.published),
+                modified=_aware(row.modified),
+            )
+        out.append(
+            Candidate(ecosystem=row.ecosystem, name=row.name, ranges=_RANGES.decode(row.ranges), advisory=summary)
+        )
+    return out
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # Raw SQL bypasses DateTimeUTC on SQLite, which stores naive UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 class SqlVulnerabilityStore:
@@ -130,51 +198,21 @@ class SqlVulnerabilityStore:
             await raw.copy_records_to_table("affected_packages", records=affected, columns=list(_AFFECTED_COLUMNS))
 
     async def candidates(self, keys: Collection[tuple[str, str]]) -> Sequence[Candidate]:
-        """All affected entries for the keys, joined to their (non-withdrawn) advisory."""
+        """All affected entries for the keys, joined to their (non-withdrawn) advisory, in one query."""
         wanted = list(set(keys))
-        out: list[Candidate] = []
-        summaries: dict[str, AdvisorySummary] = {}
+        if not wanted:
+            return []
         async with translate_db_errors(), self._engine.connect() as connection:
-            for start in range(0, len(wanted), _LOOKUP_CHUNK):
-                chunk = wanted[start : start + _LOOKUP_CHUNK]
-                query = (
-                    select(
-                        _A.c.ecosystem,
-                        _A.c.name,
-                        _A.c.ranges,
-                        _V.c.id,
-                        _V.c.aliases,
-                        _V.c.summary,
-                        _V.c.severity,
-                        _V.c.score,
-                        _V.c.vector,
-                        _V.c.references,
-                        _V.c.published,
-                        _V.c.modified,
-                    )
-                    .join(_V, _V.c.id == _A.c.vulnerability_id)
-                    .where(tuple_(_A.c.ecosystem, _A.c.name).in_(chunk), _V.c.withdrawn.is_(None))
-                )
-                for row in await connection.execute(query):
-                    summary = summaries.get(row.id)
-                    if summary is None:
-                        summary = summaries[row.id] = AdvisorySummary(
-                            id=row.id,
-                            aliases=_STRINGS.decode(row.aliases),
-                            summary=row.summary,
-                            severity=Severity(row.severity),
-                            score=row.score,
-                            vector=row.vector,
-                            references=_STRINGS.decode(row.references),
-                            published=row.published,
-                            modified=row.modified,
-                        )
-                    out.append(
-                        Candidate(
-                            ecosystem=row.ecosystem, name=row.name, ranges=_RANGES.decode(row.ranges), advisory=summary
-                        )
-                    )
-        return out
+            if connection.dialect.name == "postgresql":
+                rows = list(await connection.execute(_PG_CANDIDATES, {
+                    "ecosystems": [k[0] for k in wanted], "names": [k[1] for k in wanted],
+                }))  # fmt: skip
+            else:
+                rows = []
+                for start in range(0, len(wanted), _LOOKUP_CHUNK):
+                    chunk = wanted[start : start + _LOOKUP_CHUNK]
+                    rows.extend(await connection.execute(_candidates_query(chunk)))
+        return _to_candidates(rows)
 
     async def current_version(self) -> VulnDbVersion:
         """The newest version row, or version 0."""
@@ -206,6 +244,11 @@ class SqlVulnerabilityStore:
                 )
             )
             (version,) = result.inserted_primary_key or (0,)
+        if self._engine.dialect.name == "postgresql":
+            # Fresh statistics after a bulk load keep the lookup plan on the (ecosystem, name) index.
+            async with translate_db_errors(), self._engine.connect() as connection:
+                await connection.execute(text("ANALYZE vulnerabilities, affected_packages"))
+                await connection.commit()
         return VulnDbVersion(version=int(version), updated_at=now, advisories=int(total or 0))
 
     async def get_record(self, advisory_id: str) -> dict[str, Any] | None:

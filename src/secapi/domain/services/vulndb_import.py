@@ -57,7 +57,7 @@ class VulnDbImporter:
         records: Iterable[RawRecord],
         *,
         source: str,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> ImportSummary:
         """Import every record; memory stays bounded by a few batches whatever the input size.
 
