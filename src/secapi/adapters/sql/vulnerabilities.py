@@ -53,15 +53,12 @@ def _affected_rows(advisory: Advisory) -> list[tuple[str, str, str, str]]:
     ]
 
 
-_CANDIDATE_COLUMNS = """
-    a.ecosystem, a.name, a.ranges, v.id, v.aliases, v.summary, v.severity, v.score, v.vector,
-    v.references, v.published, v.modified
-"""
 # One round trip for any number of packages: the keys travel as two arrays and join
 # the (ecosystem, name) index, where a long row-value IN list would defeat the planner.
 _PG_CANDIDATES = text(
-    f"""
-    SELECT {_CANDIDATE_COLUMNS}
+    """
+    SELECT a.ecosystem, a.name, a.ranges, v.id, v.aliases, v.summary, v.severity, v.score, v.vector,
+           v.references, v.published, v.modified
     FROM unnest(CAST(:ecosystems AS text[]), CAST(:names AS text[])) AS k(ecosystem, name)
     JOIN affected_packages a ON a.ecosystem = k.ecosystem AND a.name = k.name
     JOIN vulnerabilities v ON v.id = a.vulnerability_id
@@ -85,7 +82,7 @@ def _candidates_query(keys: list[tuple[str, str]]) -> Select[Any]:
             _V.c.references,
             _V.c.published,
             _V.c.modified,
-        )  # fmt: skip
+        )
         .join(_V, _V.c.id == _A.c.vulnerability_id)
         .where(tuple_(_A.c.ecosystem, _A.c.name).in_(keys), _V.c.withdrawn.is_(None))
     )
