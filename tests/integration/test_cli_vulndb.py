@@ -18,7 +18,12 @@ SECAPI = str(Path(sys.executable).parent / "secapi")
 def _import(settings: Settings, *paths: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SECAPI_DATABASE_URL": settings.database_url, "SECAPI_LOG_LEVEL": "WARNING"}
     return subprocess.run(
-        [SECAPI, "vulndb", "import", *map(str, paths)], env=env, capture_output=True, text=True, timeout=120, check=False
+        [SECAPI, "vulndb", "import", *map(str, paths)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

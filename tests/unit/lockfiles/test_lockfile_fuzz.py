@@ -12,7 +12,7 @@ from secapi.adapters.lockfiles import SUPPORTED_LOCKFILES, parse_lockfile
 from secapi.domain.lockfiles import MalformedLockfile, ParsedLockfile
 
 FILENAMES = [name for name in SUPPORTED_LOCKFILES if "*" not in name] + ["requirements-dev.txt"]
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Words the parsers look for, so generated documents reach past the first type check.
 KEYS = [
