@@ -7,6 +7,7 @@ from typing import Protocol
 
 import msgspec
 
+from secapi.domain.errors import InvalidInput
 from secapi.domain.packages import Package, UnscannableEntry
 
 
@@ -47,8 +48,8 @@ class LockfileParser(Protocol):
         ...
 
 
-class LockfileError(Exception):
-    """A lockfile that SecAPI cannot turn into packages."""
+class LockfileError(InvalidInput):
+    """A lockfile that SecAPI cannot turn into packages (a 422 at the HTTP edge)."""
 
 
 class UnsupportedLockfile(LockfileError):
@@ -57,7 +58,8 @@ class UnsupportedLockfile(LockfileError):
     def __init__(self, filename: str, supported: Sequence[str]) -> None:
         self.filename = filename
         self.supported = tuple(supported)
-        super().__init__(f"{filename!r} is not a supported lockfile; supported names are: " + ", ".join(self.supported))
+        message = f"{filename!r} is not a supported lockfile; supported names are: " + ", ".join(self.supported)
+        super().__init__(message, field="filename")
 
 
 class MalformedLockfile(LockfileError):
@@ -68,4 +70,4 @@ class MalformedLockfile(LockfileError):
         self.location = location
         self.reason = reason
         where = f" at {location}" if location else ""
-        super().__init__(f"{filename} is malformed{where}: {reason}")
+        super().__init__(f"{filename} is malformed{where}: {reason}", field="content")
