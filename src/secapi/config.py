@@ -6,6 +6,7 @@ injected from there; nothing imports it as a global.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -68,6 +69,51 @@ class Settings:
     usage_buffer_max: int = 5_000
     """Usage rows held in memory at most; beyond that the oldest are dropped and counted."""
 
+    registry_allowlist: str = ""
+    """Comma-separated `host[:port]` that may be reached although private or loopback (e.g. `127.0.0.1:5000`)."""
+
+    registry_insecure: str = ""
+    """Comma-separated `host[:port]` reached over plain HTTP instead of HTTPS."""
+
+    registry_credentials: str = ""
+    """JSON `{"registry host": {"username": "...", "password": "..."}}` for private registries."""
+
+    registry_connect_timeout: float = 5.0
+    """Seconds to connect to a registry."""
+
+    registry_read_timeout: float = 30.0
+    """Seconds a registry may stay silent while answering."""
+
+    registry_retries: int = 3
+    """Retries on 429, 5xx and connection errors, with backoff honouring Retry-After."""
+
+    max_layer_bytes: int = 2 * 1024**3
+    """Largest compressed layer accepted."""
+
+    max_image_layers: int = 200
+    """Most layers an image may have."""
+
+    archive_max_bytes: int = 2 * 1024**3
+    """Largest uploaded image archive (`docker save` or OCI layout tarball)."""
+
+    scan_sync_budget: float = 2.0
+    """Seconds a scan request waits for the result before answering 202 with a Location to poll."""
+
+    scan_lease_seconds: float = 60.0
+    """A running scan's lease; a worker renews it, and a scan whose worker died is taken again after it."""
+
+    scan_queue_timeout: float = 120.0
+    """A scan still queued after this many seconds is handed out again (its queue message may be lost)."""
+
+    scan_max_attempts: int = 3
+    """Attempts before a scan whose workers keep dying is failed with a reason."""
+
+    worker_concurrency: int = 4
+    """Scans one worker process runs at once."""
+
+    scan_tmp_dir: str = ""
+    """Where per-scan temporary directories go (default: the system's temp dir)."""
+
     log_level: str = "INFO"
     """Python logging level name."""
 
@@ -118,3 +164,21 @@ def _convert(name: str, raw: str, hint: Any) -> Any:
     except ValueError as exc:
         raise SettingsError(f"SECAPI_{name.upper()}={raw!r} is not a valid {text}") from exc
     return raw
+
+
+def host_list(value: str) -> frozenset[str]:
+    """The `host[:port]` entries of a comma-separated setting, lower-cased."""
+    return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+def registry_credentials(value: str) -> dict[str, tuple[str, str]]:
+    """Registry → (username, password) from the JSON setting; SettingsError when malformed."""
+    if not value.strip():
+        return {}
+    try:
+        raw = json.loads(value)
+        return {host.lower(): (entry["username"], entry["password"]) for host, entry in raw.items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SettingsError(
+            'SECAPI_REGISTRY_CREDENTIALS must be JSON like {"host": {"username": "u", "password": "p"}}'
+        ) from exc

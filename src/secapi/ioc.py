@@ -8,15 +8,22 @@ win) instead of monkeypatching modules.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from uuid import UUID
 
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
 from redis.asyncio import Redis
+from saq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from secapi.adapters.catalog.cataloger import TarLayerCataloger
 from secapi.adapters.lockfiles.reader import RegistryLockfileReader
+from secapi.adapters.memory.scan_queue import InProcessScanQueue
 from secapi.adapters.redis.client import RedisHealthProbe, create_redis
+from secapi.adapters.redis.scan_queue import SaqScanQueue, create_saq_queue
+from secapi.adapters.registry.client import HttpRegistryClient
 from secapi.adapters.sql.engine import create_engine, create_session_factory
 from secapi.adapters.sql.health import SqlHealthProbe
+from secapi.adapters.sql.inventories import SqlInventoryCache
 from secapi.adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlScanRepository,
@@ -24,15 +31,30 @@ from secapi.adapters.sql.repositories import (
 )
 from secapi.adapters.sql.usage import SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
-from secapi.config import Settings
+from secapi.config import Settings, host_list, registry_credentials
 from secapi.domain.clock import SystemClock
-from secapi.domain.ports import ApiKeyRepository, Clock, ScanRepository, UserRepository, VulnerabilityStore
+from secapi.domain.images import ImageSource
+from secapi.domain.ports import (
+    ApiKeyRepository,
+    Clock,
+    ScanQueue,
+    ScanRepository,
+    UserRepository,
+    VulnerabilityStore,
+)
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader
 from secapi.domain.services.health import ReadinessService
+from secapi.domain.services.image_scans import (
+    ImageScanRunner,
+    ImageScanSubmitter,
+    InventoryCache,
+    LayerCataloger,
+)
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.scan_queries import ScanQueries
+from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.domain.services.usage import UsageRecorder
 from secapi.domain.services.vulndb_import import VulnDbImporter
 
@@ -60,6 +82,7 @@ class DatabaseProvider(Provider):
     scans = provide(SqlScanRepository, scope=Scope.REQUEST, provides=ScanRepository)
 
     vulnerabilities = provide(SqlVulnerabilityStore, scope=Scope.APP, provides=VulnerabilityStore)
+    inventories = provide(SqlInventoryCache, scope=Scope.APP, provides=InventoryCache)
 
     @provide(scope=Scope.APP)
     def sql_probe(self, engine: AsyncEngine, settings: Settings) -> SqlHealthProbe:
@@ -84,6 +107,18 @@ class RedisProvider(Provider):
     def readiness(self, sql: SqlHealthProbe, redis: Redis, settings: Settings) -> ReadinessService:
         return ReadinessService([sql, RedisHealthProbe(redis, settings.health_check_timeout)])
 
+    @provide(scope=Scope.APP)
+    async def saq_queue(self, settings: Settings) -> AsyncIterator[Queue]:
+        assert settings.redis_url is not None
+        queue = create_saq_queue(settings.redis_url)
+        await queue.connect()
+        yield queue
+        await queue.disconnect()
+
+    @provide(scope=Scope.APP)
+    def scan_queue(self, queue: Queue, settings: Settings) -> ScanQueue:
+        return SaqScanQueue(queue, job_timeout=settings.scan_lease_seconds * settings.scan_max_attempts * 10)
+
 
 class MemoryProvider(Provider):
     """In-process adapters for the embedded default (no Redis)."""
@@ -91,6 +126,14 @@ class MemoryProvider(Provider):
     @provide(scope=Scope.APP)
     def readiness(self, sql: SqlHealthProbe) -> ReadinessService:
         return ReadinessService([sql])
+
+    @provide(scope=Scope.APP)
+    def in_process_queue(self, settings: Settings) -> InProcessScanQueue:
+        return InProcessScanQueue(settings.worker_concurrency)
+
+    @provide(scope=Scope.APP)
+    def scan_queue(self, queue: InProcessScanQueue) -> ScanQueue:
+        return queue
 
 
 class DomainProvider(Provider):
@@ -114,6 +157,62 @@ class DomainProvider(Provider):
     authenticator = provide(Authenticator, scope=Scope.REQUEST)
     accounts = provide(AccountService, scope=Scope.REQUEST)
 
+    @provide(scope=Scope.APP)
+    async def image_source(self, settings: Settings) -> AsyncIterator[ImageSource]:
+        client = HttpRegistryClient(
+            allowlist=host_list(settings.registry_allowlist),
+            insecure=host_list(settings.registry_insecure),
+            credentials=registry_credentials(settings.registry_credentials),
+            connect_timeout=settings.registry_connect_timeout,
+            read_timeout=settings.registry_read_timeout,
+            max_layer_bytes=settings.max_layer_bytes,
+            max_layers=settings.max_image_layers,
+            retries=settings.registry_retries,
+        )
+        yield client
+        await client.aclose()
+
+    @provide(scope=Scope.APP)
+    def cataloger(self) -> LayerCataloger:
+        return TarLayerCataloger()
+
+    @provide(scope=Scope.REQUEST)
+    def image_submitter(
+        self, scans: ScanRepository, queue: ScanQueue, clock: Clock, settings: Settings
+    ) -> ImageScanSubmitter:
+        return ImageScanSubmitter(scans, queue, clock, sync_budget=settings.scan_sync_budget)
+
+    @provide(scope=Scope.REQUEST)
+    def image_runner(
+        self,
+        scans: ScanRepository,
+        source: ImageSource,
+        cataloger: LayerCataloger,
+        cache: InventoryCache,
+        matcher: VulnerabilityMatcher,
+        store: VulnerabilityStore,
+        clock: Clock,
+        settings: Settings,
+    ) -> ImageScanRunner:
+        return ImageScanRunner(
+            scans,
+            source,
+            cataloger,
+            cache,
+            matcher,
+            store,
+            clock,
+            lease_seconds=settings.scan_lease_seconds,
+            max_attempts=settings.scan_max_attempts,
+            tmp_dir=settings.scan_tmp_dir or None,
+        )
+
+    @provide(scope=Scope.REQUEST)
+    def sweeper(self, scans: ScanRepository, queue: ScanQueue, clock: Clock, settings: Settings) -> ScanSweeper:
+        return ScanSweeper(
+            scans, queue, clock, queue_timeout=settings.scan_queue_timeout, max_attempts=settings.scan_max_attempts
+        )
+
     @provide(scope=Scope.REQUEST)
     def scan_queries(self, scans: ScanRepository, settings: Settings) -> ScanQueries:
         return ScanQueries(scans, default_limit=settings.page_size_default, max_limit=settings.page_size_max)
@@ -129,3 +228,16 @@ def backend_providers(settings: Settings) -> list[Provider]:
 def make_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
     """An async container for `settings`; `overrides` replace any earlier provision."""
     return make_async_container(*backend_providers(settings), *overrides, context={Settings: settings})
+
+
+async def run_scan_job(container: AsyncContainer, scan_id: UUID, source: ImageSource | None = None) -> None:
+    """Run one queued scan in its own request scope (its own database session)."""
+    async with container() as request:
+        runner = await request.get(ImageScanRunner)
+        await runner.run(scan_id, source)
+
+
+async def sweep_scans(container: AsyncContainer) -> int:
+    """Hand out stale scans again; returns how many were touched."""
+    async with container() as request:
+        return await (await request.get(ScanSweeper)).sweep()

@@ -98,6 +98,46 @@ class InMemoryScans:
     async def update(self, scan: Scan) -> None:
         self.rows[scan.id] = scan
 
+    async def get(self, scan_id: UUID) -> Scan | None:
+        return self.rows.get(scan_id)
+
+    async def claim(self, scan_id: UUID, *, now: datetime, lease_until: datetime) -> Scan | None:
+        from secapi.domain.model import ScanStatus
+
+        scan = self.rows.get(scan_id)
+        if scan is None:
+            return None
+        expired = (
+            scan.status is ScanStatus.RUNNING and scan.lease_expires_at is not None and scan.lease_expires_at < now
+        )
+        if scan.status is not ScanStatus.QUEUED and not expired:
+            return None
+        claimed = replace(
+            scan, status=ScanStatus.RUNNING, started_at=now, lease_expires_at=lease_until, attempts=scan.attempts + 1
+        )
+        self.rows[scan_id] = claimed
+        return claimed
+
+    async def renew_lease(self, scan_id: UUID, lease_until: datetime) -> bool:
+        from secapi.domain.model import ScanStatus
+
+        scan = self.rows.get(scan_id)
+        if scan is None or scan.status is not ScanStatus.RUNNING:
+            return False
+        self.rows[scan_id] = replace(scan, lease_expires_at=lease_until)
+        return True
+
+    async def stale(self, *, now: datetime, queued_before: datetime, limit: int) -> list[Scan]:
+        from secapi.domain.model import ScanStatus
+
+        found = [
+            s
+            for s in self.rows.values()
+            if (s.status is ScanStatus.QUEUED and s.created_at < queued_before)
+            or (s.status is ScanStatus.RUNNING and s.lease_expires_at is not None and s.lease_expires_at < now)
+        ]
+        return sorted(found, key=lambda s: s.created_at)[:limit]
+
     async def get_for_user(self, scan_id: UUID, user_id: UUID) -> Scan | None:
         scan = self.rows.get(scan_id)
         return scan if scan is not None and scan.user_id == user_id else None
@@ -197,3 +237,36 @@ class InMemoryVulnerabilityStore:
     async def get_record(self, advisory_id):  # type: ignore[no-untyped-def]
         advisory = self.advisories.get(advisory_id)
         return None if advisory is None else advisory.record
+
+
+class RecordingQueue:
+    """A `ScanQueue` that records what was enqueued and never runs anything."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[UUID] = []
+
+    async def enqueue(self, scan_id: UUID) -> None:
+        self.enqueued.append(scan_id)
+
+    async def wait(self, scan_id: UUID, seconds: float) -> None:
+        return None
+
+
+class InMemoryInventoryCache:
+    """The inventory cache port over dicts, counting hits."""
+
+    def __init__(self) -> None:
+        self.layers: dict[tuple[str, int], object] = {}
+        self.images: dict[tuple[str, int], object] = {}
+
+    async def get_layer(self, digest, cataloger_version):  # type: ignore[no-untyped-def]
+        return self.layers.get((digest, cataloger_version))
+
+    async def put_layer(self, inventory):  # type: ignore[no-untyped-def]
+        self.layers.setdefault((inventory.digest, inventory.cataloger_version), inventory)
+
+    async def get_image(self, manifest_digest, cataloger_version):  # type: ignore[no-untyped-def]
+        return self.images.get((manifest_digest, cataloger_version))
+
+    async def put_image(self, manifest_digest, cataloger_version, inventory):  # type: ignore[no-untyped-def]
+        self.images.setdefault((manifest_digest, cataloger_version), inventory)

@@ -47,6 +47,27 @@ class Timings(msgspec.Struct, kw_only=True):
     total_ms: float = 0.0
 
 
+class LayerDetails(msgspec.Struct, frozen=True, kw_only=True):
+    """One layer of a scanned image; `fetched` is False when its inventory came from the layer cache."""
+
+    digest: str
+    size: int
+    media_type: str
+    fetched: bool
+
+
+class ImageDetails(msgspec.Struct, frozen=True, kw_only=True):
+    """What was scanned, for an image scan."""
+
+    reference: str
+    manifest_digest: str
+    platform: str
+    os: str | None
+    os_ecosystem: str | None
+    layers: tuple[LayerDetails, ...]
+    resolve_ms: float
+
+
 class ScanResult(msgspec.Struct, kw_only=True):
     """The result document of a finished scan."""
 
@@ -59,6 +80,7 @@ class ScanResult(msgspec.Struct, kw_only=True):
     counts: dict[str, int]
     vulndb_version: int
     timings: Timings
+    image: ImageDetails | None = None
 
 
 def severity_counts(findings: tuple[Finding, ...]) -> dict[str, int]:

@@ -94,6 +94,13 @@ class Scan:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration_ms: float | None = None
+    attempts: int = 0
+    lease_expires_at: datetime | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        """True once completed or failed."""
+        return self.status in (ScanStatus.COMPLETED, ScanStatus.FAILED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

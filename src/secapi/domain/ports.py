@@ -94,6 +94,34 @@ class ScanRepository(Protocol):
         """The user's scans, newest first, starting after `after`."""
         ...
 
+    async def get(self, scan_id: UUID) -> Scan | None:
+        """Any scan by id (for workers; never exposed to tenants)."""
+        ...
+
+    async def claim(self, scan_id: UUID, *, now: datetime, lease_until: datetime) -> Scan | None:
+        """Atomically mark a queued scan (or a running one whose lease expired) running for this worker."""
+        ...
+
+    async def renew_lease(self, scan_id: UUID, lease_until: datetime) -> bool:
+        """Extend a running scan's lease; False if it is no longer running."""
+        ...
+
+    async def stale(self, *, now: datetime, queued_before: datetime, limit: int) -> Sequence[Scan]:
+        """Scans queued since before `queued_before`, or running with an expired lease."""
+        ...
+
+
+class ScanQueue(Protocol):
+    """Hands scans to workers; the scan's row in the database stays the source of truth."""
+
+    async def enqueue(self, scan_id: UUID) -> None:
+        """Ask a worker to run the scan (idempotent: a scan already waiting is not queued twice)."""
+        ...
+
+    async def wait(self, scan_id: UUID, seconds: float) -> None:
+        """Return when the scan's job has finished, or after `seconds` seconds, whichever is first."""
+        ...
+
 
 class UsageRepository(Protocol):
     """Stores API usage rows in batches."""

@@ -79,6 +79,15 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     run_server(host=host, port=port, workers=workers, log_level=settings.log_level)
 
 
+@main.command()
+@click.pass_obj
+def worker(settings: Settings) -> None:
+    """Run queued scans from Redis (needs SECAPI_REDIS_URL); run as many as you like."""
+    from secapi.entrypoints.worker import run_worker
+
+    run_worker(settings)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from advanced_alchemy.base import BigIntBase, DefaultBase, UUIDBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -58,6 +58,10 @@ class ScanModel(UUIDBase):
     started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many times a worker has claimed this scan."""
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    """While running: when the claiming worker's lease runs out unless renewed (then another may take it)."""
 
 
 class ApiUsageModel(BigIntBase):
@@ -120,3 +124,27 @@ class VulnDbVersionModel(BigIntBase):
     updated: Mapped[int] = mapped_column(Integer)
     withdrawn: Mapped[int] = mapped_column(Integer)
     advisories: Mapped[int] = mapped_column(Integer)
+
+
+class LayerInventoryModel(DefaultBase):
+    """What the catalogers found in one image layer, by layer digest and cataloger version."""
+
+    __tablename__ = "layer_inventories"
+
+    digest: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cataloger_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inventory: Mapped[bytes] = mapped_column(LargeBinary)
+    """msgspec-encoded `LayerInventory`."""
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ImageInventoryModel(DefaultBase):
+    """The merged inventory of one image manifest (all layers applied), by manifest digest and cataloger version."""
+
+    __tablename__ = "image_inventories"
+
+    manifest_digest: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cataloger_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inventory: Mapped[bytes] = mapped_column(LargeBinary)
+    """msgspec-encoded `ImageInventory`."""
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -55,6 +55,8 @@ def _scan(row: ScanModel) -> Scan:
         started_at=row.started_at,
         finished_at=row.finished_at,
         duration_ms=row.duration_ms,
+        attempts=row.attempts,
+        lease_expires_at=row.lease_expires_at,
     )
 
 
@@ -200,9 +202,66 @@ class SqlScanRepository:
                     started_at=scan.started_at,
                     finished_at=scan.finished_at,
                     duration_ms=scan.duration_ms,
+                    lease_expires_at=None if scan.is_finished else scan.lease_expires_at,
                 )
             )
             await self._session.commit()
+
+    async def get(self, scan_id: UUID) -> Scan | None:
+        """Any scan by id."""
+        async with translate_db_errors():
+            row = await self._session.get(ScanModel, scan_id, populate_existing=True)
+        return None if row is None else _scan(row)
+
+    async def claim(self, scan_id: UUID, *, now: datetime, lease_until: datetime) -> Scan | None:
+        """One UPDATE decides the race between workers: only one sees its row come back."""
+        claimable = or_(
+            ScanModel.status == ScanStatus.QUEUED.value,
+            and_(ScanModel.status == ScanStatus.RUNNING.value, ScanModel.lease_expires_at < now),
+        )
+        statement = (
+            update(ScanModel)
+            .where(ScanModel.id == scan_id, claimable)
+            .values(
+                status=ScanStatus.RUNNING.value,
+                started_at=now,
+                lease_expires_at=lease_until,
+                attempts=ScanModel.attempts + 1,
+            )
+            .returning(ScanModel)
+        )
+        async with translate_db_errors():
+            row = (await self._session.scalars(statement.execution_options(populate_existing=True))).first()
+            await self._session.commit()
+        return None if row is None else _scan(row)
+
+    async def renew_lease(self, scan_id: UUID, lease_until: datetime) -> bool:
+        """Push the lease forward while the scan is still running."""
+        async with translate_db_errors():
+            result = await self._session.execute(
+                update(ScanModel)
+                .where(ScanModel.id == scan_id, ScanModel.status == ScanStatus.RUNNING.value)
+                .values(lease_expires_at=lease_until)
+            )
+            await self._session.commit()
+        return bool(getattr(result, "rowcount", 0))
+
+    async def stale(self, *, now: datetime, queued_before: datetime, limit: int) -> Sequence[Scan]:
+        """Work a sweeper should hand out again."""
+        query = (
+            select(ScanModel)
+            .where(
+                or_(
+                    and_(ScanModel.status == ScanStatus.QUEUED.value, ScanModel.created_at < queued_before),
+                    and_(ScanModel.status == ScanStatus.RUNNING.value, ScanModel.lease_expires_at < now),
+                )
+            )
+            .order_by(ScanModel.created_at)
+            .limit(limit)
+        )
+        async with translate_db_errors():
+            rows = await self._session.scalars(query.execution_options(populate_existing=True))
+            return [_scan(row) for row in rows]
 
     async def get_for_user(self, scan_id: UUID, user_id: UUID) -> Scan | None:
         """The scan if it is this user's."""

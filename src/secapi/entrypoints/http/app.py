@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from secapi import __version__
 from secapi.config import Settings
 from secapi.entrypoints.http.auth import HttpAuthProvider
+from secapi.entrypoints.http.background import background_work
 from secapi.entrypoints.http.controllers.admin import AdminController
 from secapi.entrypoints.http.controllers.health import HealthController
 from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsController
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         exception_handlers=exception_handlers(settings.request_max_body_bytes),
         request_max_body_size=settings.request_max_body_bytes,
         middleware=[usage_middleware],
-        lifespan=[close_container, usage_flusher],
+        lifespan=[close_container, usage_flusher, background_work],
         openapi_config=_openapi(settings),
         debug=False,
     )

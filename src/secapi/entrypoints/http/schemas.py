@@ -169,3 +169,14 @@ class DependencyScanRequest(_Schema):
 
     filename: LockfileName
     content: str
+
+
+ImageName = Annotated[str, msgspec.Meta(min_length=1, max_length=512, examples=["nginx:1.24"])]
+PlatformName = Annotated[str, msgspec.Meta(min_length=3, max_length=64, examples=["linux/amd64"])]
+
+
+class DockerScanRequest(_Schema):
+    """Body of `POST /api/v1/scan/docker`."""
+
+    image: ImageName
+    platform: PlatformName | None = None

@@ -6,22 +6,25 @@ from typing import Any
 
 import msgspec
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, post
+from litestar import Controller, Request, Response, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ValidationException
 from litestar.openapi.spec import Example
-from litestar.params import Body
+from litestar.params import Body, JSONBody
 
 from secapi.domain.errors import InvalidInput
 from secapi.domain.model import Principal
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
-from secapi.entrypoints.http.schemas import DependencyScanRequest, ScanView
+from secapi.domain.services.image_scans import ImageScanSubmitter
+from secapi.entrypoints.http.archive_scans import scan_uploaded_archive
+from secapi.entrypoints.http.scan_responses import scan_response
+from secapi.entrypoints.http.schemas import DependencyScanRequest, DockerScanRequest, ScanView
 
 _EXAMPLE = {"filename": "requirements.txt", "content": "requests==2.30.0\nflask==2.2.4\n"}
 
 
 class ScanRequestsController(Controller):
-    """Scan a lockfile (more scan types join here)."""
+    """Start scans: lockfiles, registry images, uploaded image archives."""
 
     path = "/api/v1/scan"
     tags = ["scans"]
@@ -44,6 +47,36 @@ class ScanRequestsController(Controller):
     ) -> ScanView:
         lockfile = await _read_lockfile(request)
         return ScanView.of(await scans.scan(principal, lockfile))
+
+    @post(
+        "/docker",
+        operation_id="ScanDockerImage",
+        summary="Scan a container image from its registry",
+        description="Answers 200 with the result when the scan finishes within the sync budget, otherwise "
+        "202 with `Location: /api/v1/scans/{id}` to poll. A scan that fails answers a 422 problem with its id.",
+        status_code=200,
+    )
+    @inject
+    async def scan_docker(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[DockerScanRequest],
+        principal: FromDishka[Principal],
+        images: FromDishka[ImageScanSubmitter],
+    ) -> Response[Any]:
+        return scan_response(request, await images.submit(principal, data.image, data.platform))
+
+    @post(
+        "/docker/archive",
+        operation_id="ScanDockerArchive",
+        summary="Scan an uploaded image archive (docker save or OCI layout tarball)",
+        description="Multipart upload: field `file` (the tarball, optionally gzipped), optional `platform` and "
+        "`image` (which image of a multi-image archive). Scanned the same way as a registry image.",
+        status_code=200,
+        request_max_body_size=None,  # checked against SECAPI_ARCHIVE_MAX_BYTES while streaming
+    )
+    async def scan_docker_archive(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        return await scan_uploaded_archive(request)
 
 
 async def _read_lockfile(request: Request[Any, Any, Any]) -> LockfileInput:

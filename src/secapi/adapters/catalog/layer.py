@@ -1,0 +1,166 @@
+"""One layer blob → its `LayerInventory`, read as a tar stream in bounded memory, nothing written to disk.
+
+Links are never followed: a symlink at a cataloged path (say `var/lib/dpkg/status -> /etc/shadow`) only
+hides what lower layers had there, and is reported as skipped. A hard link to a file this layer already
+read reuses that file's result; any other hard link is treated like a symlink. Members with absolute
+paths or `..` components are never used, only counted.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, is_candidate, rule_for
+from secapi.adapters.catalog.streams import GuardedStream, LayerLimits
+from secapi.adapters.catalog.tarstream import open_tar_stream
+from secapi.domain.inventory import CATALOGER_VERSION, LayerInventory, LayerRejected, PackageRecord
+
+DEFAULT_LIMITS = LayerLimits()
+_OPAQUE = ".wh..wh..opq"
+
+
+def normalise(name: str) -> str | None:
+    """A member name as a relative path without `.` parts (`""` for the root); None if absolute, `..` or not UTF-8."""
+    parts = [part for part in name.split("/") if part and part != "."]
+    if name.startswith("/") or ".." in parts:
+        return None
+    path = "/".join(parts)
+    if not path.isascii():
+        try:
+            path.encode()  # tarfile decodes undecodable names with surrogates, which no JSON cache can store
+        except UnicodeEncodeError:
+            return None
+    return path
+
+
+class _LayerReader:
+    """Walks one tar stream, keeping only what catalogers need."""
+
+    def __init__(self, stream: GuardedStream, digest: str, limits: LayerLimits) -> None:
+        self._stream, self._digest, self._limits = stream, digest, limits
+        self.packages: dict[str, tuple[PackageRecord, ...]] = {}
+        self.os_files: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}
+        self.deleted: list[str] = []
+        self.opaque: list[str] = []
+        self.refused = 0
+        self._entries = 0
+        self._kept = 0
+
+    def walk(self, tar: tarfile.TarFile) -> LayerInventory:
+        """Read every member header once, and the data of the few members kept."""
+        while (member := tar.next()) is not None:
+            # Stream mode still keeps every TarInfo it has read: memory would grow with the entry count.
+            tar.members.clear()  # type: ignore[attr-defined]  # (an undeclared but long-stable attribute)
+            self._entries += 1
+            if self._entries > self._limits.max_entries:
+                raise self._stream.rejected(f"has more than {self._limits.max_entries} entries")
+            name = member.name
+            if (name.startswith("/") or ".." in name) and normalise(name) is None:  # cheap screen first
+                self.refused += 1
+                continue
+            if ".wh." in name and self._whiteout(name):
+                continue
+            if is_candidate(name):
+                self._candidate(tar, member)
+            elif not member.isdir() and not member.isreg() and name.rstrip("/").endswith(DIRECTORY_TAILS):
+                self._hide(normalise(name))
+        return LayerInventory(
+            digest=self._digest,
+            cataloger_version=CATALOGER_VERSION,
+            packages=self.packages,
+            os_files=self.os_files,
+            deleted=tuple(self.deleted),
+            opaque_dirs=tuple(self.opaque),
+            skipped=self.skipped,
+            refused_members=self.refused,
+        )
+
+    def _whiteout(self, name: str) -> bool:
+        parent, _, base = name.rstrip("/").rpartition("/")
+        if not base.startswith(".wh."):
+            return False
+        directory = normalise(parent)
+        if directory is None:
+            self.refused += 1
+        elif base == _OPAQUE:
+            self._budget(len(directory))
+            self.opaque.append(directory)
+        elif not base.startswith(".wh..wh."):  # other `.wh..wh.` names are aufs bookkeeping, not deletions
+            target = f"{directory}/{base[4:]}" if directory else base[4:]
+            self._budget(len(target))
+            self.deleted.append(target)
+        return True
+
+    def _candidate(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        path = normalise(member.name)
+        rule = rule_for(path) if path else None
+        if path is None or rule is None or member.isdir():
+            return
+        self._forget(path)  # a later entry for the same path replaces an earlier one, as on extraction
+        if member.isreg():
+            self._read(tar, member, path, rule)
+        elif member.islnk() and self._copy_link(member, path):
+            return
+        else:
+            self._hide(path)
+            if rule.parse is not None:
+                kind = "symbolic link" if member.issym() else "hard link" if member.islnk() else "special file"
+                self.skipped[path] = f"not cataloged: a {kind} (links are not followed)"
+
+    def _read(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, rule: FileRule) -> None:
+        size = member.size
+        if size > rule.max_bytes and not rule.truncatable:
+            self.skipped[path] = f"not cataloged: {size} bytes, over the {rule.max_bytes}-byte limit for this file"
+            return
+        wanted = min(size, rule.max_bytes)
+        self._budget(wanted)
+        fileobj = tar.extractfile(member)
+        data = fileobj.read(wanted) if fileobj is not None else b""
+        if rule.parse is None:
+            self.os_files[path] = data.decode("utf-8", errors="replace")
+            return
+        try:
+            self.packages[path] = rule.parse(data)
+        except (ValueError, RecursionError) as exc:
+            self.skipped[path] = f"not cataloged: {exc}"
+
+    def _copy_link(self, member: tarfile.TarInfo, path: str) -> bool:
+        target = normalise(member.linkname)
+        if target is None:
+            self.refused += 1
+            return False
+        if target in self.packages:
+            self.packages[path] = self.packages[target]
+        elif target in self.os_files:
+            self.os_files[path] = self.os_files[target]
+        else:
+            return False
+        return True
+
+    def _hide(self, path: str | None) -> None:
+        if path:
+            self._budget(len(path))
+            self.deleted.append(path)
+
+    def _forget(self, path: str) -> None:
+        self.packages.pop(path, None)
+        self.os_files.pop(path, None)
+        self.skipped.pop(path, None)
+
+    def _budget(self, size: int) -> None:
+        self._kept += size
+        if self._kept > self._limits.max_kept_bytes:
+            raise self._stream.rejected(f"needs more than {self._limits.max_kept_bytes} bytes of cataloged files")
+
+
+def catalog_layer(blob: Path, media_type: str, digest: str, limits: LayerLimits = DEFAULT_LIMITS) -> LayerInventory:
+    """Catalog one downloaded layer blob (synchronous and CPU-bound: run it in a worker thread)."""
+    with blob.open("rb") as raw:
+        stream = GuardedStream(raw, media_type, digest, limits)
+        try:
+            with open_tar_stream(stream) as tar:
+                return _LayerReader(stream, digest, limits).walk(tar)
+        except tarfile.TarError as exc:
+            raise LayerRejected(f"layer {digest} is not a valid tar archive: {exc}", digest=digest) from exc

@@ -1,0 +1,72 @@
+"""Which files of a layer the catalogers read, how much of each, and with which parser."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from secapi.adapters.catalog.apk import parse_apk_installed
+from secapi.adapters.catalog.dpkg import parse_dpkg_status
+from secapi.adapters.catalog.npm import parse_npm_package_json
+from secapi.adapters.catalog.python import parse_python_metadata
+from secapi.domain.inventory import PackageRecord
+
+KiB, MiB = 1024, 1024 * 1024
+
+Parser = Callable[[bytes], tuple[PackageRecord, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class FileRule:
+    """How to read one kind of file: a size cap, whether a truncated prefix still parses, and the parser."""
+
+    max_bytes: int
+    truncatable: bool
+    parse: Parser | None
+    """None for OS release files, which are kept as text."""
+
+
+OS_FILE = FileRule(64 * KiB, truncatable=True, parse=None)
+DPKG_STATUS = FileRule(32 * MiB, truncatable=False, parse=parse_dpkg_status)
+DPKG_STATUS_D = FileRule(1 * MiB, truncatable=False, parse=parse_dpkg_status)
+APK_INSTALLED = FileRule(32 * MiB, truncatable=False, parse=parse_apk_installed)
+# METADATA headers come before the (possibly huge) description, so a capped prefix still has them.
+PYTHON_METADATA = FileRule(1 * MiB, truncatable=True, parse=parse_python_metadata)
+NPM_PACKAGE_JSON = FileRule(1 * MiB, truncatable=False, parse=parse_npm_package_json)
+
+OS_FILES = frozenset(
+    {"etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/debian_version", "etc/lsb-release"}
+)
+_EXACT = {"var/lib/dpkg/status": DPKG_STATUS, "lib/apk/db/installed": APK_INSTALLED} | dict.fromkeys(OS_FILES, OS_FILE)
+_STATUS_D = re.compile(r"var/lib/dpkg/status\.d/[^/]+")
+_PYTHON = re.compile(r"(?:.*/)?[^/]+\.(?:dist-info/METADATA|egg-info/PKG-INFO)")
+# Only a package's own manifest: node_modules/<name>/ or node_modules/@scope/<name>/, never its files.
+_NPM = re.compile(r"(?:.*/)?node_modules/(?:@[^/.][^/]*/)?[^/@.][^/]*/package\.json")
+
+CANDIDATE_TAILS = (
+    "/status", "/installed", "/METADATA", "/PKG-INFO", "/package.json",
+    "/os-release", "/alpine-release", "/debian_version", "/lsb-release",
+)  # fmt: skip
+"""Raw member names worth a closer look end with one of these (or contain `/status.d/`): a cheap first filter."""
+DIRECTORY_TAILS = ("node_modules", ".dist-info", ".egg-info", "var/lib/dpkg/status.d")
+"""Directories that hold cataloged files: a link or file replacing one hides what lower layers had below it."""
+
+
+def rule_for(path: str) -> FileRule | None:
+    """The rule for a normalised relative path, or None when no cataloger wants the file."""
+    exact = _EXACT.get(path)
+    if exact is not None:
+        return exact
+    if path.startswith("var/lib/dpkg/status.d/"):
+        return DPKG_STATUS_D if _STATUS_D.fullmatch(path) and not path.endswith(".md5sums") else None
+    if path.endswith(("/METADATA", "/PKG-INFO")):
+        return PYTHON_METADATA if _PYTHON.fullmatch(path) else None
+    if path.endswith("/package.json"):
+        return NPM_PACKAGE_JSON if _NPM.fullmatch(path) else None
+    return None
+
+
+def is_candidate(name: str) -> bool:
+    """Whether a raw tar member name might be cataloged (before normalisation)."""
+    return name.endswith(CANDIDATE_TAILS) or "/status.d/" in name

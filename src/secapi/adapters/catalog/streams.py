@@ -1,0 +1,132 @@
+"""Layer blobs as streams of tar bytes: compression sniffed and undone, with bomb and size guards."""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import io
+import zlib
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
+
+from secapi.domain.inventory import LayerRejected
+
+GiB, MiB = 1024**3, 1024**2
+GZIP_MAGIC, ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+_RATIO_GRACE = 1 * MiB
+"""Uncompressed bytes allowed beyond the ratio: tiny layers (tar padding, empty files) compress far beyond 200:1."""
+_ZSTD_MAX_WINDOW = 1 << 27
+"""zstd's own default decoding limit (128 MiB), stated so a hostile frame header cannot ask for more."""
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LayerLimits:
+    """Bounds on what reading one layer may cost; crossing one rejects the layer."""
+
+    max_uncompressed_bytes: int = 8 * GiB
+    max_compression_ratio: int = 200
+    max_entries: int = 1_000_000
+    max_kept_bytes: int = 256 * MiB
+    """Bytes of cataloged files (and whiteout paths) held in memory at once."""
+
+
+class Readable(Protocol):
+    """Anything with a binary `read`."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the compressed bytes handed to the decompressor, for the compression-ratio check."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self.count = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._raw.read(size)
+        self.count += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+def compression_of(media_type: str, head: bytes) -> str:
+    """`gzip`, `zstd` or `tar`: what the magic bytes say, falling back on the media type when they say nothing."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head[257:262] == b"ustar":
+        return "tar"
+    kind = media_type.strip().lower().split(";")[0]
+    return "gzip" if kind.endswith("gzip") else "zstd" if kind.endswith("zstd") else "tar"
+
+
+def _zstd_reader(source: Readable, digest: str) -> tuple[Readable, tuple[type[BaseException], ...]]:
+    # Loaded lazily, as few layers are zstd: Python 3.14 ships compression.zstd; before it `zstandard` does.
+    module: Any
+    try:
+        module = importlib.import_module("compression.zstd")
+        return module.ZstdFile(source, "rb"), (module.ZstdError,)
+    except ImportError:
+        pass
+    try:
+        module = importlib.import_module("zstandard")
+    except ImportError:
+        raise LayerRejected(
+            f"layer {digest} is zstd-compressed and this server cannot read zstd (install the zstandard package)",
+            digest=digest,
+        ) from None
+    reader = module.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW).stream_reader(source, read_across_frames=True)
+    return reader, (module.ZstdError,)
+
+
+class GuardedStream(io.RawIOBase):
+    """Decompressed tar bytes; rejects the layer on corrupt data, too many bytes, or a bomb's ratio."""
+
+    def __init__(self, raw: IO[bytes], media_type: str, digest: str, limits: LayerLimits) -> None:
+        super().__init__()
+        head = raw.read(512)
+        raw.seek(0)
+        self.compression = compression_of(media_type, head)
+        self._digest, self._limits = digest, limits
+        self._compressed = _CountingReader(raw)
+        # Corrupt or truncated compressed data; a failing disk (plain OSError) is not the layer's fault.
+        self._errors: tuple[type[BaseException], ...] = (gzip.BadGzipFile, EOFError, zlib.error)
+        self._source: Readable
+        if self.compression == "gzip":
+            self._source = gzip.GzipFile(fileobj=self._compressed, mode="rb")
+        elif self.compression == "zstd":
+            self._source, extra = _zstd_reader(self._compressed, digest)
+            self._errors += extra
+        else:
+            self._source = self._compressed
+        self.uncompressed = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to `size` decompressed bytes (a bounded chunk when `size` is negative)."""
+        try:
+            data = self._source.read(size if size >= 0 else _CHUNK)
+        except self._errors as exc:
+            raise self.rejected(f"is not a valid {self.compression} stream: {exc}") from exc
+        self.uncompressed += len(data)
+        limits = self._limits
+        if self.uncompressed > limits.max_uncompressed_bytes:
+            raise self.rejected(f"is larger than {limits.max_uncompressed_bytes} bytes uncompressed")
+        if self.uncompressed > limits.max_compression_ratio * self._compressed.count + _RATIO_GRACE:
+            raise self.rejected(
+                f"expands more than {limits.max_compression_ratio}:1 "
+                f"({self._compressed.count} compressed bytes gave {self.uncompressed}): a decompression bomb"
+            )
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def rejected(self, reason: str) -> LayerRejected:
+        """The error that refuses this layer, naming it."""
+        return LayerRejected(f"layer {self._digest} {reason}", digest=self._digest)

@@ -1,0 +1,1 @@
+"""In-process adapters: the embedded default (no Redis) and unit tests."""

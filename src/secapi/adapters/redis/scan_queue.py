@@ -1,0 +1,51 @@
+"""The scan queue on Redis through SAQ: API processes enqueue, `secapi worker` processes run."""
+
+from __future__ import annotations
+
+import contextlib
+from uuid import UUID
+
+from redis.exceptions import RedisError
+from saq import Queue
+
+from secapi.domain.errors import DependencyUnavailable
+
+QUEUE_NAME = "secapi-scans"
+JOB_FUNCTION = "run_scan"
+
+
+def create_saq_queue(redis_url: str) -> Queue:
+    """The shared SAQ queue on `redis_url`."""
+    return Queue.from_url(redis_url, name=QUEUE_NAME)
+
+
+class SaqScanQueue:
+    """`ScanQueue` over SAQ. The job key is the scan id, so a scan is never queued twice at once."""
+
+    def __init__(self, queue: Queue, *, job_timeout: float) -> None:
+        self._queue = queue
+        self._job_timeout = job_timeout
+
+    async def enqueue(self, scan_id: UUID) -> None:
+        """Queue a `run_scan` job keyed by the scan id."""
+        try:
+            await self._queue.enqueue(
+                JOB_FUNCTION,
+                key=str(scan_id),
+                scan_id=str(scan_id),
+                timeout=int(self._job_timeout),
+                retries=1,  # retries are the sweeper's job, driven by the lease in the database
+            )
+        except (RedisError, OSError) as exc:
+            raise DependencyUnavailable(f"the scan queue is unavailable: {type(exc).__name__}") from exc
+
+    async def wait(self, scan_id: UUID, seconds: float) -> None:
+        """Listen for the job reaching a terminal state, at most `seconds` seconds."""
+        try:
+            job = await self._queue.job(str(scan_id))
+            if job is None or job.completed:
+                return
+            with contextlib.suppress(TimeoutError):
+                await job.refresh(until_complete=seconds)
+        except (RedisError, OSError):
+            return  # the caller reads the scan's state from the database either way

@@ -1,0 +1,284 @@
+"""Container image scans: submitted by the API, run by a worker that holds a lease on the scan."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+import msgspec
+
+from secapi.domain.errors import DomainError
+from secapi.domain.findings import ImageDetails, LayerDetails, ScanResult, Timings, severity_counts
+from secapi.domain.images import (
+    DEFAULT_PLATFORM,
+    ImageReference,
+    ImageSource,
+    Platform,
+    ResolvedImage,
+    parse_image_reference,
+    parse_platform,
+)
+from secapi.domain.inventory import CATALOGER_VERSION, ImageInventory, LayerInventory, merge_layers
+from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
+from secapi.domain.packages import UnscannableEntry
+from secapi.domain.ports import Clock, ScanQueue, ScanRepository, VulnerabilityStore
+from secapi.domain.services.matching import VulnerabilityMatcher
+
+log = logging.getLogger(__name__)
+
+
+class LayerCataloger(Protocol):
+    """Reads one downloaded layer blob into the packages its files declare (blocking: run in a thread)."""
+
+    def catalog(self, blob: Path, media_type: str, digest: str) -> LayerInventory:
+        """The layer's inventory; raises a `DomainError` for a layer that cannot be read safely."""
+        ...
+
+
+class InventoryCache(Protocol):
+    """Inventories by layer digest and by manifest digest, so shared layers are read once."""
+
+    async def get_layer(self, digest: str, cataloger_version: int) -> LayerInventory | None:
+        """A cached layer inventory."""
+        ...
+
+    async def put_layer(self, inventory: LayerInventory) -> None:
+        """Remember a layer inventory (first writer wins)."""
+        ...
+
+    async def get_image(self, manifest_digest: str, cataloger_version: int) -> ImageInventory | None:
+        """A cached merged image inventory."""
+        ...
+
+    async def put_image(self, manifest_digest: str, cataloger_version: int, inventory: ImageInventory) -> None:
+        """Remember a merged image inventory."""
+        ...
+
+
+ARCHIVE_REFERENCE = parse_image_reference("archive.invalid/upload:latest")
+"""Stands for "the only image in the uploaded archive" when the client names none."""
+
+
+def image_input(reference: ImageReference, platform: Platform) -> dict[str, str]:
+    """The canonical input of an image scan: what the scan and its cache key are about."""
+    return {"image": reference.canonical(), "platform": str(platform)}
+
+
+def input_hash(data: dict[str, str]) -> str:
+    """SHA-256 of canonical JSON (sorted keys): equivalent inputs hash alike."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class ImageScanSubmitter:
+    """API side: validates the request, records a queued scan, hands it to a worker, waits a little."""
+
+    def __init__(self, scans: ScanRepository, queue: ScanQueue, clock: Clock, *, sync_budget: float) -> None:
+        self._scans = scans
+        self._queue = queue
+        self._clock = clock
+        self._sync_budget = sync_budget
+
+    async def submit(self, principal: Principal, image: str, platform: str | None) -> Scan:
+        """The scan, completed if it finished within the sync budget, else queued or running."""
+        reference = parse_image_reference(image)
+        target = parse_platform(platform) if platform else DEFAULT_PLATFORM
+        data = image_input(reference, target)
+        scan = Scan(
+            id=uuid.uuid4(),
+            user_id=principal.user_id,
+            scan_type=ScanType.DOCKER,
+            status=ScanStatus.QUEUED,
+            input_data=data,
+            input_hash=input_hash(data),
+            created_at=self._clock.now(),
+        )
+        await self._scans.add(scan)
+        await self._queue.enqueue(scan.id)
+        await self._queue.wait(scan.id, self._sync_budget)
+        return await self._scans.get(scan.id) or scan
+
+    async def record_archive(
+        self,
+        principal: Principal,
+        *,
+        filename: str,
+        sha256: str,
+        size: int,
+        platform: str | None,
+        image: str | None,
+    ) -> Scan:
+        """A queued scan of an uploaded archive; the caller runs it where the upload lives."""
+        reference = parse_image_reference(image) if image else ARCHIVE_REFERENCE
+        target = parse_platform(platform) if platform else DEFAULT_PLATFORM
+        data = {
+            **image_input(reference, target),
+            "archive": filename[:255],
+            "archive_sha256": sha256,
+            "archive_size": str(size),
+        }
+        scan = Scan(
+            id=uuid.uuid4(),
+            user_id=principal.user_id,
+            scan_type=ScanType.DOCKER,
+            status=ScanStatus.QUEUED,
+            input_data=data,
+            # An upload is private: its identity is its bytes and its owner.
+            input_hash=input_hash({"archive_sha256": sha256, "platform": str(target), "image": reference.canonical()}),
+            created_at=self._clock.now(),
+        )
+        await self._scans.add(scan)
+        return scan
+
+
+class ImageScanRunner:
+    """Worker side: claims a scan, resolves and inventories the image, matches, records the outcome."""
+
+    def __init__(
+        self,
+        scans: ScanRepository,
+        source: ImageSource,
+        cataloger: LayerCataloger,
+        cache: InventoryCache,
+        matcher: VulnerabilityMatcher,
+        store: VulnerabilityStore,
+        clock: Clock,
+        *,
+        lease_seconds: float,
+        max_attempts: int,
+        tmp_dir: str | None,
+    ) -> None:
+        self._scans = scans
+        self._source = source
+        self._cataloger = cataloger
+        self._cache = cache
+        self._matcher = matcher
+        self._store = store
+        self._clock = clock
+        self._lease = timedelta(seconds=lease_seconds)
+        self._max_attempts = max_attempts
+        self._tmp_dir = tmp_dir or None
+
+    async def run(self, scan_id: uuid.UUID, source: ImageSource | None = None) -> Scan | None:
+        """Run the scan if this worker wins the claim; None when another worker has it or it is done."""
+        now = self._clock.now()
+        scan = await self._scans.claim(scan_id, now=now, lease_until=now + self._lease)
+        if scan is None:
+            return None
+        if scan.attempts > self._max_attempts:
+            reason = f"gave up after {scan.attempts - 1} attempts: the workers running this scan stopped"
+            return await self._finish(scan, error=reason)
+        heartbeat = asyncio.create_task(self._renew(scan.id))
+        try:
+            result = await self._scan(scan, source or self._source)
+        except DomainError as exc:
+            return await self._finish(scan, error=str(exc))
+        except Exception as exc:  # a scan must end, never take the worker down
+            log.exception("scan %s failed unexpectedly", scan.id)
+            reason = f"internal error while scanning ({type(exc).__name__}); it has been logged"
+            return await self._finish(scan, error=reason)
+        finally:
+            heartbeat.cancel()
+        return await self._finish(scan, result=result)
+
+    async def _renew(self, scan_id: uuid.UUID) -> None:
+        interval = self._lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            if not await self._scans.renew_lease(scan_id, self._clock.now() + self._lease):
+                return
+
+    async def _finish(self, scan: Scan, *, result: ScanResult | None = None, error: str | None = None) -> Scan:
+        finished = self._clock.now()
+        started = scan.started_at or finished
+        outcome = Scan(
+            id=scan.id,
+            user_id=scan.user_id,
+            scan_type=scan.scan_type,
+            status=ScanStatus.COMPLETED if error is None else ScanStatus.FAILED,
+            input_data=scan.input_data,
+            input_hash=scan.input_hash,
+            created_at=scan.created_at,
+            result=msgspec.to_builtins(result) if result is not None else None,
+            error=error,
+            started_at=started,
+            finished_at=finished,
+            duration_ms=round((finished - started).total_seconds() * 1000, 3),
+            attempts=scan.attempts,
+        )
+        await self._scans.update(outcome)
+        return outcome
+
+    async def _scan(self, scan: Scan, source: ImageSource) -> ScanResult:
+        started = time.perf_counter()
+        reference = parse_image_reference(scan.input_data["image"])
+        platform = parse_platform(scan.input_data.get("platform") or str(DEFAULT_PLATFORM))
+        resolved = await source.resolve(reference, platform)
+        resolved_at = time.perf_counter()
+        inventory, fetched = await self._inventory(resolved, source)
+        inventoried_at = time.perf_counter()
+        version = await self._store.current_version()
+        findings = await self._matcher.match(inventory.packages)
+        matched_at = time.perf_counter()
+        layers = tuple(
+            LayerDetails(
+                digest=layer.digest, size=layer.size, media_type=layer.media_type, fetched=layer.digest in fetched
+            )
+            for layer in resolved.layers
+        )
+        return ScanResult(
+            scan_type=ScanType.DOCKER.value,
+            target=resolved.reference.canonical(),
+            ecosystems=tuple(sorted({p.ecosystem for p in inventory.packages})),
+            packages=inventory.packages,
+            unscannable=tuple(UnscannableEntry(name="image", reason=reason) for reason in inventory.unresolved),
+            vulnerabilities=findings,
+            counts=severity_counts(findings),
+            vulndb_version=version.version,
+            timings=Timings(
+                parse_ms=round((inventoried_at - resolved_at) * 1000, 3),
+                match_ms=round((matched_at - inventoried_at) * 1000, 3),
+                total_ms=round((matched_at - started) * 1000, 3),
+            ),
+            image=ImageDetails(
+                reference=resolved.reference.canonical(),
+                manifest_digest=resolved.manifest_digest,
+                platform=str(resolved.platform),
+                os=inventory.os.pretty_name if inventory.os else None,
+                os_ecosystem=inventory.os.ecosystem if inventory.os else None,
+                layers=layers,
+                resolve_ms=round((resolved_at - started) * 1000, 3),
+            ),
+        )
+
+    async def _inventory(self, image: ResolvedImage, source: ImageSource) -> tuple[ImageInventory, set[str]]:
+        """The merged inventory, from the manifest cache, the layer cache, or the layers themselves."""
+        cached = await self._cache.get_image(image.manifest_digest, CATALOGER_VERSION)
+        if cached is not None:
+            return cached, set()
+        fetched: set[str] = set()
+        layers: list[LayerInventory] = []
+        with tempfile.TemporaryDirectory(prefix="secapi-scan-", dir=self._tmp_dir) as workdir:
+            for layer in image.layers:
+                inventory = await self._cache.get_layer(layer.digest, CATALOGER_VERSION)
+                if inventory is None:
+                    blob = await source.download_layer(image, layer, Path(workdir))
+                    try:
+                        inventory = await asyncio.to_thread(
+                            self._cataloger.catalog, blob, layer.media_type, layer.digest
+                        )
+                    finally:
+                        blob.unlink(missing_ok=True)  # bounded disk: one layer at a time
+                    await self._cache.put_layer(inventory)
+                    fetched.add(layer.digest)
+                layers.append(inventory)
+        merged = merge_layers(layers)
+        await self._cache.put_image(image.manifest_digest, CATALOGER_VERSION, merged)
+        return merged, fetched

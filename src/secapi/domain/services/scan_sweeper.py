@@ -1,0 +1,66 @@
+"""Nothing stays queued or running forever: scans whose worker died are handed out again."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from secapi.domain.model import Scan, ScanStatus
+from secapi.domain.ports import Clock, ScanQueue, ScanRepository
+
+log = logging.getLogger(__name__)
+
+
+class ScanSweeper:
+    """Re-queues stale scans (expired lease, or queued too long); fails them after too many attempts."""
+
+    def __init__(
+        self,
+        scans: ScanRepository,
+        queue: ScanQueue,
+        clock: Clock,
+        *,
+        queue_timeout: float,
+        max_attempts: int,
+        batch: int = 100,
+    ) -> None:
+        self._scans = scans
+        self._queue = queue
+        self._clock = clock
+        self._queue_timeout = timedelta(seconds=queue_timeout)
+        self._max_attempts = max_attempts
+        self._batch = batch
+
+    async def sweep(self) -> int:
+        """Hand stale scans out again (or fail them); returns how many were touched."""
+        now = self._clock.now()
+        stale = await self._scans.stale(now=now, queued_before=now - self._queue_timeout, limit=self._batch)
+        for scan in stale:
+            if scan.attempts >= self._max_attempts:
+                await self._fail(scan, f"gave up after {scan.attempts} attempts: the workers running this scan stopped")
+                continue
+            if scan.input_data.get("archive"):
+                # An uploaded archive lived in the API process that received it; it is gone.
+                await self._fail(scan, "the uploaded archive was lost when its server stopped; upload it again")
+                continue
+            log.warning("re-queueing stale scan %s (%s, attempt %d)", scan.id, scan.status.value, scan.attempts)
+            await self._queue.enqueue(scan.id)
+        return len(stale)
+
+    async def _fail(self, scan: Scan, reason: str) -> None:
+        now = self._clock.now()
+        await self._scans.update(
+            Scan(
+                id=scan.id,
+                user_id=scan.user_id,
+                scan_type=scan.scan_type,
+                status=ScanStatus.FAILED,
+                input_data=scan.input_data,
+                input_hash=scan.input_hash,
+                created_at=scan.created_at,
+                error=reason,
+                started_at=scan.started_at,
+                finished_at=now,
+                attempts=scan.attempts,
+            )
+        )

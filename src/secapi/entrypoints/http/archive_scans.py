@@ -1,0 +1,78 @@
+"""Uploaded image archives: scanned in the API process that received them (the upload lives here)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from dishka import AsyncContainer
+from litestar import Request, Response
+
+from secapi.adapters.registry.archive import ArchiveImageSource
+from secapi.config import Settings
+from secapi.domain.model import Principal
+from secapi.domain.ports import ScanRepository
+from secapi.domain.services.image_scans import ImageScanSubmitter
+from secapi.entrypoints.http.scan_responses import scan_response
+from secapi.entrypoints.http.uploads import receive_archive
+from secapi.ioc import run_scan_job
+
+log = logging.getLogger(__name__)
+
+# Background archive scans, kept referenced so they are not garbage-collected mid-run.
+_RUNNING: set[asyncio.Task[None]] = set()
+
+
+async def _scan_archive(container: AsyncContainer, scan_id: Any, path: Path, settings: Settings) -> None:
+    source = ArchiveImageSource(
+        path,
+        scratch_dir=Path(settings.scan_tmp_dir) if settings.scan_tmp_dir else None,
+        max_layer_bytes=settings.max_layer_bytes,
+        max_layers=settings.max_image_layers,
+    )
+    try:
+        await run_scan_job(container, scan_id, source)
+    finally:
+        await source.aclose()
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+
+
+async def scan_uploaded_archive(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Authenticate, stream the upload to disk, record the scan, run it here, answer within the sync budget."""
+    scope_container: AsyncContainer = request.state.dishka_container
+    app_container: AsyncContainer = request.app.state.dishka_container
+    principal = await scope_container.get(Principal)
+    settings = await scope_container.get(Settings)
+    upload = await receive_archive(request, limit=settings.archive_max_bytes, directory=settings.scan_tmp_dir or None)
+    try:
+        submitter = await scope_container.get(ImageScanSubmitter)
+        scan = await submitter.record_archive(
+            principal,
+            filename=upload.filename,
+            sha256=upload.sha256,
+            size=upload.size,
+            platform=upload.fields.get("platform") or None,
+            image=upload.fields.get("image") or None,
+        )
+    except BaseException:
+        await asyncio.to_thread(upload.path.unlink, missing_ok=True)
+        raise
+    task = asyncio.create_task(_scan_archive(app_container, scan.id, upload.path, settings))
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(task), timeout=settings.scan_sync_budget)
+    scans = await scope_container.get(ScanRepository)
+    return scan_response(request, await scans.get(scan.id) or scan)
+
+
+async def cancel_archive_scans() -> None:
+    """At shutdown: stop archive scans still running (their scans are failed by the sweeper)."""
+    for task in list(_RUNNING):
+        task.cancel()
+    for task in list(_RUNNING):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -1,0 +1,68 @@
+"""`secapi worker`: runs queued scans from Redis (SAQ) and sweeps stale ones."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+from uuid import UUID
+
+from saq import Queue, Worker
+from saq.types import Context
+
+from secapi.adapters.redis.scan_queue import JOB_FUNCTION
+from secapi.config import Settings
+from secapi.ioc import make_container, run_scan_job, sweep_scans
+
+log = logging.getLogger(__name__)
+SWEEP_INTERVAL = 15.0
+
+
+async def sweep_forever(container: Any, interval: float = SWEEP_INTERVAL) -> None:
+    """Sweep stale scans every `interval` seconds, surviving any one failure."""
+    while True:
+        try:
+            await sweep_scans(container)
+        except Exception:  # the loop must outlive a database hiccup
+            log.exception("scan sweep failed")
+        await asyncio.sleep(interval)
+
+
+async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run a SAQ worker with `settings.worker_concurrency` slots until `stop` is set (or a signal)."""
+    if not settings.redis_url:
+        raise SystemExit("secapi worker needs SECAPI_REDIS_URL; without Redis the API runs scans in-process")
+    container = make_container(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+
+    async def run_scan(_ctx: Context, *, scan_id: str) -> None:
+        await run_scan_job(container, UUID(scan_id))
+
+    run_scan.__qualname__ = run_scan.__name__ = JOB_FUNCTION
+    queue = await container.get(Queue)
+    worker = Worker(queue, functions=[run_scan], concurrency=settings.worker_concurrency)
+    tasks = [
+        asyncio.create_task(worker.start(), name="saq-worker"),
+        asyncio.create_task(sweep_forever(container), name="scan-sweeper"),
+    ]
+    try:
+        await stop.wait()
+    finally:
+        await worker.stop()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await container.close()
+
+
+def run_worker(settings: Settings) -> None:
+    """Blocking entry point for the CLI."""
+    asyncio.run(serve_worker(settings))

@@ -1,0 +1,78 @@
+"""Layer blobs built by the tests themselves: tar members in order, then gzip, zstd or nothing."""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import io
+import tarfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytest
+
+Member = tuple[str, bytes | str]
+"""`(name, content)`: bytes make a file; "dir", "fifo", "chardev", "symlink:<target>", "hardlink:<target>"."""
+LayerBuilder = Callable[..., Path]
+
+
+def tar_info(name: str, content: bytes | str) -> tuple[tarfile.TarInfo, bytes | None]:
+    """The header (and data) for one `Member`."""
+    info = tarfile.TarInfo(name)
+    info.mtime = 1_700_000_000
+    if isinstance(content, bytes):
+        info.size = len(content)
+        return info, content
+    kind, _, target = content.partition(":")
+    info.type = {
+        "dir": tarfile.DIRTYPE,
+        "fifo": tarfile.FIFOTYPE,
+        "chardev": tarfile.CHRTYPE,
+        "symlink": tarfile.SYMTYPE,
+        "hardlink": tarfile.LNKTYPE,
+    }[kind]
+    info.linkname = target
+    return info, None
+
+
+def tar_bytes(members: Iterable[Member]) -> bytes:
+    """An uncompressed PAX tar of `members`, in order (duplicates kept, as some layer tools write them)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content in members:
+            info, data = tar_info(name, content)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return out.getvalue()
+
+
+def zstd_compress(data: bytes) -> bytes:
+    """zstd-compress with whichever binding is installed; the test skips when none is."""
+    for name in ("compression.zstd", "backports.zstd"):
+        try:
+            return bytes(importlib.import_module(name).compress(data))
+        except ImportError:
+            continue
+    try:
+        zstandard = importlib.import_module("zstandard")
+    except ImportError:
+        pytest.skip("no zstd binding installed (zstandard / backports.zstd): the zstd layer path is untested here")
+    return bytes(zstandard.ZstdCompressor().compress(data))
+
+
+@pytest.fixture
+def build_layer(tmp_path: Path) -> LayerBuilder:
+    """Write `members` as a layer blob under tmp_path; `compression` is "gzip", "zstd" or "tar"."""
+    counter = iter(range(1_000_000))
+
+    def build(members: Iterable[Member], compression: str = "gzip") -> Path:
+        raw = tar_bytes(members)
+        blob = tmp_path / f"layer-{next(counter)}.{compression}"
+        if compression == "gzip":
+            blob.write_bytes(gzip.compress(raw, compresslevel=6, mtime=0))
+        elif compression == "zstd":
+            blob.write_bytes(zstd_compress(raw))
+        else:
+            blob.write_bytes(raw)
+        return blob
+
+    return build
