@@ -7,6 +7,7 @@ win) instead of monkeypatching modules.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from uuid import UUID
 
@@ -111,9 +112,10 @@ class RedisProvider(Provider):
     async def saq_queue(self, settings: Settings) -> AsyncIterator[Queue]:
         assert settings.redis_url is not None
         queue = create_saq_queue(settings.redis_url)
-        await queue.connect()
+        # SAQ connects on first use; a Redis that is down must not stop the app from starting or closing.
         yield queue
-        await queue.disconnect()
+        with contextlib.suppress(Exception):
+            await queue.disconnect()
 
     @provide(scope=Scope.APP)
     def scan_queue(self, queue: Queue, settings: Settings) -> ScanQueue:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 
 import pytest
-from asgi_lifespan import LifespanManager
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from litestar import Litestar
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -24,6 +22,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from secapi.adapters.sql.migrate import upgrade
 from secapi.config import Settings
 from secapi.entrypoints.http.app import create_app
+
+from support.http import serve
 
 pytestmark = pytest.mark.integration
 
@@ -146,13 +146,6 @@ def settings(migrated_database: str, redis_url: str, clean_state: None) -> Setti
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     return create_app(settings)
-
-
-@asynccontextmanager
-async def serve(app: Litestar) -> AsyncIterator[AsyncClient]:
-    """An HTTP client talking to `app` in this event loop, with its lifespan running."""
-    async with LifespanManager(app), AsyncClient(transport=ASGITransport(app), base_url="http://testserver") as client:
-        yield client
 
 
 @pytest.fixture

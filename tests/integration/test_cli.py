@@ -11,7 +11,7 @@ from pathlib import Path
 from secapi.config import Settings
 from secapi.entrypoints.http.app import create_app
 
-from conftest import serve
+from support.http import serve
 from support.seed import bearer
 
 SECAPI = str(Path(sys.executable).parent / "secapi")

@@ -13,7 +13,7 @@ from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier
 from secapi.ioc import make_container
 
-from conftest import serve
+from support.http import serve
 from support.seed import bearer, create_user
 
 Client = AsyncClient

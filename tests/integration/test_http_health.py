@@ -7,7 +7,7 @@ from httpx import AsyncClient
 from secapi.config import Settings
 from secapi.entrypoints.http.app import create_app
 
-from conftest import serve
+from support.http import serve
 
 
 async def test_live_and_ready_with_real_postgres_and_redis(client: AsyncClient) -> None:

@@ -16,7 +16,7 @@ from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.vulndb import import_sample
 from secapi.entrypoints.worker import serve_worker
 
-from conftest import serve
+from support.http import serve
 from support.images import (
     DPKG_STATUS,
     Image,
@@ -117,7 +117,8 @@ async def test_multi_platform_index_scans_the_requested_platform(
     push(registry, "scan/multi", "1", [amd, arm])
     amd_result = (await scan(client, key, f"{registry.host_port}/scan/multi:1"))["result"]
     arm_result = (await scan(client, key, f"{registry.host_port}/scan/multi:1", platform="linux/arm64"))["result"]
-    assert isinstance(amd_result, dict) and isinstance(arm_result, dict)
+    assert isinstance(amd_result, dict)
+    assert isinstance(arm_result, dict)
     assert amd_result["image"]["manifest_digest"] == amd.digest
     assert arm_result["image"]["manifest_digest"] == arm.digest
     assert arm_result["image"]["os_ecosystem"] == "Alpine:v3.18"
@@ -149,7 +150,8 @@ async def test_a_shared_base_layer_is_fetched_once(
     push(registry, "scan/shared-b", "1", [second])
     one = (await scan(client, key, f"{registry.host_port}/scan/shared-a:1"))["result"]
     two = (await scan(client, key, f"{registry.host_port}/scan/shared-b:1"))["result"]
-    assert isinstance(one, dict) and isinstance(two, dict)
+    assert isinstance(one, dict)
+    assert isinstance(two, dict)
     assert [layer["fetched"] for layer in one["image"]["layers"]] == [True, True]
     assert [layer["fetched"] for layer in two["image"]["layers"]] == [False, True]  # base came from the layer cache
 
@@ -177,7 +179,7 @@ async def test_unknown_image_and_bad_references(
     failed = await client.get(missing.headers["location"], headers=bearer(key))
     assert failed.json()["status"] == "failed"
     assert failed.json()["error"]
-    for bad in ("UPPER/case", "nginx:bad tag", "a@sha256:123"):
+    for bad in ("docker.io/UPPER/case", "nginx:bad tag", "a@sha256:123"):
         response = await client.post("/api/v1/scan/docker", json={"image": bad}, headers=bearer(key))
         assert response.status_code == 422, bad
         assert response.json()["invalid-params"][0]["name"] == "image"
@@ -235,3 +237,67 @@ async def test_hostile_archive_is_a_failed_scan_with_a_reason(
     )
     assert garbage.status_code == 422
     assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_slow_scans_answer_202_and_the_client_polls(
+    image_settings: Settings, worker: None, registry: RunningRegistry
+) -> None:
+    slow = Settings.from_env({}, **{**image_settings.__dict__, "scan_sync_budget": 0.0})
+    app = create_app(slow)
+    push(registry, "scan/polled", "1", [debian_image()])
+    async with serve(app) as client:
+        await import_sample(container_of(app))
+        _, key = await create_user(app, "poll@example.com")
+        response = await client.post(
+            "/api/v1/scan/docker", json={"image": f"{registry.host_port}/scan/polled:1"}, headers=bearer(key)
+        )
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] in ("queued", "running")
+        location = response.headers["location"]
+        assert location == f"/api/v1/scans/{response.json()['id']}"
+        for _ in range(100):
+            polled = (await client.get(location, headers=bearer(key))).json()
+            if polled["status"] in ("completed", "failed"):
+                break
+            await asyncio.sleep(0.1)
+        assert polled["status"] == "completed"
+        assert "DSA-5514-1" in {v["id"] for v in polled["result"]["vulnerabilities"]}
+
+
+async def test_a_scan_left_running_by_a_dead_worker_is_finished_by_another(
+    image_settings: Settings, worker: None, registry: RunningRegistry
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from secapi.domain.ports import ScanRepository
+    from secapi.domain.services.image_scans import ImageScanSubmitter
+    from secapi.ioc import sweep_scans
+
+    from support.fakes import RecordingQueue
+
+    push(registry, "scan/orphan", "1", [debian_image()])
+    app = create_app(image_settings)
+    async with serve(app) as client:
+        await import_sample(container_of(app))
+        user, key = await create_user(app, "orphan@example.com")
+        me = (await client.get("/api/v1/scans", headers=bearer(key))).status_code
+        assert me == 200
+        async with container_of(app)() as request:
+            scans = await request.get(ScanRepository)
+            from secapi.domain.clock import SystemClock
+            from secapi.domain.model import Principal
+
+            # Recorded and claimed by a worker that then died: never queued on Redis, lease already expired.
+            submitter = ImageScanSubmitter(scans, RecordingQueue(), SystemClock(), sync_budget=0)
+            scan = await submitter.submit(
+                Principal(user=user, key_id=user.id), f"{registry.host_port}/scan/orphan:1", None
+            )
+            long_ago = datetime.now(UTC) - timedelta(minutes=10)
+            assert await scans.claim(scan.id, now=long_ago, lease_until=long_ago + timedelta(seconds=60))
+        assert await sweep_scans(container_of(app)) >= 1
+        for _ in range(100):
+            polled = (await client.get(f"/api/v1/scans/{scan.id}", headers=bearer(key))).json()
+            if polled["status"] in ("completed", "failed"):
+                break
+            await asyncio.sleep(0.1)
+        assert polled["status"] == "completed", polled

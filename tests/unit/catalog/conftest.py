@@ -45,18 +45,21 @@ def tar_bytes(members: Iterable[Member]) -> bytes:
     return out.getvalue()
 
 
-def zstd_compress(data: bytes) -> bytes:
-    """zstd-compress with whichever binding is installed; the test skips when none is."""
-    for name in ("compression.zstd", "backports.zstd"):
+def _zstd_compress(data: bytes) -> bytes:
+    """zstd-compress with whichever binding is installed; the calling test skips when none is."""
+    for name in ("compression.zstd", "zstandard"):
         try:
-            return bytes(importlib.import_module(name).compress(data))
+            module = importlib.import_module(name)
         except ImportError:
             continue
-    try:
-        zstandard = importlib.import_module("zstandard")
-    except ImportError:
-        pytest.skip("no zstd binding installed (zstandard / backports.zstd): the zstd layer path is untested here")
-    return bytes(zstandard.ZstdCompressor().compress(data))
+        return bytes(module.compress(data))
+    pytest.skip("no zstd binding (zstandard, or Python 3.14's compression.zstd): the zstd path is untested here")
+
+
+@pytest.fixture
+def zstd_compress() -> Callable[[bytes], bytes]:
+    """Compress bytes as one zstd frame."""
+    return _zstd_compress
 
 
 @pytest.fixture
@@ -70,7 +73,7 @@ def build_layer(tmp_path: Path) -> LayerBuilder:
         if compression == "gzip":
             blob.write_bytes(gzip.compress(raw, compresslevel=6, mtime=0))
         elif compression == "zstd":
-            blob.write_bytes(zstd_compress(raw))
+            blob.write_bytes(_zstd_compress(raw))
         else:
             blob.write_bytes(raw)
         return blob

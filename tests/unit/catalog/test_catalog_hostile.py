@@ -16,8 +16,6 @@ from secapi.adapters.catalog import LayerLimits, catalog_layer
 from secapi.domain.errors import InvalidInput
 from secapi.domain.inventory import LayerRejected, merge_layers
 
-from conftest import zstd_compress
-
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 TAR = "application/vnd.oci.image.layer.v1.tar"
 ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
@@ -208,7 +206,7 @@ def test_zstd_layer(build_layer: Builder) -> None:
     assert list(catalog_layer(blob, GZIP, "sha256:zst", LIMITS).packages) == [STATUS]  # sniffed, media type lies
 
 
-def test_truncated_zstd_is_rejected(tmp_path: Path) -> None:
+def test_truncated_zstd_is_rejected(tmp_path: Path, zstd_compress: Callable[[bytes], bytes]) -> None:
     data = zstd_compress(tar_with_random_files(2))
     blob = tmp_path / "cut.zst"
     blob.write_bytes(data[: len(data) // 2])
@@ -216,7 +214,7 @@ def test_truncated_zstd_is_rejected(tmp_path: Path) -> None:
         catalog_layer(blob, ZSTD, "sha256:zcut", LIMITS)
 
 
-def test_corrupt_zstd_is_rejected(tmp_path: Path) -> None:
+def test_corrupt_zstd_is_rejected(tmp_path: Path, zstd_compress: Callable[[bytes], bytes]) -> None:
     data = bytearray(zstd_compress(tar_with_random_files(1)))
     data[8:40] = bytes(32)
     blob = tmp_path / "bad.zst"

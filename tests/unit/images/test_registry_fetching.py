@@ -275,3 +275,20 @@ def _chunks(parts: list[bytes]) -> Callable[[], object]:
             yield part
 
     return stream()
+
+
+async def test_without_a_digest_header_the_manifest_is_hashed(client: HttpRegistryClient, fake_registry) -> None:
+    digests = fake_registry.add_image("team/app", "1.0", ["linux/amd64"])
+
+    def without_digest(request: httpx.Request) -> httpx.Response | None:
+        if "/manifests/1.0" not in request.url.path:
+            return None
+        body, media_type = fake_registry.manifests[("team/app", "1.0")]
+        return httpx.Response(
+            200, headers={"Content-Type": media_type}, content=b"" if request.method == "HEAD" else body
+        )
+
+    fake_registry.scripts.append(without_digest)
+
+    assert await client.resolve_digest(REF, AMD64) == digests["top"]
+    assert (await client.resolve(REF, AMD64)).reference.digest == digests["top"]

@@ -260,5 +260,5 @@ async def test_an_invalid_redirect_location_is_rejected(client: HttpRegistryClie
     fake_registry.add_image("team/app", "1.0", ["linux/amd64"])
     fake_registry.blob_redirect = "https://[::1"
 
-    with pytest.raises(ImageRejected, match="invalid URL"):
+    with pytest.raises(RegistryUnavailable, match="Invalid URL in location header"):
         await client.resolve(REF, AMD64)

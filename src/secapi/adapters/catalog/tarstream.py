@@ -1,6 +1,6 @@
 """A `tarfile` stream reader tuned for headers-only walks: most members are never opened.
 
-`tarfile.TarInfo.frombuf` decodes all fifteen header fields of every member, which dominates the cost
+`tarfile.TarInfo.frombuf` decodes every header field of every member, which dominates the cost
 of walking a layer full of small files. `LeanTarInfo` decodes only what a catalog walk and tarfile's own
 member processing use (name, size, type, link name, ustar prefix), checks the header checksum like
 tarfile does, and defers to the full parser for the rare GNU sparse members. Unlike tarfile it treats a

@@ -41,6 +41,8 @@ class SaqScanQueue:
 
     async def wait(self, scan_id: UUID, seconds: float) -> None:
         """Listen for the job reaching a terminal state, at most `seconds` seconds."""
+        if seconds <= 0:
+            return  # SAQ reads 0 as "wait forever"
         try:
             job = await self._queue.job(str(scan_id))
             if job is None or job.completed:

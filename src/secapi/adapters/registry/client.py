@@ -15,6 +15,7 @@ from secapi.adapters.registry import media_types as mt
 from secapi.adapters.registry.address_policy import AddressPolicy, Resolver
 from secapi.adapters.registry.manifests import (
     MAX_INDEX_DEPTH,
+    SHA256_DIGEST,
     ImageIndex,
     ImageManifest,
     build_resolved,
@@ -176,7 +177,7 @@ class HttpRegistryClient(ImageSource):
         async def attempt() -> str | None:
             async with self._open_manifest("HEAD", image, self._reference_part(image)) as response:
                 header = response.headers.get("docker-content-digest", "")
-            return header if header.startswith("sha256:") and len(header) == 71 else None
+            return header if SHA256_DIGEST.fullmatch(header) else None  # anything else is hashed from the GET
 
         return await self._session.retrying(f"checking {image.canonical()}", attempt)
 

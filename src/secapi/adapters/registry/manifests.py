@@ -13,7 +13,7 @@ from secapi.domain.images import ImageReference, ImageRejected, LayerDescriptor,
 MAX_INDEX_DEPTH = 2
 """An index may point at one more index (OCI layouts wrap multi-platform indexes); deeper nesting is refused."""
 
-_SHA256_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+SHA256_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class PlatformSpec(msgspec.Struct, kw_only=True):
@@ -79,7 +79,7 @@ def sha256_digest(data: bytes) -> str:
 
 def check_digest_format(digest: str, what: str) -> str:
     """Return `digest` if it is `sha256:<64 hex>`; anything else could not be verified (or could inject a path)."""
-    if not _SHA256_DIGEST.fullmatch(digest):
+    if not SHA256_DIGEST.fullmatch(digest):
         raise ImageRejected(f"{what} has unsupported digest {digest[:80]!r}: only sha256:<64 hex> is accepted")
     return digest
 

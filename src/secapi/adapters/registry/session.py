@@ -184,12 +184,7 @@ class RegistrySession:
             if response.status_code not in _REDIRECTS or location is None:
                 return response
             await response.aclose()
-            try:
-                next_target = target.join(location)
-            except httpx.InvalidURL:
-                next_target = httpx.URL()
-            if not next_target.host:
-                raise ImageRejected(f"registry {registry} redirected to an invalid URL {location[:200]!r}")
+            next_target = target.join(location)  # httpx has already refused an unparseable Location
             if next_target.scheme not in ("http", "https"):
                 raise ImageRejected(f"registry {registry} redirected to unsupported URL scheme {next_target.scheme!r}")
             if next_target.scheme == "http" and target.scheme == "https" and not self._is_insecure(next_target.host):
