@@ -111,8 +111,20 @@ class Settings:
     worker_concurrency: int = 4
     """Scans one worker process runs at once."""
 
+    cache_warm_top: int = 50
+    """How many of the most requested images are re-scanned after a database update and every warm interval."""
+
+    cache_warm_cron: str = "17 * * * *"
+    """When workers re-scan the popular images (cron syntax, run once across all workers; empty: never)."""
+
+    tag_digest_ttl: int = 300
+    """Seconds a tag → digest resolution is reused before asking the registry again (a moved tag is seen then)."""
+
     scan_tmp_dir: str = ""
     """Where per-scan temporary directories go (default: the system's temp dir)."""
+
+    rate_limit_fail_open: bool = True
+    """When the limiter's Redis is unavailable: admit requests (true, logged and counted) or answer 503 (false)."""
 
     log_level: str = "INFO"
     """Python logging level name."""

@@ -18,13 +18,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from secapi.adapters.catalog.cataloger import TarLayerCataloger
 from secapi.adapters.lockfiles.reader import RegistryLockfileReader
+from secapi.adapters.memory.digests import InMemoryDigestCache
+from secapi.adapters.memory.popular import InMemoryPopularInputs
+from secapi.adapters.memory.rate_limiter import InMemoryRateLimiter
+from secapi.adapters.memory.scan_cache import InMemoryScanCache
 from secapi.adapters.memory.scan_queue import InProcessScanQueue
+from secapi.adapters.memory.single_flight import InMemorySingleFlight
+from secapi.adapters.memory.versions import InMemoryVersionSource
 from secapi.adapters.redis.client import RedisHealthProbe, create_redis
+from secapi.adapters.redis.digests import RedisDigestCache
+from secapi.adapters.redis.popular import RedisPopularInputs
+from secapi.adapters.redis.rate_limiter import RedisRateLimiter
+from secapi.adapters.redis.scan_cache import RedisScanCache
 from secapi.adapters.redis.scan_queue import SaqScanQueue, create_saq_queue
+from secapi.adapters.redis.single_flight import RedisSingleFlight
+from secapi.adapters.redis.versions import RedisVersionSource
 from secapi.adapters.registry.client import HttpRegistryClient
 from secapi.adapters.sql.engine import create_engine, create_session_factory
 from secapi.adapters.sql.health import SqlHealthProbe
 from secapi.adapters.sql.inventories import SqlInventoryCache
+from secapi.adapters.sql.quotas import SqlQuotaStore
 from secapi.adapters.sql.repositories import (
     SqlApiKeyRepository,
     SqlScanRepository,
@@ -33,6 +46,7 @@ from secapi.adapters.sql.repositories import (
 from secapi.adapters.sql.usage import SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.config import Settings, host_list, registry_credentials
+from secapi.domain.caching import DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.clock import SystemClock
 from secapi.domain.images import ImageSource
 from secapi.domain.ports import (
@@ -45,7 +59,8 @@ from secapi.domain.ports import (
 )
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
-from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader
+from secapi.domain.services.cache_warming import CacheWarmer
+from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader, QuotaGate
 from secapi.domain.services.health import ReadinessService
 from secapi.domain.services.image_scans import (
     ImageScanRunner,
@@ -54,6 +69,8 @@ from secapi.domain.services.image_scans import (
     LayerCataloger,
 )
 from secapi.domain.services.matching import VulnerabilityMatcher
+from secapi.domain.services.quotas import HydratableLimiter, QuotaLedger, QuotaService, QuotaStore
+from secapi.domain.services.result_cache import ResultCache
 from secapi.domain.services.scan_queries import ScanQueries
 from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.domain.services.usage import UsageRecorder
@@ -84,6 +101,7 @@ class DatabaseProvider(Provider):
 
     vulnerabilities = provide(SqlVulnerabilityStore, scope=Scope.APP, provides=VulnerabilityStore)
     inventories = provide(SqlInventoryCache, scope=Scope.APP, provides=InventoryCache)
+    quota_store = provide(SqlQuotaStore, scope=Scope.APP, provides=QuotaStore)
 
     @provide(scope=Scope.APP)
     def sql_probe(self, engine: AsyncEngine, settings: Settings) -> SqlHealthProbe:
@@ -118,6 +136,30 @@ class RedisProvider(Provider):
             await queue.disconnect()
 
     @provide(scope=Scope.APP)
+    def limiter(self, redis: Redis, clock: Clock) -> HydratableLimiter:
+        return RedisRateLimiter(redis, clock)
+
+    @provide(scope=Scope.APP)
+    def scan_cache(self, redis: Redis) -> ScanCache:
+        return RedisScanCache(redis)
+
+    @provide(scope=Scope.APP)
+    def single_flight(self, redis: Redis) -> SingleFlight:
+        return RedisSingleFlight(redis)
+
+    @provide(scope=Scope.APP)
+    def popular(self, redis: Redis) -> PopularInputs:
+        return RedisPopularInputs(redis)
+
+    @provide(scope=Scope.APP)
+    def versions(self, redis: Redis, store: VulnerabilityStore, clock: Clock) -> VersionSource:
+        return RedisVersionSource(redis, store, clock=clock)
+
+    @provide(scope=Scope.APP)
+    def digests(self, redis: Redis) -> DigestCache:
+        return RedisDigestCache(redis)
+
+    @provide(scope=Scope.APP)
     def scan_queue(self, queue: Queue, settings: Settings) -> ScanQueue:
         return SaqScanQueue(queue, job_timeout=settings.scan_lease_seconds * settings.scan_max_attempts * 10)
 
@@ -128,6 +170,30 @@ class MemoryProvider(Provider):
     @provide(scope=Scope.APP)
     def readiness(self, sql: SqlHealthProbe) -> ReadinessService:
         return ReadinessService([sql])
+
+    @provide(scope=Scope.APP)
+    def limiter(self, clock: Clock) -> HydratableLimiter:
+        return InMemoryRateLimiter(clock)
+
+    @provide(scope=Scope.APP)
+    def scan_cache(self, clock: Clock) -> ScanCache:
+        return InMemoryScanCache(clock)
+
+    @provide(scope=Scope.APP)
+    def single_flight(self) -> SingleFlight:
+        return InMemorySingleFlight()
+
+    @provide(scope=Scope.APP)
+    def popular(self) -> PopularInputs:
+        return InMemoryPopularInputs()
+
+    @provide(scope=Scope.APP)
+    def versions(self, store: VulnerabilityStore, clock: Clock) -> VersionSource:
+        return InMemoryVersionSource(store, clock=clock)
+
+    @provide(scope=Scope.APP)
+    def digests(self, clock: Clock) -> DigestCache:
+        return InMemoryDigestCache(clock)
 
     @provide(scope=Scope.APP)
     def in_process_queue(self, settings: Settings) -> InProcessScanQueue:
@@ -156,6 +222,35 @@ class DomainProvider(Provider):
         return VulnDbImporter(store)
 
     dependency_scans = provide(DependencyScanService, scope=Scope.REQUEST)
+
+    @provide(scope=Scope.REQUEST)
+    def ledger(self) -> QuotaLedger:
+        return QuotaLedger()
+
+    @provide(scope=Scope.REQUEST)
+    def quotas(
+        self, limiter: HydratableLimiter, store: QuotaStore, ledger: QuotaLedger, clock: Clock, settings: Settings
+    ) -> QuotaService:
+        return QuotaService(limiter, store, ledger, clock, fail_open=settings.rate_limit_fail_open)
+
+    @provide(scope=Scope.REQUEST)
+    def quota_gate(self, quotas: QuotaService) -> QuotaGate:
+        return quotas
+
+    warmer = provide(CacheWarmer, scope=Scope.REQUEST)
+
+    @provide(scope=Scope.APP)
+    def result_cache(
+        self,
+        cache: ScanCache,
+        versions: VersionSource,
+        flight: SingleFlight,
+        popular: PopularInputs,
+        clock: Clock,
+        settings: Settings,
+    ) -> ResultCache:
+        return ResultCache(cache, versions, flight, popular, clock, follower_wait=settings.scan_lease_seconds)
+
     authenticator = provide(Authenticator, scope=Scope.REQUEST)
     accounts = provide(AccountService, scope=Scope.REQUEST)
 
@@ -180,9 +275,28 @@ class DomainProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     def image_submitter(
-        self, scans: ScanRepository, queue: ScanQueue, clock: Clock, settings: Settings
+        self,
+        scans: ScanRepository,
+        queue: ScanQueue,
+        clock: Clock,
+        settings: Settings,
+        results: ResultCache,
+        source: ImageSource,
+        digests: DigestCache,
+        quota: QuotaGate,
     ) -> ImageScanSubmitter:
-        return ImageScanSubmitter(scans, queue, clock, sync_budget=settings.scan_sync_budget)
+        return ImageScanSubmitter(
+            scans,
+            queue,
+            clock,
+            sync_budget=settings.scan_sync_budget,
+            results=results,
+            source=source,
+            digests=digests,
+            quota=quota,
+            private_registries=frozenset(registry_credentials(settings.registry_credentials)),
+            digest_ttl=settings.tag_digest_ttl,
+        )
 
     @provide(scope=Scope.REQUEST)
     def image_runner(
@@ -195,6 +309,8 @@ class DomainProvider(Provider):
         store: VulnerabilityStore,
         clock: Clock,
         settings: Settings,
+        results: ResultCache,
+        users: UserRepository,
     ) -> ImageScanRunner:
         return ImageScanRunner(
             scans,
@@ -207,6 +323,9 @@ class DomainProvider(Provider):
             lease_seconds=settings.scan_lease_seconds,
             max_attempts=settings.scan_max_attempts,
             tmp_dir=settings.scan_tmp_dir or None,
+            results=results,
+            users=users,
+            private_registries=frozenset(registry_credentials(settings.registry_credentials)),
         )
 
     @provide(scope=Scope.REQUEST)
@@ -243,3 +362,10 @@ async def sweep_scans(container: AsyncContainer) -> int:
     """Hand out stale scans again; returns how many were touched."""
     async with container() as request:
         return await (await request.get(ScanSweeper)).sweep()
+
+
+async def warm_popular(container: AsyncContainer, limit: int) -> int:
+    """Queue fresh scans of the most requested images; returns how many were queued."""
+    async with container() as request:
+        report = await (await request.get(CacheWarmer)).warm_popular(limit)
+        return len(report.queued)

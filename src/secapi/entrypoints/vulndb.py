@@ -9,6 +9,9 @@ from dishka import AsyncContainer
 from tqdm import tqdm
 
 from secapi.adapters.osv.reader import SAMPLE_DIR, SourceError, count_records, iter_records
+from secapi.config import Settings
+from secapi.domain.caching import VersionSource
+from secapi.domain.services.cache_warming import CacheWarmer
 from secapi.domain.services.vulndb_import import ImportSummary, RawRecord, VulnDbImporter
 
 
@@ -29,7 +32,19 @@ async def import_paths(
     total = None if any(size is None for size in sizes) else sum(size or 0 for size in sizes)
     source = ", ".join(str(path) for path in paths)
     with tqdm(total=total, unit="rec", desc="importing", disable=not show_progress, mininterval=0.5) as bar:
-        return await importer.run(_all(paths), source=source, progress=bar.update)
+        summary = await importer.run(_all(paths), source=source, progress=bar.update)
+    if summary.counts.changed and summary.version is not None:
+        await after_update(container, summary.version.version)
+    return summary
+
+
+async def after_update(container: AsyncContainer, version: int) -> None:
+    """A new database version: announce it (older cached results stop being served) and warm popular images."""
+    await (await container.get(VersionSource)).publish(version)
+    settings = await container.get(Settings)
+    if settings.cache_warm_top > 0:
+        async with container() as request:
+            await (await request.get(CacheWarmer)).warm_popular(settings.cache_warm_top)
 
 
 async def import_sample(container: AsyncContainer) -> ImportSummary:

@@ -9,12 +9,12 @@ import signal
 from typing import Any
 from uuid import UUID
 
-from saq import Queue, Worker
+from saq import CronJob, Queue, Worker
 from saq.types import Context
 
 from secapi.adapters.redis.scan_queue import JOB_FUNCTION
 from secapi.config import Settings
-from secapi.ioc import make_container, run_scan_job, sweep_scans
+from secapi.ioc import make_container, run_scan_job, sweep_scans, warm_popular
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL = 15.0
@@ -44,9 +44,14 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     async def run_scan(_ctx: Context, *, scan_id: str) -> None:
         await run_scan_job(container, UUID(scan_id))
 
+    async def warm_cache(_ctx: Context) -> None:
+        await warm_popular(container, settings.cache_warm_top)
+
     run_scan.__qualname__ = run_scan.__name__ = JOB_FUNCTION
     queue = await container.get(Queue)
-    worker = Worker(queue, functions=[run_scan], concurrency=settings.worker_concurrency)
+    # SAQ enqueues a cron job under one key per run, so several workers still warm once.
+    cron = [CronJob(warm_cache, cron=settings.cache_warm_cron, unique=True)] if settings.cache_warm_cron else []
+    worker = Worker(queue, functions=[run_scan], concurrency=settings.worker_concurrency, cron_jobs=cron)
     tasks = [
         asyncio.create_task(worker.start(), name="saq-worker"),
         asyncio.create_task(sweep_forever(container), name="scan-sweeper"),

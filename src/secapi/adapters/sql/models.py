@@ -148,3 +148,27 @@ class ImageInventoryModel(DefaultBase):
     inventory: Mapped[bytes] = mapped_column(LargeBinary)
     """msgspec-encoded `ImageInventory`."""
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class RateLimitCounterModel(DefaultBase):
+    """Durable per-bucket counters of a quota (one row per user, quota and day), so a Redis flush loses nothing."""
+
+    __tablename__ = "rate_limits"
+    __table_args__ = (Index("idx_rate_limits_user_period", "user_id", "quota", "bucket"),)
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    quota: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Bucket index: unix time divided by the bucket length (a day for the monthly quota)."""
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class NotificationEndpointModel(DefaultBase):
+    """Where a user wants quota-reset events delivered, and the secret that signs them."""
+
+    __tablename__ = "notification_endpoints"
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -7,15 +7,17 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
+from secapi.domain.caching import CachedScan, cache_key
 from secapi.domain.findings import ScanResult, Timings, severity_counts
 from secapi.domain.lockfiles import ParsedLockfile
 from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
-from secapi.domain.ports import Clock, ScanRepository, VulnerabilityStore
+from secapi.domain.ports import Clock, ScanRepository
 from secapi.domain.services.matching import VulnerabilityMatcher
+from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache
 
 
 class LockfileReader(Protocol):
@@ -44,30 +46,131 @@ class LockfileInput:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    """The caller's scan, and how the cache took part in answering it."""
+
+    scan: Scan
+    cache: CacheInfo | None = None
+
+
+class QuotaGate(Protocol):
+    """Consumes the scan quota of a scan that actually runs (cache hits do not)."""
+
+    async def consume_scan(self, principal: Principal, scan_type: str) -> None:
+        """Take one unit of every scan window, or raise `RateLimitExceeded`."""
+        ...
+
+    async def scan_state(self, principal: Principal) -> object | None:
+        """Note the scan windows' state for this request's response headers (peeking if nothing was consumed)."""
+        ...
+
+
+class NoQuota:
+    """A gate that admits everything (for tools that run scans outside any tenant's quota)."""
+
+    async def consume_scan(self, principal: Principal, scan_type: str) -> None:
+        """Admit."""
+        return None
+
+    async def scan_state(self, principal: Principal) -> object | None:
+        """Nothing to report."""
+        return None
+
+
 class DependencyScanService:
-    """Runs lockfile scans synchronously (parsing and matching take milliseconds)."""
+    """Runs lockfile scans synchronously (parsing and matching take milliseconds), through the result cache."""
 
     def __init__(
         self,
         reader: LockfileReader,
         matcher: VulnerabilityMatcher,
-        store: VulnerabilityStore,
+        results: ResultCache,
         scans: ScanRepository,
         clock: Clock,
+        quota: QuotaGate,
     ) -> None:
         self._reader = reader
         self._matcher = matcher
-        self._store = store
+        self._results = results
         self._scans = scans
         self._clock = clock
+        self._quota = quota
 
-    async def scan(self, principal: Principal, lockfile: LockfileInput) -> Scan:
-        """Scan `lockfile` for the caller and persist the completed scan."""
+    async def scan(
+        self, principal: Principal, lockfile: LockfileInput, *, shared: bool = False, bypass_cache: bool = False
+    ) -> ScanOutcome:
+        """Scan `lockfile` for the caller: from the cache when possible, else parse, match and persist.
+
+        Lockfiles are private unless `shared`: their cache key carries the tenant.
+        """
+        data = {"filename": lockfile.base_name, "content_sha256": _sha256(lockfile.content)}
+        key = cache_key(ScanType.DEPENDENCIES.value, data, tenant=None if shared else principal.user_id)
+        version = await self._results.current_version()
+        try:
+            return await self._scan(principal, lockfile, key, data, version, bypass_cache=bypass_cache)
+        finally:
+            await self._quota.scan_state(principal)
+
+    async def _scan(
+        self,
+        principal: Principal,
+        lockfile: LockfileInput,
+        key: str,
+        data: dict[str, Any],
+        version: int,
+        *,
+        bypass_cache: bool,
+    ) -> ScanOutcome:
+        if not bypass_cache:
+            entry = await self._results.lookup(key, ScanType.DEPENDENCIES.value, version=version)
+            if entry is not None:
+                return await self._from_cache(principal, lockfile, entry)
+
+        async def compute() -> tuple[Scan | None, CachedScan]:
+            await self._quota.consume_scan(principal, ScanType.DEPENDENCIES.value)
+            scan = await self._run(principal, lockfile, version)
+            entry = await self._results.store(
+                key, ScanType.DEPENDENCIES.value, data, scan.result, version=version, tier=principal.user.tier
+            )
+            return scan, entry
+
+        async def check() -> tuple[Scan | None, CachedScan] | None:
+            entry = await self._results.lookup(key, ScanType.DEPENDENCIES.value, version=version, count=False)
+            return None if entry is None else (None, entry)
+
+        if bypass_cache:
+            scan, entry = await compute()
+            assert scan is not None
+            return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.BYPASS))
+        (scan, entry), _leader = await self._results.once(key, compute, check)
+        if scan is None:  # an identical scan running elsewhere finished first: its result serves us
+            return await self._from_cache(principal, lockfile, entry)
+        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.MISS))
+
+    async def _from_cache(self, principal: Principal, lockfile: LockfileInput, entry: CachedScan) -> ScanOutcome:
+        now = self._clock.now()
+        scan = Scan(
+            id=uuid.uuid4(),
+            user_id=principal.user_id,
+            scan_type=ScanType.DEPENDENCIES,
+            status=ScanStatus.COMPLETED,
+            input_data=_input_data(lockfile),
+            input_hash=lockfile.canonical_hash(),
+            created_at=now,
+            started_at=now,
+            finished_at=now,
+            duration_ms=0.0,
+            result=msgspec.json.decode(entry.result),
+        )
+        await self._scans.add(scan)
+        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT))
+
+    async def _run(self, principal: Principal, lockfile: LockfileInput, version: int) -> Scan:
         created_at = self._clock.now()
         started = time.perf_counter()
         parsed = self._reader.parse(lockfile.base_name, lockfile.content)
         parsed_at = time.perf_counter()
-        version = await self._store.current_version()
         findings = await self._matcher.match(parsed.packages)
         matched_at = time.perf_counter()
         result = ScanResult(
@@ -78,31 +181,38 @@ class DependencyScanService:
             unscannable=parsed.unscannable,
             vulnerabilities=findings,
             counts=severity_counts(findings),
-            vulndb_version=version.version,
+            vulndb_version=version,
             timings=Timings(
                 parse_ms=round((parsed_at - started) * 1000, 3),
                 match_ms=round((matched_at - parsed_at) * 1000, 3),
                 total_ms=round((matched_at - started) * 1000, 3),
             ),
         )
-        finished_at = self._clock.now()
         scan = Scan(
             id=uuid.uuid4(),
             user_id=principal.user_id,
             scan_type=ScanType.DEPENDENCIES,
             status=ScanStatus.COMPLETED,
-            # The lockfile itself is not kept: it may be private, and its hash identifies it.
-            input_data={
-                "filename": lockfile.filename,
-                "sha256": hashlib.sha256(lockfile.content.encode()).hexdigest(),
-                "size": len(lockfile.content.encode()),
-            },
+            input_data=_input_data(lockfile),
             input_hash=lockfile.canonical_hash(),
             created_at=created_at,
             started_at=created_at,
-            finished_at=finished_at,
+            finished_at=self._clock.now(),
             duration_ms=result.timings.total_ms,
             result=msgspec.to_builtins(result),
         )
         await self._scans.add(scan)
         return scan
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _input_data(lockfile: LockfileInput) -> dict[str, Any]:
+    # The lockfile itself is not kept: it may be private, and its hash identifies it.
+    return {
+        "filename": lockfile.filename,
+        "sha256": _sha256(lockfile.content),
+        "size": len(lockfile.content.encode()),
+    }

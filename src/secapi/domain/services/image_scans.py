@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -11,10 +12,11 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
+from secapi.domain.caching import CachedScan, CacheUnavailable, DigestCache, cache_key
 from secapi.domain.errors import DomainError
 from secapi.domain.findings import ImageDetails, LayerDetails, ScanResult, Timings, severity_counts
 from secapi.domain.images import (
@@ -29,8 +31,11 @@ from secapi.domain.images import (
 from secapi.domain.inventory import CATALOGER_VERSION, ImageInventory, LayerInventory, merge_layers
 from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.packages import UnscannableEntry
-from secapi.domain.ports import Clock, ScanQueue, ScanRepository, VulnerabilityStore
+from secapi.domain.ports import Clock, ScanQueue, ScanRepository, UserRepository, VulnerabilityStore
+from secapi.domain.services.dependency_scans import NoQuota, QuotaGate, ScanOutcome
 from secapi.domain.services.matching import VulnerabilityMatcher
+from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache, etag_of
+from secapi.domain.tiers import Tier
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,17 @@ ARCHIVE_REFERENCE = parse_image_reference("archive.invalid/upload:latest")
 """Stands for "the only image in the uploaded archive" when the client names none."""
 
 
+DIGEST_TTL = 300
+"""Seconds a tag → digest resolution is trusted: a moved tag is noticed within this."""
+
+
+def image_cache_key(reference: ImageReference, digest: str, platform: Platform, *, tenant: uuid.UUID | None) -> str:
+    """The cache key of an image scan: by repository and manifest digest (not tag), platform and privacy."""
+    return cache_key(
+        ScanType.DOCKER.value, {"image": f"{reference.name()}@{digest}", "platform": str(platform)}, tenant=tenant
+    )
+
+
 def image_input(reference: ImageReference, platform: Platform) -> dict[str, str]:
     """The canonical input of an image scan: what the scan and its cache key are about."""
     return {"image": reference.canonical(), "platform": str(platform)}
@@ -78,32 +94,143 @@ def input_hash(data: dict[str, str]) -> str:
 
 
 class ImageScanSubmitter:
-    """API side: validates the request, records a queued scan, hands it to a worker, waits a little."""
+    """API side: validates the request, answers from the cache, or records a scan and hands it to a worker."""
 
-    def __init__(self, scans: ScanRepository, queue: ScanQueue, clock: Clock, *, sync_budget: float) -> None:
+    def __init__(
+        self,
+        scans: ScanRepository,
+        queue: ScanQueue,
+        clock: Clock,
+        *,
+        sync_budget: float,
+        results: ResultCache | None = None,
+        source: ImageSource | None = None,
+        digests: DigestCache | None = None,
+        quota: QuotaGate | None = None,
+        private_registries: frozenset[str] = frozenset(),
+        digest_ttl: int = DIGEST_TTL,
+    ) -> None:
         self._scans = scans
         self._queue = queue
         self._clock = clock
         self._sync_budget = sync_budget
+        self._results = results
+        self._source = source
+        self._digests = digests
+        self._quota = quota or NoQuota()
+        self._private = private_registries
+        self._digest_ttl = digest_ttl
 
     async def submit(self, principal: Principal, image: str, platform: str | None) -> Scan:
         """The scan, completed if it finished within the sync budget, else queued or running."""
+        return (await self.scan(principal, image, platform)).scan
+
+    async def scan(
+        self,
+        principal: Principal,
+        image: str,
+        platform: str | None,
+        *,
+        bypass_cache: bool = False,
+        wait: bool = True,
+        consume_quota: bool = True,
+    ) -> ScanOutcome:
+        """Answer from the cache when the image's current digest was scanned already; else queue a scan."""
+        try:
+            return await self._scan(
+                principal, image, platform, bypass_cache=bypass_cache, wait=wait, consume_quota=consume_quota
+            )
+        finally:
+            if consume_quota:
+                await self._quota.scan_state(principal)
+
+    async def _scan(
+        self,
+        principal: Principal,
+        image: str,
+        platform: str | None,
+        *,
+        bypass_cache: bool,
+        wait: bool,
+        consume_quota: bool,
+    ) -> ScanOutcome:
         reference = parse_image_reference(image)
         target = parse_platform(platform) if platform else DEFAULT_PLATFORM
         data = image_input(reference, target)
+        status = CacheStatus.BYPASS if bypass_cache else CacheStatus.MISS
+        if self._results is not None:
+            digest = await self._current_digest(reference, target)
+            if digest is not None:
+                private = reference.registry in self._private
+                if not private:
+                    await self._results.touch(ScanType.DOCKER.value, input_hash(data), data)
+                if not bypass_cache:
+                    key = image_cache_key(reference, digest, target, tenant=principal.user_id if private else None)
+                    version = await self._results.current_version()
+                    entry = await self._results.lookup(key, ScanType.DOCKER.value, version=version)
+                    if entry is not None:
+                        return await self._from_cache(principal, data, entry)
+        if consume_quota:
+            await self._quota.consume_scan(principal, ScanType.DOCKER.value)
         scan = Scan(
             id=uuid.uuid4(),
             user_id=principal.user_id,
             scan_type=ScanType.DOCKER,
             status=ScanStatus.QUEUED,
-            input_data=data,
+            input_data={**data, **({"cache": "bypass"} if bypass_cache else {})},
             input_hash=input_hash(data),
             created_at=self._clock.now(),
         )
         await self._scans.add(scan)
         await self._queue.enqueue(scan.id)
+        if not wait:
+            return ScanOutcome(scan=scan)
         await self._queue.wait(scan.id, self._sync_budget)
-        return await self._scans.get(scan.id) or scan
+        done = await self._scans.get(scan.id) or scan
+        info = None
+        if self._results is not None and done.result is not None:
+            info = CacheInfo(status=status, etag=etag_of(msgspec.json.encode(done.result)), age=0, max_age=0)
+        return ScanOutcome(scan=done, cache=info)
+
+    async def _current_digest(self, reference: ImageReference, platform: Platform) -> str | None:
+        """The digest the reference names now: pinned, remembered for a few minutes, or asked with HEAD."""
+        if reference.digest is not None:
+            return reference.digest
+        if self._source is None or self._digests is None:
+            return None
+        canonical, target = reference.canonical(), str(platform)
+        try:
+            cached = await self._digests.get(canonical, target)
+        except CacheUnavailable:
+            cached = None
+        if cached is not None:
+            return cached
+        try:
+            digest = await self._source.resolve_digest(reference, platform)
+        except DomainError:
+            return None  # the worker will meet the same problem and fail the scan with its reason
+        with contextlib.suppress(CacheUnavailable):
+            await self._digests.put(canonical, target, digest, self._digest_ttl)
+        return digest
+
+    async def _from_cache(self, principal: Principal, data: dict[str, str], entry: CachedScan) -> ScanOutcome:
+        assert self._results is not None
+        now = self._clock.now()
+        scan = Scan(
+            id=uuid.uuid4(),
+            user_id=principal.user_id,
+            scan_type=ScanType.DOCKER,
+            status=ScanStatus.COMPLETED,
+            input_data=data,
+            input_hash=input_hash(data),
+            created_at=now,
+            started_at=now,
+            finished_at=now,
+            duration_ms=0.0,
+            result=msgspec.json.decode(entry.result),
+        )
+        await self._scans.add(scan)
+        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT))
 
     async def record_archive(
         self,
@@ -131,7 +258,7 @@ class ImageScanSubmitter:
             status=ScanStatus.QUEUED,
             input_data=data,
             # An upload is private: its identity is its bytes and its owner.
-            input_hash=input_hash({"archive_sha256": sha256, "platform": str(target), "image": reference.canonical()}),
+            input_hash=input_hash({"archive_sha256": sha256, "platform": str(target)}),
             created_at=self._clock.now(),
         )
         await self._scans.add(scan)
@@ -154,7 +281,13 @@ class ImageScanRunner:
         lease_seconds: float,
         max_attempts: int,
         tmp_dir: str | None,
+        results: ResultCache | None = None,
+        users: UserRepository | None = None,
+        private_registries: frozenset[str] = frozenset(),
     ) -> None:
+        self._results = results
+        self._users = users
+        self._private = private_registries
         self._scans = scans
         self._source = source
         self._cataloger = cataloger
@@ -195,7 +328,7 @@ class ImageScanRunner:
             if not await self._scans.renew_lease(scan_id, self._clock.now() + self._lease):
                 return
 
-    async def _finish(self, scan: Scan, *, result: ScanResult | None = None, error: str | None = None) -> Scan:
+    async def _finish(self, scan: Scan, *, result: dict[str, Any] | None = None, error: str | None = None) -> Scan:
         finished = self._clock.now()
         started = scan.started_at or finished
         outcome = Scan(
@@ -206,7 +339,7 @@ class ImageScanRunner:
             input_data=scan.input_data,
             input_hash=scan.input_hash,
             created_at=scan.created_at,
-            result=msgspec.to_builtins(result) if result is not None else None,
+            result=result,
             error=error,
             started_at=started,
             finished_at=finished,
@@ -216,15 +349,57 @@ class ImageScanRunner:
         await self._scans.update(outcome)
         return outcome
 
-    async def _scan(self, scan: Scan, source: ImageSource) -> ScanResult:
+    async def _scan(self, scan: Scan, source: ImageSource) -> dict[str, Any]:
+        """The result: from the cache if an identical scan just finished, else computed (once across workers)."""
         started = time.perf_counter()
         reference = parse_image_reference(scan.input_data["image"])
         platform = parse_platform(scan.input_data.get("platform") or str(DEFAULT_PLATFORM))
         resolved = await source.resolve(reference, platform)
+        results = self._results
+        if results is None:
+            plain: dict[str, Any] = msgspec.to_builtins(await self._compute(resolved, source, started))
+            return plain
+        version = await results.current_version()
+        key, data = await self._cache_key(scan, reference, resolved, platform)
+        tier = await self._tier(scan)
+
+        async def compute() -> dict[str, Any]:
+            result: dict[str, Any] = msgspec.to_builtins(await self._compute(resolved, source, started, version))
+            await results.store(key, ScanType.DOCKER.value, data, result, version=version, tier=tier)
+            return result
+
+        async def check() -> dict[str, Any] | None:
+            entry = await results.lookup(key, ScanType.DOCKER.value, version=version, count=False)
+            return None if entry is None else msgspec.json.decode(entry.result)
+
+        if scan.input_data.get("cache") == "bypass":
+            return await compute()
+        value, _leader = await results.once(key, compute, check)
+        return dict(value)
+
+    async def _cache_key(
+        self, scan: Scan, reference: ImageReference, resolved: ResolvedImage, platform: Platform
+    ) -> tuple[str, dict[str, str]]:
+        if "archive_sha256" in scan.input_data:
+            data = {"archive_sha256": scan.input_data["archive_sha256"], "platform": str(platform)}
+            return cache_key(ScanType.DOCKER.value, data, tenant=scan.user_id), data
+        private = reference.registry in self._private
+        digest = resolved.reference.digest or resolved.manifest_digest
+        key = image_cache_key(reference, digest, platform, tenant=scan.user_id if private else None)
+        return key, image_input(reference, platform)
+
+    async def _tier(self, scan: Scan) -> Tier:
+        user = await self._users.get(scan.user_id) if self._users is not None else None
+        return user.tier if user is not None else Tier.FREE
+
+    async def _compute(
+        self, resolved: ResolvedImage, source: ImageSource, started: float, version: int | None = None
+    ) -> ScanResult:
         resolved_at = time.perf_counter()
         inventory, fetched = await self._inventory(resolved, source)
         inventoried_at = time.perf_counter()
-        version = await self._store.current_version()
+        if version is None:
+            version = (await self._store.current_version()).version
         findings = await self._matcher.match(inventory.packages)
         matched_at = time.perf_counter()
         layers = tuple(
@@ -241,7 +416,7 @@ class ImageScanRunner:
             unscannable=tuple(UnscannableEntry(name="image", reason=reason) for reason in inventory.unresolved),
             vulnerabilities=findings,
             counts=severity_counts(findings),
-            vulndb_version=version.version,
+            vulndb_version=version,
             timings=Timings(
                 parse_ms=round((inventoried_at - resolved_at) * 1000, 3),
                 match_ms=round((matched_at - inventoried_at) * 1000, 3),

@@ -17,10 +17,13 @@ from secapi.config import Settings
 from secapi.entrypoints.http.auth import HttpAuthProvider
 from secapi.entrypoints.http.background import background_work
 from secapi.entrypoints.http.controllers.admin import AdminController
+from secapi.entrypoints.http.controllers.admin_cache import AdminCacheController
 from secapi.entrypoints.http.controllers.health import HealthController
 from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsController
 from secapi.entrypoints.http.controllers.scans import ScansController
+from secapi.entrypoints.http.controllers.usage import UsageController
 from secapi.entrypoints.http.problems import exception_handlers
+from secapi.entrypoints.http.rate_limit_headers import rate_limit_header_middleware
 from secapi.entrypoints.http.usage import usage_flusher, usage_middleware
 from secapi.ioc import make_container
 
@@ -38,10 +41,17 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             await container.close()
 
     app = Litestar(
-        route_handlers=[HealthController, ScanRequestsController, ScansController, AdminController],
+        route_handlers=[
+            HealthController,
+            ScanRequestsController,
+            ScansController,
+            AdminController,
+            AdminCacheController,
+            UsageController,
+        ],
         exception_handlers=exception_handlers(settings.request_max_body_bytes),
         request_max_body_size=settings.request_max_body_bytes,
-        middleware=[usage_middleware],
+        middleware=[usage_middleware, rate_limit_header_middleware],
         lifespan=[close_container, usage_flusher, background_work],
         openapi_config=_openapi(settings),
         debug=False,

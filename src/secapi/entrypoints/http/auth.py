@@ -11,6 +11,8 @@ from litestar import Request
 from secapi.domain.errors import NotAuthenticated, PermissionDenied
 from secapi.domain.model import Principal
 from secapi.domain.services.authentication import Authenticator
+from secapi.domain.services.quotas import QuotaLedger, QuotaService
+from secapi.entrypoints.http.rate_limit_headers import LEDGER_KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +36,18 @@ class HttpAuthProvider(Provider):
     """Provides the caller (and the admin caller) of each HTTP request."""
 
     @provide(scope=Scope.REQUEST)
-    async def principal(self, request: Request, authenticator: Authenticator) -> Principal:  # type: ignore[type-arg]
+    async def principal(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        authenticator: Authenticator,
+        quotas: QuotaService,
+        ledger: QuotaLedger,
+    ) -> Principal:
         principal = await authenticator.authenticate(bearer_token(request.headers.get("authorization")))
-        # The usage middleware attributes the request to this tenant after the response.
+        # The usage and rate-limit header middlewares read these after the response is produced.
         request.scope["state"]["principal"] = principal
+        request.scope["state"][LEDGER_KEY] = ledger
+        await quotas.check_request(principal, request.scope.get("path_template") or request.url.path)
         return principal
 
     @provide(scope=Scope.REQUEST)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response
@@ -19,6 +22,8 @@ from secapi.domain.errors import (
     PermissionDenied,
 )
 from secapi.domain.lockfiles import LockfileError, MalformedLockfile, UnsupportedLockfile
+from secapi.domain.rate_limits import RateLimitExceeded
+from secapi.domain.tiers import RATE_LIMITS, next_tier
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,52 @@ def _lockfile_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def _quota_exceeded(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    assert isinstance(exc, RateLimitExceeded)
+    result = exc.result
+    violated = [w for w in result.windows if w.name in result.violated] or list(result.windows)
+    retry = max(1, math.ceil(result.retry_after or 1))
+    frees_at = datetime.fromtimestamp(time.time() + retry, UTC).isoformat(timespec="seconds")
+    limits = RATE_LIMITS[exc.tier.value]
+    described = ", ".join(f"{w.limit} {_UNITS.get(w.quota, w.quota)}" for w in violated)
+    detail = (
+        f"Your {exc.tier.value} tier allows {described}, and you have reached it; "
+        f"room frees up at {frees_at} (in {retry} s)."
+    )
+    upgrade = next_tier(exc.tier)
+    if upgrade is not None:
+        better = RATE_LIMITS[upgrade.value]
+        detail += (
+            " The "
+            + upgrade.value
+            + " tier allows "
+            + ", ".join(f"{better[w.quota]} {_UNITS.get(w.quota, w.quota)}" for w in violated)
+            + "."
+        )
+    return problem(
+        429,
+        "quota-exceeded",
+        "Quota exceeded",
+        detail,
+        request,
+        headers={"Retry-After": str(retry)},
+        extensions={
+            "tier": exc.tier.value,
+            "retry_after": retry,
+            "reset_at": frees_at,
+            "limits": limits,
+            "violated-policies": [w.name for w in violated],
+        },
+    )
+
+
+_UNITS = {
+    "api_requests_per_minute": "API requests per minute",
+    "scans_per_hour": "scans per hour",
+    "scans_per_month": "scans per month",
+}
+
+
 def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     assert isinstance(exc, ValidationException)
     params = [
@@ -157,6 +208,7 @@ def exception_handlers(max_body_bytes: int) -> ExceptionHandlersMap:
     return {
         DomainError: _domain_error,
         LockfileError: _lockfile_error,
+        RateLimitExceeded: _quota_exceeded,
         ValidationException: _validation_error,
         HTTPException: _http_error_handler(max_body_bytes),
         Exception: _unexpected_error,

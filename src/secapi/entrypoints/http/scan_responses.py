@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, Response
 
 from secapi.domain.model import Scan, ScanStatus
+from secapi.domain.services.result_cache import CacheInfo
 from secapi.entrypoints.http.problems import problem
 from secapi.entrypoints.http.schemas import ScanView
 
@@ -16,9 +17,33 @@ def scan_location(scan: Scan) -> str:
     return f"/api/v1/scans/{scan.id}"
 
 
-def scan_response(request: Request[Any, Any, Any], scan: Scan) -> Response[Any]:
+def wants_fresh(request: Request[Any, Any, Any]) -> bool:
+    """True for `Cache-Control: no-cache` (or `Pragma: no-cache`): run a fresh scan, bypassing the cache."""
+    directives = request.headers.get("cache-control", "").lower() + "," + request.headers.get("pragma", "").lower()
+    return any(part.strip() in ("no-cache", "no-store", "max-age=0") for part in directives.split(","))
+
+
+def cache_headers(cache: CacheInfo) -> dict[str, str]:
+    """`X-Cache-Status`, `Cache-Control`, `Age` and `ETag` for an answer the cache took part in."""
+    return {
+        "X-Cache-Status": cache.status.value,
+        "Cache-Control": f"private, max-age={cache.max_age}",
+        "Age": str(cache.age),
+        "ETag": cache.etag,
+    }
+
+
+def scan_etag(scan: Scan) -> str:
+    """A validator for a stored scan: it changes only when the scan's state does (finished scans never change)."""
+    stamp = scan.finished_at.isoformat() if scan.finished_at else "-"
+    return f'W/"{scan.id.hex}-{scan.status.value}-{stamp}"'
+
+
+def scan_response(request: Request[Any, Any, Any], scan: Scan, cache: CacheInfo | None = None) -> Response[Any]:
     """200 with the result; 202 + Location while queued or running; a 422 problem if the scan failed."""
     headers = {"Location": scan_location(scan)}
+    if cache is not None:
+        headers.update(cache_headers(cache))
     if scan.status is ScanStatus.COMPLETED:
         return Response(ScanView.of(scan), status_code=200, headers=headers)
     if scan.status is ScanStatus.FAILED:

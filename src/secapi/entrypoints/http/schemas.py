@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -169,6 +169,8 @@ class DependencyScanRequest(_Schema):
 
     filename: LockfileName
     content: str
+    shared: bool = False
+    """Share the result with other tenants (a public project's lockfile): a higher cache hit rate, no privacy."""
 
 
 ImageName = Annotated[str, msgspec.Meta(min_length=1, max_length=512, examples=["nginx:1.24"])]
@@ -180,3 +182,69 @@ class DockerScanRequest(_Schema):
 
     image: ImageName
     platform: PlatformName | None = None
+
+
+class CacheStatsView(_Schema):
+    """`GET /api/v1/admin/cache/stats`: global across API instances."""
+
+    hits: dict[str, int]
+    misses: dict[str, int]
+    hit_rate: dict[str, float]
+    keys: int
+    memory_bytes: int | None
+    available: bool
+
+
+class InvalidateRequest(_Schema):
+    """Body of `POST /api/v1/admin/cache/invalidate`: a scan type, or a `scan:`-prefixed glob pattern."""
+
+    scan_type: Literal["docker", "dependencies"] | None = None
+    pattern: Annotated[str, msgspec.Meta(pattern=r"^scan:", max_length=300)] | None = None
+
+
+class InvalidateView(_Schema):
+    """How many cache entries were removed."""
+
+    removed: int
+    pattern: str
+
+
+class WarmImage(_Schema):
+    """One image to warm."""
+
+    image: ImageName
+    platform: PlatformName | None = None
+
+
+class WarmRequestBody(_Schema):
+    """Body of `POST /api/v1/admin/cache/warm`: given images, and/or the `popular` most requested ones."""
+
+    images: list[WarmImage] = msgspec.field(default_factory=list)
+    popular: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 0
+
+
+class WarmView(_Schema):
+    """Scans queued to warm the cache, and images refused with the reason."""
+
+    queued: list[UUID]
+    rejected: dict[str, str]
+
+
+class WindowView(_Schema):
+    """One quota window of the caller's tier."""
+
+    name: str
+    quota: str
+    limit: int
+    used: int
+    remaining: int
+    reset_at: datetime
+    window_seconds: int
+
+
+class UsageView(_Schema):
+    """`GET /api/v1/usage`: every quota window, without consuming any."""
+
+    tier: Tier
+    windows: list[WindowView]
+    available: bool

@@ -17,8 +17,8 @@ from secapi.domain.model import Principal
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.entrypoints.http.archive_scans import scan_uploaded_archive
-from secapi.entrypoints.http.scan_responses import scan_response
-from secapi.entrypoints.http.schemas import DependencyScanRequest, DockerScanRequest, ScanView
+from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
+from secapi.entrypoints.http.schemas import DependencyScanRequest, DockerScanRequest
 
 _EXAMPLE = {"filename": "requirements.txt", "content": "requests==2.30.0\nflask==2.2.4\n"}
 
@@ -44,9 +44,10 @@ class ScanRequestsController(Controller):
         request: Request[Any, Any, Any],
         principal: FromDishka[Principal],
         scans: FromDishka[DependencyScanService],
-    ) -> ScanView:
-        lockfile = await _read_lockfile(request)
-        return ScanView.of(await scans.scan(principal, lockfile))
+    ) -> Response[Any]:
+        lockfile, shared = await _read_lockfile(request)
+        outcome = await scans.scan(principal, lockfile, shared=shared, bypass_cache=wants_fresh(request))
+        return scan_response(request, outcome.scan, outcome.cache)
 
     @post(
         "/docker",
@@ -64,7 +65,8 @@ class ScanRequestsController(Controller):
         principal: FromDishka[Principal],
         images: FromDishka[ImageScanSubmitter],
     ) -> Response[Any]:
-        return scan_response(request, await images.submit(principal, data.image, data.platform))
+        outcome = await images.scan(principal, data.image, data.platform, bypass_cache=wants_fresh(request))
+        return scan_response(request, outcome.scan, outcome.cache)
 
     @post(
         "/docker/archive",
@@ -79,8 +81,8 @@ class ScanRequestsController(Controller):
         return await scan_uploaded_archive(request)
 
 
-async def _read_lockfile(request: Request[Any, Any, Any]) -> LockfileInput:
-    """The lockfile from a JSON body or a multipart `file` upload."""
+async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput, bool]:
+    """The lockfile (and whether the caller shares its result) from a JSON body or a multipart `file` upload."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
@@ -92,7 +94,8 @@ async def _read_lockfile(request: Request[Any, Any, Any]) -> LockfileInput:
             content = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise InvalidInput(f"the lockfile is not UTF-8 text (byte {exc.start})", field="file") from exc
-        return LockfileInput(filename=upload.filename or "", content=content)
+        shared = str(form.get("shared", "")).lower() in ("1", "true", "yes", "on")
+        return LockfileInput(filename=upload.filename or "", content=content), shared
     body = await request.body()
     try:
         data = msgspec.json.decode(body, type=DependencyScanRequest)
@@ -104,7 +107,7 @@ async def _read_lockfile(request: Request[Any, Any, Any]) -> LockfileInput:
         raise ValidationException(
             detail="the request is not valid", extra=[{"key": "body", "message": f"JSON is malformed: {exc}"}]
         ) from exc
-    return LockfileInput(filename=data.filename, content=data.content)
+    return LockfileInput(filename=data.filename, content=data.content), data.shared
 
 
 def _field_of(message: str) -> str:

@@ -1,0 +1,250 @@
+"""Sliding-window quotas in process memory: the embedded default, the unit tests' fake, the Lua script's reference.
+
+The helpers at the top (time in ms, validation, result assembly) are shared with the Redis adapter so both
+answer identically; `sliding_window.lua` mirrors `_Series` and `_outcome` line for line.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+from uuid import UUID
+
+from secapi.domain.ports import Clock
+from secapi.domain.rate_limits import RateLimitResult, Window, WindowState, request_windows
+from secapi.domain.tiers import Tier
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def now_ms(clock: Clock) -> int:
+    """The clock's time in whole Unix milliseconds (integer arithmetic: no float rounding at bucket edges)."""
+    return (clock.now() - _EPOCH) // _MILLISECOND
+
+
+def bucket_ms(window: Window) -> int:
+    """One bucket's length; bucket index × this is the bucket's start in Unix ms (a month bucket is a UTC day)."""
+    return window.seconds * 1000 // window.buckets
+
+
+def oldest_counted(window: Window, now: int) -> int:
+    """The oldest bucket index still counted: N + 1 buckets overlap the last window, the oldest counted whole."""
+    return now // bucket_ms(window) - window.buckets
+
+
+def validate(windows: Sequence[Window], cost: int) -> None:
+    """Refuse what the algorithm cannot represent, before anything is counted."""
+    if not windows:
+        raise ValueError("a rate limit check needs at least one window")
+    if len({w.name for w in windows}) != len(windows):
+        raise ValueError("window names must be unique: the name is the storage key")
+    for w in windows:
+        if w.seconds < 1 or w.buckets < 1 or (w.seconds * 1000) % w.buckets:
+            raise ValueError(f"window {w.name!r}: {w.seconds} s does not split into {w.buckets} whole-ms buckets")
+    if cost < 0:
+        raise ValueError("cost must not be negative")
+
+
+class WindowOutcome(NamedTuple):
+    """What the algorithm found for one window."""
+
+    used: int
+    reset_ms: int
+    free_at_ms: int | None
+    """For a refusing window, when the cost would fit (Unix ms); None when it never can."""
+    violated: bool
+
+
+def summarize(windows: Sequence[Window], outcomes: Sequence[WindowOutcome], now: int) -> RateLimitResult:
+    """The port's result: per-window states, and the headline of the most restrictive window."""
+    states = tuple(
+        WindowState(
+            name=w.name,
+            quota=w.quota,
+            limit=w.limit,
+            used=o.used,
+            remaining=max(0, w.limit - o.used),
+            reset_at=o.reset_ms / 1000,
+            seconds=w.seconds,
+        )
+        for w, o in zip(windows, outcomes, strict=True)
+    )
+    tightest = min(states, key=lambda s: (s.remaining, -s.seconds))
+    violated = tuple(s.name for s, o in zip(states, outcomes, strict=True) if o.violated)
+    retry_after: float | None = None
+    if violated:
+        frees = [o.free_at_ms for o in outcomes if o.violated]
+        # Waiting never makes a window that admitted refuse, so the latest refusing window decides.
+        if all(f is not None for f in frees):
+            retry_after = (max(f for f in frees if f is not None) - now) / 1000
+    return RateLimitResult(
+        allowed=not violated,
+        limit=tightest.limit,
+        remaining=tightest.remaining,
+        reset_at=tightest.reset_at,
+        windows=states,
+        retry_after=retry_after,
+        violated=violated,
+    )
+
+
+@dataclass(slots=True)
+class _Series:
+    """One window's buckets for one user: bucket index → count."""
+
+    width: int
+    buckets: int
+    counts: dict[int, int] = field(default_factory=dict)
+
+    def prune(self, now: int) -> int:
+        """Drop buckets that left the window; the sum of those left."""
+        oldest = now // self.width - self.buckets
+        for index in [i for i, c in self.counts.items() if i < oldest or c <= 0]:
+            del self.counts[index]
+        return sum(self.counts.values())
+
+    def leaves_at(self, index: int) -> int:
+        """When bucket `index` stops overlapping the window (Unix ms)."""
+        return (index + self.buckets + 1) * self.width
+
+
+def _outcome(series: _Series, window: Window, used: int, cost: int, violated: bool, now: int) -> WindowOutcome:
+    ordered = sorted(series.counts.items())
+    reset = series.leaves_at(ordered[0][0]) if ordered else now + series.width
+    free_at: int | None = None
+    if violated:
+        need, freed = used + cost - window.limit, 0
+        for index, count in ordered:  # the oldest bucket leaves first
+            freed += count
+            if freed >= need:
+                free_at = series.leaves_at(index)
+                break
+    return WindowOutcome(used, reset, free_at, violated)
+
+
+class InMemoryRateLimiter:
+    """`RateLimitPolicy` over dicts; atomic per call (no await inside), recording what it consumed and refused."""
+
+    def __init__(self, clock: Clock, *, sweep_every: int = 1024) -> None:
+        self._clock = clock
+        self._sweep_every = sweep_every
+        self._calls = 0
+        self._series: dict[UUID, dict[str, _Series]] = {}
+        self.consumed: defaultdict[UUID, Counter[str]] = defaultdict(Counter)
+        """Units admitted per user and quota (`consumed[user_id]["scans_per_hour"]`); dropped with idle users."""
+        self.refused: defaultdict[UUID, Counter[str]] = defaultdict(Counter)
+        """Refusals per user and quota of the window that refused."""
+
+    async def check_rate_limit(self, user_id: UUID, tier: Tier, endpoint: str) -> RateLimitResult:
+        """Consume one API request in the tier's request windows if allowed."""
+        return self._apply(user_id, request_windows(tier), 1, force=False)
+
+    async def record_request(self, user_id: UUID, endpoint: str) -> None:
+        """Count one request in the request windows without checking (limits only name the windows here)."""
+        self._apply(user_id, request_windows(Tier.FREE), 1, force=True)
+
+    async def consume(self, user_id: UUID, windows: tuple[Window, ...], cost: int = 1) -> RateLimitResult:
+        """Consume `cost` in every window, or in none."""
+        return self._apply(user_id, windows, cost, force=False)
+
+    async def peek(self, user_id: UUID, windows: tuple[Window, ...]) -> RateLimitResult:
+        """The windows' state (a zero-cost check): `allowed` is False only when a window is already over."""
+        return self._apply(user_id, windows, 0, force=False)
+
+    async def export_buckets(self, user_id: UUID, window: Window) -> dict[int, int]:
+        """The window's live buckets (index → count) for durable storage."""
+        series = self._lookup(user_id, window)
+        if series is None:
+            return {}
+        series.prune(now_ms(self._clock))
+        return dict(series.counts)
+
+    async def hydrate(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
+        """Restore buckets after a loss; each bucket keeps the larger of stored and given, so nothing is lost."""
+        validate((window,), 0)
+        oldest = oldest_counted(window, now_ms(self._clock))
+        fresh = {i: c for i, c in buckets.items() if i >= oldest and c > 0}
+        if not fresh:
+            return
+        series = self._series_for(self._series.setdefault(user_id, {}), window)
+        for index, count in fresh.items():
+            series.counts[index] = max(series.counts.get(index, 0), count)
+
+    async def exists(self, user_id: UUID, window: Window) -> bool:
+        """Whether the window holds any live bucket for the user."""
+        series = self._lookup(user_id, window)
+        return series is not None and series.prune(now_ms(self._clock)) > 0
+
+    @property
+    def tracked_users(self) -> int:
+        """Users with any state held (for tests and gauges)."""
+        return len(self._series)
+
+    @property
+    def stored_buckets(self) -> int:
+        """Bucket counters held across all users (for tests and gauges)."""
+        return sum(len(s.counts) for mine in self._series.values() for s in mine.values())
+
+    def _apply(self, user_id: UUID, windows: Sequence[Window], cost: int, *, force: bool) -> RateLimitResult:
+        validate(windows, cost)
+        now = now_ms(self._clock)
+        self._maybe_sweep(now)
+        mine = self._series.setdefault(user_id, {})
+        series = [self._series_for(mine, w) for w in windows]
+        used = [s.prune(now) for s in series]
+        violated = [not force and u + cost > w.limit for u, w in zip(used, windows, strict=True)]
+        allowed = not any(violated)
+        if allowed and cost > 0:
+            for s, w in zip(series, windows, strict=True):
+                current = now // s.width
+                s.counts[current] = s.counts.get(current, 0) + cost
+                self.consumed[user_id][w.quota] += cost
+            used = [u + cost for u in used]
+        for w, refused in zip(windows, violated, strict=True):
+            if refused:
+                self.refused[user_id][w.quota] += 1
+        outcomes = [_outcome(s, w, u, cost, v, now) for s, w, u, v in zip(series, windows, used, violated, strict=True)]
+        self._drop_empty(user_id)
+        return summarize(windows, outcomes, now)
+
+    def _lookup(self, user_id: UUID, window: Window) -> _Series | None:
+        series = self._series.get(user_id, {}).get(window.name)
+        if series is None or (series.width, series.buckets) != (bucket_ms(window), window.buckets):
+            return None
+        return series
+
+    @staticmethod
+    def _series_for(mine: dict[str, _Series], window: Window) -> _Series:
+        width = bucket_ms(window)
+        series = mine.get(window.name)
+        if series is None or (series.width, series.buckets) != (width, window.buckets):
+            # A re-shaped window starts afresh: old bucket indices would mean other times.
+            series = mine[window.name] = _Series(width, window.buckets)
+        return series
+
+    def _drop_empty(self, user_id: UUID) -> None:
+        mine = self._series.get(user_id)
+        if mine is None:
+            return
+        for name in [n for n, s in mine.items() if not s.counts]:
+            del mine[name]
+        if not mine:
+            del self._series[user_id]
+
+    def _maybe_sweep(self, now: int) -> None:
+        """Every `sweep_every` calls, forget users whose every bucket has left its window (bounded memory)."""
+        self._calls += 1
+        if self._calls < self._sweep_every:
+            return
+        self._calls = 0
+        for user_id in list(self._series):
+            for series in self._series[user_id].values():
+                series.prune(now)
+            self._drop_empty(user_id)
+            if user_id not in self._series:
+                self.consumed.pop(user_id, None)
+                self.refused.pop(user_id, None)

@@ -1,0 +1,133 @@
+"""Scan results in Redis as JSON strings, with hit and miss counters shared by every API instance."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import aclosing, contextmanager
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from secapi.adapters.memory.scan_cache import SCAN_PREFIX, check_invalidation_pattern, hit_rates
+from secapi.domain.caching import CachedScan, CacheStats, CacheUnavailable
+from secapi.domain.clock import SystemClock
+from secapi.domain.ports import Clock
+
+log = logging.getLogger(__name__)
+
+# What a dead, slow or misbehaving Redis raises (TimeoutError also covers asyncio timeouts).
+REDIS_FAILURES: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
+STATS_KEY = "secapi:cache:stats"
+BATCH = 1000
+# Counting walks the keyspace with SCAN (1,000 round trips per million keys); past this bound
+# the reported count is a floor rather than minutes of work for an admin page.
+KEY_COUNT_LIMIT = 1_000_000
+
+_decoder = msgspec.json.Decoder(CachedScan)
+_encoder = msgspec.json.Encoder()
+
+
+@contextmanager
+def unavailable_on_failure(operation: str) -> Iterator[None]:
+    """Re-raise a Redis or network failure as `CacheUnavailable`, chained to the original."""
+    try:
+        yield
+    except REDIS_FAILURES as exc:
+        raise CacheUnavailable(f"redis {operation} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisScanCache:
+    """`ScanCache` as `SET key json EX ttl` strings, with statistics in one shared hash."""
+
+    def __init__(self, redis: Redis, *, clock: Clock | None = None) -> None:
+        self._redis = redis
+        self._clock = clock or SystemClock()
+
+    async def get_scan_result(self, cache_key: str) -> CachedScan | None:
+        """The entry, or None; an undecodable value is deleted and counts as a miss."""
+        with unavailable_on_failure("GET"):
+            raw = await self._redis.get(cache_key)
+        if raw is None:
+            return None
+        try:
+            entry = _decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            log.warning("deleting undecodable scan cache entry %s: %s", cache_key, exc)
+            with unavailable_on_failure("UNLINK"):
+                await self._redis.unlink(cache_key)
+            return None
+        # Redis expires the key itself; this guards against clock skew between writers.
+        return None if entry.expires_at <= self._clock.now() else entry
+
+    async def set_scan_result(self, cache_key: str, result: CachedScan, ttl: int) -> None:
+        """`SET key json EX ttl`; nothing is stored when `ttl` <= 0."""
+        if ttl <= 0:
+            return
+        with unavailable_on_failure("SET"):
+            await self._redis.set(cache_key, _encoder.encode(result), ex=ttl)
+
+    async def invalidate_pattern(self, pattern: str) -> int:
+        """`SCAN MATCH pattern` + `UNLINK` in batches of at most 1,000 keys; refuses non-`scan:` patterns."""
+        check_invalidation_pattern(pattern)
+        removed = 0
+        with unavailable_on_failure("invalidation"):
+            async with aclosing(self._scan(pattern)) as pages:
+                async for keys in pages:
+                    for start in range(0, len(keys), BATCH):
+                        removed += await self._redis.unlink(*keys[start : start + BATCH])
+        return removed
+
+    async def get_cache_stats(self) -> CacheStats:
+        """Counters from the shared hash, `scan:*` key count and Redis memory; `available=False` if Redis is down."""
+        try:
+            counters = await self._redis.hgetall(STATS_KEY)
+            keys = await self._count_keys()
+            memory = await self._redis.info("memory")
+        except REDIS_FAILURES as exc:
+            log.warning("scan cache statistics unavailable: %s", exc)
+            return CacheStats(hits={}, misses={}, hit_rate={}, keys=0, memory_bytes=None, available=False)
+        hits: dict[str, int] = {}
+        misses: dict[str, int] = {}
+        for field, count in counters.items():
+            scan_type, _, kind = _text(field).rpartition(":")
+            if kind in ("hits", "misses"):
+                (hits if kind == "hits" else misses)[scan_type] = int(count)
+        used = memory.get("used_memory")
+        return CacheStats(
+            hits=hits,
+            misses=misses,
+            hit_rate=hit_rates(hits, misses),
+            keys=keys,
+            memory_bytes=int(used) if used is not None else None,
+            available=True,
+        )
+
+    async def record(self, scan_type: str, *, hit: bool) -> None:
+        """One `HINCRBY` on the shared hash."""
+        with unavailable_on_failure("HINCRBY"):
+            await self._redis.hincrby(STATS_KEY, f"{scan_type}:{'hits' if hit else 'misses'}", 1)
+
+    async def _count_keys(self) -> int:
+        count = 0
+        async with aclosing(self._scan(f"{SCAN_PREFIX}*")) as pages:
+            async for keys in pages:
+                count += len(keys)
+                if count >= KEY_COUNT_LIMIT:
+                    break
+        return count
+
+    async def _scan(self, pattern: str) -> AsyncGenerator[list[bytes | str], None]:
+        """Pages of matching keys: SCAN walks incrementally, where KEYS would block the server."""
+        cursor = 0
+        while True:
+            cursor, keys = await self._redis.scan(cursor, match=pattern, count=BATCH)
+            if keys:
+                yield keys
+            if cursor == 0:
+                return

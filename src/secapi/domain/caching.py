@@ -1,0 +1,136 @@
+"""Scan result caching: what the cache stores, the ports it needs, and how keys are made.
+
+Keys are `scan:{scan_type}:{sha256 of the canonical input}`. Results of public
+inputs (images from registries SecAPI has no credentials for, lockfiles the
+caller marks `shared`) are keyed without the tenant and served to everyone;
+private inputs (uploaded archives, lockfiles by default, images pulled with
+configured credentials) carry the tenant id in the hashed input and are never
+served to another tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+import msgspec
+
+T = TypeVar("T")
+
+
+class CachedScan(msgspec.Struct, kw_only=True):
+    """A cached scan result and what it was computed against.
+
+    `result` stays raw JSON: a hit is served without decoding or re-encoding it.
+    """
+
+    scan_type: str
+    input: dict[str, Any]
+    vulndb_version: int
+    created_at: datetime
+    expires_at: datetime
+    result: msgspec.Raw
+
+
+class CacheStats(msgspec.Struct, kw_only=True):
+    """Hits, misses and hit rate per scan type, plus the cache's size, global across API instances."""
+
+    hits: dict[str, int]
+    misses: dict[str, int]
+    hit_rate: dict[str, float]
+    keys: int
+    memory_bytes: int | None
+    available: bool
+
+
+class CacheUnavailable(Exception):
+    """The cache backend cannot be reached; callers carry on without it."""
+
+
+class ScanCache(Protocol):
+    """Stores finished scan results under a cache key; a miss returns None."""
+
+    async def get_scan_result(self, cache_key: str) -> CachedScan | None:
+        """The cached entry, or None (expired entries are never returned)."""
+        ...
+
+    async def set_scan_result(self, cache_key: str, result: CachedScan, ttl: int) -> None:
+        """Store an entry for `ttl` seconds."""
+        ...
+
+    async def invalidate_pattern(self, pattern: str) -> int:
+        """Delete every key matching the glob `pattern` incrementally (never blocking the server); returns the count."""
+        ...
+
+    async def get_cache_stats(self) -> CacheStats:
+        """Global statistics."""
+        ...
+
+    async def record(self, scan_type: str, *, hit: bool) -> None:
+        """Count one lookup as a hit or a miss."""
+        ...
+
+
+class SingleFlight(Protocol):
+    """Runs one computation per key at a time, across processes; the others wait for its outcome."""
+
+    async def run(
+        self, key: str, compute: Callable[[], Awaitable[T]], check: Callable[[], Awaitable[T | None]], wait: float
+    ) -> tuple[T, bool]:
+        """`(value, leader)`: the leader runs `compute`; followers poll `check` until it yields a value.
+
+        A follower that waits `wait` seconds without a value, or sees the leader vanish,
+        computes itself rather than fail.
+        """
+        ...
+
+
+class PopularInputs(Protocol):
+    """Counts how often each shareable input is requested, for warming."""
+
+    async def touch(self, scan_type: str, input_hash: str, data: dict[str, Any]) -> None:
+        """Count one request for this input (keeping the input so it can be scanned again)."""
+        ...
+
+    async def top(self, scan_type: str, limit: int) -> list[dict[str, Any]]:
+        """The most requested inputs, most popular first."""
+        ...
+
+
+class VersionSource(Protocol):
+    """The vulnerability database version in force, cheap enough to ask on every request."""
+
+    async def current(self) -> int:
+        """The version results must have been computed against to be served."""
+        ...
+
+    async def publish(self, version: int) -> None:
+        """Announce a new version (after an import) so every process sees it at once."""
+        ...
+
+
+class DigestCache(Protocol):
+    """Remembers tag → manifest digest briefly, so a moved tag is noticed within minutes, not hours."""
+
+    async def get(self, reference: str, platform: str) -> str | None:
+        """The digest the tag pointed to recently, or None."""
+        ...
+
+    async def put(self, reference: str, platform: str, digest: str, ttl: int) -> None:
+        """Remember a resolution for `ttl` seconds."""
+        ...
+
+
+def canonical_hash(data: dict[str, Any]) -> str:
+    """SHA-256 of canonical JSON: key order and whitespace do not change it."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def cache_key(scan_type: str, data: dict[str, Any], *, tenant: UUID | None) -> str:
+    """`scan:{type}:{hash}`; a private input's hash includes the tenant, so no one else can reach it."""
+    keyed = data if tenant is None else {**data, "tenant": str(tenant)}
+    return f"scan:{scan_type}:{canonical_hash(keyed)}"

@@ -1,0 +1,144 @@
+"""The domain's use of the scan cache: version-checked lookups, tier TTLs, single flight, statistics.
+
+An unavailable cache never fails a scan: lookups become misses and stores are
+skipped, with a warning and a metric event, so scans only get slower.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from secapi.domain.caching import CachedScan, CacheUnavailable, PopularInputs, ScanCache, SingleFlight, VersionSource
+from secapi.domain.ports import Clock
+from secapi.domain.tiers import CACHE_TTL, Tier
+
+log = logging.getLogger(__name__)
+
+
+class CacheStatus(StrEnum):
+    """How a scan request was answered, as `X-Cache-Status` says."""
+
+    HIT = "HIT"
+    MISS = "MISS"
+    BYPASS = "BYPASS"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheInfo:
+    """Cache facts about one answer, for the response headers."""
+
+    status: CacheStatus
+    etag: str
+    age: int
+    max_age: int
+
+
+def etag_of(raw_result: bytes) -> str:
+    """A strong validator for a result document."""
+    return '"' + hashlib.sha256(raw_result).hexdigest()[:32] + '"'
+
+
+class ResultCache:
+    """Looks results up against the current vulnerability database and stores them with the tier's TTL."""
+
+    def __init__(
+        self,
+        cache: ScanCache,
+        versions: VersionSource,
+        flight: SingleFlight,
+        popular: PopularInputs,
+        clock: Clock,
+        *,
+        follower_wait: float,
+    ) -> None:
+        self._cache = cache
+        self._versions = versions
+        self._flight = flight
+        self._popular = popular
+        self._clock = clock
+        self._follower_wait = follower_wait
+
+    async def current_version(self) -> int:
+        """The vulnerability database version results must match."""
+        return await self._versions.current()
+
+    async def lookup(self, key: str, scan_type: str, *, version: int, count: bool = True) -> CachedScan | None:
+        """A servable entry: present, unexpired, computed against `version`; counted as hit or miss."""
+        try:
+            entry = await self._cache.get_scan_result(key)
+        except CacheUnavailable as exc:
+            log.warning("scan cache unavailable on lookup, scanning without it: %s", exc)
+            return None
+        if entry is not None and entry.vulndb_version != version:
+            entry = None  # computed against an older database: never served
+        if count:
+            await self._count(scan_type, hit=entry is not None)
+        return entry
+
+    async def store(
+        self, key: str, scan_type: str, data: dict[str, Any], result: Any, *, version: int, tier: Tier
+    ) -> CachedScan:
+        """Cache `result` for the tier's TTL; returns the entry (also when the cache is down)."""
+        now = self._clock.now()
+        ttl = CACHE_TTL[tier.value]
+        entry = CachedScan(
+            scan_type=scan_type,
+            input=data,
+            vulndb_version=version,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+            result=msgspec.Raw(msgspec.json.encode(result)),
+        )
+        try:
+            await self._cache.set_scan_result(key, entry, ttl)
+        except CacheUnavailable as exc:
+            log.warning("scan cache unavailable on store: %s", exc)
+        return entry
+
+    async def once(
+        self, key: str, compute: Callable[[], Awaitable[Any]], check: Callable[[], Awaitable[Any | None]]
+    ) -> tuple[Any, bool]:
+        """Single flight: `(value, leader)`; identical concurrent misses run `compute` once."""
+        return await self._flight.run(key, compute, check, self._follower_wait)
+
+    async def touch(self, scan_type: str, input_hash: str, data: dict[str, Any]) -> None:
+        """Count a request for a shareable input, for warming."""
+        try:
+            await self._popular.touch(scan_type, input_hash, data)
+        except CacheUnavailable:
+            return
+
+    async def popular(self, scan_type: str, limit: int) -> list[dict[str, Any]]:
+        """The most requested shareable inputs."""
+        try:
+            return await self._popular.top(scan_type, limit)
+        except CacheUnavailable:
+            return []
+
+    async def invalidate(self, pattern: str) -> int:
+        """Remove matching entries."""
+        return await self._cache.invalidate_pattern(pattern)
+
+    def info(self, entry: CachedScan, status: CacheStatus) -> CacheInfo:
+        """Header values for an answer built from `entry`."""
+        now: datetime = self._clock.now()
+        return CacheInfo(
+            status=status,
+            etag=etag_of(bytes(entry.result)),
+            age=max(0, int((now - entry.created_at).total_seconds())),
+            max_age=max(0, int((entry.expires_at - now).total_seconds())),
+        )
+
+    async def _count(self, scan_type: str, *, hit: bool) -> None:
+        try:
+            await self._cache.record(scan_type, hit=hit)
+        except CacheUnavailable:
+            return

@@ -1,0 +1,68 @@
+"""Rate-limit headers on every API response, from what this request's quota checks found.
+
+`X-RateLimit-Limit/Remaining/Reset` describe the most restrictive window that
+applies (the scan windows on scan endpoints, the per-minute window elsewhere);
+the IETF `RateLimit-Policy` and `RateLimit` fields list every window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from secapi.domain.rate_limits import RateLimitResult, WindowState
+from secapi.domain.services.quotas import QuotaLedger
+
+LEDGER_KEY = "quota_ledger"
+
+
+def _most_restrictive(windows: tuple[WindowState, ...]) -> WindowState:
+    return min(windows, key=lambda w: (w.remaining, -w.seconds))
+
+
+def rate_limit_headers(ledger: QuotaLedger, now: float | None = None) -> dict[str, str]:
+    """The header fields for a request whose checks are in `ledger` (empty when nothing was checked)."""
+    now = time.time() if now is None else now
+    results: list[RateLimitResult] = [r for r in (ledger.requests, ledger.scans) if r is not None]
+    if not results:
+        return {}
+    windows = tuple(w for result in results for w in result.windows)
+    primary = _most_restrictive(ledger.scans.windows) if ledger.scans else _most_restrictive(windows)
+    headers = {
+        "X-RateLimit-Limit": str(primary.limit),
+        "X-RateLimit-Remaining": str(primary.remaining),
+        "X-RateLimit-Reset": str(math.ceil(primary.reset_at)),
+        "RateLimit-Policy": ", ".join(f'"{w.name}";q={w.limit};w={w.seconds}' for w in windows),
+        "RateLimit": ", ".join(f'"{w.name}";r={w.remaining};t={max(0, math.ceil(w.reset_at - now))}' for w in windows),
+    }
+    return headers
+
+
+def rate_limit_header_middleware(app: ASGIApp) -> ASGIApp:
+    """Add the headers at `http.response.start`, from the ledger the request's quota checks filled."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state: dict[str, Any] = scope.get("state", {})
+                ledger = state.get(LEDGER_KEY)
+                if isinstance(ledger, QuotaLedger):
+                    headers = MutableScopeHeaders.from_message(message)
+                    for name, value in rate_limit_headers(ledger).items():
+                        headers[name] = value
+                    if ledger.degraded:
+                        headers["X-RateLimit-Degraded"] = ",".join(ledger.degraded)
+            await send(message)
+
+        await app(scope, receive, with_headers)
+
+    return middleware

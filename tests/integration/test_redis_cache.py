@@ -1,0 +1,302 @@
+"""The Redis caching adapters against a real Redis: what lands in Redis, bounds, and behaviour when Redis is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from redis.asyncio import Redis
+
+from secapi.adapters.redis.popular import RedisPopularInputs
+from secapi.adapters.redis.scan_cache import STATS_KEY, RedisScanCache
+from secapi.adapters.redis.single_flight import RedisSingleFlight
+from secapi.adapters.redis.versions import VERSION_KEY, RedisVersionSource
+from secapi.domain.advisories import VulnDbVersion
+from secapi.domain.caching import CachedScan, CacheUnavailable
+
+from support.fakes import FakeClock
+
+pytestmark = pytest.mark.integration
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+async def redis(redis_url: str, clean_state: None) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def second_redis(redis_url: str, clean_state: None) -> AsyncIterator[Redis]:
+    """Another connection pool, standing in for another API process."""
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def dead_redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(DEAD_REDIS, socket_connect_timeout=0.2, socket_timeout=0.2)
+    yield client
+    await client.aclose()
+
+
+def _entry(ttl: int = 3600, result: Any = None) -> CachedScan:
+    now = datetime.now(UTC)
+    return CachedScan(
+        scan_type="dependencies",
+        input={"filename": "poetry.lock", "content_sha256": "ab" * 32},
+        vulndb_version=7,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        result=msgspec.Raw(msgspec.json.encode(result if result is not None else {"findings": [{"id": "GHSA-1"}]})),
+    )
+
+
+class CountingStore:
+    """Just enough of a vulnerability store: a version, reads counted."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.reads = 0
+
+    async def current_version(self) -> VulnDbVersion:
+        self.reads += 1
+        return VulnDbVersion(version=self.version, updated_at=None)
+
+
+async def test_cached_entry_is_plain_json_with_the_tier_ttl(redis: Redis) -> None:
+    cache = RedisScanCache(redis)
+    await cache.set_scan_result("scan:dependencies:abc", _entry(), 86400)
+
+    stored = json.loads(await redis.get("scan:dependencies:abc"))
+    assert stored["vulndb_version"] == 7
+    assert stored["result"] == {"findings": [{"id": "GHSA-1"}]}
+    assert 86398 <= await redis.ttl("scan:dependencies:abc") <= 86400
+
+    found = await cache.get_scan_result("scan:dependencies:abc")
+    assert found is not None
+    assert json.loads(bytes(found.result)) == {"findings": [{"id": "GHSA-1"}]}
+
+
+async def test_non_positive_ttl_stores_nothing(redis: Redis) -> None:
+    await RedisScanCache(redis).set_scan_result("scan:dependencies:abc", _entry(), 0)
+    assert await redis.exists("scan:dependencies:abc") == 0
+
+
+async def test_undecodable_entry_is_a_miss_and_is_deleted(redis: Redis) -> None:
+    await redis.set("scan:dependencies:bad", b'{"scan_type": "dependencies"')
+    assert await RedisScanCache(redis).get_scan_result("scan:dependencies:bad") is None
+    assert await redis.exists("scan:dependencies:bad") == 0
+
+
+async def test_invalidation_scans_incrementally_and_removes_only_matching_keys(redis: Redis) -> None:
+    pipe = redis.pipeline(transaction=False)
+    for n in range(5000):
+        pipe.set(f"scan:dependencies:{n:05d}", b"{}")
+    for n in range(300):
+        pipe.set(f"scan:docker:{n:05d}", b"{}")
+    pipe.set("lock:scan:dependencies:00001", b"token")
+    pipe.zadd("rl:{user-1}:scans_per_hour", {"r1": 1.0})
+    pipe.hset(STATS_KEY, "dependencies:hits", 3)
+    await pipe.execute()
+    commands: list[tuple[Any, ...]] = []
+    execute = redis.execute_command
+
+    async def spy(*args: Any, **options: Any) -> Any:
+        commands.append(args)
+        return await execute(*args, **options)
+
+    redis.execute_command = spy  # type: ignore[method-assign]
+
+    assert await RedisScanCache(redis).invalidate_pattern("scan:dependencies:*") == 5000
+
+    names = [str(args[0]).upper() for args in commands]
+    assert "KEYS" not in names
+    assert names.count("SCAN") > 1
+    assert all(len(args) - 1 <= 1000 for args in commands if str(args[0]).upper() == "UNLINK")
+    redis.execute_command = execute  # type: ignore[method-assign]
+    assert await redis.dbsize() == 300 + 3
+    assert await redis.exists("lock:scan:dependencies:00001", "rl:{user-1}:scans_per_hour", STATS_KEY) == 3
+
+
+@pytest.mark.parametrize("pattern", ["*", "rl:*", "lock:*", "secapi:*"])
+async def test_invalidation_refuses_patterns_outside_scan_results(redis: Redis, pattern: str) -> None:
+    await redis.zadd("rl:{user-1}:scans_per_hour", {"r1": 1.0})
+    with pytest.raises(ValueError, match="must start with 'scan:'"):
+        await RedisScanCache(redis).invalidate_pattern(pattern)
+    assert await redis.exists("rl:{user-1}:scans_per_hour") == 1
+
+
+async def test_statistics_are_global_across_instances(redis: Redis, second_redis: Redis) -> None:
+    one, two = RedisScanCache(redis), RedisScanCache(second_redis)
+    await one.set_scan_result("scan:dependencies:a", _entry(), 3600)
+    await two.set_scan_result("scan:docker:b", _entry(), 3600)
+    await redis.set("rl:{user-1}:x", b"1")  # not a scan result: not counted
+    for cache, scan_type, hit in ((one, "dependencies", True), (two, "dependencies", True), (two, "docker", False)):
+        await cache.record(scan_type, hit=hit)
+    await one.record("dependencies", hit=False)
+
+    stats = await one.get_cache_stats()
+
+    assert stats == await two.get_cache_stats()
+    assert (stats.hits, stats.misses) == ({"dependencies": 2}, {"dependencies": 1, "docker": 1})
+    assert stats.hit_rate == {"dependencies": pytest.approx(2 / 3), "docker": 0.0}
+    assert stats.keys == 2
+    assert stats.memory_bytes is not None
+    assert stats.memory_bytes > 0
+    assert stats.available
+    assert await redis.hgetall(STATS_KEY) == {
+        b"dependencies:hits": b"2",
+        b"dependencies:misses": b"1",
+        b"docker:misses": b"1",
+    }
+
+
+async def test_single_flight_across_processes_computes_once(redis: Redis, second_redis: Redis) -> None:
+    key = "scan:dependencies:" + "c" * 64
+    flights = [RedisSingleFlight(redis, poll_interval=0.01), RedisSingleFlight(second_redis, poll_interval=0.01)]
+    computes: list[bool] = []
+
+    async def compute() -> str:
+        computes.append(await redis.exists(f"lock:{key}") == 1)
+        await asyncio.sleep(0.2)
+        await redis.set("result", b"shared")
+        return "leader"
+
+    async def check() -> str | None:
+        value = await second_redis.get("result")
+        return None if value is None else value.decode()
+
+    outcomes = await asyncio.gather(*(flights[n % 2].run(key, compute, check, 5.0) for n in range(20)))
+
+    assert computes == [True]  # once, while holding a lock named after the cache key
+    assert outcomes.count(("leader", True)) == 1
+    assert outcomes.count(("shared", False)) == 19
+    assert await redis.exists(f"lock:{key}") == 0
+
+
+async def test_single_flight_follower_takes_over_when_the_leader_fails(redis: Redis, second_redis: Redis) -> None:
+    flights = [RedisSingleFlight(redis, poll_interval=0.01), RedisSingleFlight(second_redis, poll_interval=0.01)]
+    attempts: list[int] = []
+
+    async def compute() -> str:
+        attempts.append(1)
+        await asyncio.sleep(0.05)
+        if len(attempts) == 1:
+            raise RuntimeError("scan failed")
+        await redis.set("result", b"shared")
+        return "leader"
+
+    async def check() -> str | None:
+        value = await redis.get("result")
+        return None if value is None else value.decode()
+
+    outcomes = await asyncio.gather(
+        *(flights[n % 2].run("scan:t:k", compute, check, 5.0) for n in range(5)), return_exceptions=True
+    )
+
+    assert len(attempts) == 2
+    assert sum(isinstance(o, RuntimeError) for o in outcomes) == 1
+    assert outcomes.count(("leader", True)) == 1
+    assert outcomes.count(("shared", False)) == 3
+    assert await redis.exists("lock:scan:t:k") == 0
+
+
+async def test_a_lapsed_leader_does_not_release_someone_elses_lock(redis: Redis) -> None:
+    async def slow() -> str:
+        await asyncio.sleep(0.3)
+        await redis.set("lock:scan:t:k", b"another leader")  # took over after our lease lapsed
+        return "late"
+
+    async def nothing() -> str | None:
+        return None
+
+    assert await RedisSingleFlight(redis, lock_ttl=0.1).run("scan:t:k", slow, nothing, 1.0) == ("late", True)
+    assert await redis.get("lock:scan:t:k") == b"another leader"
+
+
+async def test_follower_computes_itself_after_waiting_too_long(redis: Redis) -> None:
+    await redis.set("lock:scan:t:k", b"a leader that never finishes", px=60_000)
+
+    async def own() -> str:
+        return "mine"
+
+    async def nothing() -> str | None:
+        return None
+
+    assert await RedisSingleFlight(redis, poll_interval=0.01).run("scan:t:k", own, nothing, 0.1) == ("mine", True)
+
+
+async def test_popular_inputs_are_ranked_and_bounded(redis: Redis) -> None:
+    popular = RedisPopularInputs(redis, max_tracked=3, trim_every=10)
+    for input_hash, requests in (("a", 4), ("b", 3), ("c", 1), ("d", 1), ("e", 1)):  # 10 touches: one trim
+        for _ in range(requests):
+            await popular.touch("docker", input_hash, {"id": input_hash})
+
+    assert await popular.top("docker", 10) == [{"id": "a"}, {"id": "b"}, {"id": "e"}]
+    assert await redis.zcard("secapi:popular:docker") == 3
+    assert await redis.hlen("secapi:popular:docker:inputs") == 3
+
+    for n in range(200):
+        await popular.touch("docker", f"h{n:03d}", {"n": n})
+    assert await redis.zcard("secapi:popular:docker") == 3
+    assert await redis.hlen("secapi:popular:docker:inputs") == 3
+
+
+async def test_version_is_read_once_per_ttl_and_published_to_every_instance(redis: Redis, second_redis: Redis) -> None:
+    store, clock = CountingStore(version=4), FakeClock()
+    here = RedisVersionSource(redis, store, ttl=1.0, clock=clock)  # type: ignore[arg-type]
+    elsewhere = RedisVersionSource(second_redis, store, ttl=1.0, clock=clock)  # type: ignore[arg-type]
+
+    assert await here.current() == 4  # key missing: read from the store and recorded
+    assert await redis.get(VERSION_KEY) == b"4"
+    assert 0 < await redis.ttl(VERSION_KEY) <= 60
+    assert await elsewhere.current() == 4
+    assert store.reads == 1
+
+    await elsewhere.publish(5)
+    assert await elsewhere.current() == 5  # the publisher forgets its memo at once
+    assert await here.current() == 4  # others within their memo's second
+    clock.advance(1.0)
+    assert await here.current() == 5
+    assert store.reads == 1
+
+
+async def test_dead_redis_makes_the_cache_unavailable(dead_redis: Redis) -> None:
+    cache = RedisScanCache(dead_redis)
+    with pytest.raises(CacheUnavailable) as raised:
+        await cache.get_scan_result("scan:dependencies:a")
+    assert raised.value.__cause__ is not None
+    with pytest.raises(CacheUnavailable):
+        await cache.set_scan_result("scan:dependencies:a", _entry(), 60)
+    with pytest.raises(CacheUnavailable):
+        await cache.invalidate_pattern("scan:*")
+    with pytest.raises(CacheUnavailable):
+        await cache.record("dependencies", hit=True)
+    stats = await cache.get_cache_stats()
+    assert (stats.available, stats.keys, stats.memory_bytes) == (False, 0, None)
+    with pytest.raises(CacheUnavailable):
+        await RedisPopularInputs(dead_redis).touch("docker", "h", {"image": "nginx"})
+    with pytest.raises(CacheUnavailable):
+        await RedisPopularInputs(dead_redis).top("docker", 10)
+
+
+async def test_dead_redis_degrades_single_flight_and_versions(dead_redis: Redis) -> None:
+    async def compute() -> str:
+        return "computed"
+
+    async def check() -> str | None:
+        return None
+
+    assert await RedisSingleFlight(dead_redis).run("scan:t:k", compute, check, 1.0) == ("computed", True)
+    versions = RedisVersionSource(dead_redis, CountingStore(version=3), clock=FakeClock())  # type: ignore[arg-type]
+    assert await versions.current() == 3
+    await versions.publish(4)  # logged, never raised: the import that called it succeeded
