@@ -92,7 +92,12 @@ async def server_stats(redis: Redis) -> tuple[dict[int, int], int, int]:
 def server_summary(before: tuple[dict[int, int], int, int], after: tuple[dict[int, int], int, int]) -> dict[str, float]:
     """p50/p99 upper bounds and the exact mean of the EVALSHA calls between two snapshots."""
     bounds = sorted(after[0])
-    cumulative = [after[0][b] - before[0].get(b, 0) for b in bounds]
+
+    def earlier(bound: int) -> int:
+        # Redis lists only the bounds it has seen; below a bound, the cumulative count is the last one listed.
+        return max((c for b, c in before[0].items() if b <= bound), default=0)
+
+    cumulative = [after[0][b] - earlier(b) for b in bounds]
     calls, usec = after[1] - before[1], after[2] - before[2]
     total = cumulative[-1] if cumulative else 0
 

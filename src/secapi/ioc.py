@@ -43,7 +43,7 @@ from secapi.adapters.sql.repositories import (
     SqlScanRepository,
     SqlUserRepository,
 )
-from secapi.adapters.sql.usage import SqlUsageWriter
+from secapi.adapters.sql.usage import SqlScanWriter, SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.config import Settings, host_list, registry_credentials
 from secapi.domain.caching import DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
@@ -72,6 +72,7 @@ from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.quotas import HydratableLimiter, QuotaLedger, QuotaService, QuotaStore
 from secapi.domain.services.result_cache import ResultCache
 from secapi.domain.services.scan_queries import ScanQueries
+from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.domain.services.usage import UsageRecorder
 from secapi.domain.services.vulndb_import import VulnDbImporter
@@ -90,14 +91,10 @@ class DatabaseProvider(Provider):
     def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
         return create_session_factory(engine)
 
-    @provide(scope=Scope.REQUEST)
-    async def session(self, factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-        async with factory() as session:
-            yield session
-
-    users = provide(SqlUserRepository, scope=Scope.REQUEST, provides=UserRepository)
-    keys = provide(SqlApiKeyRepository, scope=Scope.REQUEST, provides=ApiKeyRepository)
-    scans = provide(SqlScanRepository, scope=Scope.REQUEST, provides=ScanRepository)
+    # Repositories open a short session per call: singletons, so requests build nothing for them.
+    users = provide(SqlUserRepository, scope=Scope.APP, provides=UserRepository)
+    keys = provide(SqlApiKeyRepository, scope=Scope.APP, provides=ApiKeyRepository)
+    scans = provide(SqlScanRepository, scope=Scope.APP, provides=ScanRepository)
 
     vulnerabilities = provide(SqlVulnerabilityStore, scope=Scope.APP, provides=VulnerabilityStore)
     inventories = provide(SqlInventoryCache, scope=Scope.APP, provides=InventoryCache)
@@ -106,6 +103,10 @@ class DatabaseProvider(Provider):
     @provide(scope=Scope.APP)
     def sql_probe(self, engine: AsyncEngine, settings: Settings) -> SqlHealthProbe:
         return SqlHealthProbe(engine, settings.health_check_timeout)
+
+    @provide(scope=Scope.APP)
+    def scan_recorder(self, factory: async_sessionmaker[AsyncSession], settings: Settings) -> ScanRecorder:
+        return ScanRecorder(SqlScanWriter(factory), max_buffered=settings.usage_buffer_max)
 
     @provide(scope=Scope.APP)
     def usage_recorder(self, factory: async_sessionmaker[AsyncSession], settings: Settings) -> UsageRecorder:
@@ -251,8 +252,8 @@ class DomainProvider(Provider):
     ) -> ResultCache:
         return ResultCache(cache, versions, flight, popular, clock, follower_wait=settings.scan_lease_seconds)
 
-    authenticator = provide(Authenticator, scope=Scope.REQUEST)
-    accounts = provide(AccountService, scope=Scope.REQUEST)
+    authenticator = provide(Authenticator, scope=Scope.APP)
+    accounts = provide(AccountService, scope=Scope.APP)
 
     @provide(scope=Scope.APP)
     async def image_source(self, settings: Settings) -> AsyncIterator[ImageSource]:
@@ -284,6 +285,7 @@ class DomainProvider(Provider):
         source: ImageSource,
         digests: DigestCache,
         quota: QuotaGate,
+        recorder: ScanRecorder,
     ) -> ImageScanSubmitter:
         return ImageScanSubmitter(
             scans,
@@ -296,9 +298,10 @@ class DomainProvider(Provider):
             quota=quota,
             private_registries=frozenset(registry_credentials(settings.registry_credentials)),
             digest_ttl=settings.tag_digest_ttl,
+            recorder=recorder,
         )
 
-    @provide(scope=Scope.REQUEST)
+    @provide(scope=Scope.APP)
     def image_runner(
         self,
         scans: ScanRepository,
@@ -328,13 +331,13 @@ class DomainProvider(Provider):
             private_registries=frozenset(registry_credentials(settings.registry_credentials)),
         )
 
-    @provide(scope=Scope.REQUEST)
+    @provide(scope=Scope.APP)
     def sweeper(self, scans: ScanRepository, queue: ScanQueue, clock: Clock, settings: Settings) -> ScanSweeper:
         return ScanSweeper(
             scans, queue, clock, queue_timeout=settings.scan_queue_timeout, max_attempts=settings.scan_max_attempts
         )
 
-    @provide(scope=Scope.REQUEST)
+    @provide(scope=Scope.APP)
     def scan_queries(self, scans: ScanRepository, settings: Settings) -> ScanQueries:
         return ScanQueries(scans, default_limit=settings.page_size_default, max_limit=settings.page_size_max)
 

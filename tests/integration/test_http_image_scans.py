@@ -301,3 +301,27 @@ async def test_a_scan_left_running_by_a_dead_worker_is_finished_by_another(
                 break
             await asyncio.sleep(0.1)
         assert polled["status"] == "completed", polled
+
+
+async def test_image_results_are_cached_by_digest_and_a_moved_tag_is_noticed(
+    image_settings: Settings, worker: None, registry: RunningRegistry
+) -> None:
+    quick = Settings.from_env({}, **{**image_settings.__dict__, "tag_digest_ttl": 1})
+    app = create_app(quick)
+    push(registry, "scan/moving", "latest", [debian_image()])
+    async with serve(app) as client:
+        await import_sample(container_of(app))
+        _, alice = await create_user(app, "alice-img@example.com")
+        _, bob = await create_user(app, "bob-img@example.com")
+        short = f"{registry.host_port}/scan/moving"  # default tag `latest`
+        first = await client.post("/api/v1/scan/docker", json={"image": short}, headers=bearer(alice))
+        same = await client.post("/api/v1/scan/docker", json={"image": f"{short}:latest"}, headers=bearer(bob))
+        assert first.headers["x-cache-status"] == "MISS"
+        assert same.headers["x-cache-status"] == "HIT"  # public image: shared across tenants, one canonical key
+        assert same.json()["result"] == first.json()["result"]
+        moved = debian_image(app_layer())
+        push(registry, "scan/moving", "latest", [moved])
+        await asyncio.sleep(1.1)  # the tag -> digest resolution is trusted for tag_digest_ttl seconds
+        after = await client.post("/api/v1/scan/docker", json={"image": short}, headers=bearer(alice))
+        assert after.headers["x-cache-status"] == "MISS"
+        assert after.json()["result"]["image"]["manifest_digest"] == moved.digest

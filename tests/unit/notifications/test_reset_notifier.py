@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
 
 from secapi.adapters.memory.notice_schedule import InMemoryNoticeSchedule
 from secapi.domain.errors import DependencyUnavailable
-from secapi.domain.notifications import DeliveryResult, NotificationEndpoint, WebhookEvent
+from secapi.domain.notifications import DeliveryResult, NotificationEndpoint, ResetNotice, WebhookEvent
 from secapi.domain.rate_limits import RateLimitResult, WindowState
 from secapi.domain.services.reset_notifications import ResetNotifier
 
@@ -251,3 +253,45 @@ async def test_a_backend_failure_during_delivery_leaves_the_notice_to_come_due_a
     endpoints.failing = False
     clock.advance(60)
     assert (await notifier.deliver_due(clock.now())).delivered == 1
+
+
+async def test_a_slow_backend_cannot_hold_up_the_429(
+    endpoints: FakeEndpoints, schedule: InMemoryNoticeSchedule, clock: FakeClock
+) -> None:
+    class SlowEndpoints(FakeEndpoints):
+        async def get(self, user_id: UUID) -> NotificationEndpoint | None:
+            await asyncio.sleep(10)
+            return None
+
+    notifier = ResetNotifier(SlowEndpoints(), schedule, ScriptedSender(), clock, refusal_budget=0.05)
+    started = time.monotonic()
+    assert await notifier.on_refusal(uuid4(), refusal(clock, "hour")) == 0
+    assert time.monotonic() - started < 1
+
+
+async def test_the_delivery_loop_outlives_a_failing_pass(
+    endpoints: FakeEndpoints, schedule: InMemoryNoticeSchedule, clock: FakeClock
+) -> None:
+    class FlakySchedule(InMemoryNoticeSchedule):
+        failures = 2
+
+        async def due(self, now: datetime, limit: int) -> list[ResetNotice]:
+            if self.failures:
+                self.failures -= 1
+                raise RuntimeError("redis went away")
+            return await super().due(now, limit)
+
+    user, sender, flaky = await register(endpoints, clock), ScriptedSender(OK), FlakySchedule()
+    notifier = notifier_with(endpoints, flaky, sender, clock)
+    await notifier.on_refusal(user, refusal(clock, "hour", hour_reset_in=0))
+    clock.advance(1)
+    loop = asyncio.create_task(notifier.deliver_forever(interval=0.01))
+    try:
+        for _ in range(200):
+            if sender.sent:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+    assert len(sender.sent) == 1
+    assert flaky.failures == 0

@@ -1,7 +1,7 @@
 """Sliding-window quotas in process memory: the embedded default, the unit tests' fake, the Lua script's reference.
 
 The helpers at the top (time in ms, validation, result assembly) are shared with the Redis adapter so both
-answer identically; `sliding_window.lua` mirrors `_Series` and `_outcome` line for line.
+answer identically; `sliding_window.lua` does the same arithmetic as `_Series` and `_outcome`.
 """
 
 from __future__ import annotations

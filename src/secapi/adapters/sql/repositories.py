@@ -1,4 +1,8 @@
-"""SQLAlchemy implementations of the account, scan and usage repositories."""
+"""SQLAlchemy implementations of the account, scan and usage repositories.
+
+Each call uses a short session of its own from the factory, so the repositories are
+process-wide singletons and the request path builds no per-request objects for them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import ApiKeyModel, ApiUsageModel, ScanModel, UserModel
@@ -63,13 +67,13 @@ def _scan(row: ScanModel) -> Scan:
 class SqlUserRepository:
     """Users in SQL."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
 
     async def add(self, user: User) -> None:
         """Insert a user; `Conflict` on a duplicate email."""
-        async with translate_db_errors(f"a user with email {user.email} already exists"):
-            self._session.add(
+        async with translate_db_errors(f"a user with email {user.email} already exists"), self._sessions() as session:
+            session.add(
                 UserModel(
                     id=user.id,
                     email=user.email,
@@ -78,41 +82,41 @@ class SqlUserRepository:
                     created_at=user.created_at,
                 )
             )
-            await self._session.commit()
+            await session.commit()
 
     async def get(self, user_id: UUID) -> User | None:
         """The user with this id."""
-        async with translate_db_errors():
-            row = await self._session.get(UserModel, user_id)
+        async with translate_db_errors(), self._sessions() as session:
+            row = await session.get(UserModel, user_id)
         return None if row is None else _user(row)
 
     async def get_by_email(self, email: str) -> User | None:
         """The user with this email (stored lower-case)."""
-        async with translate_db_errors():
-            row = await self._session.scalar(select(UserModel).where(UserModel.email == email.lower()))
+        async with translate_db_errors(), self._sessions() as session:
+            row = await session.scalar(select(UserModel).where(UserModel.email == email.lower()))
         return None if row is None else _user(row)
 
     async def set_tier(self, user_id: UUID, tier: Tier) -> User | None:
         """Change the tier."""
-        async with translate_db_errors():
-            row = await self._session.get(UserModel, user_id)
+        async with translate_db_errors(), self._sessions() as session:
+            row = await session.get(UserModel, user_id)
             if row is None:
                 return None
             row.tier = tier.value
-            await self._session.commit()
+            await session.commit()
         return _user(row)
 
 
 class SqlApiKeyRepository:
     """API key records in SQL."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
 
     async def add(self, key: ApiKey) -> None:
         """Insert a key record."""
-        async with translate_db_errors("an API key with this prefix already exists"):
-            self._session.add(
+        async with translate_db_errors("an API key with this prefix already exists"), self._sessions() as session:
+            session.add(
                 ApiKeyModel(
                     id=key.id,
                     user_id=key.user_id,
@@ -122,56 +126,56 @@ class SqlApiKeyRepository:
                     created_at=key.created_at,
                 )
             )
-            await self._session.commit()
+            await session.commit()
 
     async def get(self, key_id: UUID) -> ApiKey | None:
         """The key with this id."""
-        async with translate_db_errors():
-            row = await self._session.get(ApiKeyModel, key_id)
+        async with translate_db_errors(), self._sessions() as session:
+            row = await session.get(ApiKeyModel, key_id)
         return None if row is None else _key(row)
 
     async def find_by_prefix(self, prefix: str) -> ApiKey | None:
         """The key with this visible prefix."""
-        async with translate_db_errors():
-            row = await self._session.scalar(select(ApiKeyModel).where(ApiKeyModel.prefix == prefix))
+        async with translate_db_errors(), self._sessions() as session:
+            row = await session.scalar(select(ApiKeyModel).where(ApiKeyModel.prefix == prefix))
         return None if row is None else _key(row)
 
     async def list_for_user(self, user_id: UUID) -> Sequence[ApiKey]:
         """The user's keys, newest first."""
-        async with translate_db_errors():
-            rows = await self._session.scalars(
+        async with translate_db_errors(), self._sessions() as session:
+            rows = await session.scalars(
                 select(ApiKeyModel).where(ApiKeyModel.user_id == user_id).order_by(ApiKeyModel.created_at.desc())
             )
             return [_key(row) for row in rows]
 
     async def revoke(self, key_id: UUID, at: datetime) -> ApiKey | None:
         """Set `revoked_at` once."""
-        async with translate_db_errors():
-            row = await self._session.get(ApiKeyModel, key_id)
+        async with translate_db_errors(), self._sessions() as session:
+            row = await session.get(ApiKeyModel, key_id)
             if row is None:
                 return None
             if row.revoked_at is None:
                 row.revoked_at = at
-                await self._session.commit()
+                await session.commit()
         return _key(row)
 
     async def touch(self, key_id: UUID, at: datetime) -> None:
         """Update `last_used_at`."""
-        async with translate_db_errors():
-            await self._session.execute(update(ApiKeyModel).where(ApiKeyModel.id == key_id).values(last_used_at=at))
-            await self._session.commit()
+        async with translate_db_errors(), self._sessions() as session:
+            await session.execute(update(ApiKeyModel).where(ApiKeyModel.id == key_id).values(last_used_at=at))
+            await session.commit()
 
 
 class SqlScanRepository:
     """Scans in SQL; every read filters on the owner."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
 
     async def add(self, scan: Scan) -> None:
         """Insert a scan."""
-        async with translate_db_errors():
-            self._session.add(
+        async with translate_db_errors(), self._sessions() as session:
+            session.add(
                 ScanModel(
                     id=scan.id,
                     user_id=scan.user_id,
@@ -187,12 +191,12 @@ class SqlScanRepository:
                     duration_ms=scan.duration_ms,
                 )
             )
-            await self._session.commit()
+            await session.commit()
 
     async def update(self, scan: Scan) -> None:
         """Write status, outcome and timings."""
-        async with translate_db_errors():
-            await self._session.execute(
+        async with translate_db_errors(), self._sessions() as session:
+            await session.execute(
                 update(ScanModel)
                 .where(ScanModel.id == scan.id)
                 .values(
@@ -205,12 +209,12 @@ class SqlScanRepository:
                     lease_expires_at=None if scan.is_finished else scan.lease_expires_at,
                 )
             )
-            await self._session.commit()
+            await session.commit()
 
     async def get(self, scan_id: UUID) -> Scan | None:
         """Any scan by id."""
-        async with translate_db_errors():
-            row = await self._session.get(ScanModel, scan_id, populate_existing=True)
+        async with translate_db_errors(), self._sessions() as session:
+            row = await session.get(ScanModel, scan_id, populate_existing=True)
         return None if row is None else _scan(row)
 
     async def claim(self, scan_id: UUID, *, now: datetime, lease_until: datetime) -> Scan | None:
@@ -230,20 +234,20 @@ class SqlScanRepository:
             )
             .returning(ScanModel)
         )
-        async with translate_db_errors():
-            row = (await self._session.scalars(statement.execution_options(populate_existing=True))).first()
-            await self._session.commit()
+        async with translate_db_errors(), self._sessions() as session:
+            row = (await session.scalars(statement.execution_options(populate_existing=True))).first()
+            await session.commit()
         return None if row is None else _scan(row)
 
     async def renew_lease(self, scan_id: UUID, lease_until: datetime) -> bool:
         """Push the lease forward while the scan is still running."""
-        async with translate_db_errors():
-            result = await self._session.execute(
+        async with translate_db_errors(), self._sessions() as session:
+            result = await session.execute(
                 update(ScanModel)
                 .where(ScanModel.id == scan_id, ScanModel.status == ScanStatus.RUNNING.value)
                 .values(lease_expires_at=lease_until)
             )
-            await self._session.commit()
+            await session.commit()
         return bool(getattr(result, "rowcount", 0))
 
     async def stale(self, *, now: datetime, queued_before: datetime, limit: int) -> Sequence[Scan]:
@@ -259,16 +263,14 @@ class SqlScanRepository:
             .order_by(ScanModel.created_at)
             .limit(limit)
         )
-        async with translate_db_errors():
-            rows = await self._session.scalars(query.execution_options(populate_existing=True))
+        async with translate_db_errors(), self._sessions() as session:
+            rows = await session.scalars(query.execution_options(populate_existing=True))
             return [_scan(row) for row in rows]
 
     async def get_for_user(self, scan_id: UUID, user_id: UUID) -> Scan | None:
         """The scan if it is this user's."""
-        async with translate_db_errors():
-            row = await self._session.scalar(
-                select(ScanModel).where(ScanModel.id == scan_id, ScanModel.user_id == user_id)
-            )
+        async with translate_db_errors(), self._sessions() as session:
+            row = await session.scalar(select(ScanModel).where(ScanModel.id == scan_id, ScanModel.user_id == user_id))
         return None if row is None else _scan(row)
 
     async def list_for_user(self, user_id: UUID, *, limit: int, after: PageCursor | None) -> ScanPage:
@@ -282,8 +284,8 @@ class SqlScanRepository:
                 )
             )
         query = query.order_by(ScanModel.created_at.desc(), ScanModel.id.desc()).limit(limit + 1)
-        async with translate_db_errors():
-            rows = list(await self._session.scalars(query))
+        async with translate_db_errors(), self._sessions() as session:
+            rows = list(await session.scalars(query))
         items = [_scan(row) for row in rows[:limit]]
         cursor = None
         if len(rows) > limit:

@@ -1,13 +1,17 @@
-"""Batched writer of API usage rows, with its own short-lived sessions."""
+"""Batched writers (API usage rows, cache-hit scans), each batch in a short-lived session of its own."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from secapi.adapters.sql.errors import translate_db_errors
+from secapi.adapters.sql.models import ScanModel
 from secapi.adapters.sql.repositories import SqlUsageRepository
-from secapi.domain.model import UsageRecord
+from secapi.domain.model import Scan, UsageRecord
 
 
 class SqlUsageWriter:
@@ -20,3 +24,36 @@ class SqlUsageWriter:
         """Insert the batch in one executemany."""
         async with self._sessions() as session:
             await SqlUsageRepository(session).add_many(records)
+
+
+class SqlScanWriter:
+    """Writes batches of finished scans (cache hits) in one executemany."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add_many(self, scans: Sequence[tuple[Scan, bytes]]) -> None:
+        """Insert the batch; results are decoded here, off the request path."""
+        if not scans:
+            return
+        rows = [
+            {
+                "id": scan.id,
+                "user_id": scan.user_id,
+                "scan_type": scan.scan_type.value,
+                "status": scan.status.value,
+                "input_data": scan.input_data,
+                "input_hash": scan.input_hash,
+                "result": msgspec.json.decode(raw),
+                "error": scan.error,
+                "created_at": scan.created_at,
+                "started_at": scan.started_at,
+                "finished_at": scan.finished_at,
+                "duration_ms": scan.duration_ms,
+                "attempts": 0,
+            }
+            for scan, raw in scans
+        ]
+        async with translate_db_errors(), self._sessions() as session:
+            await session.execute(insert(ScanModel), rows)
+            await session.commit()

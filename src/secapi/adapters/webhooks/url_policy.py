@@ -18,7 +18,7 @@ from secapi.domain.images import RegistryNotAllowed, RegistryUnavailable
 from secapi.domain.notifications import InvalidWebhookUrl, check_webhook_url
 
 INTERNAL_ADDRESS = (
-    "resolves to a private, loopback, link-local or otherwise internal address; "
+    "is or resolves to a private, loopback, link-local or otherwise internal address; "
     "webhooks may only reach public addresses"
 )
 

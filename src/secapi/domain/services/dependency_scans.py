@@ -18,6 +18,7 @@ from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanRepository
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache
+from secapi.domain.services.scan_recorder import ScanRecorder
 
 
 class LockfileReader(Protocol):
@@ -52,6 +53,8 @@ class ScanOutcome:
 
     scan: Scan
     cache: CacheInfo | None = None
+    raw_result: bytes | None = None
+    """A cache hit's result as stored (JSON): answered as is, never decoded on the request path."""
 
 
 class QuotaGate(Protocol):
@@ -89,7 +92,9 @@ class DependencyScanService:
         scans: ScanRepository,
         clock: Clock,
         quota: QuotaGate,
+        recorder: ScanRecorder,
     ) -> None:
+        self._recorder = recorder
         self._reader = reader
         self._matcher = matcher
         self._results = results
@@ -161,10 +166,10 @@ class DependencyScanService:
             started_at=now,
             finished_at=now,
             duration_ms=0.0,
-            result=msgspec.json.decode(entry.result),
         )
-        await self._scans.add(scan)
-        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT))
+        raw = bytes(entry.result)
+        self._recorder.record(scan, raw)
+        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT), raw_result=raw)
 
     async def _run(self, principal: Principal, lockfile: LockfileInput, version: int) -> Scan:
         created_at = self._clock.now()

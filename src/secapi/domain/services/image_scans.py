@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ from secapi.domain.ports import Clock, ScanQueue, ScanRepository, UserRepository
 from secapi.domain.services.dependency_scans import NoQuota, QuotaGate, ScanOutcome
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache, etag_of
+from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.tiers import Tier
 
 log = logging.getLogger(__name__)
@@ -109,7 +111,9 @@ class ImageScanSubmitter:
         quota: QuotaGate | None = None,
         private_registries: frozenset[str] = frozenset(),
         digest_ttl: int = DIGEST_TTL,
+        recorder: ScanRecorder | None = None,
     ) -> None:
+        self._recorder = recorder
         self._scans = scans
         self._queue = queue
         self._clock = clock
@@ -227,10 +231,13 @@ class ImageScanSubmitter:
             started_at=now,
             finished_at=now,
             duration_ms=0.0,
-            result=msgspec.json.decode(entry.result),
         )
-        await self._scans.add(scan)
-        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT))
+        raw = bytes(entry.result)
+        if self._recorder is not None:
+            self._recorder.record(scan, raw)
+        else:
+            await self._scans.add(dataclasses.replace(scan, result=msgspec.json.decode(raw)))
+        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT), raw_result=raw)
 
     async def record_archive(
         self,

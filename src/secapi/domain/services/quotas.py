@@ -22,6 +22,11 @@ from secapi.domain.rate_limits import (
 
 log = logging.getLogger(__name__)
 
+_HYDRATE_RECHECK = 60.0
+_HYDRATED_MAX = 100_000
+_HYDRATED: dict[tuple[UUID, str], float] = {}
+"""(user, quota) → when to check again that the limiter still holds the durable window (per process)."""
+
 
 class QuotaStore(Protocol):
     """Durable per-bucket counters (PostgreSQL), the source of truth for long windows."""
@@ -89,7 +94,7 @@ class QuotaService:
         """Consume one scan in the hour and month windows (both or neither); 429 when either is full."""
         windows = scan_windows(principal.user.tier)
         try:
-            await self._hydrate(principal.user_id, windows)
+            await self._hydrate(principal.user_id, windows, always=True)
             result = await self._limiter.consume(principal.user_id, windows)
         except RateLimitUnavailable as exc:
             self._unavailable(exc)
@@ -121,12 +126,19 @@ class QuotaService:
         except RateLimitUnavailable:
             return None
 
-    async def _hydrate(self, user_id: UUID, windows: tuple[Window, ...]) -> None:
+    async def _hydrate(self, user_id: UUID, windows: tuple[Window, ...], *, always: bool = False) -> None:
         # After a Redis flush or restart, the month restarts from the durable counters, not from zero.
+        # Consuming always checks; peeks (headers on cache hits) at most once a minute per user and process.
+        now = self._clock.monotonic()
         for window in windows:
-            if window.name != "month" or await self._limiter.exists(user_id, window):
+            if window.name != "month" or (not always and _HYDRATED.get((user_id, window.quota), 0.0) > now):
                 continue
-            since = self._bucket(window) - window.buckets + 1
+            _HYDRATED[(user_id, window.quota)] = now + _HYDRATE_RECHECK
+            if len(_HYDRATED) > _HYDRATED_MAX:
+                _HYDRATED.clear()
+            if await self._limiter.exists(user_id, window):
+                continue
+            since = self._bucket(window) - window.buckets  # the limiter counts N + 1 buckets
             buckets = await self._store.buckets(user_id, window.quota, since)
             if buckets:
                 await self._limiter.hydrate(user_id, window, buckets)

@@ -52,6 +52,7 @@ class ResetNotifier:
         clock: Clock,
         *,
         batch: int = 20,
+        refusal_budget: float = 0.5,
         memo_ttl: float = 30.0,
         memo_size: int = 10_000,
         windows: Collection[str] | None = None,
@@ -62,6 +63,7 @@ class ResetNotifier:
         self._sender = sender
         self._clock = clock
         self._batch = batch
+        self._refusal_budget = refusal_budget
         self._memo_ttl = memo_ttl
         self._memo_size = memo_size
         self._windows = None if windows is None else frozenset(windows)
@@ -80,15 +82,16 @@ class ResetNotifier:
             return 0
         added = 0
         try:
-            if not await self._has_endpoint(user_id):
-                return 0
-            for state in states:
-                notice = self._notice(user_id, state, result, now)
-                added += await self._schedule.schedule(notice)
-                self._remember(self._scheduled, (user_id, state.name), notice.reset_at.timestamp())
-        except DependencyUnavailable as exc:
-            # A refusal must stay a 429, not become a 503, because notifications are unavailable.
-            log.warning("could not schedule reset notices for user %s: %s", user_id, exc)
+            # A refusal must stay a quick 429, not become a 503 or a slow answer, whatever the backends do.
+            async with asyncio.timeout(self._refusal_budget):
+                if not await self._has_endpoint(user_id):
+                    return 0
+                for state in states:
+                    notice = self._notice(user_id, state, result, now)
+                    added += await self._schedule.schedule(notice)
+                    self._remember(self._scheduled, (user_id, state.name), notice.reset_at.timestamp())
+        except (DependencyUnavailable, TimeoutError) as exc:
+            log.warning("could not schedule reset notices for user %s: %s", user_id, str(exc) or "timed out")
         return added
 
     def forget(self, user_id: UUID) -> None:

@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from secapi.config import Settings
 from secapi.domain.model import UsageRecord
+from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.services.usage import UsageRecorder
 from secapi.entrypoints.http.auth import principal_of
 
@@ -62,9 +63,10 @@ def usage_middleware(app: ASGIApp) -> ASGIApp:
 
 @contextlib.asynccontextmanager
 async def usage_flusher(app: Litestar) -> AsyncIterator[None]:
-    """Lifespan: flush usage every `usage_flush_interval` seconds, and once more at shutdown."""
+    """Lifespan: flush cache-hit scans and usage every `usage_flush_interval` seconds, and once more at shutdown."""
     container = app.state.dishka_container
     recorder = await container.get(UsageRecorder)
+    scans = await container.get(ScanRecorder)
     interval = (await container.get(Settings)).usage_flush_interval
 
     async def loop() -> None:
@@ -82,5 +84,7 @@ async def usage_flusher(app: Litestar) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        with contextlib.suppress(Exception):
+            await scans.flush()
         with contextlib.suppress(Exception):
             await recorder.flush()

@@ -47,7 +47,7 @@ class ScanRequestsController(Controller):
     ) -> Response[Any]:
         lockfile, shared = await _read_lockfile(request)
         outcome = await scans.scan(principal, lockfile, shared=shared, bypass_cache=wants_fresh(request))
-        return scan_response(request, outcome.scan, outcome.cache)
+        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result)
 
     @post(
         "/docker",
@@ -66,7 +66,7 @@ class ScanRequestsController(Controller):
         images: FromDishka[ImageScanSubmitter],
     ) -> Response[Any]:
         outcome = await images.scan(principal, data.image, data.platform, bypass_cache=wants_fresh(request))
-        return scan_response(request, outcome.scan, outcome.cache)
+        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result)
 
     @post(
         "/docker/archive",

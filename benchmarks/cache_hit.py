@@ -1,0 +1,152 @@
+"""Cache-hit scan requests vs a bare Litestar JSON endpoint, one server core, wrk at 100 connections.
+
+Target: hit rate ≥ 0.25× the bare endpoint's, p99 < 30 ms. The server (Granian, one worker,
+PostgreSQL + Redis) is pinned to CPU 0 and wrk to CPU 1. Requests rotate over 50 business-tier
+keys so the per-minute quota (2,000/min per user) is not what is measured.
+
+Usage: uv run python benchmarks/cache_hit.py [--seconds 10] [--connections 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from redis.asyncio import Redis
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from _db import fresh_database  # noqa: E402
+
+from secapi.config import Settings  # noqa: E402
+from secapi.domain.services.accounts import AccountService  # noqa: E402
+from secapi.domain.tiers import Tier  # noqa: E402
+from secapi.entrypoints.vulndb import import_sample  # noqa: E402
+from secapi.ioc import make_container  # noqa: E402
+
+REDIS_URL = "redis://127.0.0.1:6379/12"
+LOCKFILE = "flask==2.2.4\njinja2==3.1.2\nrequests==2.30.0\nurllib3==1.26.0\npyyaml==5.3\n"
+WRK_SCRIPT = """
+keys = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  local key = keys[(counter %% #keys) + 1]
+  return wrk.format("%s", "%s", {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}, %s)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int) -> tuple[float, float]:
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99 is not None, out
+    value = float(p99.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        print(f"warning: {non2xx.group(1)} non-2xx responses from {url}")
+    return rps, value
+
+
+async def prepare(url: str) -> list[str]:
+    redis = Redis.from_url(REDIS_URL)
+    await redis.flushdb()
+    await redis.aclose()
+    settings = Settings.from_env({}, database_url=url, redis_url=REDIS_URL)
+    container = make_container(settings)
+    try:
+        await import_sample(container)
+        keys = []
+        async with container() as request:
+            accounts = await request.get(AccountService)
+            for n in range(50):
+                _, issued = await accounts.create_user(f"bench{n}@example.com", Tier.BUSINESS)
+                keys.append(issued.secret)
+    finally:
+        await container.close()
+    return keys
+
+
+async def main(seconds: int, connections: int) -> int:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    async with fresh_database("secapi_bench_cache") as url:
+        keys = await prepare(url)
+        port = free_port()
+        env = {**os.environ, "SECAPI_DATABASE_URL": url, "SECAPI_REDIS_URL": REDIS_URL, "SECAPI_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen(
+            ["taskset", "-c", "0", sys.executable, "-m", "secapi.entrypoints.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{base}/health/live").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            body = json.dumps({"filename": "requirements.txt", "content": LOCKFILE, "shared": True})
+            first = httpx.post(f"{base}/api/v1/scan/dependencies", content=body,
+                               headers={"Authorization": f"Bearer {keys[0]}", "Content-Type": "application/json"})  # fmt: skip
+            second = httpx.post(f"{base}/api/v1/scan/dependencies", content=body,
+                                headers={"Authorization": f"Bearer {keys[1]}", "Content-Type": "application/json"})  # fmt: skip
+            assert first.headers["x-cache-status"] == "MISS", first.text
+            assert second.headers["x-cache-status"] == "HIT", second.text
+            with tempfile.TemporaryDirectory() as tmp:
+                quoted = ", ".join(json.dumps(k) for k in keys)
+                hit_script = Path(tmp) / "hit.lua"
+                hit_script.write_text(WRK_SCRIPT % (quoted, "POST", "/api/v1/scan/dependencies", json.dumps(body)))
+                bare_script = Path(tmp) / "bare.lua"
+                bare_script.write_text(WRK_SCRIPT % (quoted, "GET", "/health/live", "nil"))
+                run_wrk(base, hit_script, 2, connections)  # warm-up
+                bare_rps, bare_p99 = run_wrk(base, bare_script, seconds, connections)
+                hit_rps, hit_p99 = run_wrk(base, hit_script, seconds, connections)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    ratio = hit_rps / bare_rps
+    print(f"machine: {platform.node()} {platform.machine()}, server on 1 core, wrk on the other; "
+          f"{connections} connections, {seconds} s each")  # fmt: skip
+    print("| endpoint | req/s | p99 ms |")
+    print("|---|---|---|")
+    print(f"| GET /health/live (bare Litestar JSON) | {bare_rps:,.0f} | {bare_p99:.1f} |")
+    print(f"| POST /api/v1/scan/dependencies, cache HIT | {hit_rps:,.0f} | {hit_p99:.1f} |")
+    ok = ratio >= 0.25 and hit_p99 < 30
+    print(f"hit/bare = {ratio:.2f} (target ≥ 0.25), p99 {hit_p99:.1f} ms (target < 30): {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=100)
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.seconds, args.connections)))
