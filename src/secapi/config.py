@@ -72,6 +72,9 @@ class Settings:
     registry_allowlist: str = ""
     """Comma-separated `host[:port]` that may be reached although private or loopback (e.g. `127.0.0.1:5000`)."""
 
+    webhook_allowlist: str = ""
+    """Comma-separated `host[:port]` that webhooks may reach although private or loopback, also over plain HTTP."""
+
     registry_insecure: str = ""
     """Comma-separated `host[:port]` reached over plain HTTP instead of HTTPS."""
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from secapi.adapters.catalog.cataloger import TarLayerCataloger
 from secapi.adapters.lockfiles.reader import RegistryLockfileReader
 from secapi.adapters.memory.digests import InMemoryDigestCache
+from secapi.adapters.memory.notice_schedule import InMemoryNoticeSchedule
 from secapi.adapters.memory.popular import InMemoryPopularInputs
 from secapi.adapters.memory.rate_limiter import InMemoryRateLimiter
 from secapi.adapters.memory.scan_cache import InMemoryScanCache
@@ -27,6 +28,7 @@ from secapi.adapters.memory.single_flight import InMemorySingleFlight
 from secapi.adapters.memory.versions import InMemoryVersionSource
 from secapi.adapters.redis.client import RedisHealthProbe, create_redis
 from secapi.adapters.redis.digests import RedisDigestCache
+from secapi.adapters.redis.notice_schedule import RedisNoticeSchedule
 from secapi.adapters.redis.popular import RedisPopularInputs
 from secapi.adapters.redis.rate_limiter import RedisRateLimiter
 from secapi.adapters.redis.scan_cache import RedisScanCache
@@ -37,6 +39,7 @@ from secapi.adapters.registry.client import HttpRegistryClient
 from secapi.adapters.sql.engine import create_engine, create_session_factory
 from secapi.adapters.sql.health import SqlHealthProbe
 from secapi.adapters.sql.inventories import SqlInventoryCache
+from secapi.adapters.sql.notification_endpoints import SqlNotificationEndpoints
 from secapi.adapters.sql.quotas import SqlQuotaStore
 from secapi.adapters.sql.repositories import (
     SqlApiKeyRepository,
@@ -45,10 +48,18 @@ from secapi.adapters.sql.repositories import (
 )
 from secapi.adapters.sql.usage import SqlScanWriter, SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
+from secapi.adapters.webhooks import HttpWebhookSender, WebhookAddressPolicy
 from secapi.config import Settings, host_list, registry_credentials
 from secapi.domain.caching import DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.clock import SystemClock
 from secapi.domain.images import ImageSource
+from secapi.domain.notifications import (
+    NoticeSchedule,
+    NotificationEndpoints,
+    RefusalListener,
+    WebhookSender,
+    WebhookUrlPolicy,
+)
 from secapi.domain.ports import (
     ApiKeyRepository,
     Clock,
@@ -69,7 +80,9 @@ from secapi.domain.services.image_scans import (
     LayerCataloger,
 )
 from secapi.domain.services.matching import VulnerabilityMatcher
+from secapi.domain.services.notification_endpoints import NotificationEndpointService
 from secapi.domain.services.quotas import HydratableLimiter, QuotaLedger, QuotaService, QuotaStore
+from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.domain.services.result_cache import ResultCache
 from secapi.domain.services.scan_queries import ScanQueries
 from secapi.domain.services.scan_recorder import ScanRecorder
@@ -99,6 +112,7 @@ class DatabaseProvider(Provider):
     vulnerabilities = provide(SqlVulnerabilityStore, scope=Scope.APP, provides=VulnerabilityStore)
     inventories = provide(SqlInventoryCache, scope=Scope.APP, provides=InventoryCache)
     quota_store = provide(SqlQuotaStore, scope=Scope.APP, provides=QuotaStore)
+    notification_endpoints = provide(SqlNotificationEndpoints, scope=Scope.APP, provides=NotificationEndpoints)
 
     @provide(scope=Scope.APP)
     def sql_probe(self, engine: AsyncEngine, settings: Settings) -> SqlHealthProbe:
@@ -137,6 +151,10 @@ class RedisProvider(Provider):
             await queue.disconnect()
 
     @provide(scope=Scope.APP)
+    def notice_schedule(self, redis: Redis) -> NoticeSchedule:
+        return RedisNoticeSchedule(redis)
+
+    @provide(scope=Scope.APP)
     def limiter(self, redis: Redis, clock: Clock) -> HydratableLimiter:
         return RedisRateLimiter(redis, clock)
 
@@ -171,6 +189,10 @@ class MemoryProvider(Provider):
     @provide(scope=Scope.APP)
     def readiness(self, sql: SqlHealthProbe) -> ReadinessService:
         return ReadinessService([sql])
+
+    @provide(scope=Scope.APP)
+    def notice_schedule(self) -> NoticeSchedule:
+        return InMemoryNoticeSchedule()
 
     @provide(scope=Scope.APP)
     def limiter(self, clock: Clock) -> HydratableLimiter:
@@ -230,9 +252,45 @@ class DomainProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     def quotas(
-        self, limiter: HydratableLimiter, store: QuotaStore, ledger: QuotaLedger, clock: Clock, settings: Settings
+        self,
+        limiter: HydratableLimiter,
+        store: QuotaStore,
+        ledger: QuotaLedger,
+        clock: Clock,
+        settings: Settings,
+        refusals: RefusalListener,
     ) -> QuotaService:
-        return QuotaService(limiter, store, ledger, clock, fail_open=settings.rate_limit_fail_open)
+        return QuotaService(limiter, store, ledger, clock, fail_open=settings.rate_limit_fail_open, refusals=refusals)
+
+    @provide(scope=Scope.APP)
+    def webhook_policy(self, settings: Settings) -> WebhookAddressPolicy:
+        return WebhookAddressPolicy(host_list(settings.webhook_allowlist))
+
+    @provide(scope=Scope.APP)
+    def webhook_url_policy(self, policy: WebhookAddressPolicy) -> WebhookUrlPolicy:
+        return policy
+
+    @provide(scope=Scope.APP)
+    async def webhook_sender(self, policy: WebhookAddressPolicy) -> AsyncIterator[WebhookSender]:
+        sender = HttpWebhookSender(policy)
+        yield sender
+        await sender.aclose()
+
+    @provide(scope=Scope.APP)
+    def reset_notifier(
+        self, endpoints: NotificationEndpoints, schedule: NoticeSchedule, sender: WebhookSender, clock: Clock
+    ) -> ResetNotifier:
+        return ResetNotifier(endpoints, schedule, sender, clock)
+
+    @provide(scope=Scope.APP)
+    def refusal_listener(self, notifier: ResetNotifier) -> RefusalListener:
+        return notifier
+
+    @provide(scope=Scope.APP)
+    def notification_endpoint_service(
+        self, endpoints: NotificationEndpoints, policy: WebhookUrlPolicy, clock: Clock, notifier: ResetNotifier
+    ) -> NotificationEndpointService:
+        return NotificationEndpointService(endpoints, policy, clock, notifier)
 
     @provide(scope=Scope.REQUEST)
     def quota_gate(self, quotas: QuotaService) -> QuotaGate:

@@ -29,8 +29,10 @@ async def api(app: Litestar, client: AsyncClient) -> tuple[AsyncClient, Litestar
 
 
 async def test_miss_then_hit_with_the_same_result(api: tuple[AsyncClient, Litestar]) -> None:
+    from secapi.domain.tiers import Tier
+
     client, app = api
-    _, key = await create_user(app, "a@example.com")
+    _, key = await create_user(app, "a@example.com", Tier.BUSINESS)
     first = await client.post(
         "/api/v1/scan/dependencies", json={"filename": "requirements.txt", "content": REQUIREMENTS}, headers=bearer(key)
     )

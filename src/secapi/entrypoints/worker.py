@@ -14,6 +14,7 @@ from saq.types import Context
 
 from secapi.adapters.redis.scan_queue import JOB_FUNCTION
 from secapi.config import Settings
+from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.ioc import make_container, run_scan_job, sweep_scans, warm_popular
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     tasks = [
         asyncio.create_task(worker.start(), name="saq-worker"),
         asyncio.create_task(sweep_forever(container), name="scan-sweeper"),
+        asyncio.create_task((await container.get(ResetNotifier)).deliver_forever(), name="reset-notifier"),
     ]
     try:
         await stop.wait()

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from secapi.domain.errors import DependencyUnavailable
 from secapi.domain.model import Principal
+from secapi.domain.notifications import RefusalListener
 from secapi.domain.ports import Clock
 from secapi.domain.rate_limits import (
     RateLimitExceeded,
@@ -72,7 +73,9 @@ class QuotaService:
         clock: Clock,
         *,
         fail_open: bool,
+        refusals: RefusalListener | None = None,
     ) -> None:
+        self._refusals = refusals
         self._limiter = limiter
         self._store = store
         self._ledger = ledger
@@ -88,6 +91,7 @@ class QuotaService:
             return
         self._ledger.requests = result
         if not result.allowed:
+            await self._refused(principal, result)
             raise RateLimitExceeded(result, principal.user.tier, endpoint)
 
     async def consume_scan(self, principal: Principal, scan_type: str) -> None:
@@ -101,6 +105,7 @@ class QuotaService:
             return
         self._ledger.scans = result
         if not result.allowed:
+            await self._refused(principal, result)
             raise RateLimitExceeded(result, principal.user.tier, f"scan/{scan_type}")
         for window in windows:
             if window.name == "month":
@@ -113,9 +118,10 @@ class QuotaService:
         windows = scan_windows(principal.user.tier)
         try:
             await self._hydrate(principal.user_id, windows)
-            return await self._limiter.peek(principal.user_id, windows)
+            self._ledger.scans = await self._limiter.peek(principal.user_id, windows)
         except RateLimitUnavailable:
             return None
+        return self._ledger.scans
 
     async def usage(self, principal: Principal) -> RateLimitResult | None:
         """Every window of the caller's tier, without consuming."""
@@ -125,6 +131,11 @@ class QuotaService:
             return await self._limiter.peek(principal.user_id, windows)
         except RateLimitUnavailable:
             return None
+
+    async def _refused(self, principal: Principal, result: RateLimitResult) -> None:
+        # Schedules "room again" webhooks; never raises, so a refusal stays a 429.
+        if self._refusals is not None:
+            await self._refusals.on_refusal(principal.user_id, result)
 
     async def _hydrate(self, user_id: UUID, windows: tuple[Window, ...], *, always: bool = False) -> None:
         # After a Redis flush or restart, the month restarts from the durable counters, not from zero.

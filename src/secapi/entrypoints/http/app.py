@@ -19,6 +19,7 @@ from secapi.entrypoints.http.background import background_work
 from secapi.entrypoints.http.controllers.admin import AdminController
 from secapi.entrypoints.http.controllers.admin_cache import AdminCacheController
 from secapi.entrypoints.http.controllers.health import HealthController
+from secapi.entrypoints.http.controllers.notifications import NotificationsController
 from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsController
 from secapi.entrypoints.http.controllers.scans import ScansController
 from secapi.entrypoints.http.controllers.usage import UsageController
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             AdminController,
             AdminCacheController,
             UsageController,
+            NotificationsController,
         ],
         exception_handlers=exception_handlers(settings.request_max_body_bytes),
         request_max_body_size=settings.request_max_body_bytes,

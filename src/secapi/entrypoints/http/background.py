@@ -12,6 +12,7 @@ from litestar import Litestar
 
 from secapi.adapters.memory.scan_queue import InProcessScanQueue
 from secapi.domain.ports import ScanQueue
+from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.entrypoints.http.archive_scans import cancel_archive_scans
 from secapi.entrypoints.worker import sweep_forever
 from secapi.ioc import run_scan_job
@@ -23,6 +24,7 @@ async def background_work(app: Litestar) -> AsyncIterator[None]:
     container: AsyncContainer = app.state.dishka_container
     queue = await container.get(ScanQueue)
     sweeper: asyncio.Task[None] | None = None
+    notifier: asyncio.Task[None] | None = None
     if isinstance(queue, InProcessScanQueue):
 
         async def handle(scan_id: UUID) -> None:
@@ -30,13 +32,16 @@ async def background_work(app: Litestar) -> AsyncIterator[None]:
 
         queue.start(handle)
         sweeper = asyncio.create_task(sweep_forever(container), name="scan-sweeper")
+        # Without Redis there is no worker process: this one delivers quota-reset webhooks too.
+        notifier = asyncio.create_task((await container.get(ResetNotifier)).deliver_forever(), name="reset-notifier")
     try:
         yield
     finally:
         await cancel_archive_scans()
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+        for task in (sweeper, notifier):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if isinstance(queue, InProcessScanQueue):
             await queue.stop()
