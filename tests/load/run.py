@@ -115,7 +115,7 @@ async def main(users: int, seconds: int, workers: int, report: Path | None) -> i
                         "--csv",
                         str(prefix),
                         "--only-summary",
-                    ],  # fmt: skip
+                    ],
                     env={**os.environ, "SECAPI_LOAD_KEYS": ",".join(keys)},
                     check=False,
                     capture_output=True,
