@@ -73,9 +73,10 @@ async def usage_flusher(app: Litestar) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(interval)
             try:
+                await scans.flush()
                 await recorder.flush()
-            except Exception:
-                log.exception("usage flush failed")
+            except Exception:  # the loop must outlive any one failed flush
+                log.exception("flushing cache-hit scans or usage failed")
 
     task = asyncio.create_task(loop(), name="usage-flusher")
     try:
