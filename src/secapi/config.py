@@ -129,6 +129,21 @@ class Settings:
     rate_limit_fail_open: bool = True
     """When the limiter's Redis is unavailable: admit requests (true, logged and counted) or answer 503 (false)."""
 
+    metrics_enabled: bool = True
+    """Collect Prometheus metrics and serve them at `GET /metrics` (false: a no-op sink, no route)."""
+
+    metrics_token: str = ""
+    """Bearer token `GET /metrics` requires (metrics name tenants' tiers); empty: no token needed."""
+
+    worker_metrics_port: int = 0
+    """Port on which `secapi worker` serves `/metrics` (0: not served)."""
+
+    worker_metrics_host: str = "127.0.0.1"
+    """Address `secapi worker` binds its `/metrics` port to."""
+
+    vulndb_update_period: float = 86400.0
+    """Seconds between the vulnerability data imports you schedule; exported so an alert fires when data is older."""
+
     log_level: str = "INFO"
     """Python logging level name."""
 

@@ -26,6 +26,10 @@ from secapi.adapters.memory.scan_cache import InMemoryScanCache
 from secapi.adapters.memory.scan_queue import InProcessScanQueue
 from secapi.adapters.memory.single_flight import InMemorySingleFlight
 from secapi.adapters.memory.versions import InMemoryVersionSource
+from secapi.adapters.prometheus.exposition import PrometheusExposition
+from secapi.adapters.prometheus.http import PrometheusHttpMetrics
+from secapi.adapters.prometheus.pool import SqlAlchemyPoolMetrics
+from secapi.adapters.prometheus.sink import PrometheusMetricsSink
 from secapi.adapters.redis.client import RedisHealthProbe, create_redis
 from secapi.adapters.redis.digests import RedisDigestCache
 from secapi.adapters.redis.notice_schedule import RedisNoticeSchedule
@@ -36,6 +40,7 @@ from secapi.adapters.redis.scan_queue import SaqScanQueue, create_saq_queue
 from secapi.adapters.redis.single_flight import RedisSingleFlight
 from secapi.adapters.redis.versions import RedisVersionSource
 from secapi.adapters.registry.client import HttpRegistryClient
+from secapi.adapters.sql.backlog import SqlScanBacklog
 from secapi.adapters.sql.engine import create_engine, create_session_factory
 from secapi.adapters.sql.health import SqlHealthProbe
 from secapi.adapters.sql.inventories import SqlInventoryCache
@@ -53,6 +58,7 @@ from secapi.config import Settings, host_list, registry_credentials
 from secapi.domain.caching import DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.clock import SystemClock
 from secapi.domain.images import ImageSource
+from secapi.domain.metrics import MetricsSink, NoMetrics, ScanBacklog
 from secapi.domain.notifications import (
     NoticeSchedule,
     NotificationEndpoints,
@@ -80,6 +86,7 @@ from secapi.domain.services.image_scans import (
     LayerCataloger,
 )
 from secapi.domain.services.matching import VulnerabilityMatcher
+from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.domain.services.notification_endpoints import NotificationEndpointService
 from secapi.domain.services.quotas import HydratableLimiter, QuotaLedger, QuotaService, QuotaStore
 from secapi.domain.services.reset_notifications import ResetNotifier
@@ -113,6 +120,7 @@ class DatabaseProvider(Provider):
     inventories = provide(SqlInventoryCache, scope=Scope.APP, provides=InventoryCache)
     quota_store = provide(SqlQuotaStore, scope=Scope.APP, provides=QuotaStore)
     notification_endpoints = provide(SqlNotificationEndpoints, scope=Scope.APP, provides=NotificationEndpoints)
+    backlog = provide(SqlScanBacklog, scope=Scope.APP, provides=ScanBacklog)
 
     @provide(scope=Scope.APP)
     def sql_probe(self, engine: AsyncEngine, settings: Settings) -> SqlHealthProbe:
@@ -138,8 +146,10 @@ class RedisProvider(Provider):
         await client.aclose()
 
     @provide(scope=Scope.APP)
-    def readiness(self, sql: SqlHealthProbe, redis: Redis, settings: Settings) -> ReadinessService:
-        return ReadinessService([sql, RedisHealthProbe(redis, settings.health_check_timeout)])
+    def readiness(
+        self, sql: SqlHealthProbe, redis: Redis, settings: Settings, metrics: MetricsSink
+    ) -> ReadinessService:
+        return ReadinessService([sql, RedisHealthProbe(redis, settings.health_check_timeout)], metrics)
 
     @provide(scope=Scope.APP)
     async def saq_queue(self, settings: Settings) -> AsyncIterator[Queue]:
@@ -187,8 +197,8 @@ class MemoryProvider(Provider):
     """In-process adapters for the embedded default (no Redis)."""
 
     @provide(scope=Scope.APP)
-    def readiness(self, sql: SqlHealthProbe) -> ReadinessService:
-        return ReadinessService([sql])
+    def readiness(self, sql: SqlHealthProbe, metrics: MetricsSink) -> ReadinessService:
+        return ReadinessService([sql], metrics)
 
     @provide(scope=Scope.APP)
     def notice_schedule(self) -> NoticeSchedule:
@@ -244,7 +254,19 @@ class DomainProvider(Provider):
     def importer(self, store: VulnerabilityStore) -> VulnDbImporter:
         return VulnDbImporter(store)
 
-    dependency_scans = provide(DependencyScanService, scope=Scope.REQUEST)
+    @provide(scope=Scope.REQUEST)
+    def dependency_scans(
+        self,
+        reader: LockfileReader,
+        matcher: VulnerabilityMatcher,
+        results: ResultCache,
+        scans: ScanRepository,
+        clock: Clock,
+        quota: QuotaGate,
+        recorder: ScanRecorder,
+        metrics: MetricsSink,
+    ) -> DependencyScanService:
+        return DependencyScanService(reader, matcher, results, scans, clock, quota, recorder, metrics)
 
     @provide(scope=Scope.REQUEST)
     def ledger(self) -> QuotaLedger:
@@ -259,8 +281,11 @@ class DomainProvider(Provider):
         clock: Clock,
         settings: Settings,
         refusals: RefusalListener,
+        metrics: MetricsSink,
     ) -> QuotaService:
-        return QuotaService(limiter, store, ledger, clock, fail_open=settings.rate_limit_fail_open, refusals=refusals)
+        return QuotaService(
+            limiter, store, ledger, clock, fail_open=settings.rate_limit_fail_open, refusals=refusals, metrics=metrics
+        )
 
     @provide(scope=Scope.APP)
     def webhook_policy(self, settings: Settings) -> WebhookAddressPolicy:
@@ -307,8 +332,11 @@ class DomainProvider(Provider):
         popular: PopularInputs,
         clock: Clock,
         settings: Settings,
+        metrics: MetricsSink,
     ) -> ResultCache:
-        return ResultCache(cache, versions, flight, popular, clock, follower_wait=settings.scan_lease_seconds)
+        return ResultCache(
+            cache, versions, flight, popular, clock, follower_wait=settings.scan_lease_seconds, metrics=metrics
+        )
 
     authenticator = provide(Authenticator, scope=Scope.APP)
     accounts = provide(AccountService, scope=Scope.APP)
@@ -344,6 +372,7 @@ class DomainProvider(Provider):
         digests: DigestCache,
         quota: QuotaGate,
         recorder: ScanRecorder,
+        metrics: MetricsSink,
     ) -> ImageScanSubmitter:
         return ImageScanSubmitter(
             scans,
@@ -357,6 +386,7 @@ class DomainProvider(Provider):
             private_registries=frozenset(registry_credentials(settings.registry_credentials)),
             digest_ttl=settings.tag_digest_ttl,
             recorder=recorder,
+            metrics=metrics,
         )
 
     @provide(scope=Scope.APP)
@@ -372,6 +402,7 @@ class DomainProvider(Provider):
         settings: Settings,
         results: ResultCache,
         users: UserRepository,
+        metrics: MetricsSink,
     ) -> ImageScanRunner:
         return ImageScanRunner(
             scans,
@@ -387,6 +418,7 @@ class DomainProvider(Provider):
             results=results,
             users=users,
             private_registries=frozenset(registry_credentials(settings.registry_credentials)),
+            metrics=metrics,
         )
 
     @provide(scope=Scope.APP)
@@ -396,14 +428,52 @@ class DomainProvider(Provider):
         )
 
     @provide(scope=Scope.APP)
+    def metrics_sampler(
+        self,
+        readiness: ReadinessService,
+        store: VulnerabilityStore,
+        backlog: ScanBacklog,
+        clock: Clock,
+        metrics: MetricsSink,
+        settings: Settings,
+    ) -> MetricsSampler:
+        # A little longer than the probes' own timeout, so a slow probe still reports "down".
+        return MetricsSampler(readiness, store, backlog, clock, metrics, timeout=settings.health_check_timeout + 1.0)
+
+    @provide(scope=Scope.APP)
     def scan_queries(self, scans: ScanRepository, settings: Settings) -> ScanQueries:
         return ScanQueries(scans, default_limit=settings.page_size_default, max_limit=settings.page_size_max)
+
+
+class PrometheusProvider(Provider):
+    """Metrics exported to Prometheus (the default)."""
+
+    exposition = provide(PrometheusExposition, scope=Scope.APP)
+    http_metrics = provide(PrometheusHttpMetrics, scope=Scope.APP)
+    pool_metrics = provide(SqlAlchemyPoolMetrics, scope=Scope.APP)
+
+    @provide(scope=Scope.APP)
+    def metrics(self, exposition: PrometheusExposition, settings: Settings) -> MetricsSink:
+        return PrometheusMetricsSink(
+            exposition,
+            shared_backend="redis" if settings.redis_url else None,
+            vulndb_update_period=settings.vulndb_update_period,
+        )
+
+
+class NoMetricsProvider(Provider):
+    """Metrics switched off (`SECAPI_METRICS_ENABLED=false`): every event is dropped."""
+
+    @provide(scope=Scope.APP)
+    def metrics(self) -> MetricsSink:
+        return NoMetrics()
 
 
 def backend_providers(settings: Settings) -> list[Provider]:
     """The providers for the configured backends."""
     providers: list[Provider] = [DomainProvider(), DatabaseProvider()]
     providers.append(RedisProvider() if settings.redis_url else MemoryProvider())
+    providers.append(PrometheusProvider() if settings.metrics_enabled else NoMetricsProvider())
     return providers
 
 

@@ -76,7 +76,9 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (migrate first with `secapi db upgrade`)."""
     from secapi.entrypoints.http.server import run_server
 
-    run_server(host=host, port=port, workers=workers, log_level=settings.log_level)
+    run_server(
+        host=host, port=port, workers=workers, log_level=settings.log_level, metrics_enabled=settings.metrics_enabled
+    )
 
 
 @main.command()

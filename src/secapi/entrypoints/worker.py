@@ -12,8 +12,12 @@ from uuid import UUID
 from saq import CronJob, Queue, Worker
 from saq.types import Context
 
+from secapi.adapters.prometheus.exposition import PrometheusExposition
+from secapi.adapters.prometheus.pool import SqlAlchemyPoolMetrics
+from secapi.adapters.prometheus.server import MetricsHttpServer
 from secapi.adapters.redis.scan_queue import JOB_FUNCTION
 from secapi.config import Settings
+from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.ioc import make_container, run_scan_job, sweep_scans, warm_popular
 
@@ -53,6 +57,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     # SAQ enqueues a cron job under one key per run, so several workers still warm once.
     cron = [CronJob(warm_cache, cron=settings.cache_warm_cron, unique=True)] if settings.cache_warm_cron else []
     worker = Worker(queue, functions=[run_scan], concurrency=settings.worker_concurrency, cron_jobs=cron)
+    metrics_server = await start_metrics_server(container, settings)
     tasks = [
         asyncio.create_task(worker.start(), name="saq-worker"),
         asyncio.create_task(sweep_forever(container), name="scan-sweeper"),
@@ -61,6 +66,8 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     try:
         await stop.wait()
     finally:
+        if metrics_server is not None:
+            metrics_server.stop()
         await worker.stop()
         for task in tasks:
             task.cancel()
@@ -68,6 +75,34 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await container.close()
+
+
+async def start_metrics_server(container: Any, settings: Settings) -> MetricsHttpServer | None:
+    """Serve this worker's metrics on `worker_metrics_port`, if set (a worker has no API to serve them on)."""
+    if not (settings.metrics_enabled and settings.worker_metrics_port):
+        return None
+    loop = asyncio.get_running_loop()
+    sampler = await container.get(MetricsSampler)
+    pool = await container.get(SqlAlchemyPoolMetrics)
+
+    def refresh() -> None:
+        # Runs in the server's thread: the samples need this worker's event loop.
+        try:
+            asyncio.run_coroutine_threadsafe(sampler.sample(), loop).result(timeout=settings.health_check_timeout + 2)
+        except Exception:
+            log.warning("metrics sampling failed; serving the previous values", exc_info=True)
+        pool.sample()
+
+    server = MetricsHttpServer(
+        await container.get(PrometheusExposition),
+        host=settings.worker_metrics_host,
+        port=settings.worker_metrics_port,
+        token=settings.metrics_token,
+        refresh=refresh,
+    )
+    server.start()
+    log.info("worker metrics at http://%s:%d/metrics", settings.worker_metrics_host, server.port)
+    return server
 
 
 def run_worker(settings: Settings) -> None:

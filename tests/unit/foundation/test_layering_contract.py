@@ -31,7 +31,7 @@ def test_the_tree_keeps_the_contract() -> None:
     assert "0 broken" in result.stdout
 
 
-@pytest.mark.parametrize("framework", ["litestar", "sqlalchemy", "redis"])
+@pytest.mark.parametrize("framework", ["litestar", "sqlalchemy", "redis", "prometheus_client"])
 def test_a_domain_module_importing_a_framework_breaks_the_build(tmp_path: Path, framework: str) -> None:
     src = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "secapi", src / "secapi", ignore=shutil.ignore_patterns("__pycache__"))

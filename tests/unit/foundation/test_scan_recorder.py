@@ -39,7 +39,7 @@ async def test_rows_are_written_in_order_and_survive_a_failed_flush() -> None:
     archive = Archive()
     recorder = ScanRecorder(archive, max_buffered=10)
     for n in range(3):
-        recorder.record(_scan(n), b'{"n": %d}' % n)
+        recorder.record_scan(_scan(n), b'{"n": %d}' % n)
     archive.failing = True
     assert await recorder.flush() == 0
     assert recorder.pending == 3
@@ -52,6 +52,6 @@ async def test_rows_are_written_in_order_and_survive_a_failed_flush() -> None:
 async def test_the_buffer_is_bounded() -> None:
     recorder = ScanRecorder(Archive(), max_buffered=2)
     for n in range(5):
-        recorder.record(_scan(n), b"{}")
+        recorder.record_scan(_scan(n), b"{}")
     assert recorder.pending == 2
     assert recorder.dropped == 3

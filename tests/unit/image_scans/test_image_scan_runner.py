@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from secapi.adapters.catalog.cataloger import TarLayerCataloger
+from secapi.adapters.memory.metrics import RecordingMetrics
 from secapi.adapters.osv.reader import SAMPLE_DIR, iter_records
 from secapi.domain.images import (
     DEFAULT_PLATFORM,
@@ -177,6 +178,28 @@ async def test_unexpected_errors_fail_the_scan_without_crashing(
     assert outcome is not None
     assert outcome.status is ScanStatus.FAILED
     assert "internal error" in (outcome.error or "")
+
+
+async def test_requests_and_runs_are_reported_to_the_metrics_sink(
+    scans: InMemoryScans, store: InMemoryVulnerabilityStore, clock: FakeClock, principal: Principal
+) -> None:
+    metrics = RecordingMetrics()
+    source = FakeImageSource({"registry.test/app:1": debian_image(app_layer())})
+    submitter = ImageScanSubmitter(scans, RecordingQueue(), clock, sync_budget=0, metrics=metrics)
+    runner = ImageScanRunner(
+        scans, source, TarLayerCataloger(), InMemoryInventoryCache(), VulnerabilityMatcher(store), store, clock,
+        lease_seconds=LEASE, max_attempts=3, tmp_dir=None, metrics=metrics,
+    )  # fmt: skip
+    await runner.run((await submitter.submit(principal, "registry.test/app:1", None)).id)
+    source.fail_with = ImageNotFound("registry.test/app:1: manifest unknown")
+    await runner.run((await submitter.submit(principal, "registry.test/app:1", None)).id)
+    assert metrics.scan_requests == {
+        ("docker", "miss", "free"): 2,
+        ("docker", "completed", "free"): 1,
+        ("docker", "failed", "free"): 1,
+    }
+    assert len(metrics.scan_durations["docker"]) == 2
+    assert metrics.active_scans["docker"] == 0
 
 
 async def test_a_dead_workers_scan_is_taken_again_after_its_lease(

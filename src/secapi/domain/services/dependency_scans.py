@@ -13,9 +13,11 @@ import msgspec
 
 from secapi.domain.caching import CachedScan, cache_key
 from secapi.domain.findings import ScanResult, Timings, severity_counts
-from secapi.domain.lockfiles import ParsedLockfile
+from secapi.domain.lockfiles import LockfileError, ParsedLockfile
+from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
 from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanRepository
+from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache
 from secapi.domain.services.scan_recorder import ScanRecorder
@@ -93,7 +95,9 @@ class DependencyScanService:
         clock: Clock,
         quota: QuotaGate,
         recorder: ScanRecorder,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._recorder = recorder
         self._reader = reader
         self._matcher = matcher
@@ -111,11 +115,26 @@ class DependencyScanService:
         """
         data = {"filename": lockfile.base_name, "content_sha256": _sha256(lockfile.content)}
         key = cache_key(ScanType.DEPENDENCIES.value, data, tenant=None if shared else principal.user_id)
+        started = time.perf_counter()
         version = await self._results.current_version()
         try:
-            return await self._scan(principal, lockfile, key, data, version, bypass_cache=bypass_cache)
+            outcome = await self._scan(principal, lockfile, key, data, version, bypass_cache=bypass_cache)
+            status = _REQUEST_STATUS[outcome.cache.status if outcome.cache else CacheStatus.MISS]
+            seconds = time.perf_counter() - started if status is ScanRequestStatus.HIT else None
+            self._metrics.scan_requested(ScanType.DEPENDENCIES.value, principal.user.tier, status, seconds)
+            return outcome
+        except RateLimitExceeded:
+            self._requested(principal, ScanRequestStatus.REJECTED)
+            raise
+        except LockfileError:
+            # The scan ran and failed on its input (`scan_finished` said so); the request itself was a miss.
+            self._requested(principal, ScanRequestStatus.BYPASS if bypass_cache else ScanRequestStatus.MISS)
+            raise
         finally:
             await self._quota.scan_state(principal)
+
+    def _requested(self, principal: Principal, status: ScanRequestStatus) -> None:
+        self._metrics.scan_requested(ScanType.DEPENDENCIES.value, principal.user.tier, status, None)
 
     async def _scan(
         self,
@@ -134,7 +153,7 @@ class DependencyScanService:
 
         async def compute() -> tuple[Scan | None, CachedScan]:
             await self._quota.consume_scan(principal, ScanType.DEPENDENCIES.value)
-            scan = await self._run(principal, lockfile, version)
+            scan = await self._measured_run(principal, lockfile, version)
             entry = await self._results.store(
                 key, ScanType.DEPENDENCIES.value, data, scan.result, version=version, tier=principal.user.tier
             )
@@ -168,8 +187,23 @@ class DependencyScanService:
             duration_ms=0.0,
         )
         raw = bytes(entry.result)
-        self._recorder.record(scan, raw)
+        self._recorder.record_scan(scan, raw)
         return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT), raw_result=raw)
+
+    async def _measured_run(self, principal: Principal, lockfile: LockfileInput, version: int) -> Scan:
+        scan_type, tier = ScanType.DEPENDENCIES.value, principal.user.tier
+        self._metrics.scan_started(scan_type)
+        started = time.perf_counter()
+        try:
+            scan = await self._run(principal, lockfile, version)
+        except Exception:
+            self._metrics.scan_finished(scan_type, tier, failed=True, seconds=time.perf_counter() - started)
+            raise
+        except BaseException:
+            self._metrics.scan_interrupted(scan_type)
+            raise
+        self._metrics.scan_finished(scan_type, tier, failed=False, seconds=time.perf_counter() - started)
+        return scan
 
     async def _run(self, principal: Principal, lockfile: LockfileInput, version: int) -> Scan:
         created_at = self._clock.now()
@@ -208,6 +242,13 @@ class DependencyScanService:
         )
         await self._scans.add(scan)
         return scan
+
+
+_REQUEST_STATUS = {
+    CacheStatus.HIT: ScanRequestStatus.HIT,
+    CacheStatus.MISS: ScanRequestStatus.MISS,
+    CacheStatus.BYPASS: ScanRequestStatus.BYPASS,
+}
 
 
 def _sha256(text: str) -> str:

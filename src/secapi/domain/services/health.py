@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from secapi.domain.errors import DependencyUnavailable
+from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.ports import HealthProbe
 
 
@@ -30,13 +31,17 @@ class Readiness:
 class ReadinessService:
     """Runs every probe concurrently (each bounds its own time)."""
 
-    def __init__(self, probes: Sequence[HealthProbe]) -> None:
+    def __init__(self, probes: Sequence[HealthProbe], metrics: MetricsSink | None = None) -> None:
         self._probes = tuple(probes)
+        self._metrics = metrics or NoMetrics()
 
     async def check(self) -> Readiness:
-        """The state of every dependency."""
+        """The state of every dependency (also reported to the metrics sink)."""
         outcomes = await asyncio.gather(*(self._run(probe) for probe in self._probes))
-        return Readiness(checks=dict(zip((p.name for p in self._probes), outcomes, strict=True)))
+        readiness = Readiness(checks=dict(zip((p.name for p in self._probes), outcomes, strict=True)))
+        for name, reason in readiness.checks.items():
+            self._metrics.dependency_checked(name, available=reason is None)
+        return readiness
 
     @staticmethod
     async def _run(probe: HealthProbe) -> str | None:

@@ -30,9 +30,11 @@ from secapi.domain.images import (
     parse_platform,
 )
 from secapi.domain.inventory import CATALOGER_VERSION, ImageInventory, LayerInventory, merge_layers
+from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
 from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.packages import UnscannableEntry
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository, UserRepository, VulnerabilityStore
+from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.services.dependency_scans import NoQuota, QuotaGate, ScanOutcome
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache, etag_of
@@ -112,7 +114,9 @@ class ImageScanSubmitter:
         private_registries: frozenset[str] = frozenset(),
         digest_ttl: int = DIGEST_TTL,
         recorder: ScanRecorder | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._recorder = recorder
         self._scans = scans
         self._queue = queue
@@ -140,13 +144,29 @@ class ImageScanSubmitter:
         consume_quota: bool = True,
     ) -> ScanOutcome:
         """Answer from the cache when the image's current digest was scanned already; else queue a scan."""
+        started = time.perf_counter()
         try:
-            return await self._scan(
+            outcome = await self._scan(
                 principal, image, platform, bypass_cache=bypass_cache, wait=wait, consume_quota=consume_quota
             )
+            elapsed = time.perf_counter() - started
+        except RateLimitExceeded:
+            self._requested(principal, ScanRequestStatus.REJECTED, None)
+            raise
         finally:
             if consume_quota:
                 await self._quota.scan_state(principal)
+        # Warming (consume_quota=False) is no tenant's request: only requests are counted.
+        if consume_quota:
+            if outcome.cache is not None and outcome.cache.status is CacheStatus.HIT:
+                self._requested(principal, ScanRequestStatus.HIT, elapsed)
+            else:
+                status = ScanRequestStatus.BYPASS if bypass_cache else ScanRequestStatus.MISS
+                self._requested(principal, status, None)
+        return outcome
+
+    def _requested(self, principal: Principal, status: ScanRequestStatus, seconds: float | None) -> None:
+        self._metrics.scan_requested(ScanType.DOCKER.value, principal.user.tier, status, seconds)
 
     async def _scan(
         self,
@@ -234,7 +254,7 @@ class ImageScanSubmitter:
         )
         raw = bytes(entry.result)
         if self._recorder is not None:
-            self._recorder.record(scan, raw)
+            self._recorder.record_scan(scan, raw)
         else:
             await self._scans.add(dataclasses.replace(scan, result=msgspec.json.decode(raw)))
         return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT), raw_result=raw)
@@ -269,6 +289,7 @@ class ImageScanSubmitter:
             created_at=self._clock.now(),
         )
         await self._scans.add(scan)
+        self._requested(principal, ScanRequestStatus.MISS, None)  # an upload is never looked up before it runs
         return scan
 
 
@@ -291,7 +312,9 @@ class ImageScanRunner:
         results: ResultCache | None = None,
         users: UserRepository | None = None,
         private_registries: frozenset[str] = frozenset(),
+        metrics: MetricsSink | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._results = results
         self._users = users
         self._private = private_registries
@@ -312,12 +335,26 @@ class ImageScanRunner:
         scan = await self._scans.claim(scan_id, now=now, lease_until=now + self._lease)
         if scan is None:
             return None
+        tier = await self._tier(scan)
+        self._metrics.scan_started(ScanType.DOCKER.value)
+        started = time.perf_counter()
+        try:
+            outcome = await self._run_claimed(scan, source, tier)
+        except BaseException:
+            # Cancelled (shutdown) or crashed mid-run: the lease runs out and the sweeper hands the scan out again.
+            self._metrics.scan_interrupted(ScanType.DOCKER.value)
+            raise
+        failed = outcome.status is ScanStatus.FAILED
+        self._metrics.scan_finished(ScanType.DOCKER.value, tier, failed=failed, seconds=time.perf_counter() - started)
+        return outcome
+
+    async def _run_claimed(self, scan: Scan, source: ImageSource | None, tier: Tier) -> Scan:
         if scan.attempts > self._max_attempts:
             reason = f"gave up after {scan.attempts - 1} attempts: the workers running this scan stopped"
             return await self._finish(scan, error=reason)
         heartbeat = asyncio.create_task(self._renew(scan.id))
         try:
-            result = await self._scan(scan, source or self._source)
+            result = await self._scan(scan, source or self._source, tier)
         except DomainError as exc:
             return await self._finish(scan, error=str(exc))
         except Exception as exc:  # a scan must end, never take the worker down
@@ -356,7 +393,7 @@ class ImageScanRunner:
         await self._scans.update(outcome)
         return outcome
 
-    async def _scan(self, scan: Scan, source: ImageSource) -> dict[str, Any]:
+    async def _scan(self, scan: Scan, source: ImageSource, tier: Tier) -> dict[str, Any]:
         """The result: from the cache if an identical scan just finished, else computed (once across workers)."""
         started = time.perf_counter()
         reference = parse_image_reference(scan.input_data["image"])
@@ -368,7 +405,6 @@ class ImageScanRunner:
             return plain
         version = await results.current_version()
         key, data = await self._cache_key(scan, reference, resolved, platform)
-        tier = await self._tier(scan)
 
         async def compute() -> dict[str, Any]:
             result: dict[str, Any] = msgspec.to_builtins(await self._compute(resolved, source, started, version))

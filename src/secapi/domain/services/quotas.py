@@ -8,6 +8,7 @@ from typing import Protocol
 from uuid import UUID
 
 from secapi.domain.errors import DependencyUnavailable
+from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import Principal
 from secapi.domain.notifications import RefusalListener
 from secapi.domain.ports import Clock
@@ -74,7 +75,9 @@ class QuotaService:
         *,
         fail_open: bool,
         refusals: RefusalListener | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._refusals = refusals
         self._limiter = limiter
         self._store = store
@@ -91,7 +94,7 @@ class QuotaService:
             return
         self._ledger.requests = result
         if not result.allowed:
-            await self._refused(principal, result)
+            await self._refused(principal, result, endpoint)
             raise RateLimitExceeded(result, principal.user.tier, endpoint)
 
     async def consume_scan(self, principal: Principal, scan_type: str) -> None:
@@ -105,7 +108,7 @@ class QuotaService:
             return
         self._ledger.scans = result
         if not result.allowed:
-            await self._refused(principal, result)
+            await self._refused(principal, result, f"scan/{scan_type}")
             raise RateLimitExceeded(result, principal.user.tier, f"scan/{scan_type}")
         for window in windows:
             if window.name == "month":
@@ -132,7 +135,8 @@ class QuotaService:
         except RateLimitUnavailable:
             return None
 
-    async def _refused(self, principal: Principal, result: RateLimitResult) -> None:
+    async def _refused(self, principal: Principal, result: RateLimitResult, endpoint: str) -> None:
+        self._metrics.rate_limit_exceeded(principal.user.tier, endpoint)
         # Schedules "room again" webhooks; never raises, so a refusal stays a 429.
         if self._refusals is not None:
             await self._refusals.on_refusal(principal.user_id, result)
@@ -158,6 +162,7 @@ class QuotaService:
         return int(self._clock.now().timestamp() // (window.seconds // window.buckets))
 
     def _unavailable(self, exc: Exception) -> None:
+        self._metrics.rate_limiter_unavailable()
         if not self._fail_open:
             raise DependencyUnavailable("rate limiting is unavailable, and this server fails closed") from exc
         log.warning("rate limiter unavailable, admitting the request (fail-open): %s", exc)

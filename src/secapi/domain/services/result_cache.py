@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from secapi.domain.caching import CachedScan, CacheUnavailable, PopularInputs, ScanCache, SingleFlight, VersionSource
+from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.ports import Clock
 from secapi.domain.tiers import CACHE_TTL, Tier
 
@@ -58,7 +59,9 @@ class ResultCache:
         clock: Clock,
         *,
         follower_wait: float,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._cache = cache
         self._versions = versions
         self._flight = flight
@@ -76,10 +79,14 @@ class ResultCache:
             entry = await self._cache.get_scan_result(key)
         except CacheUnavailable as exc:
             log.warning("scan cache unavailable on lookup, scanning without it: %s", exc)
+            self._metrics.cache_unavailable("lookup")
+            if count:
+                self._metrics.cache_lookup(scan_type, hit=False)
             return None
         if entry is not None and entry.vulndb_version != version:
             entry = None  # computed against an older database: never served
         if count:
+            self._metrics.cache_lookup(scan_type, hit=entry is not None)
             await self._count(scan_type, hit=entry is not None)
         return entry
 
@@ -101,6 +108,7 @@ class ResultCache:
             await self._cache.set_scan_result(key, entry, ttl)
         except CacheUnavailable as exc:
             log.warning("scan cache unavailable on store: %s", exc)
+            self._metrics.cache_unavailable("store")
         return entry
 
     async def once(
@@ -141,4 +149,4 @@ class ResultCache:
         try:
             await self._cache.record(scan_type, hit=hit)
         except CacheUnavailable:
-            return
+            self._metrics.cache_unavailable("stats")

@@ -19,10 +19,12 @@ from secapi.entrypoints.http.background import background_work
 from secapi.entrypoints.http.controllers.admin import AdminController
 from secapi.entrypoints.http.controllers.admin_cache import AdminCacheController
 from secapi.entrypoints.http.controllers.health import HealthController
+from secapi.entrypoints.http.controllers.metrics import MetricsController
 from secapi.entrypoints.http.controllers.notifications import NotificationsController
 from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsController
 from secapi.entrypoints.http.controllers.scans import ScansController
 from secapi.entrypoints.http.controllers.usage import UsageController
+from secapi.entrypoints.http.metrics import install_http_metrics, metrics_lifespan
 from secapi.entrypoints.http.problems import exception_handlers
 from secapi.entrypoints.http.rate_limit_headers import rate_limit_header_middleware
 from secapi.entrypoints.http.usage import usage_flusher, usage_middleware
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         finally:
             await container.close()
 
+    metrics = settings.metrics_enabled
     app = Litestar(
         route_handlers=[
             HealthController,
@@ -50,15 +53,18 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             AdminCacheController,
             UsageController,
             NotificationsController,
+            *([MetricsController] if metrics else []),
         ],
         exception_handlers=exception_handlers(settings.request_max_body_bytes),
         request_max_body_size=settings.request_max_body_bytes,
         middleware=[usage_middleware, rate_limit_header_middleware],
-        lifespan=[close_container, usage_flusher, background_work],
+        lifespan=[close_container, usage_flusher, background_work, *([metrics_lifespan] if metrics else [])],
         openapi_config=_openapi(settings),
         debug=False,
     )
     setup_dishka(container, app)
+    if metrics:
+        install_http_metrics(app)
     return app
 
 

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://secapi.dev/problems/"
+PROBLEM_TYPE_KEY = "problem_type"
+"""Where `problem()` leaves the type slug on the request's scope state, for the error metrics."""
 
 # Domain error → (status, type slug, title). Subclasses inherit their base's entry.
 _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
@@ -66,6 +68,7 @@ def problem(
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     if request is not None:
         body["instance"] = request.url.path
+        request.scope.setdefault("state", {})[PROBLEM_TYPE_KEY] = slug
     body.update(extensions or {})
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 

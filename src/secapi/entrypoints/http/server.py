@@ -2,23 +2,55 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 from granian.constants import Interfaces
 from granian.log import LogLevels
 from granian.server import Server
 
+from secapi.adapters.prometheus.exposition import MULTIPROC_ENV, multiprocess_dir, prepare_multiprocess_dir
+
 APP_FACTORY = "secapi.entrypoints.http.app:app_from_env"
 
 
-def run_server(*, host: str, port: int, workers: int, log_level: str) -> None:
+def run_server(*, host: str, port: int, workers: int, log_level: str, metrics_enabled: bool = True) -> None:
     """Serve the API with `workers` processes; each builds its app from the environment."""
-    Server(
-        APP_FACTORY,
-        address=host,
-        port=port,
-        workers=workers,
-        interface=Interfaces.ASGI,
-        factory=True,
-        log_level=LogLevels(log_level.lower()),
-        log_access=False,  # access lines would carry paths only, but keep request logs out of the hot path
-        respawn_failed_workers=True,
-    ).serve()
+    with _shared_metrics(enabled=metrics_enabled and workers > 1):
+        Server(
+            APP_FACTORY,
+            address=host,
+            port=port,
+            workers=workers,
+            interface=Interfaces.ASGI,
+            factory=True,
+            log_level=LogLevels(log_level.lower()),
+            log_access=False,  # access lines would carry paths only, but keep request logs out of the hot path
+            respawn_failed_workers=True,
+        ).serve()
+
+
+@contextlib.contextmanager
+def _shared_metrics(*, enabled: bool) -> Iterator[None]:
+    """Let the workers sum their metrics through files in one directory for this run, emptied at start.
+
+    A directory named in `PROMETHEUS_MULTIPROC_DIR` is used (and emptied) as is;
+    otherwise a temporary one is made and removed at exit.
+    """
+    preset = multiprocess_dir()
+    if not enabled and preset is None:
+        yield
+        return
+    path = Path(preset) if preset else Path(tempfile.mkdtemp(prefix="secapi-metrics-"))
+    prepare_multiprocess_dir(path)
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if preset is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Prometheus adapters: the `MetricsSink`, HTTP and pool metrics, and their exposition (one process or several)."""

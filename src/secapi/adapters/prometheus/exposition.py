@@ -1,0 +1,74 @@
+"""Where metric values live (this process, or files shared by a server's workers) and how a scrape renders them.
+
+With several worker processes behind one port, each scrape reaches one of them;
+prometheus_client's multiprocess mode has every process write its values to
+files in `PROMETHEUS_MULTIPROC_DIR`, and a scrape sums them, so any worker
+answers for the whole instance.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, ProcessCollector, disable_created_metrics, values
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The shared directory when this process is one of several serving the same metrics."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def prepare_multiprocess_dir(path: Path) -> None:
+    """Create `path` and delete value files left by an earlier run, so counters start from zero."""
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
+def _use_multiprocess_values_if_configured() -> None:
+    # prometheus_client picks its value store when first imported. `secapi serve` imports it before
+    # setting PROMETHEUS_MULTIPROC_DIR and forking its workers, so a worker must pick again.
+    if multiprocess_dir() and values.ValueClass is values.MutexValue:
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+
+
+class PrometheusExposition:
+    """This process's registry, and the rendering of a scrape (summed across processes in multiprocess mode)."""
+
+    def __init__(self) -> None:
+        _use_multiprocess_values_if_configured()
+        # `*_created` samples double the series for a timestamp that Prometheus does not use.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.multiprocess = multiprocess_dir() is not None
+        self.registry = CollectorRegistry()
+        if not self.multiprocess:
+            # Process CPU and memory only mean something for a single process.
+            ProcessCollector(registry=self.registry)
+
+    def render(self, accept: str) -> tuple[bytes, str]:
+        """The exposition body and its content type: OpenMetrics when `accept` asks for it, else Prometheus text."""
+        encoder, content_type = choose_encoder(accept)
+        if not self.multiprocess:
+            return encoder(self.registry), content_type
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return encoder(merged), content_type
+
+    def process_exiting(self) -> None:
+        """Drop this process's live gauges (in-flight requests, pool, active scans) from the instance's sums."""
+        if self.multiprocess:
+            mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def scrape_authorized(authorization: str | None, token: str) -> bool:
+    """True when no token is configured, or `authorization` is `Bearer <token>` (compared in constant time)."""
+    if not token:
+        return True
+    scheme, _, presented = (authorization or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())

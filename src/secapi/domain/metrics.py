@@ -1,0 +1,126 @@
+"""The `MetricsSink` port: domain events that adapters turn into metrics (Prometheus) or records (tests).
+
+Events are plain method calls with domain values; nothing here knows how they
+are exported. Every call is synchronous and must be cheap: several happen on
+the cache-hit path of every scan request.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+from secapi.domain.tiers import Tier
+
+
+class ScanRequestStatus(StrEnum):
+    """The `status` of a scan event.
+
+    `hit`, `miss`, `bypass` and `rejected` say how a scan request was answered
+    (exactly one per request that reached a scan service); `completed` and
+    `failed` say how a scan that actually ran ended (exactly one per run, in the
+    API for lockfiles, in the worker for images).
+    """
+
+    HIT = "hit"
+    MISS = "miss"
+    BYPASS = "bypass"
+    REJECTED = "rejected"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class MetricsSink(Protocol):
+    """Receives what happened in the domain; never raises, never blocks."""
+
+    def scan_requested(self, scan_type: str, tier: Tier, status: ScanRequestStatus, seconds: float | None) -> None:
+        """A scan request was answered (`hit`, `miss`, `bypass`) or refused by quota (`rejected`).
+
+        `seconds` is given for hits: answering from the cache is that request's scan duration.
+        """
+        ...
+
+    def scan_started(self, scan_type: str) -> None:
+        """A scan began running in this process."""
+        ...
+
+    def scan_finished(self, scan_type: str, tier: Tier, *, failed: bool, seconds: float) -> None:
+        """A scan that `scan_started` reported ended, after `seconds`."""
+        ...
+
+    def scan_interrupted(self, scan_type: str) -> None:
+        """A started scan stopped without an outcome (shutdown, lost lease); it will be run again."""
+        ...
+
+    def cache_lookup(self, scan_type: str, *, hit: bool) -> None:
+        """A result cache lookup found a servable entry, or not (an unavailable cache is a miss)."""
+        ...
+
+    def cache_unavailable(self, operation: str) -> None:
+        """The result cache could not be reached during `operation` (`lookup`, `store`, `stats`)."""
+        ...
+
+    def rate_limit_exceeded(self, tier: Tier, endpoint: str) -> None:
+        """A quota refused a request; `endpoint` is a route template or `scan/<type>`."""
+        ...
+
+    def rate_limiter_unavailable(self) -> None:
+        """The limiter could not be reached; the request was admitted or refused by policy."""
+        ...
+
+    def dependency_checked(self, name: str, *, available: bool) -> None:
+        """A readiness probe of a backing service (`database`, `redis`) answered, or did not."""
+        ...
+
+    def vulndb_sampled(self, version: int, advisories: int, age_seconds: float | None) -> None:
+        """The vulnerability database in force: version, size and seconds since it last changed."""
+        ...
+
+    def backlog_sampled(self, queued_scans: int) -> None:
+        """Scans waiting for a worker, across every process."""
+        ...
+
+
+class ScanBacklog(Protocol):
+    """Counts scans still waiting for a worker (the database is the source of truth)."""
+
+    async def queued_count(self) -> int:
+        """How many scans are queued."""
+        ...
+
+
+class NoMetrics:
+    """A sink that drops every event (metrics disabled, or tools outside the server)."""
+
+    def scan_requested(self, scan_type: str, tier: Tier, status: ScanRequestStatus, seconds: float | None) -> None:
+        """Drop."""
+
+    def scan_started(self, scan_type: str) -> None:
+        """Drop."""
+
+    def scan_finished(self, scan_type: str, tier: Tier, *, failed: bool, seconds: float) -> None:
+        """Drop."""
+
+    def scan_interrupted(self, scan_type: str) -> None:
+        """Drop."""
+
+    def cache_lookup(self, scan_type: str, *, hit: bool) -> None:
+        """Drop."""
+
+    def cache_unavailable(self, operation: str) -> None:
+        """Drop."""
+
+    def rate_limit_exceeded(self, tier: Tier, endpoint: str) -> None:
+        """Drop."""
+
+    def rate_limiter_unavailable(self) -> None:
+        """Drop."""
+
+    def dependency_checked(self, name: str, *, available: bool) -> None:
+        """Drop."""
+
+    def vulndb_sampled(self, version: int, advisories: int, age_seconds: float | None) -> None:
+        """Drop."""
+
+    def backlog_sampled(self, queued_scans: int) -> None:
+        """Drop."""

@@ -1,0 +1,57 @@
+"""A bounded write-behind buffer: rows are queued on the request path and written in batches later."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from secapi.domain.errors import DependencyUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class WriteBehindBuffer(Generic[T]):
+    """Buffers items in memory and writes them in batches with `write`.
+
+    Bounded: if the database stays unreachable, the oldest items are dropped and
+    counted in `dropped` rather than growing memory. A failed batch is kept for the
+    next flush, ahead of newer items.
+    """
+
+    def __init__(self, write: Callable[[Sequence[T]], Awaitable[None]], *, max_buffered: int, what: str) -> None:
+        self._write = write
+        self._buffer: deque[T] = deque(maxlen=max_buffered)
+        self._what = what
+        self.dropped = 0
+
+    def record(self, item: T) -> None:
+        """Queue one item for the next flush."""
+        if len(self._buffer) == self._buffer.maxlen:
+            self.dropped += 1
+        self._buffer.append(item)
+
+    @property
+    def pending(self) -> int:
+        """Items waiting for a flush."""
+        return len(self._buffer)
+
+    async def flush(self) -> int:
+        """Write everything buffered; on failure keep it for the next try. Returns items written."""
+        if not self._buffer:
+            return 0
+        batch = list(self._buffer)
+        self._buffer.clear()
+        try:
+            await self._write(batch)
+        except DependencyUnavailable as exc:
+            log.warning("%s flush failed, keeping %d for the next try: %s", self._what, len(batch), exc)
+            room = (self._buffer.maxlen or 0) - len(self._buffer)
+            kept = batch[len(batch) - room :] if room > 0 else []
+            self.dropped += len(batch) - len(kept)
+            self._buffer.extendleft(reversed(kept))
+            return 0
+        return len(batch)

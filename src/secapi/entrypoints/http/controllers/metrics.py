@@ -1,0 +1,58 @@
+"""`GET /metrics`: the Prometheus exposition, behind `SECAPI_METRICS_TOKEN` when one is set."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, Response, get
+
+from secapi.adapters.prometheus.exposition import PrometheusExposition, scrape_authorized
+from secapi.adapters.prometheus.pool import SqlAlchemyPoolMetrics
+from secapi.config import Settings
+from secapi.domain.services.metrics_sampling import MetricsSampler
+from secapi.entrypoints.http.problems import problem
+
+
+class MetricsController(Controller):
+    """Metrics for Prometheus; no API key and no rate limit (scrapers are not tenants)."""
+
+    path = "/metrics"
+    tags = ["metrics"]
+
+    @get(
+        "",
+        operation_id="Metrics",
+        summary="Prometheus metrics",
+        description="Prometheus text format, or OpenMetrics when the Accept header asks for "
+        "`application/openmetrics-text`. Needs `Authorization: Bearer <SECAPI_METRICS_TOKEN>` when that is set.",
+        security=[],
+    )
+    @inject
+    async def metrics(
+        self,
+        request: Request[Any, Any, Any],
+        settings: FromDishka[Settings],
+        exposition: FromDishka[PrometheusExposition],
+        sampler: FromDishka[MetricsSampler],
+        pool: FromDishka[SqlAlchemyPoolMetrics],
+    ) -> Response[Any]:
+        if not scrape_authorized(request.headers.get("authorization"), settings.metrics_token):
+            return problem(
+                401,
+                "unauthenticated",
+                "Authentication required",
+                "metrics need 'Authorization: Bearer <token>' with the token the server was given "
+                "in SECAPI_METRICS_TOKEN",
+                request,
+                headers={"WWW-Authenticate": 'Bearer realm="secapi-metrics"'},
+            )
+        await sampler.sample()
+        pool.sample()
+        # Rendering reads every worker's value files in multiprocess mode: keep it off the event loop.
+        body, content_type = await asyncio.to_thread(exposition.render, request.headers.get("accept", ""))
+        # The encoder's content type already names its charset: set as is, not as a media type Litestar extends.
+        return Response(
+            body, media_type=content_type, headers={"content-type": content_type, "cache-control": "no-store"}
+        )
