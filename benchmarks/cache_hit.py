@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -106,6 +107,7 @@ def measure(url: str, keys: list[str], *, metrics: bool, seconds: int, connectio
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so a stuck worker process can be killed with it
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -134,7 +136,12 @@ def measure(url: str, keys: list[str], *, metrics: bool, seconds: int, connectio
             hit_rps, hit_p99 = run_wrk(base, hit_script, seconds, connections)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print("warning: the server did not stop within 30 s of SIGTERM; killed it")
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
     return {"bare_rps": bare_rps, "bare_p99": bare_p99, "hit_rps": hit_rps, "hit_p99": hit_p99}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so worker processes never outlive the test
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -82,7 +84,12 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         yield base, key, metrics_dir
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
 
 
 def test_counters_are_summed_across_two_worker_processes(server: tuple[str, str, Path]) -> None:
