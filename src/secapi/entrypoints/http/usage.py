@@ -20,6 +20,7 @@ from secapi.domain.services.usage import UsageRecorder
 from secapi.entrypoints.http.auth import principal_of
 
 log = logging.getLogger(__name__)
+SHUTDOWN_FLUSH_SECONDS = 10.0
 
 
 def usage_middleware(app: ASGIApp) -> ASGIApp:
@@ -69,23 +70,29 @@ async def usage_flusher(app: Litestar) -> AsyncIterator[None]:
     scans = await container.get(ScanRecorder)
     interval = (await container.get(Settings)).usage_flush_interval
 
+    stop = asyncio.Event()
+
+    async def flush_all() -> None:
+        try:
+            await scans.flush()
+            await recorder.flush()
+        except Exception:  # the loop must outlive any one failed flush
+            log.exception("flushing cache-hit scans or usage failed")
+
     async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await scans.flush()
-                await recorder.flush()
-            except Exception:  # the loop must outlive any one failed flush
-                log.exception("flushing cache-hit scans or usage failed")
+        # Stopped between flushes by an event, never cancelled mid-write: a cancelled asyncpg
+        # write could leave shutdown waiting on it forever.
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            await flush_all()
 
     task = asyncio.create_task(loop(), name="usage-flusher")
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        with contextlib.suppress(Exception):
-            await scans.flush()
-        with contextlib.suppress(Exception):
-            await recorder.flush()
+        stop.set()
+        done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_FLUSH_SECONDS)
+        if not done:
+            task.cancel()
+            log.warning("usage flusher did not stop within %s s; rows still buffered are lost", SHUTDOWN_FLUSH_SECONDS)
