@@ -46,14 +46,15 @@ def tar_bytes(members: Iterable[Member]) -> bytes:
 
 
 def _zstd_compress(data: bytes) -> bytes:
-    """zstd-compress with whichever binding is installed; the calling test skips when none is."""
+    """zstd-compress with whichever binding is installed; fails when none is (zstandard is a dependency)."""
     for name in ("compression.zstd", "zstandard"):
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
         return bytes(module.compress(data))
-    pytest.skip("no zstd binding (zstandard, or Python 3.14's compression.zstd): the zstd path is untested here")
+    # zstandard is a pinned dependency: without it the install is broken, which must fail, not skip.
+    pytest.fail("no zstd binding (zstandard, or Python 3.14's compression.zstd) is importable")
 
 
 @pytest.fixture
