@@ -64,7 +64,7 @@ class Settings:
     """Largest `limit` a client may ask for."""
 
     usage_flush_interval: float = 1.0
-    """Seconds between batched writes of API usage rows."""
+    """Seconds between batched writes of API usage rows, cache-hit scans and cache hit/miss counts."""
 
     usage_buffer_max: int = 5_000
     """Usage rows held in memory at most; beyond that the oldest are dropped and counted."""

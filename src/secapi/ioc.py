@@ -8,6 +8,7 @@ win) instead of monkeypatching modules.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from uuid import UUID
 
@@ -55,7 +56,7 @@ from secapi.adapters.sql.usage import SqlScanWriter, SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.adapters.webhooks import HttpWebhookSender, WebhookAddressPolicy
 from secapi.config import Settings, host_list, registry_credentials
-from secapi.domain.caching import DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
+from secapi.domain.caching import CacheUnavailable, DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.clock import SystemClock
 from secapi.domain.images import ImageSource
 from secapi.domain.metrics import MetricsSink, NoMetrics, ScanBacklog
@@ -96,6 +97,8 @@ from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.domain.services.usage import UsageRecorder
 from secapi.domain.services.vulndb_import import VulnDbImporter
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseProvider(Provider):
@@ -169,8 +172,14 @@ class RedisProvider(Provider):
         return RedisRateLimiter(redis, clock)
 
     @provide(scope=Scope.APP)
-    def scan_cache(self, redis: Redis) -> ScanCache:
-        return RedisScanCache(redis)
+    async def scan_cache(self, redis: Redis, clock: Clock, settings: Settings) -> AsyncIterator[ScanCache]:
+        cache = RedisScanCache(redis, clock=clock, stats_flush_interval=settings.usage_flush_interval)
+        yield cache
+        # The last second of hit and miss counts; a Redis that is down loses them (logged).
+        try:
+            await cache.flush_stats()
+        except CacheUnavailable as exc:
+            log.warning("scan cache statistics not flushed at shutdown: %s", exc)
 
     @provide(scope=Scope.APP)
     def single_flight(self, redis: Redis) -> SingleFlight:

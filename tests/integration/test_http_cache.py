@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from httpx import AsyncClient
 from litestar import Litestar
 from redis.asyncio import Redis
 
+from secapi.adapters.redis.scan_cache import STATS_KEY
 from secapi.config import Settings
 from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.vulndb import import_paths, import_sample
@@ -54,6 +56,37 @@ async def test_miss_then_hit_with_the_same_result(api: tuple[AsyncClient, Litest
         await asyncio.sleep(0.05)
     assert stored.status_code == 200
     assert stored.json()["result"] == first.json()["result"]
+
+
+async def test_a_hit_costs_one_limiter_call_and_one_lookup(settings: Settings) -> None:
+    """The hot path: the per-minute check also notes the scan windows, and hit counts are batched."""
+    from secapi.domain.tiers import Tier
+
+    app = create_app(dataclasses.replace(settings, usage_flush_interval=60.0))
+    redis = Redis.from_url(settings.redis_url or "")
+    async with serve(app) as client:
+        await import_sample(container_of(app))
+        _, key = await create_user(app, "hot@example.com", Tier.BUSINESS)
+        body = {"filename": "requirements.txt", "content": REQUIREMENTS, "shared": True}
+        assert (await client.post("/api/v1/scan/dependencies", json=body, headers=bearer(key))).status_code == 200
+
+        async def evalsha_calls() -> int:
+            return int((await redis.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0))
+
+        async def counted_hits() -> int:
+            return int(await redis.hget(STATS_KEY, "dependencies:hits") or 0)
+
+        before, hits_before = await evalsha_calls(), await counted_hits()
+        for _ in range(10):
+            hit = await client.post("/api/v1/scan/dependencies", json=body, headers=bearer(key))
+            assert hit.headers["x-cache-status"] == "HIT"
+            assert hit.headers["x-ratelimit-limit"] == "2000"  # the scan hour, from the same call
+        after, hits_after = await evalsha_calls(), await counted_hits()
+    hits_at_shutdown = await counted_hits()
+    await redis.aclose()
+    assert after - before == 10  # one script call per hit: the minute check, with the scan windows peeked
+    assert hits_after == hits_before  # hit counts wait in process for the flush interval ...
+    assert hits_at_shutdown == hits_before + 10  # ... or for shutdown, and none is lost
 
 
 @pytest.mark.parametrize("tier", ["free", "starter", "pro", "business"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from httpx import AsyncClient
 from litestar import Litestar
@@ -84,6 +86,27 @@ async def test_a_miss_a_hit_a_failed_scan_and_429s_show_with_their_labels(api: t
     assert sample(samples, "secapi_scan_queue_depth") == 0
     assert sample(samples, "secapi_db_pool_size") == 5
     assert sample(samples, "secapi_db_pool_in_use") is not None
+
+
+async def test_requests_are_labelled_by_route_template_never_by_raw_path(api: tuple[AsyncClient, Litestar]) -> None:
+    client, app = api
+    _, key = await create_user(app, "routes@example.com", Tier.FREE)
+    scan_id = (await client.post(SCAN, json=lockfile(0), headers=bearer(key))).json()["id"]
+    missing_id = str(uuid.uuid4())
+    assert (await client.get(f"/api/v1/scans/{scan_id}", headers=bearer(key))).status_code == 200
+    assert (await client.get(f"/api/v1/scans/{missing_id}", headers=bearer(key))).status_code == 404
+    assert (await client.get("/api/v1/scans/not-a-uuid", headers=bearer(key))).status_code == 404
+
+    text = (await client.get("/metrics")).text
+    samples = parse_exposition(text)
+    route = "/api/v1/scans/{scan_id}"  # Litestar's template, without the parameter's type
+    assert sample(samples, "secapi_http_requests_total", method="GET", route=route, status="200") == 1
+    assert sample(samples, "secapi_http_requests_total", method="GET", route=route, status="404") == 1
+    assert sample(samples, "secapi_http_problems_total", route=route, status="404", type="not-found") == 1
+    assert sample(samples, "secapi_http_request_duration_seconds_count", method="GET", route=route) == 2
+    assert sample(samples, "secapi_http_requests_total", method="GET", route="unmatched", status="404") == 1
+    for raw in (scan_id, missing_id, "not-a-uuid"):
+        assert raw not in text  # label values stay bounded whatever the callers send
 
 
 async def test_openmetrics_is_served_when_asked_for(client: AsyncClient) -> None:

@@ -135,6 +135,42 @@ async def test_invalidation_refuses_patterns_outside_scan_results(redis: Redis, 
     assert await redis.exists("rl:{user-1}:scans_per_hour") == 1
 
 
+async def test_counts_are_batched_in_process_and_flushed_in_one_round_trip(redis: Redis) -> None:
+    clock = FakeClock()
+    cache = RedisScanCache(redis, clock=clock, stats_flush_interval=1.0)
+    await cache.record("dependencies", hit=True)  # the first count goes at once
+    assert await redis.hgetall(STATS_KEY) == {b"dependencies:hits": b"1"}
+    for _ in range(50):
+        await cache.record("dependencies", hit=True)
+    await cache.record("docker", hit=False)
+    assert await redis.hgetall(STATS_KEY) == {b"dependencies:hits": b"1"}  # still pending
+
+    clock.advance(1.0)
+    await cache.record("docker", hit=True)
+
+    assert await redis.hgetall(STATS_KEY) == {b"dependencies:hits": b"51", b"docker:misses": b"1", b"docker:hits": b"1"}
+
+
+async def test_pending_counts_are_in_this_instances_statistics_and_survive_a_failed_flush(
+    redis: Redis, dead_redis: Redis
+) -> None:
+    clock = FakeClock()
+    cache = RedisScanCache(redis, clock=clock, stats_flush_interval=60.0)
+    await cache.record("dependencies", hit=False)
+    await cache.record("dependencies", hit=True)
+    assert (await cache.get_cache_stats()).hits == {"dependencies": 1}
+
+    broken = RedisScanCache(dead_redis, clock=clock, stats_flush_interval=60.0)
+    with pytest.raises(CacheUnavailable):
+        await broken.record("dependencies", hit=True)
+    await broken.record("dependencies", hit=True)  # within the interval: counted, not sent
+    with pytest.raises(CacheUnavailable):
+        await broken.flush_stats()
+    broken._redis = redis  # Redis is back
+    await broken.flush_stats()
+    assert (await cache.get_cache_stats()).hits == {"dependencies": 3}  # nothing was lost
+
+
 async def test_statistics_are_global_across_instances(redis: Redis, second_redis: Redis) -> None:
     one, two = RedisScanCache(redis), RedisScanCache(second_redis)
     await one.set_scan_result("scan:dependencies:a", _entry(), 3600)
@@ -143,6 +179,7 @@ async def test_statistics_are_global_across_instances(redis: Redis, second_redis
     for cache, scan_type, hit in ((one, "dependencies", True), (two, "dependencies", True), (two, "docker", False)):
         await cache.record(scan_type, hit=hit)
     await one.record("dependencies", hit=False)
+    await two.flush_stats()  # what each instance does once its flush interval has passed
 
     stats = await one.get_cache_stats()
 

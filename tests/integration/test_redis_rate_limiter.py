@@ -91,6 +91,30 @@ async def test_cost_peek_and_record_request(limiter: RedisRateLimiter, redis: Re
     assert over.remaining == 0
 
 
+async def test_check_and_peek_consumes_the_request_and_only_reports_the_peeked_windows(
+    limiter: RedisRateLimiter, redis: Redis
+) -> None:
+    user, tier = uuid4(), Tier.FREE
+    (minute,) = request_windows(tier)
+    hour, month = scan_windows(tier)
+    for _ in range(hour.limit + 2):  # past the hour's limit (consume refuses the last two)
+        await limiter.consume(user, (hour, month))
+    await redis.hset(window_key(user, hour), "0", 0)  # a stale field, pruned by the same call
+
+    request, scans = await limiter.check_and_peek(user, tier, "/api/v1/scan/dependencies", (hour, month))
+
+    assert request.allowed
+    assert request.windows[0].used == 1
+    assert (scans.allowed, [w.used for w in scans.windows]) == (True, [hour.limit, hour.limit])
+    assert scans == await limiter.peek(user, (hour, month))  # nothing was consumed in the peeked windows
+    for _ in range(minute.limit - 1):
+        await limiter.check_rate_limit(user, tier, "/api/v1/scans")
+    refused, still = await limiter.check_and_peek(user, tier, "/api/v1/scan/dependencies", (hour, month))
+    assert refused.violated == ("minute",)
+    assert refused.retry_after is not None
+    assert still == scans
+
+
 async def test_answers_match_the_in_memory_reference(limiter: RedisRateLimiter, clock: FakeClock) -> None:
     reference, rng, users = InMemoryRateLimiter(clock), random.Random(7), [uuid4() for _ in range(3)]
     tens = Window(name="ten-minutes", quota="q10", seconds=600, buckets=10, limit=12)
@@ -101,6 +125,10 @@ async def test_answers_match_the_in_memory_reference(limiter: RedisRateLimiter, 
         if roll < 0.6:
             cost = rng.choice((1, 1, 1, 2, 3, 0))
             assert await limiter.consume(user, windows, cost) == await reference.consume(user, windows, cost), step
+        elif roll < 0.7:
+            tier, peeked = rng.choice(list(Tier)), rng.choice(((tens,), (tens, MONTH)))
+            both = await limiter.check_and_peek(user, tier, "/api/v1/scan/dependencies", peeked)
+            assert both == await reference.check_and_peek(user, tier, "/api/v1/scan/dependencies", peeked), step
         elif roll < 0.8:
             assert await limiter.peek(user, windows) == await reference.peek(user, windows), step
         elif roll < 0.85:

@@ -84,6 +84,16 @@ class RateLimitPolicy(Protocol):
         """Consume one API request (the per-minute window) if allowed; never consumes when refused."""
         ...
 
+    async def check_and_peek(
+        self, user_id: UUID, tier: Tier, endpoint: str, peek: tuple[Window, ...]
+    ) -> tuple[RateLimitResult, RateLimitResult]:
+        """`check_rate_limit`, and the state of the `peek` windows as `peek` reports it, in one round trip.
+
+        The peeked windows never refuse the request; a scan endpoint uses this so a cache hit's response
+        headers can show the scan windows without a second call.
+        """
+        ...
+
     async def record_request(self, user_id: UUID, endpoint: str) -> None:
         """Count a request without checking it (for requests admitted elsewhere, e.g. fail-open)."""
         ...

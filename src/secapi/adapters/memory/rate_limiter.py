@@ -143,6 +143,14 @@ class InMemoryRateLimiter:
         """Consume one API request in the tier's request windows if allowed."""
         return self._apply(user_id, request_windows(tier), 1, force=False)
 
+    async def check_and_peek(
+        self, user_id: UUID, tier: Tier, endpoint: str, peek: tuple[Window, ...]
+    ) -> tuple[RateLimitResult, RateLimitResult]:
+        """`check_rate_limit` and `peek(peek)` at once (the peeked windows never refuse the request)."""
+        windows = request_windows(tier)
+        validate((*windows, *peek), 0)
+        return self._apply(user_id, windows, 1, force=False), self._apply(user_id, peek, 0, force=False)
+
     async def record_request(self, user_id: UUID, endpoint: str) -> None:
         """Count one request in the request windows without checking (limits only name the windows here)."""
         self._apply(user_id, request_windows(Tier.FREE), 1, force=True)

@@ -73,7 +73,16 @@ class RedisRateLimiter:
 
     async def check_rate_limit(self, user_id: UUID, tier: Tier, endpoint: str) -> RateLimitResult:
         """Consume one API request in the tier's request windows if allowed."""
-        return await self._run(user_id, request_windows(tier), 1, force=False)
+        result, _ = await self._run(user_id, request_windows(tier), 1, force=False)
+        return result
+
+    async def check_and_peek(
+        self, user_id: UUID, tier: Tier, endpoint: str, peek: tuple[Window, ...]
+    ) -> tuple[RateLimitResult, RateLimitResult]:
+        """`check_rate_limit` and `peek(peek)` in one EVALSHA (the peeked windows never refuse the request)."""
+        result, peeked = await self._run(user_id, request_windows(tier), 1, force=False, peek=peek)
+        assert peeked is not None
+        return result, peeked
 
     async def record_request(self, user_id: UUID, endpoint: str) -> None:
         """Count one request in the request windows without checking (limits only name the windows here)."""
@@ -81,11 +90,13 @@ class RedisRateLimiter:
 
     async def consume(self, user_id: UUID, windows: tuple[Window, ...], cost: int = 1) -> RateLimitResult:
         """Consume `cost` in every window, or in none (one EVALSHA)."""
-        return await self._run(user_id, windows, cost, force=False)
+        result, _ = await self._run(user_id, windows, cost, force=False)
+        return result
 
     async def peek(self, user_id: UUID, windows: tuple[Window, ...]) -> RateLimitResult:
         """The windows' state (a zero-cost check): `allowed` is False only when a window is already over."""
-        return await self._run(user_id, windows, 0, force=False)
+        result, _ = await self._run(user_id, windows, 0, force=False)
+        return result
 
     async def export_buckets(self, user_id: UUID, window: Window) -> dict[int, int]:
         """The window's live buckets (index → count) for durable storage."""
@@ -114,16 +125,21 @@ class RedisRateLimiter:
             found = await self._redis.exists(window_key(user_id, window))
         return bool(found)
 
-    async def _run(self, user_id: UUID, windows: Sequence[Window], cost: int, *, force: bool) -> RateLimitResult:
+    async def _run(
+        self, user_id: UUID, windows: Sequence[Window], cost: int, *, force: bool, peek: Sequence[Window] = ()
+    ) -> tuple[RateLimitResult, RateLimitResult | None]:
+        everything = (*windows, *peek)
         validate(windows, cost)
+        if peek:
+            validate(everything, 0)
         now = now_ms(self._clock)
-        args: list[int] = [now, cost, 1 if force else 0]
-        for w in windows:
+        args: list[int] = [now, cost, 1 if force else 0, len(peek)]
+        for w in everything:
             args += (w.seconds * 1000, w.buckets, w.limit)
         with _unavailable():
-            reply = await self._sliding_window(keys=[window_key(user_id, w) for w in windows], args=args)
+            reply = await self._sliding_window(keys=[window_key(user_id, w) for w in everything], args=args)
         outcomes = []
-        for i in range(len(windows)):
+        for i in range(len(everything)):
             used, reset, free_at = (int(v) for v in reply[1 + 3 * i : 4 + 3 * i])
             outcomes.append(
                 WindowOutcome(
@@ -133,4 +149,5 @@ class RedisRateLimiter:
                     violated=free_at != _NOT_VIOLATED,
                 )
             )
-        return summarize(windows, outcomes, now)
+        result = summarize(windows, outcomes[: len(windows)], now)
+        return result, (summarize(peek, outcomes[len(windows) :], now) if peek else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing, contextmanager
 
@@ -43,11 +44,20 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisScanCache:
-    """`ScanCache` as `SET key json EX ttl` strings, with statistics in one shared hash."""
+    """`ScanCache` as `SET key json EX ttl` strings, with statistics in one shared hash.
 
-    def __init__(self, redis: Redis, *, clock: Clock | None = None) -> None:
+    Hits and misses are counted in process and added to the shared hash at most every
+    `stats_flush_interval` seconds (one pipelined round trip), so a cache hit costs one
+    Redis call rather than two; every instance's counts reach the hash within that interval,
+    and `get_cache_stats` adds this instance's pending counts first.
+    """
+
+    def __init__(self, redis: Redis, *, clock: Clock | None = None, stats_flush_interval: float = 1.0) -> None:
         self._redis = redis
         self._clock = clock or SystemClock()
+        self._flush_interval = stats_flush_interval
+        self._pending: Counter[str] = Counter()
+        self._next_flush = 0.0
 
     async def get_scan_result(self, cache_key: str) -> CachedScan | None:
         """The entry, or None; an undecodable value is deleted and counts as a miss."""
@@ -86,6 +96,11 @@ class RedisScanCache:
     async def get_cache_stats(self) -> CacheStats:
         """Counters from the shared hash, `scan:*` key count and Redis memory; `available=False` if Redis is down."""
         try:
+            await self.flush_stats()
+        except CacheUnavailable as exc:
+            log.warning("scan cache statistics unavailable: %s", exc)
+            return CacheStats(hits={}, misses={}, hit_rate={}, keys=0, memory_bytes=None, available=False)
+        try:
             counters = await self._redis.hgetall(STATS_KEY)
             keys = await self._count_keys()
             memory = await self._redis.info("memory")
@@ -109,9 +124,26 @@ class RedisScanCache:
         )
 
     async def record(self, scan_type: str, *, hit: bool) -> None:
-        """One `HINCRBY` on the shared hash."""
-        with unavailable_on_failure("HINCRBY"):
-            await self._redis.hincrby(STATS_KEY, f"{scan_type}:{'hits' if hit else 'misses'}", 1)
+        """Count one lookup; the counts go to the shared hash once the flush interval has passed."""
+        self._pending[f"{scan_type}:{'hits' if hit else 'misses'}"] += 1
+        if self._clock.monotonic() >= self._next_flush:
+            await self.flush_stats()
+
+    async def flush_stats(self) -> None:
+        """Add the pending counts to the shared hash (one pipelined `HINCRBY` per field); kept on failure."""
+        self._next_flush = self._clock.monotonic() + self._flush_interval
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, Counter()
+        pipeline = self._redis.pipeline(transaction=False)
+        for field, count in pending.items():
+            pipeline.hincrby(STATS_KEY, field, count)
+        try:
+            with unavailable_on_failure("HINCRBY"):
+                await pipeline.execute()
+        except CacheUnavailable:
+            self._pending.update(pending)
+            raise
 
     async def _count_keys(self) -> int:
         count = 0

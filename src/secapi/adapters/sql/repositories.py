@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
@@ -294,6 +294,9 @@ class SqlScanRepository:
         return ScanPage(items=items, next_cursor=cursor)
 
 
+_API_USAGE: Table = ApiUsageModel.__table__  # type: ignore[assignment]  # a Table at runtime
+
+
 class SqlUsageRepository:
     """API usage rows, written in batches with one executemany."""
 
@@ -316,5 +319,5 @@ class SqlUsageRepository:
             for r in records
         ]
         async with translate_db_errors():
-            await self._session.execute(insert(ApiUsageModel), rows)
+            await self._session.execute(insert(_API_USAGE), rows)  # Core executemany: no ORM work
             await self._session.commit()

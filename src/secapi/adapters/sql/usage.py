@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import msgspec
-from sqlalchemy import insert
+from sqlalchemy import Table, Text, bindparam, cast, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import ScanModel
 from secapi.adapters.sql.repositories import SqlUsageRepository
 from secapi.domain.model import Scan, UsageRecord
+
+SCANS: Table = ScanModel.__table__  # type: ignore[assignment]  # a Table at runtime
 
 
 class SqlUsageWriter:
@@ -33,7 +35,7 @@ class SqlScanWriter:
         self._sessions = sessions
 
     async def add_many(self, scans: Sequence[tuple[Scan, bytes]]) -> None:
-        """Insert the batch; results are decoded here, off the request path."""
+        """Insert the batch; results go in as the JSON text they arrived as (never decoded and re-encoded)."""
         if not scans:
             return
         rows = [
@@ -44,7 +46,7 @@ class SqlScanWriter:
                 "status": scan.status.value,
                 "input_data": scan.input_data,
                 "input_hash": scan.input_hash,
-                "result": msgspec.json.decode(raw),
+                "result_json": raw.decode(),
                 "error": scan.error,
                 "created_at": scan.created_at,
                 "started_at": scan.started_at,
@@ -55,5 +57,8 @@ class SqlScanWriter:
             for scan, raw in scans
         ]
         async with translate_db_errors(), self._sessions() as session:
-            await session.execute(insert(ScanModel), rows)
+            text = bindparam("result_json", type_=Text)
+            # PostgreSQL parses the text into jsonb itself; SQLite's JSON column is that text.
+            result = cast(text, JSONB) if session.get_bind().dialect.name == "postgresql" else text
+            await session.execute(insert(SCANS).values(result=result), rows)
             await session.commit()

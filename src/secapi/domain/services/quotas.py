@@ -85,10 +85,20 @@ class QuotaService:
         self._clock = clock
         self._fail_open = fail_open
 
-    async def check_request(self, principal: Principal, endpoint: str) -> None:
-        """Consume one API request; `RateLimitExceeded` (429) when the minute window is full."""
+    async def check_request(self, principal: Principal, endpoint: str, *, peek_scans: bool = False) -> None:
+        """Consume one API request; `RateLimitExceeded` (429) when the minute window is full.
+
+        With `peek_scans` (scan endpoints) the same round trip notes the scan windows for the headers,
+        so a cache hit, which consumes no scan, needs no second call.
+        """
+        user_id, tier = principal.user_id, principal.user.tier
         try:
-            result = await self._limiter.check_rate_limit(principal.user_id, principal.user.tier, endpoint)
+            if peek_scans:
+                windows = scan_windows(tier)
+                await self._hydrate(user_id, windows)
+                result, self._ledger.scans = await self._limiter.check_and_peek(user_id, tier, endpoint, windows)
+            else:
+                result = await self._limiter.check_rate_limit(user_id, tier, endpoint)
         except RateLimitUnavailable as exc:
             self._unavailable(exc)
             return

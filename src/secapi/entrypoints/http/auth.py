@@ -14,6 +14,9 @@ from secapi.domain.services.authentication import Authenticator
 from secapi.domain.services.quotas import QuotaLedger, QuotaService
 from secapi.entrypoints.http.rate_limit_headers import LEDGER_KEY
 
+SCAN_ENDPOINTS = "/api/v1/scan/"
+"""Requests here may consume a scan: their headers show the scan windows, noted with the request check."""
+
 
 @dataclass(frozen=True, slots=True)
 class AdminPrincipal:
@@ -47,7 +50,8 @@ class HttpAuthProvider(Provider):
         # The usage and rate-limit header middlewares read these after the response is produced.
         request.scope["state"]["principal"] = principal
         request.scope["state"][LEDGER_KEY] = ledger
-        await quotas.check_request(principal, request.scope.get("path_template") or request.url.path)
+        endpoint = request.scope.get("path_template") or request.url.path
+        await quotas.check_request(principal, endpoint, peek_scans=endpoint.startswith(SCAN_ENDPOINTS))
         return principal
 
     @provide(scope=Scope.REQUEST)
