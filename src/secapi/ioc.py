@@ -34,6 +34,7 @@ from secapi.adapters.prometheus.sink import PrometheusMetricsSink
 from secapi.adapters.redis.client import RedisHealthProbe, create_redis
 from secapi.adapters.redis.digests import RedisDigestCache
 from secapi.adapters.redis.notice_schedule import RedisNoticeSchedule
+from secapi.adapters.redis.pipelining import AutoPipeline
 from secapi.adapters.redis.popular import RedisPopularInputs
 from secapi.adapters.redis.rate_limiter import RedisRateLimiter
 from secapi.adapters.redis.scan_cache import RedisScanCache
@@ -168,12 +169,22 @@ class RedisProvider(Provider):
         return RedisNoticeSchedule(redis)
 
     @provide(scope=Scope.APP)
-    def limiter(self, redis: Redis, clock: Clock) -> HydratableLimiter:
-        return RedisRateLimiter(redis, clock)
+    async def auto_pipeline(self, redis: Redis) -> AsyncIterator[AutoPipeline]:
+        pipeline = AutoPipeline(redis)
+        yield pipeline
+        await pipeline.close()
 
     @provide(scope=Scope.APP)
-    async def scan_cache(self, redis: Redis, clock: Clock, settings: Settings) -> AsyncIterator[ScanCache]:
-        cache = RedisScanCache(redis, clock=clock, stats_flush_interval=settings.usage_flush_interval)
+    def limiter(self, redis: Redis, clock: Clock, pipeline: AutoPipeline) -> HydratableLimiter:
+        return RedisRateLimiter(redis, clock, pipeline=pipeline)
+
+    @provide(scope=Scope.APP)
+    async def scan_cache(
+        self, redis: Redis, clock: Clock, settings: Settings, pipeline: AutoPipeline
+    ) -> AsyncIterator[ScanCache]:
+        cache = RedisScanCache(
+            redis, clock=clock, stats_flush_interval=settings.usage_flush_interval, pipeline=pipeline
+        )
         yield cache
         # The last second of hit and miss counts; a Redis that is down loses them (logged).
         try:

@@ -13,7 +13,7 @@ from importlib import resources
 from uuid import UUID
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from secapi.adapters.memory.rate_limiter import (
     WindowOutcome,
@@ -23,6 +23,7 @@ from secapi.adapters.memory.rate_limiter import (
     summarize,
     validate,
 )
+from secapi.adapters.redis.pipelining import AutoPipeline
 from secapi.domain.ports import Clock
 from secapi.domain.rate_limits import RateLimitResult, RateLimitUnavailable, Window, request_windows
 from secapi.domain.tiers import Tier
@@ -64,9 +65,10 @@ def _unavailable() -> Iterator[None]:
 class RedisRateLimiter:
     """`RateLimitPolicy` on Redis: atomic check-and-consume across windows, N + 1 fields per window and user."""
 
-    def __init__(self, redis: Redis, clock: Clock) -> None:
+    def __init__(self, redis: Redis, clock: Clock, *, pipeline: AutoPipeline | None = None) -> None:
         self._redis = redis
         self._clock = clock
+        self._pipeline = pipeline or AutoPipeline(redis)
         # Script objects send EVALSHA and reload the source on NOSCRIPT (after a restart or SCRIPT FLUSH).
         self._sliding_window = redis.register_script(SLIDING_WINDOW_SCRIPT)
         self._hydrate = redis.register_script(HYDRATE_SCRIPT)
@@ -136,8 +138,9 @@ class RedisRateLimiter:
         args: list[int] = [now, cost, 1 if force else 0, len(peek)]
         for w in everything:
             args += (w.seconds * 1000, w.buckets, w.limit)
+        keys = [window_key(user_id, w) for w in everything]
         with _unavailable():
-            reply = await self._sliding_window(keys=[window_key(user_id, w) for w in everything], args=args)
+            reply = await self._evaluate(keys, args)
         outcomes = []
         for i in range(len(everything)):
             used, reset, free_at = (int(v) for v in reply[1 + 3 * i : 4 + 3 * i])
@@ -151,3 +154,13 @@ class RedisRateLimiter:
             )
         result = summarize(windows, outcomes[: len(windows)], now)
         return result, (summarize(peek, outcomes[len(windows) :], now) if peek else None)
+
+    async def _evaluate(self, keys: list[str], args: list[int]) -> list[int]:
+        """EVALSHA through the auto-pipeline; the script is loaded again after a Redis restart or SCRIPT FLUSH."""
+        sha = self._sliding_window.sha
+        try:
+            reply: list[int] = await self._pipeline.execute("EVALSHA", sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self._redis.script_load(SLIDING_WINDOW_SCRIPT)
+            reply = await self._pipeline.execute("EVALSHA", sha, len(keys), *keys, *args)
+        return reply

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from secapi.adapters.memory.scan_cache import SCAN_PREFIX, check_invalidation_pattern, hit_rates
+from secapi.adapters.redis.pipelining import AutoPipeline
 from secapi.domain.caching import CachedScan, CacheStats, CacheUnavailable
 from secapi.domain.clock import SystemClock
 from secapi.domain.ports import Clock
@@ -52,8 +53,16 @@ class RedisScanCache:
     and `get_cache_stats` adds this instance's pending counts first.
     """
 
-    def __init__(self, redis: Redis, *, clock: Clock | None = None, stats_flush_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        clock: Clock | None = None,
+        stats_flush_interval: float = 1.0,
+        pipeline: AutoPipeline | None = None,
+    ) -> None:
         self._redis = redis
+        self._pipeline = pipeline or AutoPipeline(redis)
         self._clock = clock or SystemClock()
         self._flush_interval = stats_flush_interval
         self._pending: Counter[str] = Counter()
@@ -62,7 +71,7 @@ class RedisScanCache:
     async def get_scan_result(self, cache_key: str) -> CachedScan | None:
         """The entry, or None; an undecodable value is deleted and counts as a miss."""
         with unavailable_on_failure("GET"):
-            raw = await self._redis.get(cache_key)
+            raw = await self._pipeline.execute("GET", cache_key)
         if raw is None:
             return None
         try:

@@ -1,0 +1,104 @@
+"""Auto-pipelining on real Redis: one pipeline per loop turn, each caller its own reply or error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from secapi.adapters.redis.pipelining import AutoPipeline
+from secapi.adapters.redis.rate_limiter import RedisRateLimiter
+from secapi.domain.rate_limits import request_windows
+from secapi.domain.tiers import Tier
+
+from support.fakes import FakeClock
+
+pytestmark = pytest.mark.integration
+
+
+class CountingRedis(Redis):
+    """Counts the pipelines and single commands sent."""
+
+    pipelines = 0
+    singles = 0
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).pipelines += 1
+        return super().pipeline(*args, **kwargs)
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        type(self).singles += 1
+        return await super().execute_command(*args, **options)
+
+
+@pytest.fixture
+async def redis(redis_url: str, clean_state: None) -> AsyncIterator[CountingRedis]:
+    CountingRedis.pipelines = CountingRedis.singles = 0
+    client = CountingRedis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_commands_of_one_turn_share_one_pipeline(redis: CountingRedis) -> None:
+    await redis.mset({f"k{n}": n for n in range(50)})
+    auto = AutoPipeline(redis)
+    CountingRedis.pipelines = CountingRedis.singles = 0
+
+    replies = await asyncio.gather(*(auto.execute("GET", f"k{n}") for n in range(50)))
+
+    assert replies == [str(n).encode() for n in range(50)]
+    assert (CountingRedis.pipelines, CountingRedis.singles) == (1, 0)
+    assert await auto.execute("GET", "k7") == b"7"  # alone in its turn: sent as is, no pipeline
+    assert (CountingRedis.pipelines, CountingRedis.singles) == (1, 1)
+
+
+async def test_an_error_reaches_only_its_caller(redis: CountingRedis) -> None:
+    await redis.hset("a-hash", "f", 1)
+    await redis.set("a-string", b"v")
+    auto = AutoPipeline(redis)
+
+    wrong, right = await asyncio.gather(
+        auto.execute("GET", "a-hash"), auto.execute("GET", "a-string"), return_exceptions=True
+    )
+
+    assert isinstance(wrong, ResponseError)
+    assert "WRONGTYPE" in str(wrong)
+    assert right == b"v"
+
+
+async def test_a_caller_that_gives_up_does_not_disturb_the_others(redis: CountingRedis) -> None:
+    await redis.set("k", b"v")
+    auto = AutoPipeline(redis)
+    impatient = asyncio.ensure_future(auto.execute("GET", "k"))
+    others = [asyncio.ensure_future(auto.execute("GET", "k")) for _ in range(3)]
+    impatient.cancel()
+
+    assert await asyncio.gather(*others) == [b"v"] * 3
+    assert impatient.cancelled()
+
+
+async def test_a_dead_redis_fails_every_caller_of_the_batch() -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
+    auto = AutoPipeline(dead)
+    try:
+        outcomes = await asyncio.gather(*(auto.execute("GET", "k") for _ in range(5)), return_exceptions=True)
+    finally:
+        await dead.aclose()
+    assert all(isinstance(o, (RedisConnectionError, OSError)) for o in outcomes), outcomes
+
+
+async def test_the_limiter_script_is_loaded_again_after_a_script_flush(redis: CountingRedis) -> None:
+    limiter, user = RedisRateLimiter(redis, FakeClock()), uuid4()
+    assert (await limiter.check_rate_limit(user, Tier.FREE, "/x")).windows[0].used == 1
+    await redis.script_flush()
+
+    results = await asyncio.gather(*(limiter.check_rate_limit(user, Tier.FREE, "/x") for _ in range(5)))
+
+    assert sorted(r.windows[0].used for r in results) == [2, 3, 4, 5, 6]
+    assert (await limiter.peek(user, request_windows(Tier.FREE))).windows[0].used == 6
