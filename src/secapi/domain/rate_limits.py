@@ -14,6 +14,7 @@ edge. Memory per user is N + 1 counters per window whatever the limit.
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 from uuid import UUID
 
@@ -111,6 +112,7 @@ MINUTE_BUCKETS, HOUR_BUCKETS, MONTH_BUCKETS = 12, 60, 30
 MONTH_SECONDS = 30 * 86400
 
 
+@functools.cache
 def request_windows(tier: Tier) -> tuple[Window, ...]:
     """The windows every API request consumes."""
     limits = RATE_LIMITS[tier.value]
@@ -125,6 +127,7 @@ def request_windows(tier: Tier) -> tuple[Window, ...]:
     )
 
 
+@functools.cache
 def scan_windows(tier: Tier) -> tuple[Window, ...]:
     """The windows a scan that actually runs consumes (both, or neither)."""
     limits = RATE_LIMITS[tier.value]

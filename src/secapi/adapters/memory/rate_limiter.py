@@ -6,6 +6,7 @@ answer identically; `sliding_window.lua` does the same arithmetic as `_Series` a
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,14 @@ def oldest_counted(window: Window, now: int) -> int:
 
 def validate(windows: Sequence[Window], cost: int) -> None:
     """Refuse what the algorithm cannot represent, before anything is counted."""
+    if cost < 0:
+        raise ValueError("cost must not be negative")
+    _validate_windows(tuple(windows))
+
+
+@functools.lru_cache(maxsize=256)
+def _validate_windows(windows: tuple[Window, ...]) -> None:
+    # Tiers have a handful of window shapes: each is checked once per process (on every request otherwise).
     if not windows:
         raise ValueError("a rate limit check needs at least one window")
     if len({w.name for w in windows}) != len(windows):
@@ -45,8 +54,6 @@ def validate(windows: Sequence[Window], cost: int) -> None:
     for w in windows:
         if w.seconds < 1 or w.buckets < 1 or (w.seconds * 1000) % w.buckets:
             raise ValueError(f"window {w.name!r}: {w.seconds} s does not split into {w.buckets} whole-ms buckets")
-    if cost < 0:
-        raise ValueError("cost must not be negative")
 
 
 class WindowOutcome(NamedTuple):

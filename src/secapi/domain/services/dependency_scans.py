@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from secapi.domain.caching import CachedScan, cache_key
+from secapi.domain.caching import CachedScan, cache_key, canonical_hash
 from secapi.domain.findings import ScanResult, Timings, severity_counts
 from secapi.domain.lockfiles import LockfileError, ParsedLockfile
 from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
@@ -43,10 +42,9 @@ class LockfileInput:
         """The name without directories (`frontend/package-lock.json` → `package-lock.json`)."""
         return self.filename.replace("\\", "/").rsplit("/", 1)[-1]
 
-    def canonical_hash(self) -> str:
-        """SHA-256 of the canonical input: base name and exact content."""
-        canonical = json.dumps({"filename": self.base_name, "content": self.content}, sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+    def identity(self) -> dict[str, str]:
+        """What identifies the input: base name and the SHA-256 of the exact content (the content is hashed once)."""
+        return {"filename": self.base_name, "content_sha256": _sha256(self.content)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +111,7 @@ class DependencyScanService:
 
         Lockfiles are private unless `shared`: their cache key carries the tenant.
         """
-        data = {"filename": lockfile.base_name, "content_sha256": _sha256(lockfile.content)}
+        data = lockfile.identity()
         key = cache_key(ScanType.DEPENDENCIES.value, data, tenant=None if shared else principal.user_id)
         started = time.perf_counter()
         version = await self._results.current_version()
@@ -149,11 +147,11 @@ class DependencyScanService:
         if not bypass_cache:
             entry = await self._results.lookup(key, ScanType.DEPENDENCIES.value, version=version)
             if entry is not None:
-                return await self._from_cache(principal, lockfile, entry)
+                return await self._from_cache(principal, lockfile, data, entry)
 
         async def compute() -> tuple[Scan | None, CachedScan]:
             await self._quota.consume_scan(principal, ScanType.DEPENDENCIES.value)
-            scan = await self._measured_run(principal, lockfile, version)
+            scan = await self._measured_run(principal, lockfile, data, version)
             entry = await self._results.store(
                 key, ScanType.DEPENDENCIES.value, data, scan.result, version=version, tier=principal.user.tier
             )
@@ -169,18 +167,20 @@ class DependencyScanService:
             return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.BYPASS))
         (scan, entry), _leader = await self._results.once(key, compute, check)
         if scan is None:  # an identical scan running elsewhere finished first: its result serves us
-            return await self._from_cache(principal, lockfile, entry)
+            return await self._from_cache(principal, lockfile, data, entry)
         return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.MISS))
 
-    async def _from_cache(self, principal: Principal, lockfile: LockfileInput, entry: CachedScan) -> ScanOutcome:
+    async def _from_cache(
+        self, principal: Principal, lockfile: LockfileInput, data: dict[str, str], entry: CachedScan
+    ) -> ScanOutcome:
         now = self._clock.now()
         scan = Scan(
             id=uuid.uuid4(),
             user_id=principal.user_id,
             scan_type=ScanType.DEPENDENCIES,
             status=ScanStatus.COMPLETED,
-            input_data=_input_data(lockfile),
-            input_hash=lockfile.canonical_hash(),
+            input_data=_input_data(lockfile, data),
+            input_hash=canonical_hash(data),
             created_at=now,
             started_at=now,
             finished_at=now,
@@ -190,12 +190,14 @@ class DependencyScanService:
         self._recorder.record_scan(scan, raw)
         return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT), raw_result=raw)
 
-    async def _measured_run(self, principal: Principal, lockfile: LockfileInput, version: int) -> Scan:
+    async def _measured_run(
+        self, principal: Principal, lockfile: LockfileInput, data: dict[str, str], version: int
+    ) -> Scan:
         scan_type, tier = ScanType.DEPENDENCIES.value, principal.user.tier
         self._metrics.scan_started(scan_type)
         started = time.perf_counter()
         try:
-            scan = await self._run(principal, lockfile, version)
+            scan = await self._run(principal, lockfile, data, version)
         except Exception:
             self._metrics.scan_finished(scan_type, tier, failed=True, seconds=time.perf_counter() - started)
             raise
@@ -205,7 +207,7 @@ class DependencyScanService:
         self._metrics.scan_finished(scan_type, tier, failed=False, seconds=time.perf_counter() - started)
         return scan
 
-    async def _run(self, principal: Principal, lockfile: LockfileInput, version: int) -> Scan:
+    async def _run(self, principal: Principal, lockfile: LockfileInput, data: dict[str, str], version: int) -> Scan:
         created_at = self._clock.now()
         started = time.perf_counter()
         parsed = self._reader.parse(lockfile.base_name, lockfile.content)
@@ -232,8 +234,8 @@ class DependencyScanService:
             user_id=principal.user_id,
             scan_type=ScanType.DEPENDENCIES,
             status=ScanStatus.COMPLETED,
-            input_data=_input_data(lockfile),
-            input_hash=lockfile.canonical_hash(),
+            input_data=_input_data(lockfile, data),
+            input_hash=canonical_hash(data),
             created_at=created_at,
             started_at=created_at,
             finished_at=self._clock.now(),
@@ -255,10 +257,10 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _input_data(lockfile: LockfileInput) -> dict[str, Any]:
+def _input_data(lockfile: LockfileInput, data: dict[str, str]) -> dict[str, Any]:
     # The lockfile itself is not kept: it may be private, and its hash identifies it.
     return {
         "filename": lockfile.filename,
-        "sha256": _sha256(lockfile.content),
+        "sha256": data["content_sha256"],
         "size": len(lockfile.content.encode()),
     }

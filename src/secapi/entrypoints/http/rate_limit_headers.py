@@ -11,7 +11,6 @@ import math
 import time
 from typing import Any
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,11 +55,15 @@ def rate_limit_header_middleware(app: ASGIApp) -> ASGIApp:
                 state: dict[str, Any] = scope.get("state", {})
                 ledger = state.get(LEDGER_KEY)
                 if isinstance(ledger, QuotaLedger):
-                    headers = MutableScopeHeaders.from_message(message)
-                    for name, value in rate_limit_headers(ledger).items():
-                        headers[name] = value
+                    # Appended as raw pairs: no handler sets these names, and this runs on every response.
+                    fields = rate_limit_headers(ledger)
                     if ledger.degraded:
-                        headers["X-RateLimit-Degraded"] = ",".join(ledger.degraded)
+                        fields["X-RateLimit-Degraded"] = ",".join(ledger.degraded)
+                    raw = list(message.get("headers", ()))
+                    raw.extend(
+                        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fields.items()
+                    )
+                    message["headers"] = raw
             await send(message)
 
         await app(scope, receive, with_headers)
