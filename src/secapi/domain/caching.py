@@ -34,6 +34,8 @@ class CachedScan(msgspec.Struct, kw_only=True):
     created_at: datetime
     expires_at: datetime
     result: msgspec.Raw
+    etag: str = ""
+    """The result's validator, computed once when stored (empty in entries stored before it existed)."""
 
 
 class CacheStats(msgspec.Struct, kw_only=True):

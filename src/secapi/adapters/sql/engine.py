@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from secapi.config import Settings
+
+
+def _json_dumps(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": msgspec.json.decode}
+"""JSON columns through msgspec: the stdlib encoder was 4 % of a cache hit's CPU (its scan row's input)."""
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -17,7 +26,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         path = settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(settings.database_url, connect_args={"timeout": settings.db_pool_timeout})
+        engine = create_async_engine(
+            settings.database_url, connect_args={"timeout": settings.db_pool_timeout}, **_JSON_CODEC
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return create_async_engine(
@@ -26,6 +37,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
+        **_JSON_CODEC,
         connect_args={
             "timeout": settings.db_pool_timeout,
             "server_settings": {

@@ -96,13 +96,15 @@ class ResultCache:
         """Cache `result` for the tier's TTL; returns the entry (also when the cache is down)."""
         now = self._clock.now()
         ttl = CACHE_TTL[tier.value]
+        raw = msgspec.json.encode(result)
         entry = CachedScan(
             scan_type=scan_type,
             input=data,
             vulndb_version=version,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl),
-            result=msgspec.Raw(msgspec.json.encode(result)),
+            result=msgspec.Raw(raw),
+            etag=etag_of(raw),
         )
         try:
             await self._cache.set_scan_result(key, entry, ttl)
@@ -140,7 +142,7 @@ class ResultCache:
         now: datetime = self._clock.now()
         return CacheInfo(
             status=status,
-            etag=etag_of(bytes(entry.result)),
+            etag=entry.etag or etag_of(bytes(entry.result)),
             age=max(0, int((now - entry.created_at).total_seconds())),
             max_age=max(0, int((entry.expires_at - now).total_seconds())),
         )
