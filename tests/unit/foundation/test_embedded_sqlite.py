@@ -81,3 +81,13 @@ version = "1.0.190"
 source = "registry+https://github.com/rust-lang/crates.io-index"
 checksum = "0000000000000000000000000000000000000000000000000000000000000000"
 """
+
+
+async def test_batched_hit_rows_and_usage_rows_on_sqlite(tmp_path: Path) -> None:
+    from support.batch_writers import check_batch_writers
+
+    app = create_app(Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp_path}/secapi.db"))
+    container = app.state.dishka_container
+    async with LifespanManager(app):
+        await upgrade(await container.get(AsyncEngine))
+        await check_batch_writers(container)

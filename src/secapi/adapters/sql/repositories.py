@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
-from secapi.adapters.sql.models import ApiKeyModel, ApiUsageModel, ScanModel, UserModel
+from secapi.adapters.sql.models import ApiKeyModel, ScanModel, UserModel
 from secapi.domain.model import (
     ApiKey,
     PageCursor,
@@ -22,7 +22,6 @@ from secapi.domain.model import (
     ScanPage,
     ScanStatus,
     ScanType,
-    UsageRecord,
     User,
 )
 from secapi.domain.tiers import Tier
@@ -292,32 +291,3 @@ class SqlScanRepository:
             last = items[-1]
             cursor = PageCursor(created_at=last.created_at, id=last.id)
         return ScanPage(items=items, next_cursor=cursor)
-
-
-_API_USAGE: Table = ApiUsageModel.__table__  # type: ignore[assignment]  # a Table at runtime
-
-
-class SqlUsageRepository:
-    """API usage rows, written in batches with one executemany."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def add_many(self, records: Sequence[UsageRecord]) -> None:
-        """Insert the batch."""
-        if not records:
-            return
-        rows = [
-            {
-                "user_id": r.user_id,
-                "endpoint": r.endpoint,
-                "method": r.method,
-                "status_code": r.status_code,
-                "timestamp": r.timestamp,
-                "duration_ms": r.duration_ms,
-            }
-            for r in records
-        ]
-        async with translate_db_errors():
-            await self._session.execute(insert(_API_USAGE), rows)  # Core executemany: no ORM work
-            await self._session.commit()

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, cast, insert
-from sqlalchemy.dialects.postgresql import JSONB
+import msgspec
+from sqlalchemy import Table, Text, bindparam, insert, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
-from secapi.adapters.sql.models import ScanModel
-from secapi.adapters.sql.repositories import SqlUsageRepository
+from secapi.adapters.sql.models import ApiUsageModel, ScanModel
 from secapi.domain.model import Scan, UsageRecord
 
 SCANS: Table = ScanModel.__table__  # type: ignore[assignment]  # a Table at runtime
+API_USAGE: Table = ApiUsageModel.__table__  # type: ignore[assignment]
 
 
 class SqlUsageWriter:
@@ -23,13 +24,19 @@ class SqlUsageWriter:
         self._sessions = sessions
 
     async def add_many(self, records: Sequence[UsageRecord]) -> None:
-        """Insert the batch in one executemany."""
-        async with self._sessions() as session:
-            await SqlUsageRepository(session).add_many(records)
+        """Insert the batch: COPY on PostgreSQL, one executemany elsewhere."""
+        if not records:
+            return
+        rows = [(r.user_id, r.endpoint, r.method, r.status_code, r.timestamp, r.duration_ms) for r in records]
+        async with translate_db_errors(), self._sessions() as session:
+            if await _copied(session, "api_usage", _USAGE_COLUMNS, rows):
+                return
+            await session.execute(insert(API_USAGE), [dict(zip(_USAGE_COLUMNS, row, strict=True)) for row in rows])
+            await session.commit()
 
 
 class SqlScanWriter:
-    """Writes batches of finished scans (cache hits) in one executemany."""
+    """Writes batches of finished scans (cache hits): COPY on PostgreSQL, one executemany elsewhere."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -39,26 +46,62 @@ class SqlScanWriter:
         if not scans:
             return
         rows = [
-            {
-                "id": scan.id,
-                "user_id": scan.user_id,
-                "scan_type": scan.scan_type.value,
-                "status": scan.status.value,
-                "input_data": scan.input_data,
-                "input_hash": scan.input_hash,
-                "result_json": raw.decode(),
-                "error": scan.error,
-                "created_at": scan.created_at,
-                "started_at": scan.started_at,
-                "finished_at": scan.finished_at,
-                "duration_ms": scan.duration_ms,
-                "attempts": 0,
-            }
+            (
+                scan.id,
+                scan.user_id,
+                scan.scan_type.value,
+                scan.status.value,
+                _json_text(scan.input_data),
+                scan.input_hash,
+                raw.decode(),
+                scan.error,
+                scan.created_at,
+                scan.started_at,
+                scan.finished_at,
+                scan.duration_ms,
+                0,
+            )
             for scan, raw in scans
         ]
         async with translate_db_errors(), self._sessions() as session:
-            text = bindparam("result_json", type_=Text)
-            # PostgreSQL parses the text into jsonb itself; SQLite's JSON column is that text.
-            result = cast(text, JSONB) if session.get_bind().dialect.name == "postgresql" else text
-            await session.execute(insert(SCANS).values(result=result), rows)
+            if await _copied(session, "scans", _SCAN_COLUMNS, rows):
+                return
+            # SQLite's JSON columns hold the text itself.
+            text = {name: type_coerce(bindparam(name), Text) for name in ("input_data", "result")}
+            statement = insert(SCANS).values(**text)
+            await session.execute(statement, [dict(zip(_SCAN_COLUMNS, row, strict=True)) for row in rows])
             await session.commit()
+
+
+_USAGE_COLUMNS = ("user_id", "endpoint", "method", "status_code", "timestamp", "duration_ms")
+_SCAN_COLUMNS = (
+    "id",
+    "user_id",
+    "scan_type",
+    "status",
+    "input_data",
+    "input_hash",
+    "result",
+    "error",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "attempts",
+)
+
+
+async def _copied(session: AsyncSession, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> bool:
+    """COPY the rows on PostgreSQL (one round trip, no per-row statement work) and commit; False elsewhere."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return False
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    await raw.copy_records_to_table(table, records=rows, columns=list(columns))
+    await session.commit()
+    return True
+
+
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
