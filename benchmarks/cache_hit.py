@@ -75,6 +75,9 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int) -> tuple[flo
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         print(f"warning: {non2xx.group(1)} non-2xx responses from {url}")
+    errors = re.search(r"Socket errors: (.*)", out)
+    if errors:  # requests that never completed are missing from the latency figures: say so
+        print(f"warning: socket errors from {url}: {errors.group(1)}")
     return rps, value
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from secapi.domain import api_keys
 from secapi.domain.errors import ApiKeyNotFound, Conflict, InvalidInput, NotAuthenticated, UserNotFound
+from secapi.domain.model import ApiKey
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
 from secapi.domain.tiers import Tier
@@ -170,3 +173,46 @@ def test_keys_are_high_entropy_and_parse_back() -> None:
         assert api_keys.redact(key) == f"sk_{parsed.prefix}_…"
         assert api_keys.key_matches(key, api_keys.hash_key(key))
         assert not api_keys.key_matches(key + "x", api_keys.hash_key(key))
+
+
+class SlowKeys(InMemoryKeys):
+    """A key store that takes a moment to answer, like a database."""
+
+    async def find_by_prefix(self, prefix: str) -> ApiKey | None:
+        await asyncio.sleep(0.01)
+        return await super().find_by_prefix(prefix)
+
+
+async def test_concurrent_requests_with_an_uncached_key_share_one_lookup(
+    users: InMemoryUsers, clock: FakeClock, cache: PrincipalCache
+) -> None:
+    keys = SlowKeys()
+    accounts, authenticator = AccountService(users, keys, clock, cache), Authenticator(users, keys, clock, cache)
+    user, issued = await accounts.create_user("burst@example.com", Tier.PRO)
+    cache.forget_user(user.id)
+    keys.lookups = 0
+
+    principals = await asyncio.gather(*(authenticator.authenticate(issued.secret) for _ in range(20)))
+
+    assert {p.user_id for p in principals} == {user.id}
+    assert keys.lookups == 1
+    wrong = issued.secret[:-1] + ("A" if issued.secret[-1] != "A" else "B")
+    refused = await asyncio.gather(*(authenticator.authenticate(wrong) for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(r, NotAuthenticated) for r in refused)
+    assert keys.lookups == 2  # a bad key is looked up once per burst too, and refused for every caller
+
+
+async def test_a_caller_that_gives_up_does_not_cancel_the_shared_lookup(
+    users: InMemoryUsers, clock: FakeClock, cache: PrincipalCache
+) -> None:
+    keys = SlowKeys()
+    accounts, authenticator = AccountService(users, keys, clock, cache), Authenticator(users, keys, clock, cache)
+    user, issued = await accounts.create_user("patient@example.com", Tier.PRO)
+    cache.forget_user(user.id)
+    impatient = asyncio.ensure_future(authenticator.authenticate(issued.secret))
+    patient = asyncio.ensure_future(authenticator.authenticate(issued.secret))
+    await asyncio.sleep(0)
+    impatient.cancel()
+
+    assert (await patient).user_id == user.id
+    assert impatient.cancelled()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass
 from uuid import UUID
@@ -69,6 +71,7 @@ class Authenticator:
         self._keys = keys
         self._clock = clock
         self._cache = cache
+        self._loading: dict[str, asyncio.Future[Principal]] = {}
 
     async def authenticate(self, presented: str | None) -> Principal:
         """The principal owning `presented`; `NotAuthenticated` for a missing, malformed, unknown or revoked key."""
@@ -81,9 +84,22 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None:
             return cached
+        # Concurrent requests with the same uncached key share one lookup (no stampede when an entry expires).
+        loading = self._loading.get(digest)
+        if loading is None:
+            loading = self._loading[digest] = asyncio.ensure_future(self._load_and_cache(parsed, digest))
+            loading.add_done_callback(functools.partial(self._loaded, digest))
+        return await asyncio.shield(loading)  # a caller that gives up does not cancel the others' lookup
+
+    async def _load_and_cache(self, parsed: api_keys.ParsedKey, digest: str) -> Principal:
         principal = await self._load(parsed)
         self._cache.put(digest, principal)
         return principal
+
+    def _loaded(self, digest: str, done: asyncio.Future[Principal]) -> None:
+        self._loading.pop(digest, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too, for when every caller gave up
 
     async def _load(self, parsed: api_keys.ParsedKey) -> Principal:
         record = await self._keys.find_by_prefix(parsed.prefix)
