@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -91,3 +92,20 @@ async def test_batched_hit_rows_and_usage_rows_on_sqlite(tmp_path: Path) -> None
     async with LifespanManager(app):
         await upgrade(await container.get(AsyncEngine))
         await check_batch_writers(container)
+
+
+async def test_a_serving_process_tunes_the_garbage_collector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from secapi.entrypoints.http.app import GC_THRESHOLDS, app_from_env
+
+    monkeypatch.setenv("SECAPI_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/secapi.db")
+    monkeypatch.delenv("SECAPI_REDIS_URL", raising=False)
+    before = gc.get_threshold()
+    try:
+        async with LifespanManager(app_from_env()):
+            assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.get_freeze_count() > 10_000  # startup's objects are out of the collector's walks
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
