@@ -8,7 +8,7 @@ import pytest
 
 from secapi.domain import api_keys
 from secapi.domain.errors import ApiKeyNotFound, Conflict, InvalidInput, NotAuthenticated, UserNotFound
-from secapi.domain.model import ApiKey
+from secapi.domain.model import ApiKey, User
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
 from secapi.domain.tiers import Tier
@@ -183,20 +183,27 @@ class SlowKeys(InMemoryKeys):
         return await super().find_by_prefix(prefix)
 
 
-async def test_concurrent_requests_with_an_uncached_key_share_one_lookup(
+async def _slow_store_with_uncached_key(
     users: InMemoryUsers, clock: FakeClock, cache: PrincipalCache
-) -> None:
+) -> tuple[SlowKeys, Authenticator, User, str]:
     keys = SlowKeys()
     accounts, authenticator = AccountService(users, keys, clock, cache), Authenticator(users, keys, clock, cache)
     user, issued = await accounts.create_user("burst@example.com", Tier.PRO)
     cache.forget_user(user.id)
     keys.lookups = 0
+    return keys, authenticator, user, issued.secret
 
-    principals = await asyncio.gather(*(authenticator.authenticate(issued.secret) for _ in range(20)))
+
+async def test_concurrent_requests_with_an_uncached_key_share_one_lookup(
+    users: InMemoryUsers, clock: FakeClock, cache: PrincipalCache
+) -> None:
+    keys, authenticator, user, secret = await _slow_store_with_uncached_key(users, clock, cache)
+
+    principals = await asyncio.gather(*(authenticator.authenticate(secret) for _ in range(20)))
 
     assert {p.user_id for p in principals} == {user.id}
     assert keys.lookups == 1
-    wrong = issued.secret[:-1] + ("A" if issued.secret[-1] != "A" else "B")
+    wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
     refused = await asyncio.gather(*(authenticator.authenticate(wrong) for _ in range(5)), return_exceptions=True)
     assert all(isinstance(r, NotAuthenticated) for r in refused)
     assert keys.lookups == 2  # a bad key is looked up once per burst too, and refused for every caller
@@ -205,14 +212,12 @@ async def test_concurrent_requests_with_an_uncached_key_share_one_lookup(
 async def test_a_caller_that_gives_up_does_not_cancel_the_shared_lookup(
     users: InMemoryUsers, clock: FakeClock, cache: PrincipalCache
 ) -> None:
-    keys = SlowKeys()
-    accounts, authenticator = AccountService(users, keys, clock, cache), Authenticator(users, keys, clock, cache)
-    user, issued = await accounts.create_user("patient@example.com", Tier.PRO)
-    cache.forget_user(user.id)
-    impatient = asyncio.ensure_future(authenticator.authenticate(issued.secret))
-    patient = asyncio.ensure_future(authenticator.authenticate(issued.secret))
+    keys, authenticator, user, secret = await _slow_store_with_uncached_key(users, clock, cache)
+    impatient = asyncio.ensure_future(authenticator.authenticate(secret))
+    patient = asyncio.ensure_future(authenticator.authenticate(secret))
     await asyncio.sleep(0)
     impatient.cancel()
 
     assert (await patient).user_id == user.id
     assert impatient.cancelled()
+    assert keys.lookups == 1
