@@ -7,11 +7,12 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from secapi.domain.lockfiles import MalformedLockfile
+from secapi.domain.lockfiles import MalformedLockfile, ParsedLockfile
+from secapi.domain.packages import Package, UnscannableEntry
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -156,3 +157,37 @@ def toml_packages(content: str) -> list[tuple[str, Mapping[str, object]]]:
     """The `[[package]]` tables of a TOML lockfile, each with its path (`package[3]`)."""
     tables = as_list(load_toml(content).get("package", []), "package")
     return [(child("package", index), as_mapping(table, child("package", index))) for index, table in enumerate(tables)]
+
+
+Entry = Package | UnscannableEntry | None
+"""What one lockfile entry is: a scannable package, something named but unscannable, or nothing to report."""
+
+
+class EntryParser:
+    """A lockfile parser that yields one `Entry` per lockfile entry; this class collects them.
+
+    Subclasses set `ecosystem` and `default_filename` and write `entries`; any structural error
+    they raise becomes a `MalformedLockfile` naming the file and the place.
+    """
+
+    ecosystem: ClassVar[str]
+    default_filename: ClassVar[str]
+
+    def __init__(self, filename: str | None = None) -> None:
+        self._filename = filename or self.default_filename
+
+    def parse(self, content: str) -> ParsedLockfile:
+        """Parse `content` into packages and unscannable entries."""
+        packages: list[Package] = []
+        unscannable: list[UnscannableEntry] = []
+        with translate_errors(self._filename):
+            for found in self.entries(content):
+                if isinstance(found, Package):
+                    packages.append(found)
+                elif found is not None:
+                    unscannable.append(found)
+        return ParsedLockfile.of(self.ecosystem, packages, unscannable)
+
+    def entries(self, content: str) -> Iterator[Entry]:
+        """Each entry of the lockfile, in order."""
+        raise NotImplementedError

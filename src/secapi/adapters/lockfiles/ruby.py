@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from secapi.adapters.lockfiles._common import StructureError, line, lines, redact, translate_errors
+from secapi.adapters.lockfiles._common import Entry, EntryParser, StructureError, line, lines, redact
 from secapi.adapters.lockfiles.purl import gem_purl
-from secapi.domain.lockfiles import ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
 
 ECOSYSTEM = "RubyGems"
@@ -15,47 +15,35 @@ _SPEC = re.compile(r"(?P<name>[^\s()]+) \((?P<version>[^-)\s]+)(?:-(?P<platform>
 _SOURCES = frozenset({"GEM", "GIT", "PATH"})
 
 
-class GemfileLockParser:
+class GemfileLockParser(EntryParser):
     """Reads `Gemfile.lock`: `GEM` specs are packages, `GIT` and other `PATH` specs are unscannable."""
 
-    def __init__(self, filename: str = "Gemfile.lock") -> None:
-        self._filename = filename
+    ecosystem = ECOSYSTEM
+    default_filename = "Gemfile.lock"
 
-    def parse(self, content: str) -> ParsedLockfile:
-        """Parse the `specs:` of each source section of a Bundler lockfile."""
-        packages: list[Package] = []
-        unscannable: list[UnscannableEntry] = []
-        with translate_errors(self._filename):
-            section, in_specs, attributes = "", False, dict[str, str]()
-            for number, text in lines(content):
-                if not text.strip():
-                    continue
-                where = line(number)
-                indent = len(text) - len(text.lstrip(" "))
-                if indent == 0:
-                    section, in_specs, attributes = text.strip(), False, {}
-                elif indent == 2 and section in _SOURCES:
-                    key, _, value = text.strip().partition(":")
-                    in_specs = key == "specs"
-                    attributes[key] = value.strip()
-                elif indent == 4 and in_specs:
-                    spec = _SPEC.fullmatch(text.strip())
-                    if spec is None:
-                        raise StructureError(
-                            where, f"expected `name (version)` in {section} specs, found {text.strip()!r}"
-                        )
-                    found = self._spec(section, attributes, spec["name"], spec["version"], where)
-                    if isinstance(found, Package):
-                        packages.append(found)
-                    elif found is not None:
-                        unscannable.append(found)
-                # Deeper lines are a spec's own dependencies with version ranges: not installed versions.
-        return ParsedLockfile.of(ECOSYSTEM, packages, unscannable)
+    def entries(self, content: str) -> Iterator[Entry]:
+        """The `specs:` of each source section of a Bundler lockfile."""
+        section, in_specs, attributes = "", False, dict[str, str]()
+        for number, text in lines(content):
+            if not text.strip():
+                continue
+            where = line(number)
+            indent = len(text) - len(text.lstrip(" "))
+            if indent == 0:
+                section, in_specs, attributes = text.strip(), False, {}
+            elif indent == 2 and section in _SOURCES:
+                key, _, value = text.strip().partition(":")
+                in_specs = key == "specs"
+                attributes[key] = value.strip()
+            elif indent == 4 and in_specs:
+                spec = _SPEC.fullmatch(text.strip())
+                if spec is None:
+                    raise StructureError(where, f"expected `name (version)` in {section} specs, found {text.strip()!r}")
+                yield self._spec(section, attributes, spec["name"], spec["version"], where)
+            # Deeper lines are a spec's own dependencies with version ranges: not installed versions.
 
     @staticmethod
-    def _spec(
-        section: str, attributes: dict[str, str], name: str, version: str, where: str
-    ) -> Package | UnscannableEntry | None:
+    def _spec(section: str, attributes: dict[str, str], name: str, version: str, where: str) -> Entry:
         remote = attributes.get("remote", "an unknown remote")
         if section == "GEM":
             return Package(
