@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from secapi.domain.tiers import Tier
 
@@ -101,6 +101,24 @@ class Scan:
     def is_finished(self) -> bool:
         """True once completed or failed."""
         return self.status in (ScanStatus.COMPLETED, ScanStatus.FAILED)
+
+    @classmethod
+    def answered_from_cache(
+        cls, user_id: UUID, scan_type: ScanType, input_data: dict[str, Any], input_hash: str, at: datetime
+    ) -> Scan:
+        """The caller's own scan of a cache hit: completed the moment it was asked (its result is the entry's)."""
+        return cls(
+            id=uuid4(),
+            user_id=user_id,
+            scan_type=scan_type,
+            status=ScanStatus.COMPLETED,
+            input_data=input_data,
+            input_hash=input_hash,
+            created_at=at,
+            started_at=at,
+            finished_at=at,
+            duration_ms=0.0,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -173,18 +173,12 @@ class DependencyScanService:
     async def _from_cache(
         self, principal: Principal, lockfile: LockfileInput, data: dict[str, str], entry: CachedScan
     ) -> ScanOutcome:
-        now = self._clock.now()
-        scan = Scan(
-            id=uuid.uuid4(),
-            user_id=principal.user_id,
-            scan_type=ScanType.DEPENDENCIES,
-            status=ScanStatus.COMPLETED,
-            input_data=_input_data(lockfile, data),
-            input_hash=canonical_hash(data),
-            created_at=now,
-            started_at=now,
-            finished_at=now,
-            duration_ms=0.0,
+        scan = Scan.answered_from_cache(
+            principal.user_id,
+            ScanType.DEPENDENCIES,
+            _input_data(lockfile, data),
+            canonical_hash(data),
+            self._clock.now(),
         )
         raw = bytes(entry.result)
         self._recorder.record_scan(scan, raw)

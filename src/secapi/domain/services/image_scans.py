@@ -239,19 +239,7 @@ class ImageScanSubmitter:
 
     async def _from_cache(self, principal: Principal, data: dict[str, str], entry: CachedScan) -> ScanOutcome:
         assert self._results is not None
-        now = self._clock.now()
-        scan = Scan(
-            id=uuid.uuid4(),
-            user_id=principal.user_id,
-            scan_type=ScanType.DOCKER,
-            status=ScanStatus.COMPLETED,
-            input_data=data,
-            input_hash=input_hash(data),
-            created_at=now,
-            started_at=now,
-            finished_at=now,
-            duration_ms=0.0,
-        )
+        scan = Scan.answered_from_cache(principal.user_id, ScanType.DOCKER, data, input_hash(data), self._clock.now())
         raw = bytes(entry.result)
         if self._recorder is not None:
             self._recorder.record_scan(scan, raw)
