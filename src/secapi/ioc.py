@@ -81,12 +81,8 @@ from secapi.domain.services.authentication import Authenticator, PrincipalCache
 from secapi.domain.services.cache_warming import CacheWarmer
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader, QuotaGate
 from secapi.domain.services.health import ReadinessService
-from secapi.domain.services.image_scans import (
-    ImageScanRunner,
-    ImageScanSubmitter,
-    InventoryCache,
-    LayerCataloger,
-)
+from secapi.domain.services.image_scan_runner import ImageScanRunner, InventoryCache, LayerCataloger
+from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.domain.services.notification_endpoints import NotificationEndpointService

@@ -22,7 +22,8 @@ from secapi.domain.images import (
     parse_image_reference,
 )
 from secapi.domain.model import Principal, Scan, ScanStatus, User
-from secapi.domain.services.image_scans import ImageScanRunner, ImageScanSubmitter
+from secapi.domain.services.image_scan_runner import ImageScanRunner
+from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.domain.services.vulndb_import import VulnDbImporter
@@ -279,7 +280,8 @@ async def test_the_lease_is_renewed_while_a_long_scan_runs(
 
 
 def test_equivalent_references_give_one_input_hash() -> None:
-    from secapi.domain.services.image_scans import image_input, input_hash
+    from secapi.domain.caching import canonical_hash as input_hash
+    from secapi.domain.services.image_scans import image_input
 
     hashes = {
         input_hash(image_input(parse_image_reference(text), DEFAULT_PLATFORM))
