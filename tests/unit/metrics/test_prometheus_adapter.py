@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -130,3 +131,21 @@ def test_processes_sharing_a_directory_are_summed_and_those_that_left_drop_out_o
     assert value(samples, "secapi_scan_requests_total", scan_type="dependencies", status="hit", tier="pro") == 7
     assert value(samples, "secapi_scan_duration_seconds_count", scan_type="dependencies") == 7
     assert value(samples, "secapi_scans_active", scan_type="docker") == 1  # only the process still counted as live
+
+
+def test_a_scrape_drops_the_live_gauges_of_workers_that_died_without_leaving(tmp_path: Path) -> None:
+    from secapi.adapters.prometheus.exposition import sweep_dead_processes
+
+    # Two workers wrote values; the first was killed (a crash), so it never left the live sums.
+    killed = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), "2", "stays"])
+    assert killed.wait(timeout=60) == 0
+    mine = os.getpid()
+    (tmp_path / f"gauge_livesum_{mine}.db").write_bytes((tmp_path / f"gauge_livesum_{killed.pid}.db").read_bytes())
+
+    assert sweep_dead_processes(tmp_path) == [killed.pid]
+
+    left = {f.name for f in tmp_path.glob("*.db")}
+    assert f"gauge_livesum_{killed.pid}.db" not in left
+    assert f"gauge_livesum_{mine}.db" in left  # a live process keeps its gauges
+    assert f"counter_{killed.pid}.db" in left  # what the dead process counted still counts
+    assert sweep_dead_processes(tmp_path) == []

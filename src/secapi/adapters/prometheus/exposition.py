@@ -31,6 +31,34 @@ def prepare_multiprocess_dir(path: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
+def sweep_dead_processes(path: Path) -> list[int]:
+    """Drop the live gauges (in flight, pool, active scans) of processes that died without leaving.
+
+    A worker that exits cleanly leaves the sums itself (`process_exiting`); one that crashed or was
+    killed, and was respawned, would otherwise count in those gauges until the server restarts.
+    Counters and histograms of dead processes stay: what they counted happened.
+    """
+    dead = sorted({pid for f in path.glob("gauge_live*_*.db") if (pid := _pid_of(f)) is not None and not _alive(pid)})
+    for pid in dead:
+        mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
+    return dead
+
+
+def _pid_of(values_file: Path) -> int | None:
+    tail = values_file.stem.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def _use_multiprocess_values_if_configured() -> None:
     # prometheus_client picks its value store when first imported. `secapi serve` imports it before
     # setting PROMETHEUS_MULTIPROC_DIR and forking its workers, so a worker must pick again.
@@ -56,6 +84,9 @@ class PrometheusExposition:
         encoder, content_type = choose_encoder(accept)
         if not self.multiprocess:
             return encoder(self.registry), content_type
+        directory = multiprocess_dir()
+        if directory is not None:
+            sweep_dead_processes(Path(directory))
         merged = CollectorRegistry()
         MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
         return encoder(merged), content_type
