@@ -19,11 +19,6 @@ TTL = 30.0
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def users() -> InMemoryUsers:
     return InMemoryUsers()
 

@@ -26,11 +26,6 @@ def _entry(clock: FakeClock, ttl: int = 3600, result: bytes = b'{"findings":[]}'
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def cache(clock: FakeClock) -> InMemoryScanCache:
     return InMemoryScanCache(clock, max_entries=3)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 
 from secapi.adapters.catalog.cataloger import TarLayerCataloger
 from secapi.adapters.memory.metrics import RecordingMetrics
-from secapi.adapters.osv.reader import SAMPLE_DIR, iter_records
 from secapi.domain.images import (
     DEFAULT_PLATFORM,
     ImageNotFound,
@@ -21,13 +19,11 @@ from secapi.domain.images import (
     ResolvedImage,
     parse_image_reference,
 )
-from secapi.domain.model import Principal, Scan, ScanStatus, User
+from secapi.domain.model import Principal, Scan, ScanStatus
 from secapi.domain.services.image_scan_runner import ImageScanRunner
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.scan_sweeper import ScanSweeper
-from secapi.domain.services.vulndb_import import VulnDbImporter
-from secapi.domain.tiers import Tier
 
 from support.fakes import (
     FakeClock,
@@ -81,26 +77,8 @@ class FakeImageSource:
 
 
 @pytest.fixture
-async def store() -> InMemoryVulnerabilityStore:
-    store = InMemoryVulnerabilityStore()
-    await VulnDbImporter(store).run(iter_records(SAMPLE_DIR), source="sample")
-    return store
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def scans() -> InMemoryScans:
     return InMemoryScans()
-
-
-@pytest.fixture
-def principal(clock: FakeClock) -> Principal:
-    user = User(id=uuid.uuid4(), email="u@example.com", tier=Tier.FREE, is_admin=False, created_at=clock.now())
-    return Principal(user=user, key_id=uuid.uuid4())
 
 
 def runner_for(scans: InMemoryScans, source: FakeImageSource, store: InMemoryVulnerabilityStore, clock: FakeClock,

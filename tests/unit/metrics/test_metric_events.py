@@ -14,18 +14,15 @@ from secapi.adapters.memory.rate_limiter import InMemoryRateLimiter
 from secapi.adapters.memory.scan_cache import InMemoryScanCache
 from secapi.adapters.memory.single_flight import InMemorySingleFlight
 from secapi.adapters.memory.versions import InMemoryVersionSource
-from secapi.adapters.osv.reader import SAMPLE_DIR, iter_records
 from secapi.domain.caching import CacheUnavailable
 from secapi.domain.lockfiles import MalformedLockfile
-from secapi.domain.model import Principal, Scan, User
+from secapi.domain.model import Principal, Scan
 from secapi.domain.rate_limits import RateLimitExceeded, RateLimitUnavailable
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.quotas import QuotaLedger, QuotaService
 from secapi.domain.services.result_cache import ResultCache
 from secapi.domain.services.scan_recorder import ScanRecorder
-from secapi.domain.services.vulndb_import import VulnDbImporter
-from secapi.domain.tiers import Tier
 
 from support.fakes import FakeClock, InMemoryScans, InMemoryVulnerabilityStore
 
@@ -65,26 +62,8 @@ class DownLimiter(InMemoryRateLimiter):
 
 
 @pytest.fixture
-async def store() -> InMemoryVulnerabilityStore:
-    store = InMemoryVulnerabilityStore()
-    await VulnDbImporter(store).run(iter_records(SAMPLE_DIR), source="sample")
-    return store
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def metrics() -> RecordingMetrics:
     return RecordingMetrics()
-
-
-@pytest.fixture
-def principal(clock: FakeClock) -> Principal:
-    user = User(id=uuid.uuid4(), email="m@example.com", tier=Tier.FREE, is_admin=False, created_at=clock.now())
-    return Principal(user=user, key_id=uuid.uuid4())
 
 
 def quotas(clock: FakeClock, metrics: RecordingMetrics, limiter: InMemoryRateLimiter | None = None) -> QuotaService:

@@ -88,11 +88,6 @@ def refusal(
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def endpoints() -> FakeEndpoints:
     return FakeEndpoints()
 

@@ -20,11 +20,6 @@ MONTH = Window(name="month", quota="scans_per_month", seconds=30 * 86400, bucket
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def limiter(clock: FakeClock) -> InMemoryRateLimiter:
     return InMemoryRateLimiter(clock)
 
