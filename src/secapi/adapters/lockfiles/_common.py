@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -163,7 +164,7 @@ Entry = Package | UnscannableEntry | None
 """What one lockfile entry is: a scannable package, something named but unscannable, or nothing to report."""
 
 
-class EntryParser:
+class EntryParser(ABC):
     """A lockfile parser that yields one `Entry` per lockfile entry; this class collects them.
 
     Subclasses set `ecosystem` and `default_filename` and write `entries`; any structural error
@@ -188,6 +189,6 @@ class EntryParser:
                     unscannable.append(found)
         return ParsedLockfile.of(self.ecosystem, packages, unscannable)
 
+    @abstractmethod
     def entries(self, content: str) -> Iterator[Entry]:
         """Each entry of the lockfile, in order."""
-        raise NotImplementedError
