@@ -14,7 +14,14 @@ from secapi.adapters.registry.auth import (
     parse_token_response,
     preferred_challenge,
 )
-from secapi.adapters.registry.manifests import ImageIndex, ImageManifest, parse_manifest, select_platform
+from secapi.adapters.registry.manifests import (
+    MAX_INDEX_DEPTH,
+    ImageIndex,
+    ImageManifest,
+    descend,
+    parse_manifest,
+    select_platform,
+)
 from secapi.adapters.registry.retry import backoff_delay, parse_retry_after
 from secapi.domain.images import ImageRejected, RegistryAuthError, parse_platform
 
@@ -113,6 +120,34 @@ def test_an_exact_variant_beats_a_compatible_one() -> None:
     index = _index({"os": "linux", "architecture": "amd64"}, {"os": "linux", "architecture": "amd64", "variant": "v3"})
     assert select_platform(index, parse_platform("linux/amd64"), "i").digest == f"sha256:{0:064x}"
     assert select_platform(index, parse_platform("linux/amd64/v3"), "i").digest == f"sha256:{1:064x}"
+
+
+def test_descending_through_indexes_is_bounded_and_follows_only_manifests_or_indexes() -> None:
+    index = _index({"os": "linux", "architecture": "amd64"})
+    for depth in range(1, MAX_INDEX_DEPTH + 1):
+        assert descend(index, parse_platform("linux/amd64"), depth, "i").digest == f"sha256:{0:064x}"
+    with pytest.raises(ImageRejected, match=f"nests image indexes more than {MAX_INDEX_DEPTH} deep"):
+        descend(index, parse_platform("linux/amd64"), MAX_INDEX_DEPTH + 1, "i")
+    odd = parse_manifest(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "text/plain",
+                        "digest": f"sha256:{0:064x}",
+                        "size": 1,
+                        "platform": {"os": "linux", "architecture": "amd64"},
+                    }
+                ],
+            }
+        ).encode(),
+        None,
+        "index",
+    )
+    assert isinstance(odd, ImageIndex)
+    with pytest.raises(ImageRejected, match="unsupported media type 'text/plain'"):
+        descend(odd, parse_platform("linux/amd64"), 1, "i")
 
 
 def test_attestation_entries_are_neither_chosen_nor_listed() -> None:

@@ -13,13 +13,13 @@ import msgspec
 from secapi.adapters.registry import media_types as mt
 from secapi.adapters.registry.archive_members import ArchiveMembers, normalise_member_name, plain_tar
 from secapi.adapters.registry.manifests import (
-    MAX_INDEX_DEPTH,
     Descriptor,
     ImageIndex,
     ImageManifest,
     build_resolved,
     check_digest_format,
     check_index_entry,
+    descend,
     parse_config,
     parse_manifest,
     platform_of,
@@ -158,9 +158,7 @@ class ArchiveImageSource(ImageSource):
         manifest_digest, depth = top_digest, 0
         while isinstance(document, ImageIndex):
             depth += 1
-            if depth > MAX_INDEX_DEPTH:
-                raise ImageRejected(f"the archive nests image indexes more than {MAX_INDEX_DEPTH} deep")
-            entry = select_platform(document, platform, f"archive index {manifest_digest}")
+            entry = descend(document, platform, depth, f"archive index {manifest_digest}")
             document, manifest_digest = self._load_manifest(members, entry, "archive index"), entry.digest
         config_name = _blob_name(document.config.digest)
         config_bytes = members.read(config_name, self._max_manifest_bytes)

@@ -14,16 +14,14 @@ import httpx
 from secapi.adapters.registry import media_types as mt
 from secapi.adapters.registry.address_policy import AddressPolicy, Resolver
 from secapi.adapters.registry.manifests import (
-    MAX_INDEX_DEPTH,
     SHA256_DIGEST,
     ImageIndex,
     ImageManifest,
     build_resolved,
     check_digest_format,
-    check_index_entry,
+    descend,
     parse_config,
     parse_manifest,
-    select_platform,
     sha256_digest,
     verify_digest,
 )
@@ -118,10 +116,7 @@ class HttpRegistryClient(ImageSource):
         manifest_digest, depth = top_digest, 0
         while isinstance(document, ImageIndex):
             depth += 1
-            if depth > MAX_INDEX_DEPTH:
-                raise ImageRejected(f"{what} nests image indexes more than {MAX_INDEX_DEPTH} deep")
-            entry = select_platform(document, platform, what)
-            check_index_entry(entry, what)
+            entry = descend(document, platform, depth, what)
             if entry.size > self._max_manifest_bytes:
                 raise ImageRejected(
                     f"{what} manifest {entry.digest} is {entry.size} bytes; the limit is {self._max_manifest_bytes}"

@@ -159,6 +159,15 @@ def check_index_entry(entry: Descriptor, what: str) -> None:
         raise ImageRejected(f"{what} points at unsupported media type {entry.media_type!r}")
 
 
+def descend(index: ImageIndex, wanted: Platform, depth: int, what: str) -> Descriptor:
+    """The entry to follow from the `depth`-th index met on the way to a manifest (nesting is bounded)."""
+    if depth > MAX_INDEX_DEPTH:
+        raise ImageRejected(f"{what} nests image indexes more than {MAX_INDEX_DEPTH} deep")
+    entry = select_platform(index, wanted, what)
+    check_index_entry(entry, what)
+    return entry
+
+
 def build_resolved(
     *,
     reference: ImageReference,
