@@ -46,6 +46,16 @@ class Timings(msgspec.Struct, kw_only=True):
     match_ms: float = 0.0
     total_ms: float = 0.0
 
+    @classmethod
+    def between(cls, started: float, parsed: float, matched: float, *, parse_from: float | None = None) -> Timings:
+        """From `perf_counter()` readings: parsing (from `parse_from`, default `started`) until `parsed`,
+        matching until `matched`, and the total since `started`."""
+        return cls(
+            parse_ms=_ms(parsed - (started if parse_from is None else parse_from)),
+            match_ms=_ms(matched - parsed),
+            total_ms=_ms(matched - started),
+        )
+
 
 class LayerDetails(msgspec.Struct, frozen=True, kw_only=True):
     """One layer of a scanned image; `fetched` is False when its inventory came from the layer cache."""
@@ -100,3 +110,7 @@ def sort_findings(findings: list[Finding]) -> tuple[Finding, ...]:
             key=lambda f: (rank[f.severity], -(f.score or 0.0), f.package.name, f.package.version, f.id),
         )
     )
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)

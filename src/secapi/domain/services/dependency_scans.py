@@ -217,11 +217,7 @@ class DependencyScanService:
             vulnerabilities=findings,
             counts=severity_counts(findings),
             vulndb_version=version,
-            timings=Timings(
-                parse_ms=round((parsed_at - started) * 1000, 3),
-                match_ms=round((matched_at - parsed_at) * 1000, 3),
-                total_ms=round((matched_at - started) * 1000, 3),
-            ),
+            timings=Timings.between(started, parsed_at, matched_at),
         )
         scan = Scan(
             id=uuid.uuid4(),

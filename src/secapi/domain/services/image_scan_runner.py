@@ -233,11 +233,7 @@ class ImageScanRunner:
             vulnerabilities=findings,
             counts=severity_counts(findings),
             vulndb_version=version,
-            timings=Timings(
-                parse_ms=round((inventoried_at - resolved_at) * 1000, 3),
-                match_ms=round((matched_at - inventoried_at) * 1000, 3),
-                total_ms=round((matched_at - started) * 1000, 3),
-            ),
+            timings=Timings.between(started, inventoried_at, matched_at, parse_from=resolved_at),
             image=ImageDetails(
                 reference=resolved.reference.canonical(),
                 manifest_digest=resolved.manifest_digest,
