@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.packages import Package, UnscannableEntry, UnscannedItem
 from secapi.domain.severity import Severity
 
 SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.UNKNOWN)
@@ -19,6 +19,19 @@ class PackageRef(msgspec.Struct, frozen=True, kw_only=True):
     version: str
     ecosystem: str
     purl: str | None = None
+
+
+class SeveritySource(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a finding's severity came from.
+
+    `advisory` is the record that gave it: the finding's own id, or a record
+    sharing an alias with it (GHSA <-> PYSEC <-> CVE <-> GO). `basis` is
+    `cvss` (a scored vector), `label` (a published level such as GHSA's
+    `database_specific.severity`, Debian urgency) or `none` (nothing known).
+    """
+
+    advisory: str
+    basis: str
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +50,29 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     published: datetime | None = None
     modified: datetime | None = None
     location: str | None = None
+    severity_source: SeveritySource | None = None
+    informational: str | None = None
+    """For informational advisories (RustSec `unmaintained`, `unsound`, `notice`): their kind; None for vulnerabilities."""
+
+
+class EcosystemCoverage(msgspec.Struct, frozen=True, kw_only=True):
+    """What the vulnerability database holds for one ecosystem a scan matched against."""
+
+    ecosystem: str
+    advisories: int
+    """Non-withdrawn records with an affected entry in this ecosystem."""
+    version_order: str
+    """The scheme ranges were evaluated with (`dpkg`, `rpm`, `pep440`, ...), or `versions-list-only`."""
+    note: str | None = None
+    """Why this ecosystem's answer is weaker: no records loaded, or no version order known."""
+
+
+class VulnDbInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """The vulnerability database a result was matched against."""
+
+    version: int
+    updated_at: datetime | None
+    ecosystems: tuple[EcosystemCoverage, ...] = ()
 
 
 class Timings(msgspec.Struct, kw_only=True):
@@ -91,6 +127,11 @@ class ScanResult(msgspec.Struct, kw_only=True):
     vulndb_version: int
     timings: Timings
     image: ImageDetails | None = None
+    unscanned: tuple[UnscannedItem, ...] = ()
+    """Content seen but not looked into (see `UnscannedItem`): a clean answer does not cover it."""
+    informational: tuple[Finding, ...] = ()
+    """Informational advisories (unmaintained, unsound, notice): listed, never counted as vulnerabilities."""
+    vulndb: VulnDbInfo | None = None
 
 
 def severity_counts(findings: tuple[Finding, ...]) -> dict[str, int]:

@@ -8,7 +8,7 @@ from typing import Protocol
 import msgspec
 
 from secapi.domain.errors import InvalidInput
-from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.packages import Package, UnscannableEntry, UnscannedItem
 
 
 class ParsedLockfile(msgspec.Struct, frozen=True, kw_only=True):
@@ -17,6 +17,8 @@ class ParsedLockfile(msgspec.Struct, frozen=True, kw_only=True):
     ecosystem: str
     packages: tuple[Package, ...] = ()
     unscannable: tuple[UnscannableEntry, ...] = ()
+    unscanned: tuple[UnscannedItem, ...] = ()
+    """What the file cannot show at all (e.g. transitive modules of a pre-1.17 go.mod without its go.sum)."""
 
     @classmethod
     def of(
@@ -24,6 +26,7 @@ class ParsedLockfile(msgspec.Struct, frozen=True, kw_only=True):
         ecosystem: str,
         packages: Iterable[Package],
         unscannable: Iterable[UnscannableEntry] = (),
+        unscanned: Iterable[UnscannedItem] = (),
     ) -> ParsedLockfile:
         """Build a result with packages deduplicated by (name, version) and sorted.
 
@@ -37,6 +40,7 @@ class ParsedLockfile(msgspec.Struct, frozen=True, kw_only=True):
             ecosystem=ecosystem,
             packages=tuple(unique[key] for key in sorted(unique)),
             unscannable=tuple(entries),
+            unscanned=tuple(dict.fromkeys(unscanned)),
         )
 
 

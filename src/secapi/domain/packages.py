@@ -24,8 +24,23 @@ class Package(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UnscannableEntry(msgspec.Struct, frozen=True, kw_only=True):
-    """A lockfile entry that names a package but no exact version (e.g. `flask>=2`)."""
+    """An entry that names a package SecAPI could not scan: no exact version (`flask>=2`), a local path,
+    a git source, a line it could not parse. `location` says where (`line 12`, `packages/foo`)."""
 
     name: str
     reason: str
     location: str | None = None
+
+
+class UnscannedItem(msgspec.Struct, frozen=True, kw_only=True):
+    """Content that was seen but not looked into, so no finding can come from it.
+
+    An RPM database, a Go or Rust binary, a Java archive, an OS with no known
+    advisories, or the transitive modules a pre-1.17 `go.mod` does not list.
+    `kind` is a short stable token (`rpm-db`, `go-binary`, `rust-binary`,
+    `java-archive`, `unknown-os`, `go-transitive`, ...); `reason` a sentence.
+    """
+
+    path: str
+    kind: str
+    reason: str

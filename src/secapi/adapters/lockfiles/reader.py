@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from secapi.adapters.lockfiles.registry import parse_lockfile
 from secapi.domain.lockfiles import ParsedLockfile
 
@@ -9,6 +11,6 @@ from secapi.domain.lockfiles import ParsedLockfile
 class RegistryLockfileReader:
     """Picks the parser by file name and parses."""
 
-    def parse(self, filename: str, content: str) -> ParsedLockfile:
-        """Parse `content` as the format `filename` names."""
+    def parse(self, filename: str, content: str, companions: Mapping[str, str] | None = None) -> ParsedLockfile:
+        """Parse `content` as the format `filename` names (`companions` are not used yet)."""
         return parse_lockfile(filename, content)

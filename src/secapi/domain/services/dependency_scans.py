@@ -6,6 +6,7 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import msgspec
@@ -25,8 +26,12 @@ from secapi.domain.services.scan_recorder import ScanRecorder
 class LockfileReader(Protocol):
     """Turns a named lockfile into packages (raises `UnsupportedLockfile` / `MalformedLockfile`)."""
 
-    def parse(self, filename: str, content: str) -> ParsedLockfile:
-        """Parse `content` as the lockfile format its file name says."""
+    def parse(self, filename: str, content: str, companions: Mapping[str, str] | None = None) -> ParsedLockfile:
+        """Parse `content` as the lockfile format its file name says.
+
+        `companions` are files sent with it that complete it, by base name (a
+        `go.sum` next to a `go.mod`); a reader ignores the ones it has no use for.
+        """
         ...
 
 
