@@ -52,7 +52,7 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     location: str | None = None
     severity_source: SeveritySource | None = None
     informational: str | None = None
-    """For informational advisories (RustSec `unmaintained`, `unsound`, `notice`): their kind; None for vulnerabilities."""
+    """Informational advisories (RustSec `unmaintained`, `unsound`, `notice`): the kind; None for vulnerabilities."""
 
 
 class EcosystemCoverage(msgspec.Struct, frozen=True, kw_only=True):

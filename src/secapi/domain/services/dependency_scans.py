@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
