@@ -10,6 +10,24 @@ the ecosystem's version order, SEMVER ranges always SemVer order, and GIT
 ranges (commit hashes) cannot be evaluated for a version string and are
 skipped. The shapes mirror OSV's JSON, so `msgspec.convert` builds them
 straight from a record.
+
+Events at the same version. The schema's sort leaves their order open, and
+real records need a rule (the rule is SecAPI's, chosen to agree with every
+real record checked, see docs/osv-range-agreement.md):
+
+1. An `introduced X` immediately followed in the record by `fixed X` is an
+   empty interval: both events are dropped (RUSTSEC-2024-0399 writes rustls'
+   unaffected branches this way; they must not open a range).
+2. Otherwise, at one version, `fixed` sorts before `introduced`, and
+   `introduced` before `last_affected`: an interval that ends where the next
+   one begins joins it (PYSEC-2023-72 lists `[3.1.1, 3.2.0)` and
+   `[3.2.0, 3.2.2)`, so pyspark 3.2.0 and 3.2.1 are affected), and
+   `introduced X, last_affected X` still covers X.
+
+An ecosystem with no known version order (`has_version_order` is False) is
+never given a guessed one: its ECOSYSTEM ranges are not evaluated and only the
+record's explicit `versions` list (compared as exact strings) matches; SEMVER
+ranges still apply, their order being SemVer by definition. Results say so.
 """
 
 from __future__ import annotations
@@ -21,7 +39,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from secapi.domain.versions import SEMVER, VersionScheme, ecosystem_base, scheme_for_ecosystem
+from secapi.domain.versions import GENERIC, SEMVER, VersionScheme, ecosystem_base, scheme_for_ecosystem
 
 EventKind = Literal["introduced", "fixed", "last_affected", "limit"]
 
@@ -76,17 +94,36 @@ class _CompiledRange:
 class _CompiledAffected:
     scheme: VersionScheme
     listed: frozenset[Any]
+    """Parsed listed versions; exact strings when the ecosystem has no order."""
     ranges: tuple[_CompiledRange, ...]
+    ordered: bool
+
+
+# Rule 2 of the module docstring: at one version, closing a range comes before opening the next.
+_TIE_ORDER: dict[EventKind, int] = {"fixed": 0, "introduced": 1, "last_affected": 2, "limit": 3}
+
+
+def _without_empty_intervals(scheme: VersionScheme, events: tuple[Event, ...]) -> list[tuple[EventKind, str]]:
+    """The events in record order, minus `introduced X` + `fixed X` pairs (rule 1 of the module docstring)."""
+    present = [kv for event in events if (kv := event.kind_and_version) is not None]
+    kept: list[tuple[EventKind, str]] = []
+    position = 0
+    while position < len(present):
+        kind, version = present[position]
+        if kind == "introduced" and position + 1 < len(present):
+            next_kind, next_version = present[position + 1]
+            if next_kind == "fixed" and (version == next_version or scheme.compare(version, next_version) == 0):
+                position += 2
+                continue
+        kept.append((kind, version))
+        position += 1
+    return kept
 
 
 def _compile_range(scheme: VersionScheme, events: tuple[Event, ...]) -> _CompiledRange:
     steps: list[tuple[EventKind, Any]] = []
     limits: list[Any] = []
-    for event in events:
-        kind_and_version = event.kind_and_version
-        if kind_and_version is None:
-            continue
-        kind, version = kind_and_version
+    for kind, version in _without_empty_intervals(scheme, events):
         if kind == "limit":
             limits.append(None if "*" in version else scheme.parse(version))
         elif kind == "introduced" and version == "0":
@@ -95,26 +132,27 @@ def _compile_range(scheme: VersionScheme, events: tuple[Event, ...]) -> _Compile
             steps.append((kind, scheme.parse(version)))
 
     def by_version(left: tuple[EventKind, Any], right: tuple[EventKind, Any]) -> int:
-        if left[1] is None:
-            return 0 if right[1] is None else -1
-        if right[1] is None:
-            return 1
-        return scheme.compare_parsed(left[1], right[1])
+        if left[1] is None or right[1] is None:
+            order = (right[1] is None) - (left[1] is None)
+        else:
+            order = scheme.compare_parsed(left[1], right[1])
+        return order or _TIE_ORDER[left[0]] - _TIE_ORDER[right[0]]
 
-    # A stable sort keeps the record's order between events of equal version.
     steps.sort(key=cmp_to_key(by_version))
     return _CompiledRange(scheme, tuple(steps), tuple(limits) if limits else None)
 
 
 @lru_cache(maxsize=16384)
 def _compile(scheme: VersionScheme, affected: AffectedRanges) -> _CompiledAffected:
+    ordered = scheme is not GENERIC
+    evaluable = ("ECOSYSTEM", "SEMVER") if ordered else ("SEMVER",)
     ranges = tuple(
         _compile_range(SEMVER if rng.type == "SEMVER" else scheme, rng.events)
         for rng in affected.ranges
-        if rng.type in ("ECOSYSTEM", "SEMVER")
+        if rng.type in evaluable
     )
-    listed = frozenset(scheme.parse(version) for version in affected.versions)
-    return _CompiledAffected(scheme, listed, ranges)
+    listed = frozenset(scheme.parse(v) if ordered else v.strip() for v in affected.versions)
+    return _CompiledAffected(scheme, listed, ranges, ordered)
 
 
 def _in_range(compiled: _CompiledRange, version: str) -> bool:
@@ -141,13 +179,22 @@ def _in_range(compiled: _CompiledRange, version: str) -> bool:
 def is_affected(ecosystem: str, version: str, affected: AffectedRanges) -> bool:
     """True if `version` of a package in `ecosystem` is affected per OSV's evaluation rules."""
     compiled = _compile(scheme_for_ecosystem(ecosystem), affected)
-    if compiled.listed and compiled.scheme.parse(version) in compiled.listed:
-        return True
+    if compiled.listed:
+        key = compiled.scheme.parse(version) if compiled.ordered else version.strip()
+        if key in compiled.listed:
+            return True
     return any(_in_range(rng, version) for rng in compiled.ranges)
 
 
-def fixed_versions(affected: AffectedRanges) -> tuple[str, ...]:
-    """Versions that fix the issue, from ECOSYSTEM and SEMVER ranges, in record order, once each."""
+def fixed_versions(
+    affected: AffectedRanges, ecosystem: str | None = None, installed: str | None = None
+) -> tuple[str, ...]:
+    """Versions that fix the issue, from ECOSYSTEM and SEMVER ranges, once each.
+
+    Given the ecosystem and the installed version, the fixes above it come
+    first, nearest first (urllib3 1.24.1: `1.26.17` before `2.0.6`), then the
+    fixes on other branches; otherwise (or with no version order) record order.
+    """
     found: dict[str, None] = {}
     for rng in affected.ranges:
         if rng.type == "GIT":
@@ -155,7 +202,23 @@ def fixed_versions(affected: AffectedRanges) -> tuple[str, ...]:
         for event in rng.events:
             if event.fixed is not None:
                 found.setdefault(event.fixed)
-    return tuple(found)
+    fixes = tuple(found)
+    if ecosystem is None or installed is None or len(fixes) < 2:
+        return fixes
+    scheme = scheme_for_ecosystem(ecosystem)
+    if scheme is GENERIC:
+        return fixes
+    current = scheme.parse(installed)
+
+    def nearest_upgrade_first(left: str, right: str) -> int:
+        left_key, right_key = scheme.parse(left), scheme.parse(right)
+        left_above = scheme.compare_parsed(left_key, current) > 0
+        right_above = scheme.compare_parsed(right_key, current) > 0
+        if left_above != right_above:
+            return -1 if left_above else 1
+        return scheme.compare_parsed(left_key, right_key)
+
+    return tuple(sorted(fixes, key=cmp_to_key(nearest_upgrade_first)))
 
 
 _PYPI_SEPARATORS = re.compile(r"[-_.]+")

@@ -158,7 +158,75 @@ def test_fixed_versions_lists_each_fix_once_in_record_order_without_git_commits(
     assert fixed_versions(_affected(_range("ECOSYSTEM", ("introduced", "0")))) == ()
 
 
+# --- Events at the same version (the rule in osv_ranges' docstring) ---------------------
+
+
+def test_an_interval_ending_where_the_next_begins_joins_it_pysec_2023_72() -> None:
+    # PYSEC-2023-72 (pyspark) lists [3.2.0, 3.2.2) before [3.1.1, 3.2.0), in one range.
+    affected = _affected(
+        _range("ECOSYSTEM", ("introduced", "3.2.0"), ("fixed", "3.2.2"), ("introduced", "3.1.1"), ("fixed", "3.2.0"))
+    )
+    candidates = ["3.1.0", "3.1.1", "3.1.3", "3.2.0", "3.2.1", "3.2.2", "3.3.0"]
+    assert _affected_versions("PyPI", affected, candidates) == ["3.1.1", "3.1.3", "3.2.0", "3.2.1"]
+
+
+def test_introduced_and_fixed_at_one_version_is_an_empty_interval() -> None:
+    # RUSTSEC-2024-0399 (rustls) writes unaffected branches as `introduced X, fixed X`.
+    affected = _affected(
+        _range("SEMVER", ("introduced", "0.23.13"), ("fixed", "0.23.18")),
+        _range("SEMVER", ("introduced", "0.0.0-0"), ("fixed", "0.0.0-0")),
+    )
+    assert _affected_versions("crates.io", affected, ["0.0.1", "0.22.4", "0.23.13", "0.23.17", "0.23.18"]) == [
+        "0.23.13",
+        "0.23.17",
+    ]
+    only_empty = _affected(_range("ECOSYSTEM", ("introduced", "1.0"), ("fixed", "1.0")))
+    assert _affected_versions("PyPI", only_empty, ["0.9", "1.0", "1.1", "9.0"]) == []
+
+
+def test_introduced_and_last_affected_at_one_version_covers_that_version_only() -> None:
+    affected = _affected(_range("ECOSYSTEM", ("introduced", "2.0"), ("last_affected", "2.0")))
+    assert _affected_versions("PyPI", affected, ["1.9", "2.0", "2.0.1"]) == ["2.0"]
+
+
+# --- Ecosystems without a version order ----------------------------------------------
+
+
+def test_an_ecosystem_without_a_version_order_matches_its_listed_versions_only() -> None:
+    affected = _affected(_range("ECOSYSTEM", ("introduced", "0"), ("fixed", "2.0")), versions=("1.0", "1.5-beta"))
+    assert _affected_versions("SomeFutureEcosystem", affected, ["0.5", "1.0", "1.0.0", "1.5-beta", "1.9"]) == [
+        "1.0",
+        "1.5-beta",
+    ]
+    # A SEMVER range is ordered by its type, whatever the ecosystem.
+    semver = _affected(_range("SEMVER", ("introduced", "1.0.0"), ("fixed", "1.2.0")))
+    assert _affected_versions("SomeFutureEcosystem", semver, ["0.9.0", "1.1.0", "1.2.0"]) == ["1.1.0"]
+
+
+# --- Fixed versions ---------------------------------------------------------------------
+
+
+def test_the_nearest_fix_above_the_installed_version_comes_first() -> None:
+    # CVE-2023-43804 (urllib3): fixed in 2.0.6 on the 2.x branch and in 1.26.17 on 1.26.x.
+    affected = _affected(
+        _range("ECOSYSTEM", ("introduced", "2.0.0"), ("fixed", "2.0.6")),
+        _range("ECOSYSTEM", ("introduced", "0"), ("fixed", "1.26.17")),
+    )
+    assert fixed_versions(affected, "PyPI", "1.24.1") == ("1.26.17", "2.0.6")
+    assert fixed_versions(affected, "PyPI", "2.0.3") == ("2.0.6", "1.26.17")
+    assert fixed_versions(affected) == ("2.0.6", "1.26.17")
+
+
 # --- The optimised evaluation agrees with the spec's pseudocode ----------------------
+
+
+_TIE = {"fixed": 0, "introduced": 1, "last_affected": 2, "limit": 3}
+
+
+def _kind(event: Event) -> str:
+    kind_and_version = event.kind_and_version
+    assert kind_and_version is not None
+    return kind_and_version[0]
 
 
 def _spec_is_affected(ecosystem: str, version: str, affected: AffectedRanges) -> bool:
@@ -183,10 +251,25 @@ def _spec_is_affected(ecosystem: str, version: str, affected: AffectedRanges) ->
             a_zero, b_zero = a.introduced == "0", b.introduced == "0"
             if a_zero or b_zero:
                 return int(b_zero) - int(a_zero)
-            return cmp(event_version(a), event_version(b))
+            # SecAPI's documented tie rule: at one version, fixed < introduced < last_affected.
+            return cmp(event_version(a), event_version(b)) or _TIE[_kind(a)] - _TIE[_kind(b)]
 
+        # ... and an `introduced X` directly followed by `fixed X` is an empty interval.
+        events = list(rng.events)
+        kept: list[Event] = []
+        while events:
+            event = events.pop(0)
+            if (
+                event.introduced is not None
+                and events
+                and events[0].fixed is not None
+                and cmp(event.introduced, events[0].fixed) == 0
+            ):
+                events.pop(0)
+                continue
+            kept.append(event)
         vulnerable = False
-        for event in sorted(rng.events, key=functools.cmp_to_key(by_version)):
+        for event in sorted(kept, key=functools.cmp_to_key(by_version)):
             if event.introduced is not None and (event.introduced == "0" or cmp(version, event.introduced) >= 0):
                 vulnerable = True
             elif (event.fixed is not None and cmp(version, event.fixed) >= 0) or (
