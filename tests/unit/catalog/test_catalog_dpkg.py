@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from secapi.adapters.catalog import LayerLimits, catalog_layer, parse_dpkg_status
+import pytest
+
+from secapi.adapters.catalog import LayerLimits, catalog_layer, parse_dpkg_status, parse_dpkg_status_d
 from secapi.domain.inventory import merge_layers
 
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -192,15 +194,45 @@ Description: Debian base system miscellaneous files
 """
 
 
-def test_status_keeps_installed_and_held_packages_only() -> None:
+def test_status_keeps_packages_whose_files_are_on_disk() -> None:
     records = parse_dpkg_status(DEBIAN_12_STATUS)
     assert [(r.name, r.version) for r in records] == [
         ("base-files", "12.4+deb12u5"),
         ("libc6", "2.36-9+deb12u3"),
         ("login", "1:4.13+dfsg1-1+b1"),
         ("libssl3", "3.0.11-1~deb12u2"),
+        ("libperl5.36", "5.36.0-7+deb12u1"),  # half-installed: some of its files may be there
         ("tzdata", "2024a-0+deb12u1"),
     ]
+
+
+@pytest.mark.parametrize("wanted", ["install", "hold", "deinstall", "purge", "unknown"])
+@pytest.mark.parametrize(
+    ("state", "on_disk"),
+    [
+        ("installed", True),
+        ("half-installed", True),
+        ("unpacked", True),
+        ("half-configured", True),
+        ("triggers-awaited", True),
+        ("triggers-pending", True),
+        ("config-files", False),
+        ("not-installed", False),
+    ],
+)
+def test_the_state_not_the_wanted_action_decides_whether_a_package_is_there(
+    wanted: str, state: str, on_disk: bool
+) -> None:
+    stanza = f"Package: libfoo\nStatus: {wanted} ok {state}\nArchitecture: amd64\nVersion: 1.0-1\n".encode()
+    assert [r.name for r in parse_dpkg_status(stanza)] == (["libfoo"] if on_disk else [])
+
+
+def test_a_main_status_stanza_without_status_is_not_installed_but_a_status_d_one_is() -> None:
+    stanza = b"Package: libfoo\nArchitecture: amd64\nVersion: 1.0-1\n"
+    assert parse_dpkg_status(stanza) == ()
+    assert [r.name for r in parse_dpkg_status_d(stanza)] == ["libfoo"]
+    removed = b"Package: libfoo\nStatus: purge ok not-installed\nVersion: 1.0-1\n"
+    assert parse_dpkg_status_d(removed) == ()
 
 
 def test_status_source_field_gives_source_name_and_version() -> None:
@@ -216,7 +248,8 @@ def test_status_source_field_gives_source_name_and_version() -> None:
 
 
 def test_status_handles_crlf_and_missing_trailing_newline() -> None:
-    text = b"Package: a\r\nStatus: install ok installed\r\nVersion: 1.0\r\n\r\nPackage: b\nVersion: 2"
+    text = b"Package: a\r\nStatus: install ok installed\r\nVersion: 1.0\r\n\r\n"
+    text += b"Package: b\nStatus: install ok unpacked\nVersion: 2"
     assert [(r.name, r.version) for r in parse_dpkg_status(text)] == [("a", "1.0"), ("b", "2")]
 
 
@@ -253,7 +286,7 @@ def test_debian_layer_becomes_debian_12_packages_with_purls(build_layer: Callabl
     assert libc6.location == "sha256:aaa:var/lib/dpkg/status"
     login = next(p for p in image.packages if p.name == "login")
     assert login.purl == "pkg:deb/debian/login@1:4.13%2Bdfsg1-1%2Bb1?arch=amd64&distro=debian-12"
-    assert len(image.packages) == 5
+    assert len(image.packages) == 6
     assert image.unresolved == ()
 
 

@@ -7,7 +7,7 @@ stacks them. The parsers (`parse_dpkg_status`, ...) are pure functions of a file
 from __future__ import annotations
 
 from secapi.adapters.catalog.apk import parse_apk_installed
-from secapi.adapters.catalog.dpkg import parse_dpkg_status
+from secapi.adapters.catalog.dpkg import parse_dpkg_status, parse_dpkg_status_d
 from secapi.adapters.catalog.layer import catalog_layer
 from secapi.adapters.catalog.npm import parse_npm_package_json
 from secapi.adapters.catalog.python import parse_python_metadata
@@ -18,6 +18,7 @@ __all__ = [
     "catalog_layer",
     "parse_apk_installed",
     "parse_dpkg_status",
+    "parse_dpkg_status_d",
     "parse_npm_package_json",
     "parse_python_metadata",
 ]

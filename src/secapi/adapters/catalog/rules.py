@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from secapi.adapters.catalog.apk import parse_apk_installed
-from secapi.adapters.catalog.dpkg import parse_dpkg_status
+from secapi.adapters.catalog.dpkg import parse_dpkg_status, parse_dpkg_status_d
 from secapi.adapters.catalog.npm import parse_npm_package_json
 from secapi.adapters.catalog.python import parse_python_metadata
 from secapi.domain.inventory import PackageRecord
@@ -29,7 +29,7 @@ class FileRule:
 
 OS_FILE = FileRule(64 * KiB, truncatable=True, parse=None)
 DPKG_STATUS = FileRule(32 * MiB, truncatable=False, parse=parse_dpkg_status)
-DPKG_STATUS_D = FileRule(1 * MiB, truncatable=False, parse=parse_dpkg_status)
+DPKG_STATUS_D = FileRule(1 * MiB, truncatable=False, parse=parse_dpkg_status_d)
 APK_INSTALLED = FileRule(32 * MiB, truncatable=False, parse=parse_apk_installed)
 # METADATA headers come before the (possibly huge) description, so a capped prefix still has them.
 PYTHON_METADATA = FileRule(1 * MiB, truncatable=True, parse=parse_python_metadata)
