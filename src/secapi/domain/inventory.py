@@ -12,7 +12,7 @@ import msgspec
 from secapi.domain.errors import InvalidInput
 from secapi.domain.packages import Package
 
-CATALOGER_VERSION: int = 2
+CATALOGER_VERSION: int = 3
 """Bump whenever a cataloger changes what it finds, so layer inventories cached under the old one are recomputed."""
 
 DPKG, APK, PYTHON, NPM = "dpkg", "apk", "python", "npm"

@@ -13,6 +13,7 @@ import pytest
 
 from secapi.adapters.catalog import LayerLimits, catalog_layer, parse_npm_package_json, parse_python_metadata
 from secapi.domain.inventory import merge_layers
+from secapi.domain.services.matching import lookup_key
 
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -178,3 +179,61 @@ def test_long_paths_in_every_tar_format(tmp_path: Path, tar_format: int) -> None
     blob.write_bytes(out.getvalue())
     layer = catalog_layer(blob, "application/vnd.oci.image.layer.v1.tar", "sha256:long", LayerLimits())
     assert [(r.name, r.version) for r in layer.packages[deep]] == [("@scope/leaf", "0.1.0")]
+
+
+ZOPE_INTERFACE_PKG_INFO = b"""\
+Metadata-Version: 2.1
+Name: zope.interface
+Version: 5.4.0
+Summary: Interfaces for Python
+Home-page: https://github.com/zopefoundation/zope.interface
+Author: Zope Foundation and Contributors
+License: ZPL 2.1
+Platform: UNKNOWN
+"""
+
+PYTHON_APT_EGG_INFO = b"""\
+Metadata-Version: 1.1
+Name: python-apt
+Version: 2.6.0
+Summary: Python bindings for APT
+Home-page: UNKNOWN
+Author: APT Development Team
+License: GNU GPL
+Platform: posix
+"""
+
+
+def test_single_file_egg_info_and_egg_directories_are_cataloged(build_layer: Callable[..., Path]) -> None:
+    dist_packages = "usr/lib/python3/dist-packages"
+    blob = build_layer(
+        [
+            (f"{dist_packages}/python_apt-2.6.0.egg-info", PYTHON_APT_EGG_INFO),
+            (f"{SITE}/zope.interface-5.4.0-py3.11-linux-x86_64.egg/", "dir"),
+            (f"{SITE}/zope.interface-5.4.0-py3.11-linux-x86_64.egg/EGG-INFO/PKG-INFO", ZOPE_INTERFACE_PKG_INFO),
+            (f"{SITE}/six-1.16.0.egg-info/", "dir"),  # a directory with that suffix is not a file to read
+            (f"{SITE}/six-1.16.0.egg-info/PKG-INFO", SIX_PKG_INFO),
+            ("opt/notes/readme.egg-info", PYTHON_APT_EGG_INFO),  # not in site-packages: not an installed one
+        ]
+    )
+    layer = catalog_layer(blob, GZIP, "sha256:eggs", LayerLimits())
+    assert layer.skipped == {}
+    image = merge_layers([layer])
+    assert sorted((p.ecosystem, p.name, p.version, p.purl) for p in image.packages) == [
+        ("PyPI", "python-apt", "2.6.0", "pkg:pypi/python-apt@2.6.0"),
+        ("PyPI", "six", "1.16.0", "pkg:pypi/six@1.16.0"),
+        ("PyPI", "zope.interface", "5.4.0", "pkg:pypi/zope-interface@5.4.0"),
+    ]
+    zope = next(p for p in image.packages if p.name == "zope.interface")
+    assert lookup_key(zope) == ("PyPI", "zope-interface")  # what PyPI advisories for zope.interface are filed as
+
+
+def test_a_link_replacing_an_egg_directory_hides_what_lower_layers_had_in_it(
+    build_layer: Callable[..., Path],
+) -> None:
+    egg = f"{SITE}/zope.interface-5.4.0-py3.11.egg"
+    base = build_layer([(f"{egg}/EGG-INFO/PKG-INFO", ZOPE_INTERFACE_PKG_INFO)])
+    upper = build_layer([(egg, "symlink:/opt/elsewhere")])
+    layers = [catalog_layer(blob, GZIP, f"sha256:{i}", LayerLimits()) for i, blob in enumerate((base, upper))]
+    assert layers[1].deleted == (egg,)
+    assert merge_layers(layers).packages == ()

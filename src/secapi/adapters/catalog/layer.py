@@ -62,9 +62,9 @@ class _LayerReader:
                 continue
             if ".wh." in name and self._whiteout(name):
                 continue
-            if is_candidate(name):
-                self._candidate(tar, member)
-            elif not member.isdir() and not member.isreg() and name.rstrip("/").endswith(DIRECTORY_TAILS):
+            if is_candidate(name) and self._candidate(tar, member):
+                continue
+            if not member.isdir() and not member.isreg() and name.rstrip("/").endswith(DIRECTORY_TAILS):
                 self._hide(normalise(name))
         return LayerInventory(
             digest=self._digest,
@@ -93,21 +93,25 @@ class _LayerReader:
             self.deleted.append(target)
         return True
 
-    def _candidate(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    def _candidate(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> bool:
+        """Catalog a member some rule wants; False when none does."""
         path = normalise(member.name)
         rule = rule_for(path) if path else None
-        if path is None or rule is None or member.isdir():
-            return
+        if path is None or rule is None:
+            return False
+        if member.isdir():
+            return True
         self._forget(path)  # a later entry for the same path replaces an earlier one, as on extraction
         if member.isreg():
             self._read(tar, member, path, rule)
         elif member.islnk() and self._copy_link(member, path):
-            return
+            return True
         else:
             self._hide(path)
             if rule.parse is not None:
                 kind = "symbolic link" if member.issym() else "hard link" if member.islnk() else "special file"
                 self.skipped[path] = f"not cataloged: a {kind} (links are not followed)"
+        return True
 
     def _read(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, rule: FileRule) -> None:
         size = member.size

@@ -1,4 +1,5 @@
-"""Installed Python distributions: `*.dist-info/METADATA` and `*.egg-info/PKG-INFO` (email headers)."""
+"""Installed Python distributions: `*.dist-info/METADATA`, `*.egg-info/PKG-INFO` (or a single-file `*.egg-info`)
+and `*.egg/EGG-INFO/PKG-INFO`, all email headers."""
 
 from __future__ import annotations
 

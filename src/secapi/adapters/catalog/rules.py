@@ -40,16 +40,18 @@ OS_FILES = frozenset(
 )
 _EXACT = {"var/lib/dpkg/status": DPKG_STATUS, "lib/apk/db/installed": APK_INSTALLED} | dict.fromkeys(OS_FILES, OS_FILE)
 _STATUS_D = re.compile(r"var/lib/dpkg/status\.d/[^/]+")
-_PYTHON = re.compile(r"(?:.*/)?[^/]+\.(?:dist-info/METADATA|egg-info/PKG-INFO)")
+_PYTHON = re.compile(r"(?:.*/)?[^/]+\.(?:dist-info/METADATA|egg-info/PKG-INFO|egg/EGG-INFO/PKG-INFO)")
+# distutils and old setuptools installs wrote PKG-INFO as a single `<name>-<version>-py3.8.egg-info` file.
+_PYTHON_EGG_INFO_FILE = re.compile(r"(?:.*/)?(?:site|dist)-packages/[^/]+\.egg-info")
 # Only a package's own manifest: node_modules/<name>/ or node_modules/@scope/<name>/, never its files.
 _NPM = re.compile(r"(?:.*/)?node_modules/(?:@[^/.][^/]*/)?[^/@.][^/]*/package\.json")
 
 CANDIDATE_TAILS = (
-    "/status", "/installed", "/METADATA", "/PKG-INFO", "/package.json",
+    "/status", "/installed", "/METADATA", "/PKG-INFO", ".egg-info", "/package.json",
     "/os-release", "/alpine-release", "/debian_version", "/lsb-release",
 )  # fmt: skip
 """Raw member names worth a closer look end with one of these (or contain `/status.d/`): a cheap first filter."""
-DIRECTORY_TAILS = ("node_modules", ".dist-info", ".egg-info", "var/lib/dpkg/status.d")
+DIRECTORY_TAILS = ("node_modules", ".dist-info", ".egg-info", ".egg", "var/lib/dpkg/status.d")
 """Directories that hold cataloged files: a link or file replacing one hides what lower layers had below it."""
 
 
@@ -62,6 +64,8 @@ def rule_for(path: str) -> FileRule | None:
         return DPKG_STATUS_D if _STATUS_D.fullmatch(path) and not path.endswith(".md5sums") else None
     if path.endswith(("/METADATA", "/PKG-INFO")):
         return PYTHON_METADATA if _PYTHON.fullmatch(path) else None
+    if path.endswith(".egg-info"):
+        return PYTHON_METADATA if _PYTHON_EGG_INFO_FILE.fullmatch(path) else None
     if path.endswith("/package.json"):
         return NPM_PACKAGE_JSON if _NPM.fullmatch(path) else None
     return None
