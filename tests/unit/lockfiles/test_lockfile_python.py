@@ -98,7 +98,7 @@ def test_poetry_lock_includes_private_index_packages_and_reports_git_and_directo
     ]
 
 
-def test_uv_lock_skips_editable_and_virtual_members() -> None:
+def test_uv_lock_reports_editable_virtual_directory_and_git_sources() -> None:
     parsed = _parse("uv", "uv.lock")
     assert [(p.name, p.version) for p in parsed.packages] == [
         ("anyio", "4.6.2.post1"),
@@ -108,8 +108,38 @@ def test_uv_lock_skips_editable_and_virtual_members() -> None:
     assert [(e.name, e.location) for e in parsed.unscannable] == [
         ("localpkg", "package[2]"),
         ("payments", "package[3]"),
+        ("shop", "package[4]"),
+        ("shop-worker", "package[5]"),
     ]
-    assert "git" in parsed.unscannable[1].reason
+    localpkg, payments, shop, worker = parsed.unscannable
+    assert "directory source vendor/localpkg" in localpkg.reason
+    assert "git" in payments.reason
+    assert "the project itself or a local path" in shop.reason
+    assert "virtual source packages/worker" in worker.reason
+
+
+def test_uv_lock_package_without_a_source_is_scanned() -> None:
+    [package] = parse_lockfile("uv.lock", '[[package]]\nname = "a"\nversion = "1.0"\n').packages
+    assert (package.name, package.version, package.location) == ("a", "1.0", "package[0]")
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ('{ editable = "." }', "editable source .: the project itself or a local path"),
+        ('{ virtual = "." }', "virtual source ."),
+        ('{ path = "wheels/a-1.0-py3-none-any.whl" }', "path source wheels/a-1.0-py3-none-any.whl"),
+        ('{ directory = "../a" }', "directory source ../a"),
+        ('{ git = "https://github.com/acme/a?rev=v1#0123abcd" }', "git source"),
+        ('{ url = "https://example.org/a-1.0.tar.gz" }', "url source"),
+    ],
+)
+def test_uv_lock_non_registry_sources_are_unscannable(source: str, reason: str) -> None:
+    parsed = parse_lockfile("uv.lock", f'[[package]]\nname = "a"\nversion = "1.0"\nsource = {source}\n')
+    [entry] = parsed.unscannable
+    assert (entry.name, entry.location) == ("a", "package[0]")
+    assert reason in entry.reason
+    assert parsed.packages == ()
 
 
 def test_pipfile_lock_reads_default_and_develop() -> None:
@@ -119,20 +149,39 @@ def test_pipfile_lock_reads_default_and_develop() -> None:
         ("pytest", "7.4.3", 'develop["pytest"]'),
         ("requests", "2.31.0", 'default["requests"]'),
     ]
-    assert [(e.name, e.location) for e in parsed.unscannable] == [("payments", 'default["payments"]')]
+    assert [(e.name, e.location) for e in parsed.unscannable] == [
+        ("payments", 'default["payments"]'),
+        ("shop", 'default["shop"]'),
+    ]
+    assert "editable install of local code" in parsed.unscannable[1].reason
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("poetry.lock", '[[package]]\nname = "a"\n', ("a", "package[0]", "missing required field 'version'")),
+        ("poetry.lock", '[[package]]\nname = "a"\nversion = 1\n', ("a", "package[0]", "package[0].version")),
+        ("poetry.lock", '[[package]]\nversion = "1"\n', ("(an entry without a name)", "package[0]", "'name'")),
+        ("uv.lock", '[[package]]\nname = "a"\nsource = { registry = "https://pypi.org/simple" }\n', ("a", "package[0]", "no version")),
+        ("Pipfile.lock", '{"default": {"a": {"version": ["==1"]}}}', ("a", 'default["a"]', "expected a string")),
+        ("Pipfile.lock", '{"default": {"a": 3}}', ("a", 'default["a"]', "expected an object")),
+    ],
+)  # fmt: skip
+def test_one_bad_entry_is_unscannable_and_the_rest_is_read(name: str, content: str, expected: tuple[str, ...]) -> None:
+    parsed = parse_lockfile(name, content)
+    [entry] = parsed.unscannable
+    assert (entry.name, entry.location) == expected[:2]
+    assert expected[2] in entry.reason
 
 
 @pytest.mark.parametrize(
     ("name", "content", "location"),
     [
-        ("poetry.lock", '[[package]]\nname = "a"\n', "package[0]"),
-        ("poetry.lock", '[[package]]\nname = "a"\nversion = 1\n', "package[0].version"),
         ("poetry.lock", "package = 3\n", "package"),
         ("poetry.lock", '[[package]]\nname = "a\n', "line 2, column 10"),
-        ("uv.lock", '[[package]]\nname = "a"\nversion = "1"\n', "package[0].source"),
-        ("uv.lock", '[[package]]\nname = "a"\nsource = { registry = "https://pypi.org/simple" }\n', "package[0]"),
-        ("Pipfile.lock", '{"default": {"a": {"version": ["==1"]}}}', 'default["a"].version'),
+        ("uv.lock", "package = [1]\n", "package[0]"),
         ("Pipfile.lock", '{"default": []}', "default"),
+        ("Pipfile.lock", "[]", "document"),
     ],
 )
 def test_malformed_python_locks_name_the_path_or_line(name: str, content: str, location: str) -> None:

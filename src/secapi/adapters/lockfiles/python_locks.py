@@ -14,6 +14,7 @@ from secapi.adapters.lockfiles._common import (
     load_json,
     optional_field,
     redact,
+    salvage,
     section,
     toml_packages,
 )
@@ -22,6 +23,7 @@ from secapi.domain.packages import Package, UnscannableEntry
 
 ECOSYSTEM = "PyPI"
 _NOT_A_RELEASE = "installed from {kind} {target}, not a released version on PyPI"
+_UV_LOCAL = frozenset({"editable", "virtual", "path", "directory"})
 
 
 def _package(name: str, version: str, where: str) -> Package:
@@ -37,20 +39,23 @@ class PoetryLockParser(EntryParser):
     def entries(self, content: str) -> Iterator[Entry]:
         """The `[[package]]` tables of a Poetry lockfile."""
         for where, table in toml_packages(content):
-            name, version = field(table, "name", where), field(table, "version", where)
-            source = section(table, "source", where)
-            kind = optional_field(source, "type", child(where, "source"))
-            # `legacy` is a private package index: still a PyPI-style release.
-            if kind in (None, "legacy"):
-                yield _package(name, version, where)
-                continue
-            target = optional_field(source, "url", child(where, "source")) or "an unknown location"
-            reason = _NOT_A_RELEASE.format(kind=f"{kind} source", target=redact(target))
-            yield UnscannableEntry(name=name, reason=reason, location=where)
+            yield salvage(where, table.get("name"), self._entry, table, where)
+
+    @staticmethod
+    def _entry(table: Mapping[str, object], where: str) -> Entry:
+        name, version = field(table, "name", where), field(table, "version", where)
+        source = section(table, "source", where)
+        kind = optional_field(source, "type", child(where, "source"))
+        # `legacy` is a private package index: still a PyPI-style release.
+        if kind in (None, "legacy"):
+            return _package(name, version, where)
+        target = optional_field(source, "url", child(where, "source")) or "an unknown location"
+        reason = _NOT_A_RELEASE.format(kind=f"{kind} source", target=redact(target))
+        return UnscannableEntry(name=name, reason=reason, location=where)
 
 
 class UvLockParser(EntryParser):
-    """Reads `uv.lock`; the project's own editable or virtual entries are skipped."""
+    """Reads `uv.lock`; editable, virtual, path, directory, git and URL sources are unscannable."""
 
     ecosystem = ECOSYSTEM
     default_filename = "uv.lock"
@@ -58,18 +63,27 @@ class UvLockParser(EntryParser):
     def entries(self, content: str) -> Iterator[Entry]:
         """The `[[package]]` tables of a uv lockfile."""
         for where, table in toml_packages(content):
-            name = field(table, "name", where)
-            source_where = child(where, "source")
-            source = as_mapping(table.get("source"), source_where)
-            if "editable" in source or "virtual" in source:
-                continue  # the workspace's own members, not dependencies
-            if "registry" in source:
-                yield _package(name, field(table, "version", where), where)
-                continue
-            kind = next(iter(source), "unknown")
-            target = optional_field(source, kind, source_where) if kind in source else None
-            reason = _NOT_A_RELEASE.format(kind=f"{kind} source", target=redact(target or "an unknown location"))
-            yield UnscannableEntry(name=name, reason=reason, location=where)
+            yield salvage(where, table.get("name"), self._entry, table, where)
+
+    @staticmethod
+    def _entry(table: Mapping[str, object], where: str) -> Entry:
+        name = field(table, "name", where)
+        source_where = child(where, "source")
+        source = section(table, "source", where)
+        # No source table means the default index, as for a registry source.
+        if not source or "registry" in source:
+            version = optional_field(table, "version", where)
+            if version is None:
+                return UnscannableEntry(name=name, reason="no version is recorded for it", location=where)
+            return _package(name, version, where)
+        kind = next(iter(source))
+        target = redact(optional_field(source, kind, source_where) or "an unknown location")
+        if kind in _UV_LOCAL:
+            # The project itself is listed this way too: it is installed, so it is reported, not dropped.
+            reason = f"local code ({kind} source {target}: the project itself or a local path), not a release on PyPI"
+        else:
+            reason = _NOT_A_RELEASE.format(kind=f"{kind} source", target=target)
+        return UnscannableEntry(name=name, reason=reason, location=where)
 
 
 class PipfileLockParser(EntryParser):
@@ -84,18 +98,21 @@ class PipfileLockParser(EntryParser):
         for group in ("default", "develop"):
             for name, raw in section(document, group).items():
                 where = keyed(group, name)
-                yield self._entry(name, as_mapping(raw, where), where)
+                yield salvage(where, name, self._entry, name, raw, where)
 
     @staticmethod
-    def _entry(name: str, entry: Mapping[str, object], where: str) -> Entry:
+    def _entry(name: str, raw: object, where: str) -> Entry:
+        entry = as_mapping(raw, where)
         version = optional_field(entry, "version", where)
         for kind in ("git", "hg", "svn", "bzr", "file", "path"):
             target = optional_field(entry, kind, where) if kind in entry else None
             if target is None:
                 continue
             if kind == "path" and entry.get("editable") is True:
-                return None  # an editable local path is the project's own code
-            reason = _NOT_A_RELEASE.format(kind=kind, target=redact(target))
+                # Usually the project itself (`-e .`); installed all the same, so reported, never dropped.
+                reason = f"an editable install of local code ({target}: the project itself or a local path)"
+            else:
+                reason = _NOT_A_RELEASE.format(kind=kind, target=redact(target))
             return UnscannableEntry(name=name, reason=reason, location=where)
         if version is not None and version.startswith("==="):
             return _package(name, version[3:], where)
