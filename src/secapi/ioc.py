@@ -80,7 +80,7 @@ from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
 from secapi.domain.services.cache_warming import CacheWarmer
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader, QuotaGate
-from secapi.domain.services.health import ReadinessService
+from secapi.domain.services.health import ReadinessService, VulnDbProbe
 from secapi.domain.services.image_scan_runner import ImageScanRunner, InventoryCache, LayerCataloger
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.matching import VulnerabilityMatcher
@@ -127,6 +127,10 @@ class DatabaseProvider(Provider):
         return SqlHealthProbe(engine, settings.health_check_timeout)
 
     @provide(scope=Scope.APP)
+    def vulndb_probe(self, store: VulnerabilityStore, settings: Settings) -> VulnDbProbe:
+        return VulnDbProbe(store, settings.health_check_timeout)
+
+    @provide(scope=Scope.APP)
     def scan_recorder(self, factory: async_sessionmaker[AsyncSession], settings: Settings) -> ScanRecorder:
         return ScanRecorder(SqlScanWriter(factory), max_buffered=settings.usage_buffer_max)
 
@@ -147,9 +151,9 @@ class RedisProvider(Provider):
 
     @provide(scope=Scope.APP)
     def readiness(
-        self, sql: SqlHealthProbe, redis: Redis, settings: Settings, metrics: MetricsSink
+        self, sql: SqlHealthProbe, vulndb: VulnDbProbe, redis: Redis, settings: Settings, metrics: MetricsSink
     ) -> ReadinessService:
-        return ReadinessService([sql, RedisHealthProbe(redis, settings.health_check_timeout)], metrics)
+        return ReadinessService([sql, vulndb, RedisHealthProbe(redis, settings.health_check_timeout)], metrics)
 
     @provide(scope=Scope.APP)
     async def saq_queue(self, settings: Settings) -> AsyncIterator[Queue]:
@@ -213,8 +217,8 @@ class MemoryProvider(Provider):
     """In-process adapters for the embedded default (no Redis)."""
 
     @provide(scope=Scope.APP)
-    def readiness(self, sql: SqlHealthProbe, metrics: MetricsSink) -> ReadinessService:
-        return ReadinessService([sql], metrics)
+    def readiness(self, sql: SqlHealthProbe, vulndb: VulnDbProbe, metrics: MetricsSink) -> ReadinessService:
+        return ReadinessService([sql, vulndb], metrics)
 
     @provide(scope=Scope.APP)
     def notice_schedule(self) -> NoticeSchedule:

@@ -175,6 +175,7 @@ class InMemoryVulnerabilityStore:
         self.advisories: dict[str, Advisory] = {}
         self.versions: list[VulnDbVersion] = []
         self.candidate_queries = 0
+        self.related_queries = 0
 
     async def upsert(self, advisories):  # type: ignore[no-untyped-def]
         from secapi.domain.advisories import UpsertCounts
@@ -213,6 +214,7 @@ class InMemoryVulnerabilityStore:
                 references=advisory.references,
                 published=advisory.published,
                 modified=advisory.modified,
+                informational=advisory.informational,
             )
             for entry in advisory.affected:
                 if (entry.ecosystem, entry.name) in wanted:
@@ -220,6 +222,17 @@ class InMemoryVulnerabilityStore:
                         Candidate(ecosystem=entry.ecosystem, name=entry.name, ranges=entry.ranges, advisory=summary)
                     )
         return out
+
+    async def related_severities(self, identifiers):  # type: ignore[no-untyped-def]
+        from secapi.domain.advisories import RelatedSeverity
+
+        self.related_queries += 1
+        wanted = set(identifiers)
+        return [
+            RelatedSeverity(id=a.id, aliases=a.aliases, severity=a.severity, score=a.score, vector=a.vector)
+            for a in self.advisories.values()
+            if a.withdrawn is None and (a.id in wanted or not wanted.isdisjoint(a.aliases))
+        ]
 
     async def current_version(self):  # type: ignore[no-untyped-def]
         from secapi.domain.advisories import VulnDbVersion
@@ -229,8 +242,14 @@ class InMemoryVulnerabilityStore:
     async def advance_version(self, counts, source):  # type: ignore[no-untyped-def]
         from secapi.domain.advisories import VulnDbVersion
 
-        live = sum(1 for a in self.advisories.values() if a.withdrawn is None)
-        version = VulnDbVersion(version=len(self.versions) + 1, updated_at=datetime.now(UTC), advisories=live)
+        live = [a for a in self.advisories.values() if a.withdrawn is None]
+        ecosystems: dict[str, int] = {}
+        for advisory in live:
+            for ecosystem in {entry.ecosystem for entry in advisory.affected}:
+                ecosystems[ecosystem] = ecosystems.get(ecosystem, 0) + 1
+        version = VulnDbVersion(
+            version=len(self.versions) + 1, updated_at=datetime.now(UTC), advisories=len(live), ecosystems=ecosystems
+        )
         self.versions.append(version)
         return version
 

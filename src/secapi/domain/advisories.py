@@ -36,6 +36,8 @@ class Advisory(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     vector: str | None = None
     references: tuple[str, ...] = ()
     affected: tuple[AffectedEntry, ...] = ()
+    informational: str | None = None
+    """RustSec's `informational` kind (`unmaintained`, `unsound`, `notice`): not a vulnerability; None otherwise."""
     record: bytes = b"{}"
     """The OSV record's JSON exactly as published (bytes: no re-encoding, invisible to the GC)."""
 
@@ -69,6 +71,17 @@ class AdvisorySummary(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     references: tuple[str, ...] = ()
     published: datetime | None = None
     modified: datetime | None = None
+    informational: str | None = None
+
+
+class RelatedSeverity(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The severity of an imported record, with its aliases: what records sharing an alias can borrow."""
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    severity: Severity = Severity.UNKNOWN
+    score: float | None = None
+    vector: str | None = None
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -107,3 +120,5 @@ class VulnDbVersion(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     updated_at: datetime | None
     advisories: int = 0
+    ecosystems: dict[str, int] | None = None
+    """Non-withdrawn advisories per ecosystem (as stored, e.g. `Debian:12`); None when not known for this version."""

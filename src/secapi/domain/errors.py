@@ -45,3 +45,13 @@ class InvalidInput(DomainError):
 
 class DependencyUnavailable(DomainError):
     """A backing service (database, Redis, registry) cannot be reached right now."""
+
+
+class VulnDbEmpty(DependencyUnavailable):
+    """No advisories are loaded: any scan would answer "clean" without having looked."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the vulnerability database holds no advisories, so no scan can be trusted yet; "
+            "an operator must load them (`secapi vulndb import PATH...`)"
+        )

@@ -38,6 +38,7 @@ class _Affected(msgspec.Struct):
     versions: list[str] = []
     severity: list[dict[str, Any]] = []
     ecosystem_specific: dict[str, Any] | None = None
+    database_specific: dict[str, Any] | None = None
 
 
 class _Reference(msgspec.Struct):
@@ -115,6 +116,22 @@ def _affected(record_id: str, affected: list[_Affected]) -> tuple[AffectedEntry,
     return tuple(entries)
 
 
+def _informational(record: _Record) -> str | None:
+    # RustSec puts `informational` in the affected entry's database_specific (and some exports at the top).
+    blocks = [record.database_specific, *(item.database_specific for item in record.affected or ())]
+    for block in blocks:
+        kind = block.get("informational") if isinstance(block, dict) else None
+        if isinstance(kind, str) and kind.strip():
+            return kind.strip().lower()[:32]
+    return None
+
+
+def _references(record: _Record) -> tuple[str, ...]:
+    # Records list the same URL under several types (ADVISORY, WEB, ...); a finding shows it once.
+    unique = dict.fromkeys(url for ref in record.references or () if (url := ref.url.strip()))
+    return tuple(unique)[:MAX_REFERENCES]
+
+
 def _decode(data: bytes) -> _Record:
     try:
         return _DECODER.decode(data)
@@ -158,7 +175,8 @@ def parse_osv_record(data: bytes | dict[str, Any]) -> Advisory:
         severity=level,
         score=score,
         vector=vector,
-        references=tuple(ref.url for ref in (record.references or ())[:MAX_REFERENCES] if ref.url),
+        references=_references(record),
         affected=_affected(record_id, affected),
+        informational=_informational(record),
         record=raw,
     )

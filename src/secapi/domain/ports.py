@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from secapi.domain.advisories import Advisory, Candidate, UpsertCounts, VulnDbVersion
+from secapi.domain.advisories import Advisory, Candidate, RelatedSeverity, UpsertCounts, VulnDbVersion
 from secapi.domain.model import ApiKey, PageCursor, Scan, ScanPage, UsageRecord, User
 from secapi.domain.tiers import Tier
 
@@ -152,8 +152,12 @@ class VulnerabilityStore(Protocol):
         """Affected entries of non-withdrawn advisories for these (ecosystem, normalised name) keys, in one query."""
         ...
 
+    async def related_severities(self, identifiers: Collection[str]) -> Sequence[RelatedSeverity]:
+        """Non-withdrawn records whose id, or one of whose aliases, is among `identifiers`, in one query."""
+        ...
+
     async def current_version(self) -> VulnDbVersion:
-        """The version in force now (0 before any import)."""
+        """The version in force now (0 before any import), with its per-ecosystem counts when known."""
         ...
 
     async def advance_version(self, counts: UpsertCounts, source: str) -> VulnDbVersion:

@@ -9,9 +9,11 @@ from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from secapi.adapters.osv.reader import SAMPLE_DIR, iter_records
 from secapi.adapters.sql.migrate import upgrade
 from secapi.config import Settings
 from secapi.domain.services.accounts import AccountService
+from secapi.domain.services.vulndb_import import VulnDbImporter
 from secapi.domain.tiers import Tier
 from secapi.entrypoints.http.app import create_app
 
@@ -29,7 +31,18 @@ async def test_the_api_runs_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
         assert (await client.get("/api/v1/scans", headers=headers)).json() == {"items": [], "next_cursor": None}
         created = await client.post("/api/v1/admin/users", json={"email": "f@example.com"}, headers=headers)
         assert created.status_code == 201
-        assert (await client.get("/health/ready")).json() == {"status": "ready", "checks": {"database": "ok"}}
+        # No advisories yet: not ready, and the vulnerability database is named as the reason.
+        empty = await client.get("/health/ready")
+        assert empty.status_code == 503
+        assert empty.json()["checks"]["database"] == "ok"
+        assert "no advisories" in empty.json()["checks"]["vulnerability-database"]
+        async with container() as request:
+            importer = await request.get(VulnDbImporter)
+            await importer.run(iter_records(SAMPLE_DIR), source="sample")
+        assert (await client.get("/health/ready")).json() == {
+            "status": "ready",
+            "checks": {"database": "ok", "vulnerability-database": "ok"},
+        }
     assert (tmp_path / "embedded" / "secapi.db").exists()
 
 

@@ -94,7 +94,21 @@ class VulnerabilityModel(DefaultBase):
     aliases: Mapped[str] = mapped_column(Text, default="[]")
     """JSON array, encoded by msgspec (decoded on the hot path without the ORM)."""
     references: Mapped[str] = mapped_column(Text, default="[]")
+    informational: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """RustSec's informational kind (unmaintained, unsound, notice); NULL for vulnerabilities."""
     record: Mapped[dict[str, Any]] = mapped_column(JsonB)
+
+
+class VulnerabilityAliasModel(DefaultBase):
+    """One alias of an advisory (CVE, GHSA, PYSEC, GO ids): records sharing one borrow each other's severity."""
+
+    __tablename__ = "vulnerability_aliases"
+    __table_args__ = (Index("idx_vulnerability_aliases_vulnerability", "vulnerability_id"),)
+
+    alias: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vulnerability_id: Mapped[str] = mapped_column(
+        ForeignKey("vulnerabilities.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class AffectedPackageModel(BigIntBase):
@@ -124,6 +138,8 @@ class VulnDbVersionModel(BigIntBase):
     updated: Mapped[int] = mapped_column(Integer)
     withdrawn: Mapped[int] = mapped_column(Integer)
     advisories: Mapped[int] = mapped_column(Integer)
+    ecosystems: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON object: non-withdrawn advisories per ecosystem at this version (NULL for versions before 0005)."""
 
 
 class LayerInventoryModel(DefaultBase):

@@ -11,20 +11,35 @@ from sqlalchemy import Row, Select, Table, delete, func, insert, select, text, t
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from secapi.adapters.sql.errors import translate_db_errors
-from secapi.adapters.sql.models import AffectedPackageModel, VulnDbVersionModel, VulnerabilityModel
-from secapi.domain.advisories import Advisory, AdvisorySummary, Candidate, UpsertCounts, VulnDbVersion
+from secapi.adapters.sql.models import (
+    AffectedPackageModel,
+    VulnDbVersionModel,
+    VulnerabilityAliasModel,
+    VulnerabilityModel,
+)
+from secapi.adapters.sql.related import ECOSYSTEM_COUNTS, related_severities
+from secapi.domain.advisories import (
+    Advisory,
+    AdvisorySummary,
+    Candidate,
+    RelatedSeverity,
+    UpsertCounts,
+    VulnDbVersion,
+)
 from secapi.domain.osv_ranges import AffectedRanges
 from secapi.domain.severity import Severity
 
 _V: Table = VulnerabilityModel.__table__  # type: ignore[assignment]
 _A: Table = AffectedPackageModel.__table__  # type: ignore[assignment]
 _VERSIONS: Table = VulnDbVersionModel.__table__  # type: ignore[assignment]
+_ALIASES: Table = VulnerabilityAliasModel.__table__  # type: ignore[assignment]
 _ENCODE = msgspec.json.Encoder()
 _RANGES = msgspec.json.Decoder(AffectedRanges)
 _STRINGS = msgspec.json.Decoder(tuple[str, ...])
+_COUNTS = msgspec.json.Decoder(dict[str, int])
 _VULN_COLUMNS = (
     "id", "modified", "published", "withdrawn", "summary", "severity", "score", "vector", "aliases", "references",
-    "record",
+    "informational", "record",
 )  # fmt: skip
 _AFFECTED_COLUMNS = ("vulnerability_id", "ecosystem", "name", "ranges")
 # Large lookups are split so no statement exceeds the drivers' bind-parameter limits.
@@ -43,6 +58,7 @@ def _vulnerability_row(advisory: Advisory) -> tuple[Any, ...]:
         advisory.vector,
         _ENCODE.encode(advisory.aliases).decode(),
         _ENCODE.encode(advisory.references).decode(),
+        advisory.informational,
         advisory.record,
     )
 
@@ -53,12 +69,16 @@ def _affected_rows(advisory: Advisory) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _alias_rows(advisory: Advisory) -> list[tuple[str, str]]:
+    return [(alias[:200], advisory.id) for alias in dict.fromkeys(advisory.aliases) if alias]
+
+
 # One round trip for any number of packages: the keys travel as two arrays and join
 # the (ecosystem, name) index, where a long row-value IN list would defeat the planner.
 _PG_CANDIDATES = text(
     """
     SELECT a.ecosystem, a.name, a.ranges, v.id, v.aliases, v.summary, v.severity, v.score, v.vector,
-           v.references, v.published, v.modified
+           v.references, v.published, v.modified, v.informational
     FROM unnest(CAST(:ecosystems AS text[]), CAST(:names AS text[])) AS k(ecosystem, name)
     JOIN affected_packages a ON a.ecosystem = k.ecosystem AND a.name = k.name
     JOIN vulnerabilities v ON v.id = a.vulnerability_id
@@ -82,6 +102,7 @@ def _candidates_query(keys: list[tuple[str, str]]) -> Select[Any]:
             _V.c.references,
             _V.c.published,
             _V.c.modified,
+            _V.c.informational,
         )
         .join(_V, _V.c.id == _A.c.vulnerability_id)
         .where(tuple_(_A.c.ecosystem, _A.c.name).in_(keys), _V.c.withdrawn.is_(None))
@@ -104,6 +125,7 @@ def _to_candidates(rows: Iterable[Row[Any]]) -> list[Candidate]:
                 references=_STRINGS.decode(row.references),
                 published=_aware(row.published),
                 modified=_aware(row.modified),
+                informational=row.informational,
             )
         out.append(
             Candidate(ecosystem=row.ecosystem, name=row.name, ranges=_RANGES.decode(row.ranges), advisory=summary)
@@ -174,8 +196,9 @@ class SqlVulnerabilityStore:
             return
         vulnerabilities = [_vulnerability_row(a) for a in advisories]
         affected = [row for a in advisories for row in _affected_rows(a)]
+        aliases = [row for a in advisories for row in _alias_rows(a)]
         if connection.dialect.name == "postgresql":
-            await self._copy(connection, vulnerabilities, affected)
+            await self._copy(connection, vulnerabilities, affected, aliases)
             return
         rows = [dict(zip(_VULN_COLUMNS, row, strict=True)) for row in vulnerabilities]
         for row in rows:
@@ -183,9 +206,16 @@ class SqlVulnerabilityStore:
         await connection.execute(insert(_V), rows)
         if affected:
             await connection.execute(insert(_A), [dict(zip(_AFFECTED_COLUMNS, row, strict=True)) for row in affected])
+        if aliases:
+            await connection.execute(insert(_ALIASES), [{"alias": a, "vulnerability_id": v} for a, v in aliases])
 
     @staticmethod
-    async def _copy(connection: AsyncConnection, vulnerabilities: list[tuple[Any, ...]], affected: list[Any]) -> None:
+    async def _copy(
+        connection: AsyncConnection,
+        vulnerabilities: list[tuple[Any, ...]],
+        affected: list[Any],
+        aliases: list[tuple[str, str]],
+    ) -> None:
         # COPY is PostgreSQL's bulk path: one round trip per table, no per-row statement cost.
         raw = (await connection.get_raw_connection()).driver_connection
         assert raw is not None
@@ -193,6 +223,10 @@ class SqlVulnerabilityStore:
         await raw.copy_records_to_table("vulnerabilities", records=encoded, columns=list(_VULN_COLUMNS))
         if affected:
             await raw.copy_records_to_table("affected_packages", records=affected, columns=list(_AFFECTED_COLUMNS))
+        if aliases:
+            await raw.copy_records_to_table(
+                "vulnerability_aliases", records=aliases, columns=["alias", "vulnerability_id"]
+            )
 
     async def candidates(self, keys: Collection[tuple[str, str]]) -> Sequence[Candidate]:
         """All affected entries for the keys, joined to their (non-withdrawn) advisory, in one query."""
@@ -211,25 +245,34 @@ class SqlVulnerabilityStore:
                     rows.extend(await connection.execute(_candidates_query(chunk)))
         return _to_candidates(rows)
 
+    async def related_severities(self, identifiers: Collection[str]) -> Sequence[RelatedSeverity]:
+        """Records named by, or aliased to, any of `identifiers` (see `secapi.adapters.sql.related`)."""
+        async with translate_db_errors(), self._engine.connect() as connection:
+            return await related_severities(connection, identifiers)
+
     async def current_version(self) -> VulnDbVersion:
         """The newest version row, or version 0."""
         async with translate_db_errors(), self._engine.connect() as connection:
             row = (
                 await connection.execute(
-                    select(_VERSIONS.c.id, _VERSIONS.c.created_at, _VERSIONS.c.advisories)
+                    select(_VERSIONS.c.id, _VERSIONS.c.created_at, _VERSIONS.c.advisories, _VERSIONS.c.ecosystems)
                     .order_by(_VERSIONS.c.id.desc())
                     .limit(1)
                 )
             ).first()
         if row is None:
             return VulnDbVersion(version=0, updated_at=None, advisories=0)
-        return VulnDbVersion(version=row.id, updated_at=row.created_at, advisories=row.advisories)
+        ecosystems = None if row.ecosystems is None else _COUNTS.decode(row.ecosystems)
+        return VulnDbVersion(
+            version=row.id, updated_at=row.created_at, advisories=row.advisories, ecosystems=ecosystems
+        )
 
     async def advance_version(self, counts: UpsertCounts, source: str) -> VulnDbVersion:
         """Insert a version row carrying the import's counts and the store's size."""
         now = datetime.now(UTC)
         async with translate_db_errors(), self._engine.begin() as connection:
             total = await connection.scalar(select(func.count()).select_from(_V).where(_V.c.withdrawn.is_(None)))
+            ecosystems = {row[0]: int(row[1]) for row in await connection.execute(ECOSYSTEM_COUNTS)}
             result = await connection.execute(
                 insert(_VERSIONS).values(
                     created_at=now,
@@ -238,6 +281,7 @@ class SqlVulnerabilityStore:
                     updated=counts.updated,
                     withdrawn=counts.withdrawn,
                     advisories=int(total or 0),
+                    ecosystems=_ENCODE.encode(ecosystems).decode(),
                 )
             )
             (version,) = result.inserted_primary_key or (0,)
@@ -246,7 +290,7 @@ class SqlVulnerabilityStore:
             async with translate_db_errors(), self._engine.connect() as connection:
                 await connection.execute(text("ANALYZE vulnerabilities, affected_packages"))
                 await connection.commit()
-        return VulnDbVersion(version=int(version), updated_at=now, advisories=int(total or 0))
+        return VulnDbVersion(version=int(version), updated_at=now, advisories=int(total or 0), ecosystems=ecosystems)
 
     async def get_record(self, advisory_id: str) -> dict[str, Any] | None:
         """The stored OSV record."""

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import msgspec
 
 from secapi.domain.caching import CachedScan, cache_key, canonical_hash
+from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.findings import ScanResult, Timings, severity_counts
 from secapi.domain.lockfiles import LockfileError, ParsedLockfile
 from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
@@ -37,19 +38,31 @@ class LockfileReader(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LockfileInput:
-    """A lockfile as a client sent it."""
+    """A lockfile as a client sent it, with the files sent alongside that complete it (a go.mod's go.sum)."""
 
     filename: str
     content: str
+    companions: tuple[tuple[str, str], ...] = ()
+    """(file name, content) pairs, in the order sent."""
 
     @property
     def base_name(self) -> str:
         """The name without directories (`frontend/package-lock.json` → `package-lock.json`)."""
-        return self.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        return _base_name(self.filename)
+
+    def companion_texts(self) -> dict[str, str]:
+        """The companions by base name (a later file of one name replaces an earlier one)."""
+        return {_base_name(name): content for name, content in self.companions}
 
     def identity(self) -> dict[str, str]:
-        """What identifies the input: base name and the SHA-256 of the exact content (the content is hashed once)."""
-        return {"filename": self.base_name, "content_sha256": _sha256(self.content)}
+        """What identifies the input: base name and the SHA-256 of the exact content (the content is hashed once).
+
+        Companions are part of it: a go.mod scanned with its go.sum is another answer than without.
+        """
+        data = {"filename": self.base_name, "content_sha256": _sha256(self.content)}
+        for name, content in sorted(self.companion_texts().items()):
+            data[f"companion:{name}"] = _sha256(content)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +133,8 @@ class DependencyScanService:
         key = cache_key(ScanType.DEPENDENCIES.value, data, tenant=None if shared else principal.user_id)
         started = time.perf_counter()
         version = await self._results.current_version()
+        if version == 0:
+            raise VulnDbEmpty  # before the cache and the quota: refusing costs the caller nothing
         try:
             outcome = await self._scan(principal, lockfile, key, data, version, bypass_cache=bypass_cache)
             status = _REQUEST_STATUS[outcome.cache.status if outcome.cache else CacheStatus.MISS]
@@ -209,9 +224,9 @@ class DependencyScanService:
     async def _run(self, principal: Principal, lockfile: LockfileInput, data: dict[str, str], version: int) -> Scan:
         created_at = self._clock.now()
         started = time.perf_counter()
-        parsed = self._reader.parse(lockfile.base_name, lockfile.content)
+        parsed = self._reader.parse(lockfile.base_name, lockfile.content, lockfile.companion_texts())
         parsed_at = time.perf_counter()
-        findings = await self._matcher.match(parsed.packages)
+        assessment = await self._matcher.assess(parsed.packages, ecosystems=(parsed.ecosystem,))
         matched_at = time.perf_counter()
         result = ScanResult(
             scan_type=ScanType.DEPENDENCIES.value,
@@ -219,10 +234,13 @@ class DependencyScanService:
             ecosystems=(parsed.ecosystem,),
             packages=parsed.packages,
             unscannable=parsed.unscannable,
-            vulnerabilities=findings,
-            counts=severity_counts(findings),
+            vulnerabilities=assessment.vulnerabilities,
+            counts=severity_counts(assessment.vulnerabilities),
             vulndb_version=version,
             timings=Timings.between(started, parsed_at, matched_at),
+            unscanned=parsed.unscanned,
+            informational=assessment.informational,
+            vulndb=assessment.vulndb,
         )
         scan = Scan(
             id=uuid.uuid4(),
@@ -248,14 +266,21 @@ _REQUEST_STATUS = {
 }
 
 
+def _base_name(filename: str) -> str:
+    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _input_data(lockfile: LockfileInput, data: dict[str, str]) -> dict[str, Any]:
     # The lockfile itself is not kept: it may be private, and its hash identifies it.
-    return {
+    kept: dict[str, Any] = {
         "filename": lockfile.filename,
         "sha256": data["content_sha256"],
         "size": len(lockfile.content.encode()),
     }
+    if lockfile.companions:
+        kept["companions"] = [{"filename": name, "sha256": _sha256(text)} for name, text in lockfile.companions]
+    return kept

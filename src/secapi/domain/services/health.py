@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from secapi.domain.errors import DependencyUnavailable
 from secapi.domain.metrics import MetricsSink, NoMetrics
-from secapi.domain.ports import HealthProbe
+from secapi.domain.ports import HealthProbe, VulnerabilityStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +50,25 @@ class ReadinessService:
         except DependencyUnavailable as exc:
             return str(exc)
         return None
+
+
+class VulnDbProbe:
+    """Ready only with advisories loaded: an empty database would make every scan answer a false "clean"."""
+
+    name = "vulnerability-database"
+
+    def __init__(self, store: VulnerabilityStore, timeout: float) -> None:
+        self._store = store
+        self._timeout = timeout
+
+    async def check(self) -> None:
+        """Raise `DependencyUnavailable` when no advisories are loaded (or the store cannot say in time)."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                version = await self._store.current_version()
+        except TimeoutError as exc:
+            raise DependencyUnavailable(
+                f"the vulnerability database did not answer within {self._timeout:g} s"
+            ) from exc
+        if version.version == 0 or version.advisories == 0:
+            raise DependencyUnavailable("the vulnerability database holds no advisories (run `secapi vulndb import`)")

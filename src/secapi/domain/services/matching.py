@@ -1,15 +1,61 @@
-"""Matching installed packages against the vulnerability store: one query per scan, versions in Python."""
+"""Matching installed packages against the vulnerability store: one query per scan, versions in Python.
+
+A second query, only when some finding's own record has no CVSS score,
+borrows severities from records sharing an alias (`severity_sources`).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from secapi.domain.advisories import Candidate, normalize_ecosystem
-from secapi.domain.findings import Finding, PackageRef, sort_findings
+import msgspec
+
+from secapi.domain.advisories import Candidate, VulnDbVersion, normalize_ecosystem
+from secapi.domain.errors import VulnDbEmpty
+from secapi.domain.findings import EcosystemCoverage, Finding, PackageRef, VulnDbInfo, sort_findings
 from secapi.domain.osv_ranges import fixed_versions, is_affected, normalize_package_name
 from secapi.domain.packages import Package
 from secapi.domain.ports import VulnerabilityStore
+from secapi.domain.severity_sources import identifiers, needs_borrowing, resolve
+from secapi.domain.versions import GENERIC, scheme_for_ecosystem
+
+VERSIONS_LIST_ONLY = "versions-list-only"
+
+
+class Assessment(msgspec.Struct, frozen=True, kw_only=True):
+    """What matching found: vulnerabilities, informational advisories, and the data it matched against."""
+
+    vulnerabilities: tuple[Finding, ...]
+    informational: tuple[Finding, ...]
+    vulndb: VulnDbInfo
+
+
+def coverage(ecosystems: Iterable[str], version: VulnDbVersion) -> tuple[EcosystemCoverage, ...]:
+    """For each scanned ecosystem: how many advisories it has and which version order matched them."""
+    counts = version.ecosystems or {}
+    out = []
+    for ecosystem in sorted({normalize_ecosystem(e) for e in ecosystems}):
+        scheme = scheme_for_ecosystem(ecosystem)
+        ordered = scheme is not GENERIC
+        advisories = counts.get(ecosystem, 0) if version.ecosystems is not None else -1
+        note = None
+        if advisories == 0:
+            note = f"no advisories for {ecosystem} are loaded: its packages were not checked against any"
+        elif not ordered:
+            note = (
+                f"no version order is known for {ecosystem}: only advisories listing the exact installed "
+                "version match, ranges are not evaluated"
+            )
+        out.append(
+            EcosystemCoverage(
+                ecosystem=ecosystem,
+                advisories=max(advisories, 0),
+                version_order=scheme.name if ordered else VERSIONS_LIST_ONLY,
+                note=note,
+            )
+        )
+    return tuple(out)
 
 
 def lookup_key(package: Package) -> tuple[str, str]:
@@ -35,14 +81,44 @@ class VulnerabilityMatcher:
         self._store = store
 
     async def match(self, packages: Iterable[Package]) -> tuple[Finding, ...]:
-        """Findings for `packages`, one per (package, advisory), most severe first."""
+        """Vulnerability findings for `packages`, one per (package, advisory), most severe first."""
+        vulnerabilities, _ = await self._findings(packages)
+        return vulnerabilities
+
+    async def assess(self, packages: Sequence[Package], *, ecosystems: Iterable[str] = ()) -> Assessment:
+        """Match `packages`, refusing (`VulnDbEmpty`) when no advisories are loaded: that answer is not earned.
+
+        The coverage covers the packages' ecosystems and `ecosystems` (a lockfile's, even with no packages).
+        """
+        version = await self._store.current_version()
+        if version.version == 0 or version.advisories == 0:
+            raise VulnDbEmpty
+        vulnerabilities, informational = await self._findings(packages)
+        return Assessment(
+            vulnerabilities=vulnerabilities,
+            informational=informational,
+            vulndb=VulnDbInfo(
+                version=version.version,
+                updated_at=version.updated_at,
+                ecosystems=coverage([*ecosystems, *(p.ecosystem for p in packages)], version),
+            ),
+        )
+
+    async def _findings(self, packages: Iterable[Package]) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
         by_key: dict[tuple[str, str], list[Package]] = defaultdict(list)
         for package in packages:
             by_key[lookup_key(package)].append(package)
         if not by_key:
-            return ()
+            return (), ()
         candidates = await self._store.candidates(list(by_key))
-        return sort_findings(self._evaluate(by_key, candidates))
+        found = self._evaluate(by_key, candidates)
+        unscored = [f for f in found if needs_borrowing(f) and f.informational is None]
+        related = await self._store.related_severities(identifiers(unscored)) if unscored else ()
+        found = [f if f.informational is not None else resolve(f, related) for f in found]
+        return (
+            sort_findings([f for f in found if f.informational is None]),
+            sort_findings([f for f in found if f.informational is not None]),
+        )
 
     @staticmethod
     def _evaluate(by_key: dict[tuple[str, str], list[Package]], candidates: Sequence[Candidate]) -> list[Finding]:
@@ -61,7 +137,7 @@ class VulnerabilityMatcher:
                         name=package.name, version=package.version, ecosystem=package.ecosystem, purl=package.purl
                     ),
                     installed_version=package.version,
-                    fixed_versions=fixed_versions(candidate.ranges),
+                    fixed_versions=fixed_versions(candidate.ranges, candidate.ecosystem, version),
                     severity=advisory.severity,
                     score=advisory.score,
                     vector=advisory.vector,
@@ -70,5 +146,6 @@ class VulnerabilityMatcher:
                     published=advisory.published,
                     modified=advisory.modified,
                     location=package.location,
+                    informational=advisory.informational,
                 )
         return list(findings.values())

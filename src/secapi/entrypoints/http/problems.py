@@ -20,6 +20,7 @@ from secapi.domain.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    VulnDbEmpty,
 )
 from secapi.domain.lockfiles import LockfileError, MalformedLockfile, UnsupportedLockfile
 from secapi.domain.rate_limits import RateLimitExceeded
@@ -39,6 +40,7 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     NotFound: (404, "not-found", "Not found"),
     Conflict: (409, "conflict", "Conflict"),
     InvalidInput: (422, "invalid-input", "Invalid input"),
+    VulnDbEmpty: (503, "vulndb-empty", "Vulnerability database is empty"),
     DependencyUnavailable: (503, "dependency-unavailable", "Service temporarily unavailable"),
 }
 
