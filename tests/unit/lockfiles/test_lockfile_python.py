@@ -162,7 +162,7 @@ def test_pipfile_lock_reads_default_and_develop() -> None:
         ("poetry.lock", '[[package]]\nname = "a"\n', ("a", "package[0]", "missing required field 'version'")),
         ("poetry.lock", '[[package]]\nname = "a"\nversion = 1\n', ("a", "package[0]", "package[0].version")),
         ("poetry.lock", '[[package]]\nversion = "1"\n', ("(an entry without a name)", "package[0]", "'name'")),
-        ("uv.lock", '[[package]]\nname = "a"\nsource = { registry = "https://pypi.org/simple" }\n', ("a", "package[0]", "no version")),
+        ("uv.lock", '[[package]]\nname = "a"\nsource = { registry = "x" }\n', ("a", "package[0]", "no version")),
         ("Pipfile.lock", '{"default": {"a": {"version": ["==1"]}}}', ("a", 'default["a"]', "expected a string")),
         ("Pipfile.lock", '{"default": {"a": 3}}', ("a", 'default["a"]', "expected an object")),
     ],
