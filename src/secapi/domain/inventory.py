@@ -1,8 +1,7 @@
-"""What an image contains: per-layer catalogs (cacheable by layer digest), OS detection, and the merged image."""
+"""What an image contains: per-layer catalogs (cacheable by layer digest) and the merged image (OS: os_release)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import quote
@@ -10,12 +9,13 @@ from urllib.parse import quote
 import msgspec
 
 from secapi.domain.errors import InvalidInput
-from secapi.domain.packages import Package
+from secapi.domain.os_release import OsInfo, detect_os
+from secapi.domain.packages import Package, UnscannedItem
 
-CATALOGER_VERSION: int = 3
+CATALOGER_VERSION: int = 4
 """Bump whenever a cataloger changes what it finds, so layer inventories cached under the old one are recomputed."""
 
-DPKG, APK, PYTHON, NPM = "dpkg", "apk", "python", "npm"
+DPKG, APK, PYTHON, NPM, OPKG = "dpkg", "apk", "python", "npm", "opkg"
 
 
 class LayerRejected(InvalidInput):
@@ -31,7 +31,7 @@ class PackageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A package as a layer's database file names it, before the image's OS gives it an ecosystem."""
 
     kind: str
-    """`dpkg`, `apk`, `python` or `npm`."""
+    """`dpkg`, `apk`, `opkg`, `python` or `npm`."""
     name: str
     version: str
     source_name: str | None = None
@@ -56,100 +56,29 @@ class LayerInventory(msgspec.Struct, frozen=True, kw_only=True):
     """Database files found but not cataloged (too large, invalid, a link), with the reason."""
     refused_members: int = 0
     """Tar members with absolute paths or `..` components, never used."""
-
-
-class OsInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """The image's distribution, and the OSV ecosystem its distro packages belong to (None: not known)."""
-
-    id: str
-    version_id: str | None = None
-    pretty_name: str | None = None
-    ecosystem: str | None = None
+    unscanned: tuple[UnscannedItem, ...] = ()
+    """Content seen but not read (RPM databases, Go and Rust binaries, Java archives) by layer-relative path;
+    an empty path stands for the whole layer (how many more were found than listed)."""
 
 
 class ImageInventory(msgspec.Struct, frozen=True, kw_only=True):
-    """The merged filesystem's packages, ready for matching, and what could not be resolved."""
+    """The merged filesystem's packages, ready for matching, and what was seen but not scanned."""
 
     os: OsInfo | None
     packages: tuple[Package, ...] = ()
-    unresolved: tuple[str, ...] = ()
+    unscanned: tuple[UnscannedItem, ...] = ()
+    """Paths are `<layer digest>:<path>` like package locations (the bare digest for a whole layer)."""
 
 
-# Debian codenames → release numbers, for testing/sid images whose os-release has no VERSION_ID.
-DEBIAN_CODENAMES = {
-    "buzz": "1", "rex": "1", "bo": "1", "hamm": "2", "slink": "2", "potato": "2", "woody": "3", "sarge": "3",
-    "etch": "4", "lenny": "5", "squeeze": "6", "wheezy": "7", "jessie": "8", "stretch": "9", "buster": "10",
-    "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14", "duke": "15",
-}  # fmt: skip
-_OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
-_ESCAPED = re.compile(r"\\([\\$\"`])")
-_MAJOR_MINOR = re.compile(r"(\d+)\.(\d+)")
 _V = TypeVar("_V")
-_LANGUAGE_ECOSYSTEMS = {PYTHON: "PyPI", NPM: "npm"}
+# opkg (OpenWrt, embedded images) has no OSV ecosystem: "opkg" is SecAPI's own name, so nothing matches it
+# and each opkg database is listed under `unscanned` as `no-advisory-source` (a stable token).
+_OS_INDEPENDENT_ECOSYSTEMS = {PYTHON: "PyPI", NPM: "npm", OPKG: "opkg"}
+_NO_ADVISORY_SOURCE = frozenset({OPKG})
 _DISTRO_KINDS = {DPKG: ("debian", "ubuntu"), APK: ("alpine", "wolfi", "chainguard")}
-
-
-def parse_os_release(text: str) -> dict[str, str]:
-    """KEY=value pairs of an os-release file, quotes and backslash escapes removed (no shell expansion)."""
-    fields: dict[str, str] = {}
-    for raw in text.splitlines():
-        key, sep, value = raw.strip().partition("=")
-        if not sep or key.startswith("#"):
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1] if value[0] == "'" else _ESCAPED.sub(r"\1", value[1:-1])
-        fields[key.strip()] = value
-    return fields
-
-
-def _debian_release(version_id: str | None, codename: str | None, debian_version: str | None) -> str | None:
-    for candidate in (version_id, (debian_version or "").split("/")[0]):
-        head = (candidate or "").strip().split(".")[0]
-        if head.isdigit():
-            return head
-        if head in DEBIAN_CODENAMES:
-            return DEBIAN_CODENAMES[head]
-    return DEBIAN_CODENAMES.get((codename or "").strip())
-
-
-def _ecosystem(os_id: str, version_id: str | None, fields: Mapping[str, str], files: Mapping[str, str]) -> str | None:
-    if os_id == "debian":
-        codename = fields.get("VERSION_CODENAME")
-        release = _debian_release(version_id, codename, files.get("etc/debian_version"))
-        return f"Debian:{release}" if release else "Debian"
-    if os_id == "ubuntu":
-        match = _MAJOR_MINOR.match(version_id or "")
-        return f"Ubuntu:{match[1]}.{match[2]}" if match else None
-    if os_id == "alpine":
-        match = _MAJOR_MINOR.match(version_id or "")
-        return f"Alpine:v{match[1]}.{match[2]}" if match else None
-    return {"wolfi": "Wolfi", "chainguard": "Chainguard"}.get(os_id)
-
-
-def detect_os(files: Mapping[str, str]) -> OsInfo | None:
-    """The distribution named by os-release (`etc/` wins over `usr/lib/`), else by release files; None if none."""
-    text = next((files[p] for p in _OS_RELEASE_PATHS if files.get(p, "").strip()), "")
-    fields = parse_os_release(text)
-    lsb = parse_os_release(files.get("etc/lsb-release", ""))
-    os_id = fields.get("ID", "").strip().lower()
-    version_id = fields.get("VERSION_ID") or None
-    if not os_id:
-        if "etc/alpine-release" in files:
-            os_id = "alpine"
-        elif lsb.get("DISTRIB_ID"):
-            os_id = lsb["DISTRIB_ID"].strip().lower()
-        elif "etc/debian_version" in files:
-            os_id = "debian"
-        else:
-            return None
-    if version_id is None:
-        fallback = {"alpine": files.get("etc/alpine-release", ""), "ubuntu": lsb.get("DISTRIB_RELEASE", "")}
-        version_id = fallback.get(os_id, "").strip() or None
-    pretty = fields.get("PRETTY_NAME") or lsb.get("DISTRIB_DESCRIPTION") or None
-    return OsInfo(
-        id=os_id, version_id=version_id, pretty_name=pretty, ecosystem=_ecosystem(os_id, version_id, fields, files)
-    )
+_READ_OSES = frozenset({"debian", "ubuntu", "alpine", "wolfi", "chainguard", "openwrt"})
+"""OSes whose package databases SecAPI reads (openwrt: opkg); any other is reported as not scanned."""
+_RELEASE_FILES = ("etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/lsb-release", "etc/debian_version")
 
 
 def _encode(segment: str) -> str:
@@ -194,7 +123,7 @@ def _apply(state: dict[str, tuple[str, _V]], layer: LayerInventory, own: Mapping
 
 
 def _to_package(record: PackageRecord, os: OsInfo | None, location: str) -> Package | None:
-    ecosystem = _LANGUAGE_ECOSYSTEMS.get(record.kind)
+    ecosystem = _OS_INDEPENDENT_ECOSYSTEMS.get(record.kind)
     purl = record.purl
     if record.kind in _DISTRO_KINDS:
         if os is None or os.id not in _DISTRO_KINDS[record.kind]:
@@ -213,12 +142,49 @@ def _to_package(record: PackageRecord, os: OsInfo | None, location: str) -> Pack
     )
 
 
-def _unresolved_distro(kind: str, count: int, os: OsInfo | None) -> str:
+def _unknown_os(kind: str, count: int, location: str, os: OsInfo | None) -> UnscannedItem:
     found = f"{count} {kind} package{'' if count == 1 else 's'} found"
     if os is None:
-        return f"{found} but the OS could not be identified"
-    name = os.pretty_name or f"{os.id} {os.version_id or ''}".strip()
-    return f"{found} but the OS ({name}) has no known OSV ecosystem for them"
+        return UnscannedItem(path=location, kind="unknown-os", reason=f"{found} but the OS could not be identified")
+    reason = f"{found} but the OS ({_os_name(os)}) has no known OSV ecosystem for them"
+    return UnscannedItem(path=location, kind="unknown-os", reason=reason)
+
+
+def _os_name(os: OsInfo) -> str:
+    return os.pretty_name or f"{os.id} {os.version_id or ''}".strip()
+
+
+def _unread_os(os: OsInfo | None, os_files: Mapping[str, tuple[str, str]]) -> list[UnscannedItem]:
+    """An item for an OS whose package database SecAPI does not read (Red Hat, Fedora, SUSE, ...)."""
+    if os is None or os.id in _READ_OSES:
+        return []
+    # detect_os reads only these files, the first non-empty one naming the OS.
+    location = next(f"{os_files[p][0]}:{p}" for p in _RELEASE_FILES if os_files.get(p, ("", ""))[1].strip())
+    reason = f"the OS ({_os_name(os)}) is not one SecAPI reads packages of: its OS packages were not scanned"
+    return [UnscannedItem(path=location, kind="unknown-os", reason=reason)]
+
+
+def _from_layers(
+    layers: Sequence[LayerInventory],
+    found: Mapping[str, tuple[str, UnscannedItem]],
+    skipped: Mapping[str, tuple[str, str]],
+) -> list[UnscannedItem]:
+    """What the layers saw but did not read, what they skipped and refused, with layer digests in the paths."""
+    items = [
+        UnscannedItem(path=f"{digest}:{path}", kind=item.kind, reason=item.reason)
+        for path, (digest, item) in found.items()
+    ]
+    items += [
+        UnscannedItem(path=f"{digest}:{path}", kind="skipped-file", reason=reason)
+        for path, (digest, reason) in skipped.items()
+    ]
+    for layer in layers:
+        # Whole-layer items (how many more binaries than listed) have no path a whiteout could hide.
+        items += [msgspec.structs.replace(item, path=layer.digest) for item in layer.unscanned if not item.path]
+        if layer.refused_members:
+            reason = f"{layer.refused_members} tar members with absolute or `..` paths were ignored"
+            items.append(UnscannedItem(path=layer.digest, kind="refused-members", reason=reason))
+    return items
 
 
 def merge_layers(layers: Sequence[LayerInventory]) -> ImageInventory:
@@ -226,30 +192,42 @@ def merge_layers(layers: Sequence[LayerInventory]) -> ImageInventory:
     files: dict[str, tuple[str, tuple[PackageRecord, ...]]] = {}
     os_files: dict[str, tuple[str, str]] = {}
     skipped: dict[str, tuple[str, str]] = {}
+    found: dict[str, tuple[str, UnscannedItem]] = {}
     for layer in layers:
         _apply(files, layer, layer.packages)
         _apply(os_files, layer, layer.os_files)
         _apply(skipped, layer, layer.skipped)
+        _apply(found, layer, {item.path: item for item in layer.unscanned if item.path})
         for path in layer.packages:  # a cataloged file replaces an earlier skipped one at the same path
             skipped.pop(path, None)
         for path in layer.skipped:
             files.pop(path, None)
     os = detect_os({path: text for path, (_, text) in os_files.items()})
     packages: dict[Package, Package] = {}
-    missing: dict[str, int] = {}
+    missing: dict[str, tuple[str, int]] = {}  # distro kind -> (first database location, packages)
+    unadvised: dict[str, tuple[str, int]] = {}  # database location -> (kind, packages)
     for path, (digest, records) in files.items():
+        location = f"{digest}:{path}"
         for record in records:
-            package = _to_package(record, os, f"{digest}:{path}")
+            package = _to_package(record, os, location)
             if package is None:
-                missing[record.kind] = missing.get(record.kind, 0) + 1
+                first, count = missing.get(record.kind, (location, 0))
+                missing[record.kind] = (first, count + 1)
                 continue
+            if record.kind in _NO_ADVISORY_SOURCE:
+                unadvised[location] = (record.kind, unadvised.get(location, (record.kind, 0))[1] + 1)
             # The same package at several paths is reported once, at the first location found.
             packages.setdefault(msgspec.structs.replace(package, location=None), package)
-    unresolved = [_unresolved_distro(kind, count, os) for kind, count in missing.items()]
-    unresolved += [f"{digest}:{path}: {reason}" for path, (digest, reason) in skipped.items()]
-    unresolved += [
-        f"{layer.digest}: {layer.refused_members} tar members with absolute or `..` paths were ignored"
-        for layer in layers
-        if layer.refused_members
+    unscanned = [_unknown_os(kind, count, location, os) for kind, (location, count) in missing.items()]
+    unscanned += _unread_os(os, os_files)
+    unscanned += [
+        UnscannedItem(
+            path=location,
+            kind="no-advisory-source",
+            reason=f"{count} {kind} packages listed: "
+            f"no public advisory database (OSV) covers {kind} packages, so none was matched",
+        )
+        for location, (kind, count) in unadvised.items()
     ]
-    return ImageInventory(os=os, packages=tuple(packages.values()), unresolved=tuple(unresolved))
+    unscanned += _from_layers(layers, found, skipped)
+    return ImageInventory(os=os, packages=tuple(packages.values()), unscanned=tuple(unscanned))

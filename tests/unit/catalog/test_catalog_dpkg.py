@@ -287,7 +287,7 @@ def test_debian_layer_becomes_debian_12_packages_with_purls(build_layer: Callabl
     login = next(p for p in image.packages if p.name == "login")
     assert login.purl == "pkg:deb/debian/login@1:4.13%2Bdfsg1-1%2Bb1?arch=amd64&distro=debian-12"
     assert len(image.packages) == 6
-    assert image.unresolved == ()
+    assert image.unscanned == ()
 
 
 def test_distroless_status_d_files_are_one_stanza_each(build_layer: Callable[..., Path]) -> None:

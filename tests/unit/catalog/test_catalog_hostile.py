@@ -43,7 +43,9 @@ def test_traversal_and_absolute_members_are_counted_and_never_used(build_layer: 
     assert layer.refused_members == 4
     assert list(layer.packages) == ["ok/node_modules/a/package.json"]
     assert (layer.os_files, layer.deleted, layer.skipped) == ({}, (), {})
-    assert merge_layers([layer]).unresolved == ("sha256:evil: 4 tar members with absolute or `..` paths were ignored",)
+    assert [(i.path, i.kind, i.reason) for i in merge_layers([layer]).unscanned] == [
+        ("sha256:evil", "refused-members", "4 tar members with absolute or `..` paths were ignored")
+    ]
 
 
 def test_symlinked_status_file_is_not_followed_and_hides_lower_ones(build_layer: Builder) -> None:

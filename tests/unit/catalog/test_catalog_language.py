@@ -147,7 +147,9 @@ def test_layer_catalogs_dist_info_egg_info_and_node_modules(build_layer: Callabl
     ]
     nested = next(p for p in image.packages if p.version == "2.6.9")
     assert nested.location == f"sha256:lang:{NODE_MODULES}/express/node_modules/debug/package.json"
-    assert image.unresolved == (f"sha256:lang:{broken}: {layer.skipped[broken]}",)
+    assert [(i.path, i.kind, i.reason) for i in image.unscanned] == [
+        (f"sha256:lang:{broken}", "skipped-file", layer.skipped[broken])
+    ]
 
 
 def test_huge_metadata_is_read_up_to_its_cap_and_still_parses(build_layer: Callable[..., Path]) -> None:

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from secapi.adapters.catalog import LayerLimits, catalog_layer
 from secapi.domain.inventory import CATALOGER_VERSION, LayerInventory, PackageRecord, merge_layers
+from secapi.domain.packages import UnscannedItem
 
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 DEBIAN_OS = {"etc/os-release": 'ID=debian\nVERSION_ID="12"\n'}
@@ -78,10 +80,16 @@ def test_os_files_follow_the_same_whiteout_rules() -> None:
     image = merge_layers([debian, layer("sha256:2", deleted=["etc/os-release"])])
     assert image.os is None
     assert image.packages == ()
-    assert image.unresolved == ("1 dpkg package found but the OS could not be identified",)
+    assert image.unscanned == (
+        UnscannedItem(
+            path="sha256:1:var/lib/dpkg/status",
+            kind="unknown-os",
+            reason="1 dpkg package found but the OS could not be identified",
+        ),
+    )
 
 
-def test_dpkg_packages_without_os_release_are_unresolved_not_guessed() -> None:
+def test_dpkg_packages_without_os_release_are_listed_as_unscanned_not_guessed() -> None:
     image = merge_layers(
         [
             layer(
@@ -94,22 +102,35 @@ def test_dpkg_packages_without_os_release_are_unresolved_not_guessed() -> None:
         ]
     )
     assert [(p.ecosystem, p.name) for p in image.packages] == [("npm", "n")]
-    assert image.unresolved == ("2 dpkg packages found but the OS could not be identified",)
+    assert [(i.path, i.kind, i.reason) for i in image.unscanned] == [
+        ("sha256:1:var/lib/dpkg/status", "unknown-os", "2 dpkg packages found but the OS could not be identified")
+    ]
 
 
-def test_dpkg_packages_on_an_os_without_an_osv_ecosystem_are_unresolved() -> None:
+def test_dpkg_packages_on_an_os_without_an_osv_ecosystem_are_listed_as_unscanned() -> None:
     fedora = {"etc/os-release": 'ID=fedora\nVERSION_ID=39\nPRETTY_NAME="Fedora Linux 39"\n'}
     image = merge_layers([layer("sha256:1", os_files=fedora, packages={STATUS: [dpkg("a", "1")]})])
-    assert image.unresolved == (
-        "1 dpkg package found but the OS (Fedora Linux 39) has no known OSV ecosystem for them",
-    )
+    assert [(i.path, i.kind, i.reason) for i in image.unscanned] == [
+        (
+            "sha256:1:var/lib/dpkg/status",
+            "unknown-os",
+            "1 dpkg package found but the OS (Fedora Linux 39) has no known OSV ecosystem for them",
+        ),
+        (
+            "sha256:1:etc/os-release",
+            "unknown-os",
+            "the OS (Fedora Linux 39) is not one SecAPI reads packages of: its OS packages were not scanned",
+        ),
+    ]
 
 
 def test_apk_packages_on_debian_are_not_given_the_debian_ecosystem() -> None:
     apk = PackageRecord(kind="apk", name="musl", version="1.2.4-r2", source_name="musl", source_version="1.2.4-r2")
     image = merge_layers([layer("sha256:1", os_files=DEBIAN_OS, packages={"lib/apk/db/installed": [apk]})])
     assert image.packages == ()
-    assert image.unresolved == ("1 apk package found but the OS (debian 12) has no known OSV ecosystem for them",)
+    assert [(i.kind, i.reason) for i in image.unscanned] == [
+        ("unknown-os", "1 apk package found but the OS (debian 12) has no known OSV ecosystem for them")
+    ]
 
 
 def test_identical_packages_are_reported_once_at_the_first_location() -> None:
@@ -176,3 +197,69 @@ def test_root_opaque_whiteout_hides_every_lower_file(build_layer: Callable[..., 
     layers = [catalog_layer(blob, GZIP, f"sha256:{i}", LayerLimits()) for i, blob in enumerate((base, upper))]
     assert layers[1].opaque_dirs == ("",)
     assert names(layers) == [("b", "1.0.0")]
+
+
+def _item(path: str, kind: str) -> dict[str, str]:
+    return {"path": path, "kind": kind, "reason": f"a {kind}"}
+
+
+def test_unscanned_content_follows_whiteouts_and_names_its_layer() -> None:
+    base = layer(
+        "sha256:1",
+        unscanned=[
+            _item("usr/lib/sysimage/rpm/rpmdb.sqlite", "rpm-db"),
+            _item("app/lib/log4j-core-2.14.1.jar", "java-archive"),
+            _item("usr/local/bin/app", "go-binary"),
+            _item("", "go-binary"),  # the layer as a whole: more binaries than were listed
+        ],
+    )
+    upper = layer("sha256:2", deleted=["app/lib", "usr/local/bin/app"], unscanned=[_item("opt/tool", "rust-binary")])
+    image = merge_layers([base, upper])
+    assert [(i.path, i.kind) for i in image.unscanned] == [
+        ("sha256:1:usr/lib/sysimage/rpm/rpmdb.sqlite", "rpm-db"),
+        ("sha256:2:opt/tool", "rust-binary"),
+        ("sha256:1", "go-binary"),
+    ]
+    rebuilt = layer("sha256:3", opaque_dirs=["usr"], unscanned=[_item("usr/local/bin/app", "go-binary")])
+    assert [(i.path, i.kind) for i in merge_layers([base, upper, rebuilt]).unscanned] == [
+        ("sha256:2:opt/tool", "rust-binary"),
+        ("sha256:3:usr/local/bin/app", "go-binary"),
+        ("sha256:1", "go-binary"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("os_release", "name"),
+    [
+        (
+            'ID="rhel"\nVERSION_ID="9.3"\nPRETTY_NAME="Red Hat Enterprise Linux 9.3 (Plow)"\n',
+            "Red Hat Enterprise Linux 9.3 (Plow)",
+        ),
+        ('ID="rocky"\nVERSION_ID="9.3"\n', "rocky 9.3"),
+        ('ID="amzn"\nVERSION_ID="2023"\nPRETTY_NAME="Amazon Linux 2023"\n', "Amazon Linux 2023"),
+        ('ID="opensuse-leap"\nVERSION_ID="15.5"\nPRETTY_NAME="openSUSE Leap 15.5"\n', "openSUSE Leap 15.5"),
+        ('ID=photon\nVERSION_ID=5.0\nPRETTY_NAME="VMware Photon OS/Linux"\n', "VMware Photon OS/Linux"),
+        ('ID=mariner\nVERSION_ID="2.0"\nPRETTY_NAME="CBL-Mariner/Linux"\n', "CBL-Mariner/Linux"),
+    ],
+)
+def test_an_os_secapi_does_not_read_is_said_to_be_unscanned(os_release: str, name: str) -> None:
+    image = merge_layers([layer("sha256:1", os_files={"usr/lib/os-release": os_release})])
+    assert [(i.path, i.kind, i.reason) for i in image.unscanned] == [
+        (
+            "sha256:1:usr/lib/os-release",
+            "unknown-os",
+            f"the OS ({name}) is not one SecAPI reads packages of: its OS packages were not scanned",
+        )
+    ]
+
+
+def test_an_os_secapi_reads_adds_no_unscanned_item() -> None:
+    assert merge_layers([layer("sha256:1", os_files=DEBIAN_OS)]).unscanned == ()
+
+
+def test_unscanned_items_round_trip_through_the_layer_and_image_caches() -> None:
+    original = layer("sha256:1", unscanned=[_item("app.jar", "java-archive")], skipped={"x": "too big"})
+    decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(original), type=LayerInventory)
+    assert decoded == original
+    image = merge_layers([decoded])
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(image), type=type(image)) == image

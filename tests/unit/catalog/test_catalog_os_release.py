@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secapi.domain.inventory import OsInfo, detect_os, parse_os_release
+from secapi.domain.os_release import OsInfo, detect_os, parse_os_release
 
 DEBIAN_12 = """\
 PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"

@@ -1,4 +1,4 @@
-"""Package catalogers for image layers: dpkg, apk, Python and npm databases read from layer tar streams.
+"""Package catalogers for image layers: dpkg, apk, opkg, Python and npm databases read from layer tar streams.
 
 `catalog_layer` turns one layer blob into a `LayerInventory`; `secapi.domain.inventory.merge_layers`
 stacks them. The parsers (`parse_dpkg_status`, ...) are pure functions of a file's bytes.
@@ -10,6 +10,7 @@ from secapi.adapters.catalog.apk import parse_apk_installed
 from secapi.adapters.catalog.dpkg import parse_dpkg_status, parse_dpkg_status_d
 from secapi.adapters.catalog.layer import catalog_layer
 from secapi.adapters.catalog.npm import parse_npm_package_json
+from secapi.adapters.catalog.opkg import parse_opkg_status
 from secapi.adapters.catalog.python import parse_python_metadata
 from secapi.adapters.catalog.streams import LayerLimits
 
@@ -20,5 +21,6 @@ __all__ = [
     "parse_dpkg_status",
     "parse_dpkg_status_d",
     "parse_npm_package_json",
+    "parse_opkg_status",
     "parse_python_metadata",
 ]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from secapi.adapters.catalog.apk import parse_apk_installed
 from secapi.adapters.catalog.dpkg import parse_dpkg_status, parse_dpkg_status_d
 from secapi.adapters.catalog.npm import parse_npm_package_json
+from secapi.adapters.catalog.opkg import parse_opkg_status
 from secapi.adapters.catalog.python import parse_python_metadata
 from secapi.domain.inventory import PackageRecord
 
@@ -31,6 +32,7 @@ OS_FILE = FileRule(64 * KiB, truncatable=True, parse=None)
 DPKG_STATUS = FileRule(32 * MiB, truncatable=False, parse=parse_dpkg_status)
 DPKG_STATUS_D = FileRule(1 * MiB, truncatable=False, parse=parse_dpkg_status_d)
 APK_INSTALLED = FileRule(32 * MiB, truncatable=False, parse=parse_apk_installed)
+OPKG_STATUS = FileRule(32 * MiB, truncatable=False, parse=parse_opkg_status)
 # METADATA headers come before the (possibly huge) description, so a capped prefix still has them.
 PYTHON_METADATA = FileRule(1 * MiB, truncatable=True, parse=parse_python_metadata)
 NPM_PACKAGE_JSON = FileRule(1 * MiB, truncatable=False, parse=parse_npm_package_json)
@@ -38,7 +40,11 @@ NPM_PACKAGE_JSON = FileRule(1 * MiB, truncatable=False, parse=parse_npm_package_
 OS_FILES = frozenset(
     {"etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/debian_version", "etc/lsb-release"}
 )
-_EXACT = {"var/lib/dpkg/status": DPKG_STATUS, "lib/apk/db/installed": APK_INSTALLED} | dict.fromkeys(OS_FILES, OS_FILE)
+_EXACT = (
+    {"var/lib/dpkg/status": DPKG_STATUS, "lib/apk/db/installed": APK_INSTALLED}
+    | dict.fromkeys(("usr/lib/opkg/status", "var/lib/opkg/status"), OPKG_STATUS)
+    | dict.fromkeys(OS_FILES, OS_FILE)
+)
 _STATUS_D = re.compile(r"var/lib/dpkg/status\.d/[^/]+")
 _PYTHON = re.compile(r"(?:.*/)?[^/]+\.(?:dist-info/METADATA|egg-info/PKG-INFO|egg/EGG-INFO/PKG-INFO)")
 # distutils and old setuptools installs wrote PKG-INFO as a single `<name>-<version>-py3.8.egg-info` file.

@@ -28,7 +28,6 @@ from secapi.domain.images import (
 from secapi.domain.inventory import CATALOGER_VERSION, ImageInventory, LayerInventory, merge_layers
 from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import Scan, ScanStatus, ScanType
-from secapi.domain.packages import UnscannableEntry
 from secapi.domain.ports import Clock, ScanRepository, UserRepository, VulnerabilityStore
 from secapi.domain.services.image_scans import image_cache_key, image_input
 from secapi.domain.services.matching import VulnerabilityMatcher
@@ -229,7 +228,8 @@ class ImageScanRunner:
             target=resolved.reference.canonical(),
             ecosystems=tuple(sorted({p.ecosystem for p in inventory.packages})),
             packages=inventory.packages,
-            unscannable=tuple(UnscannableEntry(name="image", reason=reason) for reason in inventory.unresolved),
+            unscannable=(),
+            unscanned=inventory.unscanned,
             vulnerabilities=findings,
             counts=severity_counts(findings),
             vulndb_version=version,

@@ -1,0 +1,91 @@
+"""Which distribution an image runs, from os-release and release files, and its OSV ecosystem."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import msgspec
+
+
+class OsInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """The image's distribution, and the OSV ecosystem its distro packages belong to (None: not known)."""
+
+    id: str
+    version_id: str | None = None
+    pretty_name: str | None = None
+    ecosystem: str | None = None
+
+
+# Debian codenames → release numbers, for testing/sid images whose os-release has no VERSION_ID.
+DEBIAN_CODENAMES = {
+    "buzz": "1", "rex": "1", "bo": "1", "hamm": "2", "slink": "2", "potato": "2", "woody": "3", "sarge": "3",
+    "etch": "4", "lenny": "5", "squeeze": "6", "wheezy": "7", "jessie": "8", "stretch": "9", "buster": "10",
+    "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14", "duke": "15",
+}  # fmt: skip
+_OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
+_ESCAPED = re.compile(r"\\([\\$\"`])")
+_MAJOR_MINOR = re.compile(r"(\d+)\.(\d+)")
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """KEY=value pairs of an os-release file, quotes and backslash escapes removed (no shell expansion)."""
+    fields: dict[str, str] = {}
+    for raw in text.splitlines():
+        key, sep, value = raw.strip().partition("=")
+        if not sep or key.startswith("#"):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1] if value[0] == "'" else _ESCAPED.sub(r"\1", value[1:-1])
+        fields[key.strip()] = value
+    return fields
+
+
+def _debian_release(version_id: str | None, codename: str | None, debian_version: str | None) -> str | None:
+    for candidate in (version_id, (debian_version or "").split("/")[0]):
+        head = (candidate or "").strip().split(".")[0]
+        if head.isdigit():
+            return head
+        if head in DEBIAN_CODENAMES:
+            return DEBIAN_CODENAMES[head]
+    return DEBIAN_CODENAMES.get((codename or "").strip())
+
+
+def _ecosystem(os_id: str, version_id: str | None, fields: Mapping[str, str], files: Mapping[str, str]) -> str | None:
+    if os_id == "debian":
+        codename = fields.get("VERSION_CODENAME")
+        release = _debian_release(version_id, codename, files.get("etc/debian_version"))
+        return f"Debian:{release}" if release else "Debian"
+    if os_id == "ubuntu":
+        match = _MAJOR_MINOR.match(version_id or "")
+        return f"Ubuntu:{match[1]}.{match[2]}" if match else None
+    if os_id == "alpine":
+        match = _MAJOR_MINOR.match(version_id or "")
+        return f"Alpine:v{match[1]}.{match[2]}" if match else None
+    return {"wolfi": "Wolfi", "chainguard": "Chainguard"}.get(os_id)
+
+
+def detect_os(files: Mapping[str, str]) -> OsInfo | None:
+    """The distribution named by os-release (`etc/` wins over `usr/lib/`), else by release files; None if none."""
+    text = next((files[p] for p in _OS_RELEASE_PATHS if files.get(p, "").strip()), "")
+    fields = parse_os_release(text)
+    lsb = parse_os_release(files.get("etc/lsb-release", ""))
+    os_id = fields.get("ID", "").strip().lower()
+    version_id = fields.get("VERSION_ID") or None
+    if not os_id:
+        if "etc/alpine-release" in files:
+            os_id = "alpine"
+        elif lsb.get("DISTRIB_ID"):
+            os_id = lsb["DISTRIB_ID"].strip().lower()
+        elif "etc/debian_version" in files:
+            os_id = "debian"
+        else:
+            return None
+    if version_id is None:
+        fallback = {"alpine": files.get("etc/alpine-release", ""), "ubuntu": lsb.get("DISTRIB_RELEASE", "")}
+        version_id = fallback.get(os_id, "").strip() or None
+    pretty = fields.get("PRETTY_NAME") or lsb.get("DISTRIB_DESCRIPTION") or None
+    return OsInfo(
+        id=os_id, version_id=version_id, pretty_name=pretty, ecosystem=_ecosystem(os_id, version_id, fields, files)
+    )
