@@ -14,7 +14,7 @@ import msgspec
 from secapi.domain.advisories import Candidate, VulnDbVersion, normalize_ecosystem
 from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.findings import EcosystemCoverage, Finding, PackageRef, VulnDbInfo, sort_findings
-from secapi.domain.osv_ranges import fixed_versions, is_affected, normalize_package_name
+from secapi.domain.osv_ranges import AffectedRanges, fixed_versions, is_affected, normalize_package_name
 from secapi.domain.packages import Package
 from secapi.domain.ports import VulnerabilityStore
 from secapi.domain.severity_sources import identifiers, needs_borrowing, resolve
@@ -122,30 +122,41 @@ class VulnerabilityMatcher:
 
     @staticmethod
     def _evaluate(by_key: dict[tuple[str, str], list[Package]], candidates: Sequence[Candidate]) -> list[Finding]:
-        findings: dict[tuple[str, str, str, str], Finding] = {}  # one per (package, advisory)
+        # An advisory may name one package in several affected entries (GHSA lists urllib3's 1.x and
+        # 2.x branches apart): any entry affecting the version makes the finding, and the fixes of
+        # every entry are the upgrade choices.
+        entries: dict[tuple[str, str, str], list[Candidate]] = defaultdict(list)
         for candidate in candidates:
-            for package in by_key.get((candidate.ecosystem, candidate.name), ()):
+            entries[(candidate.ecosystem, candidate.name, candidate.advisory.id)].append(candidate)
+        findings: dict[tuple[str, str, str, str], Finding] = {}  # one per (package, advisory)
+        for (ecosystem, name, advisory_id), group in entries.items():
+            for package in by_key.get((ecosystem, name), ()):
                 version = matched_version(package)
-                identity = (package.ecosystem, package.name, package.version, candidate.advisory.id)
-                if identity in findings or not is_affected(candidate.ecosystem, version, candidate.ranges):
+                identity = (package.ecosystem, package.name, package.version, advisory_id)
+                if identity in findings or not any(is_affected(ecosystem, version, c.ranges) for c in group):
                     continue
-                advisory = candidate.advisory
-                findings[identity] = Finding(
-                    id=advisory.id,
-                    aliases=advisory.aliases,
-                    package=PackageRef(
-                        name=package.name, version=package.version, ecosystem=package.ecosystem, purl=package.purl
-                    ),
-                    installed_version=package.version,
-                    fixed_versions=fixed_versions(candidate.ranges, candidate.ecosystem, version),
-                    severity=advisory.severity,
-                    score=advisory.score,
-                    vector=advisory.vector,
-                    summary=advisory.summary,
-                    references=advisory.references,
-                    published=advisory.published,
-                    modified=advisory.modified,
-                    location=package.location,
-                    informational=advisory.informational,
-                )
+                findings[identity] = _finding(package, group, ecosystem, version)
         return list(findings.values())
+
+
+def _finding(package: Package, group: list[Candidate], ecosystem: str, version: str) -> Finding:
+    advisory = group[0].advisory
+    ranges = group[0].ranges
+    if len(group) > 1:
+        ranges = AffectedRanges(ranges=tuple(rng for c in group for rng in c.ranges.ranges))
+    return Finding(
+        id=advisory.id,
+        aliases=advisory.aliases,
+        package=PackageRef(name=package.name, version=package.version, ecosystem=package.ecosystem, purl=package.purl),
+        installed_version=package.version,
+        fixed_versions=fixed_versions(ranges, ecosystem, version),
+        severity=advisory.severity,
+        score=advisory.score,
+        vector=advisory.vector,
+        summary=advisory.summary,
+        references=advisory.references,
+        published=advisory.published,
+        modified=advisory.modified,
+        location=package.location,
+        informational=advisory.informational,
+    )
