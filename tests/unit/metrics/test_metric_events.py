@@ -15,6 +15,7 @@ from secapi.adapters.memory.scan_cache import InMemoryScanCache
 from secapi.adapters.memory.single_flight import InMemorySingleFlight
 from secapi.adapters.memory.versions import InMemoryVersionSource
 from secapi.domain.caching import CacheUnavailable
+from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.lockfiles import MalformedLockfile
 from secapi.domain.model import Principal, Scan
 from secapi.domain.rate_limits import RateLimitExceeded, RateLimitUnavailable
@@ -77,6 +78,7 @@ def service(
     clock: FakeClock,
     metrics: RecordingMetrics,
     cache: InMemoryScanCache | None = None,
+    limiter: InMemoryRateLimiter | None = None,
 ) -> DependencyScanService:
     results = ResultCache(
         cache or InMemoryScanCache(clock),
@@ -93,7 +95,7 @@ def service(
         results,
         InMemoryScans(),
         clock,
-        quotas(clock, metrics),
+        quotas(clock, metrics, limiter),
         ScanRecorder(Archive(), max_buffered=100),
         metrics,
     )
@@ -170,3 +172,14 @@ async def test_the_per_minute_window_reports_its_route_and_an_unreachable_limite
     assert metrics.rate_limited == {("free", "/api/v1/scans"): 1}
     await quotas(clock, metrics, DownLimiter(clock)).check_request(principal, "/api/v1/scans")  # fail open
     assert metrics.limiter_unavailable == 1
+
+
+async def test_an_empty_database_refuses_the_scan_before_the_cache_and_the_quota(
+    clock: FakeClock, metrics: RecordingMetrics, principal: Principal
+) -> None:
+    limiter = InMemoryRateLimiter(clock)
+    scans = service(InMemoryVulnerabilityStore(), clock, metrics, limiter=limiter)
+    with pytest.raises(VulnDbEmpty):
+        await scans.scan(principal, FLASK)
+    assert limiter.stored_buckets == 0  # nothing charged
+    assert not metrics.cache_misses and not metrics.scan_requests
