@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator
 
 from secapi.adapters.lockfiles._common import (
+    Entry,
     StructureError,
     as_mapping,
     child,
     optional_field,
     redact,
+    salvage,
     translate_errors,
 )
 from secapi.adapters.lockfiles._yaml import YamlReader
@@ -20,6 +23,11 @@ from secapi.domain.packages import Package, UnscannableEntry
 
 _NON_REGISTRY_RESOLUTIONS = ("git", "directory")
 _WANTED = frozenset({"name", "version", "resolution"})
+_DEPENDENCY_SECTIONS = frozenset({"dependencies", "devDependencies", "optionalDependencies"})
+# npm versions are SemVer; a git commit, path or URL in the version slot is not a registry release.
+_SEMVER = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+# A registry host prefixing a 5.x/6.x key: `registry.example.org/name/1.0.0`, `localhost:4873/name@1.0.0`.
+_HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?|[A-Za-z0-9.-]+:\d+")
 
 
 def _major_version(raw: str | None) -> int:
@@ -31,61 +39,88 @@ def _major_version(raw: str | None) -> int:
         raise StructureError("lockfileVersion", f"not a lockfile version: {raw!r}") from exc
 
 
-def _split_v5(key: str) -> tuple[str, str] | None:
-    """`/name/1.0.0_peer@1.0.0` or `/@scope/name/1.0.0` into (name, version)."""
-    parts = key.removeprefix("/").split("/", 2 if key.startswith("/@") else 1)
-    if len(parts) < 2 or not all(parts):
-        return None
-    # Peer suffixes follow `_` (scoped peers spell `/` as `+`); newer 5.x uses parentheses.
-    version = parts[-1].split("_", 1)[0].split("(", 1)[0]
-    return "/".join(parts[:-1]), version
+def split_key(key: str, major: int) -> tuple[str, str] | None:
+    """The (name, version) a `packages` key names, peer suffixes removed; None when it is not `name@version`."""
+    path = key
+    if major < 9 and not key.startswith("/"):
+        host, slash, rest = key.partition("/")
+        if not slash or _HOST.fullmatch(host) is None:
+            return None  # `file:...`, `link:...` and other non-registry keys
+        path = rest
+    # Peers: 6.x/9.x `(react@18.2.0)(react-dom@18.2.0)`, 5.x `_react@18.2.0+react-dom@18.2.0` (scopes as `+`).
+    path = path.removeprefix("/").split("(", 1)[0]
+    if major < 6:
+        name, _, version = path.rpartition("/")
+        version = version.split("_", 1)[0]
+    else:
+        name, version = split_spec(path)
+    return (name, version) if name and _SEMVER.fullmatch(version) else None
 
 
-def _split_v6(key: str) -> tuple[str, str] | None:
-    """`/name@1.0.0(peer@1.0.0)` (6.x) or `@scope/name@1.0.0` (9.x) into (name, version)."""
-    name, version = split_spec(key.removeprefix("/"))
-    # Peer and patch suffixes are parenthesised; a URL or path version contains ':' or '/'.
-    version = version.split("(", 1)[0]
-    return (name, version) if name else None
-
-
-def _entry(key: str, where: str, entry: Mapping[str, object], major: int) -> Package | UnscannableEntry:
+def _entry(key: str, raw: object, where: str, major: int) -> Entry:
+    entry = as_mapping(raw, where)
     resolution = as_mapping(entry.get("resolution") or {}, child(where, "resolution"))
-    registry_key = key.startswith("/") if major < 9 else True
-    parsed = (_split_v5 if major < 6 else _split_v6)(key) if registry_key else None
-    name = optional_field(entry, "name", where) or (parsed[0] if parsed else key)
-    version = parsed[1] if parsed else None
+    parsed = split_key(key, major)
+    # A git or file key still starts with the name in 9.x (`left-pad@https://...`); 5.x writes a `name` field.
+    name = optional_field(entry, "name", where) or (parsed[0] if parsed else split_spec(key)[0] or key)
     kind = optional_field(resolution, "type", child(where, "resolution"))
-    if parsed is None or kind in _NON_REGISTRY_RESOLUTIONS or not version or ":" in version or "/" in version:
+    if parsed is None or kind in _NON_REGISTRY_RESOLUTIONS:
         target = optional_field(resolution, "tarball", child(where, "resolution")) or key
         reason = (
             f"installed from {kind or 'a URL or path'} ({redact(target)}), not a released version on the npm registry"
         )
         return UnscannableEntry(name=name, reason=reason, location=where)
+    version = parsed[1]
     return Package(name=name, version=version, ecosystem=ECOSYSTEM, purl=npm_purl(name, version), location=where)
 
 
+def _importer_links(reader: YamlReader, where: str) -> Iterator[UnscannableEntry]:
+    """The `link:` dependencies of one importer: local directories that never appear under `packages`."""
+    for section, at in reader.mapping(where):
+        if section in _DEPENDENCY_SECTIONS:
+            yield from _links(reader, at)
+        else:
+            reader.skip()
+
+
+def _links(reader: YamlReader, where: str) -> Iterator[UnscannableEntry]:
+    """The `link:` entries of one dependency section."""
+    for name, at in reader.mapping(where):
+        value = reader.value(at)
+        # 5.x writes the version; 6.x and 9.x write `{specifier, version}`.
+        version = value.get("version") if isinstance(value, dict) else value
+        if isinstance(version, str) and version.startswith("link:"):
+            reason = f"links to the local directory {version[5:]} (a workspace package or local path), not a release"
+            yield UnscannableEntry(name=name, reason=reason, location=at)
+
+
 class PnpmLockParser:
-    """Reads `pnpm-lock.yaml`; peer-dependency suffixes are stripped from versions."""
+    """Reads `pnpm-lock.yaml`: registry packages with peer suffixes stripped; git, file and link entries reported."""
 
     def __init__(self, filename: str = "pnpm-lock.yaml") -> None:
         self._filename = filename
 
     def parse(self, content: str) -> ParsedLockfile:
-        """Parse the `packages` section of a pnpm lockfile into npm packages."""
+        """Parse the `packages` section, and the importers' `link:` dependencies, into npm packages."""
         with translate_errors(self._filename):
             reader = YamlReader(content)
             version: str | None = None
-            entries: list[tuple[str, str, dict[str, object]]] = []
+            entries: list[tuple[str, str, object]] = []
+            found: list[Entry] = []
             for key, where in reader.document():
                 if key == "lockfileVersion":
                     version = reader.scalar(where)
                 elif key == "packages":
                     entries.extend((name, at, reader.fields(_WANTED, at)) for name, at in reader.mapping(where))
+                elif key == "importers":
+                    for _, at in reader.mapping(where):
+                        found.extend(_importer_links(reader, at))
+                elif key in _DEPENDENCY_SECTIONS:  # a single-project 5.x/6.x lockfile has no `importers`
+                    found.extend(_links(reader, where))
                 else:
-                    reader.skip()  # importers, snapshots, settings: nothing the scan needs
+                    reader.skip()  # snapshots, settings, specifiers: nothing the scan needs
             major = _major_version(version) if entries else 9  # an empty lockfile pins nothing
-            found = [_entry(key, where, fields, major) for key, where, fields in entries]
+            found.extend(salvage(where, key, _entry, key, fields, where, major) for key, where, fields in entries)
             packages = [item for item in found if isinstance(item, Package)]
             unscannable = [item for item in found if isinstance(item, UnscannableEntry)]
         return ParsedLockfile.of(ECOSYSTEM, packages, unscannable)
