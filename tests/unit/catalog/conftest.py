@@ -11,15 +11,17 @@ from pathlib import Path
 
 import pytest
 
-Member = tuple[str, bytes | str]
-"""`(name, content)`: bytes make a file; "dir", "fifo", "chardev", "symlink:<target>", "hardlink:<target>"."""
+Member = tuple[str, bytes | str] | tuple[str, bytes | str, int]
+"""`(name, content)`: bytes make a file; "dir", "fifo", "chardev", "symlink:<target>", "hardlink:<target>".
+An optional third item is the member's mode (0o755 for an executable); the default is 0o644."""
 LayerBuilder = Callable[..., Path]
 
 
-def tar_info(name: str, content: bytes | str) -> tuple[tarfile.TarInfo, bytes | None]:
+def tar_info(name: str, content: bytes | str, mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes | None]:
     """The header (and data) for one `Member`."""
     info = tarfile.TarInfo(name)
     info.mtime = 1_700_000_000
+    info.mode = mode
     if isinstance(content, bytes):
         info.size = len(content)
         return info, content
@@ -39,8 +41,8 @@ def tar_bytes(members: Iterable[Member]) -> bytes:
     """An uncompressed PAX tar of `members`, in order (duplicates kept, as some layer tools write them)."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, content in members:
-            info, data = tar_info(name, content)
+        for member in members:
+            info, data = tar_info(*member)
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
     return out.getvalue()
 

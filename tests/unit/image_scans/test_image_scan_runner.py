@@ -124,6 +124,32 @@ async def test_a_scan_runs_once_and_records_findings(
     assert len(source.downloads) == 2
 
 
+async def test_the_result_lists_what_the_image_holds_that_was_not_scanned(
+    scans: InMemoryScans, store: InMemoryVulnerabilityStore, clock: FakeClock, principal: Principal
+) -> None:
+    extra = layer(
+        {
+            "usr/lib/sysimage/rpm/rpmdb.sqlite": b"SQLite format 3\0",
+            "app/lib/log4j-core-2.14.1.jar": b"PK\3\4",
+            "app/node_modules/broken/package.json": b'{"name": "broken",',
+        }
+    )
+    image = debian_image(extra)
+    source = FakeImageSource({"registry.test/mixed:1": image})
+    scan = await submit(scans, clock, principal, "registry.test/mixed:1")
+    done = await runner_for(scans, source, store, clock).run(scan.id)
+    assert done is not None
+    assert done.result is not None
+    digest = image.layers[1].digest
+    assert [(item["path"], item["kind"]) for item in done.result["unscanned"]] == [
+        (f"{digest}:usr/lib/sysimage/rpm/rpmdb.sqlite", "rpm-db"),
+        (f"{digest}:app/lib/log4j-core-2.14.1.jar", "java-archive"),
+        (f"{digest}:app/node_modules/broken/package.json", "skipped-file"),
+    ]
+    assert list(done.result["unscannable"]) == []
+    assert {"DSA-5514-1"} <= {v["id"] for v in done.result["vulnerabilities"]}  # the Debian part still scanned
+
+
 async def test_shared_layers_and_manifests_are_not_downloaded_again(
     scans: InMemoryScans, store: InMemoryVulnerabilityStore, clock: FakeClock, principal: Principal
 ) -> None:

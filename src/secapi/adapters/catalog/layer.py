@@ -3,7 +3,8 @@
 Links are never followed: a symlink at a cataloged path (say `var/lib/dpkg/status -> /etc/shadow`) only
 hides what lower layers had there, and is reported as skipped. A hard link to a file this layer already
 read reuses that file's result; any other hard link is treated like a symlink. Members with absolute
-paths or `..` components are never used, only counted.
+paths or `..` components are never used, only counted. What SecAPI cannot read yet (RPM databases, Java
+archives, Go and Rust executables) is listed in `LayerInventory.unscanned`, never parsed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, is_candidate, rule_for
 from secapi.adapters.catalog.streams import GuardedStream, LayerLimits
 from secapi.adapters.catalog.tarstream import open_tar_stream
+from secapi.adapters.catalog.unread import MAX_LISTED, might_be_unread, unlisted_item, unread_item
 from secapi.domain.inventory import CATALOGER_VERSION, LayerInventory, LayerRejected, PackageRecord
+from secapi.domain.packages import UnscannedItem
 
 DEFAULT_LIMITS = LayerLimits()
 _OPAQUE = ".wh..wh..opq"
@@ -45,6 +48,8 @@ class _LayerReader:
         self.deleted: list[str] = []
         self.opaque: list[str] = []
         self.refused = 0
+        self.unread: dict[str, UnscannedItem] = {}
+        self.found: dict[str, int] = {}
         self._entries = 0
         self._kept = 0
 
@@ -64,6 +69,9 @@ class _LayerReader:
                 continue
             if is_candidate(name) and self._candidate(tar, member):
                 continue
+            if might_be_unread(member):
+                self._note(tar, member)
+                continue
             if not member.isdir() and not member.isreg() and name.rstrip("/").endswith(DIRECTORY_TAILS):
                 self._hide(normalise(name))
         return LayerInventory(
@@ -75,7 +83,11 @@ class _LayerReader:
             opaque_dirs=tuple(self.opaque),
             skipped=self.skipped,
             refused_members=self.refused,
+            unscanned=(*self.unread.values(), *self._unlisted()),
         )
+
+    def _unlisted(self) -> list[UnscannedItem]:
+        return [unlisted_item(kind, n - MAX_LISTED) for kind, n in self.found.items() if n > MAX_LISTED]
 
     def _whiteout(self, name: str) -> bool:
         parent, _, base = name.rstrip("/").rpartition("/")
@@ -130,6 +142,17 @@ class _LayerReader:
         except (ValueError, RecursionError) as exc:
             self.skipped[path] = f"not cataloged: {exc}"
 
+    def _note(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        """List content SecAPI cannot read yet, up to `MAX_LISTED` of each kind (the rest only counted)."""
+        path = normalise(member.name)
+        item = unread_item(tar, member, path) if path else None
+        if item is None:
+            return
+        found = self.found[item.kind] = self.found.get(item.kind, 0) + 1
+        if found <= MAX_LISTED:
+            self._budget(len(item.path))
+            self.unread[item.path] = item
+
     def _copy_link(self, member: tarfile.TarInfo, path: str) -> bool:
         target = normalise(member.linkname)
         if target is None:
@@ -152,6 +175,7 @@ class _LayerReader:
         self.packages.pop(path, None)
         self.os_files.pop(path, None)
         self.skipped.pop(path, None)
+        self.unread.pop(path, None)
 
     def _budget(self, size: int) -> None:
         self._kept += size

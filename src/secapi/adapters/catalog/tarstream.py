@@ -2,7 +2,7 @@
 
 `tarfile.TarInfo.frombuf` decodes every header field of every member, which dominates the cost
 of walking a layer full of small files. `LeanTarInfo` decodes only what a catalog walk and tarfile's own
-member processing use (name, size, type, link name, ustar prefix), checks the header checksum like
+member processing use (name, mode, size, type, link name, ustar prefix), checks the header checksum like
 tarfile does, and defers to the full parser for the rare GNU sparse members. Unlike tarfile it treats a
 bad header or a missing end-of-archive marker after the first member as an error, not as the end.
 """
@@ -61,6 +61,7 @@ class LeanTarInfo(tarfile.TarInfo):
             raise tarfile.ReadError("bad checksum in a member header")
         obj = cls()
         obj.name = _text(buf[0:100], encoding, errors)
+        obj.mode = _number(buf[100:108])  # the executable bits pick which files may be Go or Rust binaries
         obj.size = _number(buf[124:136])
         obj.chksum = chksum
         obj.type = bytes(buf[156:157])

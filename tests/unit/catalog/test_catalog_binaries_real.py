@@ -1,0 +1,86 @@
+"""Go and Rust detection on executables real toolchains wrote, not only on hand-built ELF files.
+
+A Go toolchain is not assumed: a real Go binary is checked when SECAPI_TEST_GO_BINARY names one (for instance
+`bin/esbuild` from `npm pack @esbuild/linux-x64@0.19.12`). Rust binaries get cargo-auditable's `.dep-v0`
+section from objcopy, as `cargo auditable` (not installable offline) would add it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from secapi.adapters.catalog import LayerLimits, catalog_layer
+from secapi.adapters.catalog.binaries import GO_MAGIC, sniff_binary
+
+GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _tools(*names: str) -> None:
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        message = f"{', '.join(missing)} not installed (required under CI=true)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _sniff(path: Path) -> str | None:
+    with path.open("rb") as binary:
+        return sniff_binary(binary.read)
+
+
+def _add_section(binary: Path, name: str, content: bytes) -> Path:
+    data = binary.with_suffix(".section")
+    data.write_bytes(content)
+    out = binary.with_name(binary.name + "-with-section")
+    subprocess.run(["objcopy", "--add-section", f"{name}={data}", str(binary), str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def rust_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _tools("rustc", "objcopy")
+    directory = tmp_path_factory.mktemp("rust")
+    (directory / "main.rs").write_text('fn main() { println!("hello"); }\n')
+    out = directory / "hello"
+    subprocess.run(["rustc", "-C", "strip=symbols", "-o", str(out), str(directory / "main.rs")], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def c_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _tools("gcc", "objcopy")
+    directory = tmp_path_factory.mktemp("c")
+    (directory / "main.c").write_text("int main(void) { return 0; }\n")
+    out = directory / "true"
+    subprocess.run(["gcc", "-o", str(out), str(directory / "main.c")], check=True)
+    return out
+
+
+def test_rust_binary_is_one_only_with_a_cargo_auditable_section(rust_binary: Path) -> None:
+    assert _sniff(rust_binary) is None  # a plain Rust binary carries no dependency list to read
+    audit = zlib.compress(b'{"packages":[{"name":"hello","version":"0.1.0","source":"local","root":true}]}')
+    assert _sniff(_add_section(rust_binary, ".dep-v0", audit)) == "rust-binary"
+
+
+def test_c_binary_is_neither_until_it_carries_go_build_info(c_binary: Path) -> None:
+    assert _sniff(c_binary) is None
+    assert _sniff(_add_section(c_binary, ".go.buildinfo", GO_MAGIC + bytes(18))) == "go-binary"
+
+
+def test_a_real_go_binary_in_a_layer(build_layer: Callable[..., Path]) -> None:
+    configured = os.environ.get("SECAPI_TEST_GO_BINARY")
+    if not configured:
+        pytest.skip("SECAPI_TEST_GO_BINARY does not name a Go binary (e.g. esbuild from @esbuild/linux-x64)")
+    binary = Path(configured)
+    blob = build_layer([("usr/local/bin/esbuild", binary.read_bytes(), 0o755)], compression="zstd")
+    layer = catalog_layer(blob, "application/vnd.oci.image.layer.v1.tar+zstd", "sha256:go", LayerLimits())
+    assert [(item.path, item.kind) for item in layer.unscanned] == [("usr/local/bin/esbuild", "go-binary")]
