@@ -16,7 +16,7 @@ def _parse(case: str, name: str) -> ParsedLockfile:
     return parse_lockfile(name, (FIXTURES / case / name).read_text())
 
 
-def test_cargo_lock_reads_crates_io_and_skips_workspace_members() -> None:
+def test_cargo_lock_reads_crates_io_and_reports_workspace_members() -> None:
     parsed = _parse("cargo", "Cargo.lock")
     assert parsed.ecosystem == "crates.io"
     assert [(p.name, p.version, p.purl) for p in parsed.packages] == [
@@ -28,10 +28,15 @@ def test_cargo_lock_reads_crates_io_and_skips_workspace_members() -> None:
         ("syn", "2.0.38", "pkg:cargo/syn@2.0.38"),
         ("tokio", "1.33.0", "pkg:cargo/tokio@1.33.0"),
     ]
-    git, other_registry = parsed.unscannable
+    git, other_registry, cli, core = parsed.unscannable
     assert (git.name, git.location) == ("acme-proto", "package[0]")
     assert "git" in git.reason
     assert (other_registry.name, other_registry.location) == ("internal-metrics", "package[2]")
+    assert [(cli.name, cli.location), (core.name, core.location)] == [
+        ("shop-cli", "package[6]"),
+        ("shop-core", "package[7]"),
+    ]
+    assert "workspace member or path dependency" in core.reason
 
 
 def test_gemfile_lock_reads_gem_specs_and_strips_platforms() -> None:
@@ -54,10 +59,17 @@ def test_gemfile_lock_reads_gem_specs_and_strips_platforms() -> None:
     assert (nokogiri.location, nokogiri.purl) == ("line 37", "pkg:gem/nokogiri@1.15.4")
 
 
-def test_gemfile_lock_git_and_local_path_gems_are_unscannable_but_the_app_itself_is_skipped() -> None:
+def test_gemfile_lock_git_and_local_path_gems_and_the_app_itself_are_unscannable() -> None:
     parsed = _parse("bundler", "Gemfile.lock")
-    assert [(e.name, e.location) for e in parsed.unscannable] == [("sidekiq-cron", "line 6"), ("billing", "line 19")]
-    assert "5ab0c3e5f0b8c0a6a8cc9a1c2e0b1c6d1f2e3a4b" in parsed.unscannable[0].reason
+    assert [(e.name, e.location) for e in parsed.unscannable] == [
+        ("sidekiq-cron", "line 6"),
+        ("shop", "line 13"),
+        ("billing", "line 19"),
+    ]
+    git, app, billing = parsed.unscannable
+    assert "5ab0c3e5f0b8c0a6a8cc9a1c2e0b1c6d1f2e3a4b" in git.reason
+    assert "the gem this lockfile belongs to" in app.reason
+    assert "local path engines/billing" in billing.reason
 
 
 def test_composer_lock_strips_the_v_prefix_and_reads_dev_packages() -> None:
@@ -79,15 +91,39 @@ def test_composer_lock_strips_the_v_prefix_and_reads_dev_packages() -> None:
 @pytest.mark.parametrize(
     ("name", "content", "location"),
     [
-        ("Cargo.lock", '[[package]]\nname = "a"\nversion = "1"\nsource = 7\n', "package[0].source"),
         ("Cargo.lock", '[[package]]\nname = "a"\nversion = "1"\nversion = "2"\n', "line 4, column 14"),
-        ("Gemfile.lock", "GEM\n  remote: https://rubygems.org/\n  specs:\n    rack 3.0.8\n", "line 4"),
-        ("composer.lock", '{"packages": [{"name": "a/b"}]}', "packages[0]"),
         ("composer.lock", '{"packages": {"name": "a/b"}}', "packages"),
-        ("composer.lock", '{"packages-dev": [{"name": "a/b", "version": null}]}', "packages-dev[0].version"),
+        ("composer.lock", "[]", "document"),
     ],
 )
 def test_malformed_locks_name_the_path_or_line(name: str, content: str, location: str) -> None:
     with pytest.raises(MalformedLockfile) as raised:
         parse_lockfile(name, content)
     assert raised.value.location == location
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        (
+            "Cargo.lock",
+            '[[package]]\nname = "a"\nversion = "1"\nsource = 7\n',
+            ("a", "package[0]", "package[0].source"),
+        ),
+        (
+            "Gemfile.lock",
+            "GEM\n  remote: https://rubygems.org/\n  specs:\n    rack 3.0.8\n",
+            ("rack", "line 4", "spec"),
+        ),
+        ("composer.lock", '{"packages": [{"name": "a/b"}]}', ("a/b", "packages[0]", "'version'")),
+        (
+            "composer.lock",
+            '{"packages-dev": [{"name": "a/b", "version": null}]}',
+            ("a/b", "packages-dev[0]", "packages-dev[0].version: expected a string"),
+        ),
+    ],
+)
+def test_one_bad_entry_is_unscannable_not_a_void_file(name: str, content: str, expected: tuple[str, str, str]) -> None:
+    [entry] = parse_lockfile(name, content).unscannable
+    assert (entry.name, entry.location) == expected[:2]
+    assert expected[2] in entry.reason

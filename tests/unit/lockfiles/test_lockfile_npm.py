@@ -52,10 +52,32 @@ def test_v3_duplicate_copies_keep_the_first_location() -> None:
 
 
 def test_v3_git_dependency_is_unscannable_not_guessed() -> None:
-    [entry] = _parse("npm-v3").unscannable
-    assert entry.name == "left-pad"
+    [entry] = [e for e in _parse("npm-v3").unscannable if e.name == "left-pad"]
     assert entry.location == 'packages["node_modules/left-pad"]'
     assert "git" in entry.reason
+
+
+def test_v3_workspace_package_and_its_link_are_reported_not_skipped() -> None:
+    entries = [(e.name, e.location) for e in _parse("npm-v3").unscannable if e.name == "@shop/ui"]
+    assert entries == [("@shop/ui", 'packages["node_modules/@shop/ui"]'), ("@shop/ui", 'packages["packages/ui"]')]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"packages": {"node_modules/a": {"version": 7}}}', ("a", 'packages["node_modules/a"]', "expected a string")),
+        ('{"packages": {"node_modules/a": []}}', ("a", 'packages["node_modules/a"]', "expected an object")),
+        (
+            '{"dependencies": {"a": {"version": "1.0.0", "dependencies": {"b": 1}}}}',
+            ("b", 'dependencies["a"].dependencies["b"]', "object"),
+        ),
+        ('{"packages": {"node_modules/a": {}}}', ("a", 'packages["node_modules/a"]', "no version")),
+    ],
+)
+def test_an_unreadable_entry_is_unscannable_not_a_void_file(content: str, expected: tuple[str, str, str]) -> None:
+    [entry] = parse_lockfile("package-lock.json", content).unscannable
+    assert (entry.name, entry.location) == expected[:2]
+    assert expected[2] in entry.reason
 
 
 def test_v1_walks_the_nested_dependency_tree() -> None:
@@ -106,10 +128,7 @@ def test_a_deep_v1_tree_is_walked_without_recursion() -> None:
 @pytest.mark.parametrize(
     ("content", "location", "reason"),
     [
-        ('{"packages": {"node_modules/a": {"version": 7}}}', 'packages["node_modules/a"].version', "expected a string"),
-        ('{"packages": {"node_modules/a": []}}', 'packages["node_modules/a"]', "expected an object"),
         ('{"packages": []}', "packages", "expected an object"),
-        ('{"dependencies": {"a": {"dependencies": {"b": 1}}}}', 'dependencies["a"].dependencies["b"]', "object"),
         ("[1, 2]", "document", "expected an object"),
         ('{\n  "packages": {\n    "node_modules/a": {"version": "1.0.0",}\n  }\n}', "line 3, column 43", "JSON"),
     ],

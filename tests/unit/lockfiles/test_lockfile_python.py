@@ -166,7 +166,7 @@ def test_pipfile_lock_reads_default_and_develop() -> None:
         ("Pipfile.lock", '{"default": {"a": {"version": ["==1"]}}}', ("a", 'default["a"]', "expected a string")),
         ("Pipfile.lock", '{"default": {"a": 3}}', ("a", 'default["a"]', "expected an object")),
     ],
-)  # fmt: skip
+)
 def test_one_bad_entry_is_unscannable_and_the_rest_is_read(name: str, content: str, expected: tuple[str, ...]) -> None:
     parsed = parse_lockfile(name, content)
     [entry] = parsed.unscannable

@@ -57,7 +57,7 @@ def test_v1_crlf_and_empty_file() -> None:
     assert [(p.name, p.version) for p in parsed.packages] == [("ms", "2.1.3")]
 
 
-def test_berry_takes_names_from_resolution_and_skips_workspaces() -> None:
+def test_berry_takes_names_from_resolution_and_reports_workspaces_but_the_root() -> None:
     parsed = _parse("yarn-berry")
     assert [(p.name, p.version, p.location) for p in parsed.packages] == [
         ("@babel/code-frame", "7.22.13", "line 8"),
@@ -66,8 +66,10 @@ def test_berry_takes_names_from_resolution_and_skips_workspaces() -> None:
         ("resolve", "1.22.8", "line 38"),
         ("typescript", "5.2.2", "line 76"),
     ]
-    [git] = parsed.unscannable
+    git, workspace = parsed.unscannable
     assert (git.name, git.location) == ("private-lib", "line 32")
+    assert (workspace.name, workspace.location) == ("ui-kit", "line 96")
+    assert "workspace package (packages/ui-kit)" in workspace.reason
 
 
 def test_berry_patched_package_counts_as_its_npm_release() -> None:
@@ -89,8 +91,6 @@ def test_berry_patched_package_counts_as_its_npm_release() -> None:
         ('  version "4.17.21"\n', "line 1"),
         ('"lodash@^4.17.21:\n  version "4.17.21"\n', "line 1"),
         ('lodash@^4.17.21:\n  version "4.17.21\n', "line 2"),
-        ("__metadata:\n  version: 8\n\nlodash@npm:^4:\n  version: 4.17.21\n", "line 4"),
-        ('__metadata:\n  version: 8\n\n"lodash@npm:^4":\n  resolution: [a, b]\n', "line 4 (resolution)"),
         ('__metadata:\n  version: 8\n\n"lodash@npm:^4":\n  resolution: "lodash@npm:4\n', "line 6, column 1"),
     ],
 )
@@ -98,3 +98,19 @@ def test_malformed_yarn_lock_names_the_line(content: str, location: str) -> None
     with pytest.raises(MalformedLockfile) as raised:
         parse_lockfile("yarn.lock", content)
     assert raised.value.location == location
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("lodash@npm:^4:\n  version: 4.17.21\n", "missing required field 'resolution'"),
+        ('"lodash@npm:^4, lodash@npm:^4.1":\n  resolution: [a, b]\n', "expected a string"),
+    ],
+)
+def test_berry_entry_without_a_readable_resolution_is_unscannable(entry: str, reason: str) -> None:
+    content = f'__metadata:\n  version: 8\n\n{entry}\n"ms@npm:^2":\n  resolution: "ms@npm:2.1.3"\n'
+    parsed = parse_lockfile("yarn.lock", content)
+    assert [(p.name, p.version) for p in parsed.packages] == [("ms", "2.1.3")]
+    [unreadable] = parsed.unscannable
+    assert (unreadable.name, unreadable.location) == ("lodash", "line 4")
+    assert reason in unreadable.reason

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
-from secapi.adapters.lockfiles._common import Entry, EntryParser, field, optional_field, redact, toml_packages
+from secapi.adapters.lockfiles._common import Entry, EntryParser, field, optional_field, redact, salvage, toml_packages
 from secapi.adapters.lockfiles.purl import cargo_purl
 from secapi.domain.packages import Package, UnscannableEntry
 
@@ -15,7 +15,7 @@ CRATES_IO_SOURCES = frozenset(
 
 
 class CargoLockParser(EntryParser):
-    """Reads `Cargo.lock`; crates without a `source` are workspace members or path crates and are skipped."""
+    """Reads `Cargo.lock`; crates without a `source` (workspace members, path crates) are unscannable."""
 
     ecosystem = ECOSYSTEM
     default_filename = "Cargo.lock"
@@ -23,17 +23,22 @@ class CargoLockParser(EntryParser):
     def entries(self, content: str) -> Iterator[Entry]:
         """The `[[package]]` tables of a Cargo lockfile."""
         for where, table in toml_packages(content):
-            name, version = field(table, "name", where), field(table, "version", where)
-            source = optional_field(table, "source", where)
-            if source is None:
-                continue
-            if source in CRATES_IO_SOURCES:
-                yield Package(
-                    name=name, version=version, ecosystem=ECOSYSTEM, purl=cargo_purl(name, version), location=where
-                )
-            elif source.startswith("git+"):
-                reason = f"installed from git ({redact(source)}), not a release published on crates.io"
-                yield UnscannableEntry(name=name, reason=reason, location=where)
-            else:
-                reason = f"installed from another registry ({redact(source)}); crates.io advisories may not apply"
-                yield UnscannableEntry(name=name, reason=reason, location=where)
+            yield salvage(where, table.get("name"), self._entry, table, where)
+
+    @staticmethod
+    def _entry(table: Mapping[str, object], where: str) -> Entry:
+        name, version = field(table, "name", where), field(table, "version", where)
+        source = optional_field(table, "source", where)
+        if source is None:
+            # Cargo.lock records the workspace's own crates and path dependencies alike, so the
+            # root crate cannot be told apart: all are reported, none dropped.
+            reason = "local code (a workspace member or path dependency, maybe the project itself), not on crates.io"
+        elif source in CRATES_IO_SOURCES:
+            return Package(
+                name=name, version=version, ecosystem=ECOSYSTEM, purl=cargo_purl(name, version), location=where
+            )
+        elif source.startswith("git+"):
+            reason = f"installed from git ({redact(source)}), not a release published on crates.io"
+        else:
+            reason = f"installed from another registry ({redact(source)}); crates.io advisories may not apply"
+        return UnscannableEntry(name=name, reason=reason, location=where)

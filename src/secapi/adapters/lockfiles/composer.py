@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from secapi.adapters.lockfiles._common import (
     Entry,
@@ -12,6 +12,7 @@ from secapi.adapters.lockfiles._common import (
     field,
     load_json,
     optional_field,
+    salvage,
     section,
 )
 from secapi.adapters.lockfiles.purl import composer_purl
@@ -32,17 +33,22 @@ class ComposerLockParser(EntryParser):
         for group in ("packages", "packages-dev"):
             for index, raw in enumerate(as_list(document.get(group) or [], group)):
                 where = f"{group}[{index}]"
-                entry = as_mapping(raw, where)
-                name, version = field(entry, "name", where), field(entry, "version", where)
-                dist_type = optional_field(section(entry, "dist", where), "type", f"{where}.dist")
-                if dist_type == "path":
-                    reason = "installed from a local path repository, not a release published on Packagist"
-                elif version.startswith("dev-") or version.endswith("-dev"):
-                    reason = f"locked to the development branch {version!r}, not a tagged release"
-                else:
-                    # Packagist tags are often `v1.2.3`; OSV records them without the `v`.
-                    version = version.removeprefix("v")
-                    purl = composer_purl(name, version)
-                    yield Package(name=name, version=version, ecosystem=ECOSYSTEM, purl=purl, location=where)
-                    continue
-                yield UnscannableEntry(name=name, reason=reason, location=where)
+                name = raw.get("name") if isinstance(raw, dict) else None
+                yield salvage(where, name, self._entry, raw, where)
+
+    @staticmethod
+    def _entry(raw: object, where: str) -> Entry:
+        entry: Mapping[str, object] = as_mapping(raw, where)
+        name, version = field(entry, "name", where), field(entry, "version", where)
+        dist_type = optional_field(section(entry, "dist", where), "type", f"{where}.dist")
+        if dist_type == "path":
+            reason = "installed from a local path repository, not a release published on Packagist"
+        elif version.startswith("dev-") or version.endswith("-dev"):
+            reason = f"locked to the development branch {version!r}, not a tagged release"
+        else:
+            # Packagist tags are often `v1.2.3`; OSV records them without the `v`.
+            version = version.removeprefix("v")
+            return Package(
+                name=name, version=version, ecosystem=ECOSYSTEM, purl=composer_purl(name, version), location=where
+            )
+        return UnscannableEntry(name=name, reason=reason, location=where)

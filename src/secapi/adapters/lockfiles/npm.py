@@ -6,12 +6,14 @@ from collections import deque
 from collections.abc import Mapping
 
 from secapi.adapters.lockfiles._common import (
+    Entry,
     as_mapping,
     child,
     keyed,
     load_json,
     optional_field,
     redact,
+    salvage,
     section,
     translate_errors,
 )
@@ -50,8 +52,27 @@ def classify(name: str, version: str | None, resolved: str | None, where: str) -
     return Package(name=name, version=version, ecosystem=ECOSYSTEM, purl=npm_purl(name, version), location=where)
 
 
+def _path_name(path: str) -> str:
+    """`node_modules/a/node_modules/@s/b` names `@s/b`; a path outside node_modules names itself."""
+    marker = path.rfind(_NODE_MODULES)
+    return path if marker < 0 else path[marker + len(_NODE_MODULES) :]
+
+
+def _map_entry(path: str, raw: object, where: str) -> Package | UnscannableEntry:
+    entry = as_mapping(raw, where)
+    name = optional_field(entry, "name", where) or _path_name(path)
+    resolved = optional_field(entry, "resolved", where)
+    if entry.get("link") is True:
+        reason = f"links to the local directory {resolved or 'named nowhere'} (a workspace package or `file:` path)"
+        return UnscannableEntry(name=name, reason=reason, location=where)
+    if _NODE_MODULES not in path:  # a workspace package or a `file:` directory
+        reason = f"local code in {path} (a workspace package or local path), not a release on the npm registry"
+        return UnscannableEntry(name=name, reason=reason, location=where)
+    return classify(name, optional_field(entry, "version", where), resolved, where)
+
+
 class PackageLockParser:
-    """Reads npm lockfiles; workspace members and links are the project's own code and are skipped."""
+    """Reads npm lockfiles; only the root project (`""`) is left out, workspaces and links are reported."""
 
     def __init__(self, filename: str = "package-lock.json") -> None:
         self._filename = filename
@@ -69,34 +90,30 @@ class PackageLockParser:
         return ParsedLockfile.of(ECOSYSTEM, packages, unscannable)
 
     @staticmethod
-    def _packages_map(packages: Mapping[str, object]) -> list[Package | UnscannableEntry]:
-        found: list[Package | UnscannableEntry] = []
-        for path, raw in packages.items():
-            where = keyed("packages", path)
-            entry = as_mapping(raw, where)
-            marker = path.rfind(_NODE_MODULES)
-            # "" is the root project; paths outside node_modules are workspace members; links
-            # point at those members (or other local directories).
-            if marker < 0 or entry.get("link") is True:
-                continue
-            name = optional_field(entry, "name", where) or path[marker + len(_NODE_MODULES) :]
-            version = optional_field(entry, "version", where)
-            found.append(classify(name, version, optional_field(entry, "resolved", where), where))
-        return found
+    def _packages_map(packages: Mapping[str, object]) -> list[Entry]:
+        # "" is the project the lockfile belongs to, described by its own package.json: not a dependency.
+        return [
+            salvage(keyed("packages", path), _path_name(path), _map_entry, path, raw, keyed("packages", path))
+            for path, raw in packages.items()
+            if path
+        ]
 
     @staticmethod
-    def _dependency_tree(dependencies: Mapping[str, object]) -> list[Package | UnscannableEntry]:
-        found: list[Package | UnscannableEntry] = []
+    def _dependency_tree(dependencies: Mapping[str, object]) -> list[Entry]:
+        found: list[Entry] = []
         # Breadth first and iterative: shallow copies come first and deep trees cannot overflow the stack.
         queue: deque[tuple[str, Mapping[str, object]]] = deque([("dependencies", dependencies)])
         while queue:
             parent, level = queue.popleft()
             for name, raw in level.items():
                 where = keyed(parent, name)
-                entry = as_mapping(raw, where)
-                version = optional_field(entry, "version", where)
-                found.append(classify(name, version, optional_field(entry, "resolved", where), where))
-                nested = section(entry, "dependencies", where)
-                if nested:
-                    queue.append((child(where, "dependencies"), nested))
+                found.append(salvage(where, name, _tree_entry, name, raw, where))
+                nested = raw.get("dependencies") if isinstance(raw, dict) else None
+                if isinstance(nested, dict) and nested:
+                    queue.append((child(where, "dependencies"), as_mapping(nested, child(where, "dependencies"))))
         return found
+
+
+def _tree_entry(name: str, raw: object, where: str) -> Package | UnscannableEntry:
+    entry = as_mapping(raw, where)
+    return classify(name, optional_field(entry, "version", where), optional_field(entry, "resolved", where), where)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from secapi.adapters.lockfiles._common import Entry, EntryParser, StructureError, line, lines, redact
+from secapi.adapters.lockfiles._common import Entry, EntryParser, line, lines, redact
 from secapi.adapters.lockfiles.purl import gem_purl
 from secapi.domain.packages import Package, UnscannableEntry
 
@@ -16,7 +16,7 @@ _SOURCES = frozenset({"GEM", "GIT", "PATH"})
 
 
 class GemfileLockParser(EntryParser):
-    """Reads `Gemfile.lock`: `GEM` specs are packages, `GIT` and other `PATH` specs are unscannable."""
+    """Reads `Gemfile.lock`: `GEM` specs are packages, `GIT` and `PATH` specs are unscannable."""
 
     ecosystem = ECOSYSTEM
     default_filename = "Gemfile.lock"
@@ -38,8 +38,10 @@ class GemfileLockParser(EntryParser):
             elif indent == 4 and in_specs:
                 spec = _SPEC.fullmatch(text.strip())
                 if spec is None:
-                    raise StructureError(where, f"expected `name (version)` in {section} specs, found {text.strip()!r}")
-                yield self._spec(section, attributes, spec["name"], spec["version"], where)
+                    reason = f"not a `name (version)` spec in {section}, so it could not be read"
+                    yield UnscannableEntry(name=text.strip().split(" ", 1)[0], reason=reason, location=where)
+                else:
+                    yield self._spec(section, attributes, spec["name"], spec["version"], where)
             # Deeper lines are a spec's own dependencies with version ranges: not installed versions.
 
     @staticmethod
@@ -53,7 +55,8 @@ class GemfileLockParser(EntryParser):
             revision = attributes.get("revision", "an unknown revision")
             reason = f"installed from git ({redact(remote)} at {revision}), not a release published on RubyGems"
             return UnscannableEntry(name=name, reason=reason, location=where)
-        if remote == ".":
-            return None  # the gem this lockfile belongs to
-        reason = f"installed from the local path {remote}, not a release published on RubyGems"
+        # `remote: .` is usually the gem this lockfile belongs to, but Bundler loads it like any
+        # other gem, so it is reported rather than dropped.
+        what = "the gem this lockfile belongs to" if remote == "." else f"a gem from the local path {remote}"
+        reason = f"{what}: local code, not a release published on RubyGems"
         return UnscannableEntry(name=name, reason=reason, location=where)

@@ -13,6 +13,7 @@ from secapi.adapters.lockfiles._common import (
     line,
     lines,
     redact,
+    salvage,
     translate_errors,
 )
 from secapi.adapters.lockfiles._yaml import YamlReader
@@ -116,15 +117,23 @@ def _is_shorthand(requested: str) -> bool:
     return "/" in requested and ":" not in requested and not requested.startswith("@")
 
 
+def _berry_name(key: str) -> str:
+    """The package a berry entry key such as `"a@npm:^1.0.0, a@npm:^1.2.0"` is for."""
+    return split_spec(key.split(",", 1)[0].strip())[0]
+
+
 def _berry_entry(where: str, entry: Mapping[str, object]) -> Found | None:
     name, reference = split_spec(field(entry, "resolution", where))
+    if reference == "workspace:.":
+        return None  # the project the lockfile belongs to (its own package.json), not a dependency
     protocol, _, rest = reference.partition(":")
     if protocol == "patch":
         # `name@patch:name@npm%3A1.2.3#...`: the patched release is still that npm release.
         name, reference = split_spec(unquote(rest.split("#", 1)[0]))
         protocol, _, rest = reference.partition(":")
     if protocol == "workspace":
-        return None  # the project's own workspaces
+        reason = f"a workspace package ({rest}), local code not released on the npm registry"
+        return UnscannableEntry(name=name, reason=reason, location=where)
     if protocol == "npm" and rest:
         return Package(name=name, version=rest, ecosystem=ECOSYSTEM, purl=npm_purl(name, rest), location=where)
     reason = f"resolved to {redact(reference)!r}, not a released version on the npm registry"
@@ -142,12 +151,13 @@ class YarnLockParser:
         with translate_errors(self._filename):
             if _BERRY_MARKER.search(content):
                 reader = YamlReader(content)
-                found: list[Found | None] = []
+                found: list[Package | UnscannableEntry | None] = []
                 for key, where in reader.document():
                     if key == "__metadata":
                         reader.skip()
                     else:
-                        found.append(_berry_entry(where, reader.fields(("resolution",), where)))
+                        fields = reader.fields(("resolution",), where)
+                        found.append(salvage(where, _berry_name(key), _berry_entry, where, fields))
             else:
                 found = [_v1_entry(*entry) for entry in _v1_entries(content)]
             packages = [item for item in found if isinstance(item, Package)]
