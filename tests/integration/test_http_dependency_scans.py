@@ -60,7 +60,12 @@ async def test_requirements_txt_findings_with_severities(client: AsyncClient, ap
     assert result["ecosystems"] == ["PyPI"]
     assert [u["name"] for u in result["unscannable"]] == ["django"]
     flask = next(v for v in result["vulnerabilities"] if v["package"]["name"] == "flask")
-    assert flask["fixed_versions"] == ["2.2.5"]  # the range 2.2.4 falls in, not 2.3.x's fix
+    assert flask["fixed_versions"] == ["2.2.5", "2.3.2"]  # every fix above 2.2.4, the nearest first
+    assert flask["severity_source"] == {"advisory": "GHSA-m2qf-hxjv-5gpq", "basis": "cvss"}
+    assert result["vulndb"]["version"] == result["vulndb_version"]
+    assert result["vulndb"]["updated_at"] is not None
+    (pypi,) = result["vulndb"]["ecosystems"]
+    assert pypi["ecosystem"] == "PyPI" and pypi["advisories"] > 0 and pypi["version_order"] == "pep440"
     assert flask["score"] == 7.5
     # persisted as the caller's scan
     stored = await client.get(f"/api/v1/scans/{scan['id']}", headers=bearer(api_key))

@@ -19,17 +19,18 @@ from packaging.version import Version
 from univers.gem import GemVersion
 from univers.versions import NugetVersion
 
-from secapi.domain.versions import compare_versions, scheme_for_ecosystem
+from secapi.domain.versions import compare_versions, has_version_order, scheme_for_ecosystem
 
 ECOSYSTEMS = [
     "Debian:12", "Ubuntu:22.04:LTS", "Alpine:v3.18", "PyPI", "npm", "Go", "crates.io",
-    "Hex", "Maven", "RubyGems", "Packagist", "NuGet", "SomethingNew",
+    "Hex", "Maven", "RubyGems", "Packagist", "NuGet", "Red Hat:rhel_aus:8.4::appstream",
+    "SUSE:Linux Enterprise Server 15 SP5", "Pub", "Hackage", "GHC", "CRAN", "SomethingNew",
 ]  # fmt: skip
 KEYED_ECOSYSTEMS = [e for e in ECOSYSTEMS if e != "Maven"]
 
 
 _IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-"""Under CI the oracles (node-semver, maven-artifact) must be there: a missing one fails rather than skips."""
+"""Under CI the oracles (node-semver, maven-artifact, rpm) must be there: a missing one fails rather than skips."""
 
 
 def _sorted(ecosystem: str, versions: list[str]) -> list[str]:
@@ -115,7 +116,7 @@ def test_debian_edge_cases(a: str, b: str, expected: int) -> None:
     assert compare_versions("Ubuntu:22.04:LTS", a, b) == expected
 
 
-# --- Alpine: apk-tools' rules -----------------------------------------------
+# --- Alpine: apk-tools 2.x's rules ----------------------------------------------
 
 ALPINE_ASCENDING = [
     "1.2.3_alpha",
@@ -127,7 +128,6 @@ ALPINE_ASCENDING = [
     "1.2.3",
     "1.2.3-r1",
     "1.2.3-r9",
-    "1.2.3~0abc",
     "1.2.3_cvs",
     "1.2.3_svn",
     "1.2.3_git20240101",
@@ -135,7 +135,11 @@ ALPINE_ASCENDING = [
     "1.2.3_p1",
     "1.2.3_p1-r1",
     "1.2.3a",
+    "1.2.3a1",
     "1.2.3b",
+    "1.2.3p1-r0",
+    "1.2.3p1-r2",
+    "1.2.3p2",
     "1.2.3.1",
     "1.2.4",
     "1.10",
@@ -148,27 +152,62 @@ def test_alpine_order_follows_apk_token_rules() -> None:
     assert _sorted("Alpine:v3.18", shuffled) == ALPINE_ASCENDING
 
 
+# Each answer below is apk-tools 2.14's (see apk_tools_2_14_decided.tsv).
 @pytest.mark.parametrize(
     ("a", "b", "expected"),
     [
+        # A digit may follow a letter: these once compared equal, so an
+        # installed 6.6.1p1-r0 looked fixed by 6.6.1p1-r2.
+        ("5.7.1p1-r0", "5.7.1p1-r1", -1),
+        ("6.6.1p1-r0", "6.6.1p1-r2", -1),
+        ("9.3p2-r1", "9.3p10-r0", -1),
+        ("1.0a1", "1.0b", -1),
+        ("1.0p1", "1.0_p1", 1),
         ("1.2.3_rc1", "1.2.3", -1),
         ("1.2.3-r1", "1.2.3", 1),
         ("1.2.3_p1", "1.2.3-r9", 1),
-        ("1.05", "1.5", -1),  # a leading zero makes apk compare digits as text
-        ("1.010", "1.09", -1),
+        ("1.0.2_pre", "1.0.2_p", -1),
+        # Leading zeros: an extra token of minus the extra zeros, then the number.
+        ("1.05", "1.5", -1),
+        ("1.00", "1.0", -1),
+        ("1.010", "1.09", 1),
         ("1.10", "1.9", 1),
-        ("1.0~1234-r1", "1.0~2345-r0", -1),
-        ("1.0~1234-r1", "1.0~1234-r0", 1),
-        ("2.0", "2.0xy", -1),  # a letter may not follow a letter: the tail is invalid
-        ("1.0_foo", "1.0", -1),  # an invalid token loses to the end of a version
-        ("1.0-r", "1.0", -1),
-        ("abc", "0", -1),
+        ("007", "1.10", 1),
+        # Invalid tails: an unknown suffix loses, any other invalid token wins.
+        ("2.0", "2.0xy", -1),
+        ("1.0_foo", "1.0", -1),
+        ("1.0_prefoo", "1.0_rc", -1),
+        ("1.0_rc1x", "1.0_rc1", 1),
+        ("1.0-x", "1.0", 1),
+        ("1.0-r", "1.0", 1),
+        ("1.0~1234-r1", "1.0~2345-r0", 0),  # apk 3's commit hash is invalid in 2.x
+        ("123456789012345678", "1", -1),  # 18 digits are invalid
+        ("abc", "0", 1),
         ("1.0_rc1-r3", "1.0_rc1-r2", 1),
     ],
 )
 def test_alpine_edge_cases(a: str, b: str, expected: int) -> None:
     assert compare_versions("Alpine:v3.18", a, b) == expected
     assert compare_versions("Alpine:v3.18", b, a) == -expected
+
+
+def _apk_tools_decided() -> list[tuple[str, str, int]]:
+    table = Path(__file__).with_name("apk_tools_2_14_decided.tsv").read_text()
+    rows = [line.split("\t") for line in table.splitlines() if line and not line.startswith("#")]
+    return [(a, b, int(answer)) for a, b, answer in rows]
+
+
+def test_alpine_order_matches_apk_tools_2_14_on_generated_versions() -> None:
+    decided = _apk_tools_decided()
+    assert len(decided) > 400
+    assert {answer for _, _, answer in decided} == {-1, 0, 1}
+    wrong = [(a, b, answer) for a, b, answer in decided if compare_versions("Alpine:v3.22", a, b) != answer]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("ecosystem", ["Wolfi", "Chainguard"])
+def test_wolfi_and_chainguard_order_like_alpine(ecosystem: str) -> None:
+    assert compare_versions(ecosystem, "6.6.1p1-r0", "6.6.1p1-r2") == -1
 
 
 # --- SemVer ecosystems --------------------------------------------------------
@@ -499,8 +538,8 @@ def test_packagist_edge_cases(a: str, b: str, expected: int) -> None:
     ],
 )
 def test_unknown_ecosystem_uses_the_generic_order(a: str, b: str, expected: int) -> None:
-    assert scheme_for_ecosystem("CRAN").name == "generic"
-    assert compare_versions("CRAN", a, b) == expected
+    assert scheme_for_ecosystem("SomethingNew").name == "generic"
+    assert compare_versions("SomethingNew", a, b) == expected
 
 
 def test_ecosystem_suffixes_and_case_pick_the_base_scheme() -> None:
@@ -509,6 +548,33 @@ def test_ecosystem_suffixes_and_case_pick_the_base_scheme() -> None:
     assert scheme_for_ecosystem("Maven:https://maven.google.com").name == "maven"
     assert scheme_for_ecosystem("pypi").name == "pep440"
     assert scheme_for_ecosystem("Alpine:v3.18").name == "apk"
+    assert scheme_for_ecosystem("Red Hat:rhel_aus:8.4::appstream").name == "rpm"
+    assert scheme_for_ecosystem("openEuler:22.03-LTS-SP3").name == "rpm"
+    assert scheme_for_ecosystem("Photon OS:3.0").name == "rpm"
+    assert scheme_for_ecosystem("Pub").name == "pub"
+    assert scheme_for_ecosystem("GHC").name == "pvp"
+    assert scheme_for_ecosystem("Bioconductor").name == "cran"
+
+
+@pytest.mark.parametrize(
+    "ecosystem",
+    [
+        "Debian:12", "Ubuntu:Pro:18.04:LTS", "Alpine:v3.22", "Wolfi", "Chainguard", "PyPI", "npm", "crates.io",
+        "Go", "Hex", "NuGet", "Maven:https://maven.google.com", "RubyGems", "Packagist",
+        "Red Hat:rhel_aus:8.4::appstream", "Rocky Linux:9", "AlmaLinux:8", "openSUSE:Tumbleweed",
+        "SUSE:Linux Enterprise Server 15 SP5", "Mageia:9", "Photon OS:5.0", "Azure Linux:3",
+        "openEuler:22.03-LTS-SP3", "Pub", "Hackage", "GHC", "CRAN", "Bioconductor",
+    ],
+)  # fmt: skip
+def test_registered_ecosystems_have_a_version_order(ecosystem: str) -> None:
+    assert has_version_order(ecosystem)
+    assert scheme_for_ecosystem(ecosystem).name != "generic"
+
+
+@pytest.mark.parametrize("ecosystem", ["SomethingNew", "Julia", "GitHub Actions", "Linux", "OSS-Fuzz", ""])
+def test_unknown_ecosystems_have_no_version_order(ecosystem: str) -> None:
+    assert not has_version_order(ecosystem)
+    assert scheme_for_ecosystem(ecosystem).name == "generic"
 
 
 # --- Properties every scheme must have ---------------------------------------------
@@ -566,17 +632,22 @@ def test_equivalent_spellings_are_equal(release: str) -> None:
     assert compare_versions("NuGet", release, release + ".0") == 0
 
 
-@given(_release, st.sampled_from(["Debian:12", "Alpine:v3.18", "PyPI", "npm", "Maven", "RubyGems", "NuGet"]))
+_PRE_RELEASE_SUFFIX = {
+    "Debian:12": "~rc1",
+    "Alpine:v3.18": "_rc1",
+    "PyPI": "rc1",
+    "npm": "-rc.1",
+    "Maven": "-RC1",
+    "RubyGems": ".rc1",
+    "NuGet": "-rc.1",
+    "Red Hat:rhel_aus:8.4::appstream": "~rc1",
+    "Pub": "-rc.1",
+}
+
+
+@given(_release, st.sampled_from(sorted(_PRE_RELEASE_SUFFIX)))
 def test_a_pre_release_sorts_before_its_release(release: str, ecosystem: str) -> None:
-    pre = {
-        "Debian:12": "~rc1",
-        "Alpine:v3.18": "_rc1",
-        "PyPI": "rc1",
-        "npm": "-rc.1",
-        "Maven": "-RC1",
-        "RubyGems": ".rc1",
-        "NuGet": "-rc.1",
-    }[ecosystem]
-    if ecosystem == "npm":
+    pre = _PRE_RELEASE_SUFFIX[ecosystem]
+    if ecosystem in ("npm", "Pub"):
         release = ".".join([*release.split("."), "0", "0"][:3])
     assert compare_versions(ecosystem, release + pre, release) == -1

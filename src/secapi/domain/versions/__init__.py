@@ -9,19 +9,24 @@ parsing once and then for a tuple comparison.
 | ecosystem (OSV name, before any `:` suffix) | scheme |
 |---|---|
 | Debian, Ubuntu | dpkg (`dpkg.py`) |
-| Alpine, Wolfi, Chainguard | apk (`apk.py`) |
+| Alpine, Wolfi, Chainguard | apk-tools 2.x (`apk.py`) |
+| Red Hat, Rocky Linux, AlmaLinux, openSUSE, SUSE, Mageia, Photon OS, Azure Linux, openEuler | rpm (`rpm.py`) |
 | PyPI | PEP 440 with legacy fallback (`pep440.py`) |
 | npm, crates.io, Go, Hex | SemVer 2.0 (`semver.py`) |
 | NuGet | NuGet SemVer variant (`semver.py`) |
 | Maven | maven-artifact 3.8 ComparableVersion (`maven.py`) |
 | RubyGems | Gem::Version (`rubygems.py`) |
 | Packagist | Composer normalisation + version_compare (`composer.py`) |
-| anything else | generic fallback (`generic.py`) |
+| Pub | pub_semver: SemVer with ordered build metadata (`pub.py`) |
+| Hackage, GHC | PVP: integer lists (`hackage.py`) |
+| CRAN, Bioconductor | R `package_version`: integer lists (`cran.py`) |
+| anything else | generic fallback (`generic.py`); `has_version_order` is False |
 
 The schemes are implemented here rather than taken from `univers`: its
 objects are too slow to build and compare in the matcher's loop, and it gets
 some orders wrong (Maven, Alpine); the tests compare these implementations
-with the real tools and with `univers` where it is right.
+with the real tools (dpkg, rpm, node-semver, maven-artifact), with answers
+recorded from apk-tools 2.14, and with `univers` where it is right.
 """
 
 from __future__ import annotations
@@ -33,10 +38,14 @@ from typing import Any
 
 from secapi.domain.versions.apk import apk_key
 from secapi.domain.versions.composer import composer_key
+from secapi.domain.versions.cran import cran_key
 from secapi.domain.versions.dpkg import dpkg_key
 from secapi.domain.versions.generic import generic_key
+from secapi.domain.versions.hackage import pvp_key
 from secapi.domain.versions.maven import maven_compare, maven_parse
 from secapi.domain.versions.pep440 import pypi_key
+from secapi.domain.versions.pub import pub_key
+from secapi.domain.versions.rpm import rpm_key
 from secapi.domain.versions.rubygems import rubygems_key
 from secapi.domain.versions.semver import nuget_key, semver_key
 
@@ -45,6 +54,7 @@ __all__ = [
     "VersionScheme",
     "compare_versions",
     "ecosystem_base",
+    "has_version_order",
     "scheme_for_ecosystem",
 ]
 
@@ -61,6 +71,7 @@ class VersionScheme:
     """How one family of ecosystems orders versions: a cached parse and a comparison."""
 
     name: str
+    """Short name of the order, stable for reports and metrics (`dpkg`, `rpm`, `generic`)."""
     parse: Callable[[str], VersionKey]
     compare_parsed: Callable[[VersionKey, VersionKey], int] = _compare_ordered
 
@@ -77,6 +88,10 @@ NUGET = VersionScheme("nuget", nuget_key)
 MAVEN = VersionScheme("maven", maven_parse, maven_compare)
 RUBYGEMS = VersionScheme("rubygems", rubygems_key)
 COMPOSER = VersionScheme("composer", composer_key)
+RPM = VersionScheme("rpm", rpm_key)
+PUB = VersionScheme("pub", pub_key)
+PVP = VersionScheme("pvp", pvp_key)
+CRAN = VersionScheme("cran", cran_key)
 GENERIC = VersionScheme("generic", generic_key)
 
 _SCHEMES = {
@@ -95,6 +110,22 @@ _SCHEMES = {
     "maven": MAVEN,
     "rubygems": RUBYGEMS,
     "packagist": COMPOSER,
+    # OSV's names (ecosystems.json) of distributions that ship RPMs.
+    "red hat": RPM,
+    "rocky linux": RPM,
+    "almalinux": RPM,
+    "opensuse": RPM,
+    "suse": RPM,
+    "mageia": RPM,
+    "photon os": RPM,
+    "azure linux": RPM,
+    "openeuler": RPM,
+    "pub": PUB,
+    "hackage": PVP,
+    "ghc": PVP,
+    "cran": CRAN,
+    # Bioconductor publishes R packages, versioned like CRAN's.
+    "bioconductor": CRAN,
 }
 
 
@@ -107,6 +138,11 @@ def ecosystem_base(ecosystem: str) -> str:
 def scheme_for_ecosystem(ecosystem: str) -> VersionScheme:
     """The version scheme of an OSV ecosystem name; unknown names get the generic scheme."""
     return _SCHEMES.get(ecosystem_base(ecosystem), GENERIC)
+
+
+def has_version_order(ecosystem: str) -> bool:
+    """Whether `ecosystem` has a known version order, rather than the generic fallback."""
+    return ecosystem_base(ecosystem) in _SCHEMES
 
 
 def compare_versions(ecosystem: str, a: str, b: str) -> int:

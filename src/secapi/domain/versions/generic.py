@@ -23,7 +23,9 @@ def generic_key(version: str) -> tuple[Any, ...]:
     runs: list[tuple[int, int, str]] = []
     for run in _RUN.findall(version.lower()):
         if "0" <= run[0] <= "9":
-            runs.append((1, int(run), ""))
+            # A number compares by length, then digits: no int() to outgrow.
+            digits = run.lstrip("0")
+            runs.append((1, len(digits), digits))
         else:
             runs.append((0, 0, run))
     while runs and runs[-1] == (1, 0, ""):
