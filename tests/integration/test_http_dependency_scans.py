@@ -146,3 +146,28 @@ async def test_oversized_lockfile_is_413(client: AsyncClient, api_key: str) -> N
 async def test_scans_need_a_key(client: AsyncClient) -> None:
     response = await client.post("/api/v1/scan/dependencies", json={"filename": "requirements.txt", "content": ""})
     assert response.status_code == 401
+
+
+async def test_with_no_advisories_a_scan_is_a_503_vulndb_empty_problem_that_costs_nothing(
+    app: Litestar, client: AsyncClient
+) -> None:
+    _, key = await create_user(app, "early@example.com")
+    response = await client.post(
+        "/api/v1/scan/dependencies",
+        json={"filename": "requirements.txt", "content": REQUIREMENTS},
+        headers=bearer(key),
+    )
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/vulndb-empty")
+    assert "no advisories" in response.json()["detail"]
+    usage = (await client.get("/api/v1/usage", headers=bearer(key))).json()
+    assert {w["name"]: w["used"] for w in usage["windows"]}["hour"] == 0
+    # Once advisories are loaded the same request is answered.
+    await import_sample(container_of(app))
+    answered = await client.post(
+        "/api/v1/scan/dependencies",
+        json={"filename": "requirements.txt", "content": REQUIREMENTS},
+        headers=bearer(key),
+    )
+    assert answered.status_code == 200
