@@ -141,6 +141,24 @@ async def test_whiteout_of_the_dpkg_database_removes_its_packages(
     assert not [p for p in result["packages"] if p["ecosystem"].startswith("Debian")]
 
 
+async def test_the_result_says_what_the_image_holds_that_was_not_scanned(
+    api: tuple[AsyncClient, str, Litestar], registry: RunningRegistry
+) -> None:
+    client, key, _ = api
+    extra = layer({"var/lib/rpm/Packages": b"\0\x06\x15\x61", "opt/app/lib/log4j-core-2.14.1.jar": b"PK\3\4"})
+    image = debian_image(extra)
+    push(registry, "scan/unscanned", "1", [image])
+    result = (await scan(client, key, f"{registry.host_port}/scan/unscanned:1"))["result"]
+    assert isinstance(result, dict)
+    assert [(item["path"], item["kind"]) for item in result["unscanned"]] == [
+        (f"{image.layers[1].digest}:var/lib/rpm/Packages", "rpm-db"),
+        (f"{image.layers[1].digest}:opt/app/lib/log4j-core-2.14.1.jar", "java-archive"),
+    ]
+    assert all(item["reason"] for item in result["unscanned"])
+    assert result["unscannable"] == []
+    assert "libc6" in {p["name"] for p in result["packages"]}
+
+
 async def test_a_shared_base_layer_is_fetched_once(
     api: tuple[AsyncClient, str, Litestar], registry: RunningRegistry
 ) -> None:
