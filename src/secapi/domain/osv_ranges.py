@@ -12,8 +12,8 @@ skipped. The shapes mirror OSV's JSON, so `msgspec.convert` builds them
 straight from a record.
 
 Events at the same version. The schema's sort leaves their order open, and
-real records need a rule (the rule is SecAPI's, chosen to agree with every
-real record checked, see docs/osv-range-agreement.md):
+real records need a rule. This one is SecAPI's: it reads the intervals the
+way the advisories' texts describe them (docs/osv-range-agreement.md):
 
 1. An `introduced X` immediately followed in the record by `fixed X` is an
    empty interval: both events are dropped (RUSTSEC-2024-0399 writes rustls'

@@ -161,7 +161,16 @@ def decode_cursor(token: str) -> PageCursor:
         raise InvalidInput(message, field="cursor") from exc
 
 
+MAX_COMPANIONS = 4
+"""How many companion files one lockfile scan accepts."""
 LockfileName = Annotated[str, msgspec.Meta(min_length=1, max_length=255, examples=["package-lock.json"])]
+
+
+class CompanionFile(_Schema):
+    """A file that completes the lockfile (a `go.sum` next to a `go.mod`)."""
+
+    filename: LockfileName
+    content: str
 
 
 class DependencyScanRequest(_Schema):
@@ -171,6 +180,8 @@ class DependencyScanRequest(_Schema):
     content: str
     shared: bool = False
     """Share the result with other tenants (a public project's lockfile): a higher cache hit rate, no privacy."""
+    files: Annotated[list[CompanionFile], msgspec.Meta(max_length=MAX_COMPANIONS)] = []
+    """Files that complete the lockfile: a `go.sum` with a `go.mod` whose `go` directive is older than 1.17."""
 
 
 ImageName = Annotated[str, msgspec.Meta(min_length=1, max_length=512, examples=["nginx:1.24"])]

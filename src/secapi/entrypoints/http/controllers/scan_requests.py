@@ -18,7 +18,7 @@ from secapi.domain.services.dependency_scans import DependencyScanService, Lockf
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.entrypoints.http.archive_scans import scan_uploaded_archive
 from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
-from secapi.entrypoints.http.schemas import DependencyScanRequest, DockerScanRequest
+from secapi.entrypoints.http.schemas import MAX_COMPANIONS, DependencyScanRequest, DockerScanRequest
 
 _EXAMPLE = {"filename": "requirements.txt", "content": "requests==2.30.0\nflask==2.2.4\n"}
 
@@ -34,7 +34,9 @@ class ScanRequestsController(Controller):
         operation_id="ScanDependencies",
         summary="Scan a dependency lockfile",
         description="Send JSON `{filename, content}` or a multipart upload with a `file` field. "
-        "The ecosystem is inferred from the file name (package-lock.json, poetry.lock, go.mod, ...).",
+        "The ecosystem is inferred from the file name (package-lock.json, poetry.lock, go.mod, ...). "
+        "Files that complete the lockfile (a go.mod's go.sum) go in `files` (JSON) or as further "
+        "multipart file parts named `files`.",
         status_code=200,
         request_body=Body(examples=[Example(value=_EXAMPLE)]),
     )
@@ -89,13 +91,15 @@ async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("send the lockfile as a multipart field named 'file'", field="file")
-        raw = await upload.read()
-        try:
-            content = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"the lockfile is not UTF-8 text (byte {exc.start})", field="file") from exc
+        parts = [part for part in form.getall("files") if isinstance(part, UploadFile)]
+        if len(parts) > MAX_COMPANIONS:
+            raise InvalidInput(f"at most {MAX_COMPANIONS} companion files may be sent", field="files")
         shared = str(form.get("shared", "")).lower() in ("1", "true", "yes", "on")
-        return LockfileInput(filename=upload.filename or "", content=content), shared
+        return LockfileInput(
+            filename=upload.filename or "",
+            content=await _text_of(upload, "file"),
+            companions=tuple([(part.filename or "", await _text_of(part, "files")) for part in parts]),
+        ), shared
     body = await request.body()
     try:
         data = msgspec.json.decode(body, type=DependencyScanRequest)
@@ -107,7 +111,16 @@ async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput
         raise ValidationException(
             detail="the request is not valid", extra=[{"key": "body", "message": f"JSON is malformed: {exc}"}]
         ) from exc
-    return LockfileInput(filename=data.filename, content=data.content), data.shared
+    companions = tuple((file.filename, file.content) for file in data.files)
+    return LockfileInput(filename=data.filename, content=data.content, companions=companions), data.shared
+
+
+async def _text_of(upload: UploadFile, field: str) -> str:
+    raw = await upload.read()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{upload.filename or field} is not UTF-8 text (byte {exc.start})", field=field) from exc
 
 
 def _field_of(message: str) -> str:
