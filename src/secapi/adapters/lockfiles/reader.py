@@ -12,5 +12,5 @@ class RegistryLockfileReader:
     """Picks the parser by file name and parses."""
 
     def parse(self, filename: str, content: str, companions: Mapping[str, str] | None = None) -> ParsedLockfile:
-        """Parse `content` as the format `filename` names (`companions` are not used yet)."""
-        return parse_lockfile(filename, content)
+        """Parse `content` as the format `filename` names; `companions` complete it (`go.sum` for `go.mod`)."""
+        return parse_lockfile(filename, content, companions)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
 
 from secapi.adapters.lockfiles._common import translate_errors
@@ -17,6 +17,11 @@ from secapi.adapters.lockfiles.ruby import GemfileLockParser
 from secapi.adapters.lockfiles.yarn import YarnLockParser
 from secapi.domain.lockfiles import LockfileParser, ParsedLockfile, UnsupportedLockfile
 
+
+def _go_mod(name: str, companions: Mapping[str, str]) -> LockfileParser:
+    return GoModParser(name, go_sum=companions.get("go.sum"))
+
+
 _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "Cargo.lock": CargoLockParser,
     "Gemfile.lock": GemfileLockParser,
@@ -30,6 +35,8 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "uv.lock": UvLockParser,
     "yarn.lock": YarnLockParser,
 }
+# Formats that read companion files sent along with them (by base name); the others ignore companions.
+_WITH_COMPANIONS: dict[str, Callable[[str, Mapping[str, str]], LockfileParser]] = {"go.mod": _go_mod}
 # pip has no fixed name; these are the spellings projects use (`requirements-dev.txt`, `dev-requirements.txt`, ...).
 REQUIREMENTS_PATTERNS = (
     "requirements.txt",
@@ -48,9 +55,12 @@ def base_name(filename: str) -> str:
     return filename.replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def parser_for(filename: str) -> LockfileParser:
+def parser_for(filename: str, companions: Mapping[str, str] | None = None) -> LockfileParser:
     """The parser for `filename` (matched on its base name, case-sensitively) or `UnsupportedLockfile`."""
     name = base_name(filename)
+    if name in _WITH_COMPANIONS:
+        by_name = {base_name(key): text for key, text in (companions or {}).items()}
+        return _WITH_COMPANIONS[name](name, by_name)
     factory = _EXACT.get(name)
     if factory is not None:
         return factory(name)
@@ -59,9 +69,12 @@ def parser_for(filename: str) -> LockfileParser:
     raise UnsupportedLockfile(filename, SUPPORTED_LOCKFILES)
 
 
-def parse_lockfile(filename: str, content: str) -> ParsedLockfile:
-    """Parse one uploaded lockfile; raises only `UnsupportedLockfile` or `MalformedLockfile`."""
-    parser = parser_for(filename)
+def parse_lockfile(filename: str, content: str, companions: Mapping[str, str] | None = None) -> ParsedLockfile:
+    """Parse one uploaded lockfile, with the companion files sent along (`go.sum` for `go.mod`).
+
+    Raises only `UnsupportedLockfile` or `MalformedLockfile`.
+    """
+    parser = parser_for(filename, companions)
     # Every parser already translates its errors; this guards parsers added later.
     with translate_errors(base_name(filename)):
         return parser.parse(content)
