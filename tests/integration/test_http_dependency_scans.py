@@ -65,7 +65,9 @@ async def test_requirements_txt_findings_with_severities(client: AsyncClient, ap
     assert result["vulndb"]["version"] == result["vulndb_version"]
     assert result["vulndb"]["updated_at"] is not None
     (pypi,) = result["vulndb"]["ecosystems"]
-    assert pypi["ecosystem"] == "PyPI" and pypi["advisories"] > 0 and pypi["version_order"] == "pep440"
+    assert pypi["ecosystem"] == "PyPI"
+    assert pypi["advisories"] > 0
+    assert pypi["version_order"] == "pep440"
     assert flask["score"] == 7.5
     # persisted as the caller's scan
     stored = await client.get(f"/api/v1/scans/{scan['id']}", headers=bearer(api_key))

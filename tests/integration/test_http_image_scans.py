@@ -343,3 +343,24 @@ async def test_image_results_are_cached_by_digest_and_a_moved_tag_is_noticed(
         after = await client.post("/api/v1/scan/docker", json={"image": short}, headers=bearer(alice))
         assert after.headers["x-cache-status"] == "MISS"
         assert after.json()["result"]["image"]["manifest_digest"] == moved.digest
+
+
+async def test_with_no_advisories_image_and_archive_scans_are_refused_before_any_work(
+    image_settings: Settings, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    app = create_app(image_settings)
+    async with serve(app) as client:
+        _, key = await create_user(app, "early-images@example.com")
+        push(registry, "trust/empty-db", "1", [debian_image(app_layer())])
+        image = f"{registry.host_port}/trust/empty-db:1"
+        refused = await client.post("/api/v1/scan/docker", json={"image": image}, headers=bearer(key))
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"].endswith("/vulndb-empty")
+        archive = oci_layout_tar(debian_image(app_layer()), tmp_path / "oci.tar")
+        files = {"file": (archive.name, archive.read_bytes(), "application/x-tar")}
+        upload = await client.post("/api/v1/scan/docker/archive", files=files, headers=bearer(key))
+        assert upload.status_code == 503
+        assert upload.json()["type"].endswith("/vulndb-empty")
+        assert (await client.get("/api/v1/scans", headers=bearer(key))).json()["items"] == []
+        usage = (await client.get("/api/v1/usage", headers=bearer(key))).json()
+        assert {w["name"]: w["used"] for w in usage["windows"]}["hour"] == 0

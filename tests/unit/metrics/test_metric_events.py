@@ -182,4 +182,5 @@ async def test_an_empty_database_refuses_the_scan_before_the_cache_and_the_quota
     with pytest.raises(VulnDbEmpty):
         await scans.scan(principal, FLASK)
     assert limiter.stored_buckets == 0  # nothing charged
-    assert not metrics.cache_misses and not metrics.scan_requests
+    assert not metrics.cache_misses
+    assert not metrics.scan_requests

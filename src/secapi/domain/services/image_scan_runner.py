@@ -215,7 +215,9 @@ class ImageScanRunner:
         inventoried_at = time.perf_counter()
         if version is None:
             version = (await self._store.current_version()).version
-        findings = await self._matcher.match(inventory.packages)
+        os_ecosystems = (inventory.os.ecosystem,) if inventory.os and inventory.os.ecosystem else ()
+        assessment = await self._matcher.assess(inventory.packages, ecosystems=os_ecosystems)
+        findings = assessment.vulnerabilities
         matched_at = time.perf_counter()
         layers = tuple(
             LayerDetails(
@@ -234,6 +236,8 @@ class ImageScanRunner:
             counts=severity_counts(findings),
             vulndb_version=version,
             timings=Timings.between(started, inventoried_at, matched_at, parse_from=resolved_at),
+            informational=assessment.informational,
+            vulndb=assessment.vulndb,
             image=ImageDetails(
                 reference=resolved.reference.canonical(),
                 manifest_digest=resolved.manifest_digest,

@@ -11,7 +11,7 @@ import uuid
 import msgspec
 
 from secapi.domain.caching import CachedScan, CacheUnavailable, DigestCache, cache_key, canonical_hash
-from secapi.domain.errors import DomainError
+from secapi.domain.errors import DomainError, VulnDbEmpty
 from secapi.domain.images import (
     DEFAULT_PLATFORM,
     ImageReference,
@@ -83,6 +83,11 @@ class ImageScanSubmitter:
         self._private = private_registries
         self._digest_ttl = digest_ttl
 
+    async def refuse_if_vulndb_empty(self) -> None:
+        """Raise `VulnDbEmpty` when no advisories are loaded: a scan now would answer a false "clean"."""
+        if self._results is not None and await self._results.current_version() == 0:
+            raise VulnDbEmpty
+
     async def submit(self, principal: Principal, image: str, platform: str | None) -> Scan:
         """The scan, completed if it finished within the sync budget, else queued or running."""
         return (await self.scan(principal, image, platform)).scan
@@ -134,6 +139,7 @@ class ImageScanSubmitter:
     ) -> ScanOutcome:
         reference = parse_image_reference(image)
         target = parse_platform(platform) if platform else DEFAULT_PLATFORM
+        await self.refuse_if_vulndb_empty()  # before the registry, the cache and the quota
         data = image_input(reference, target)
         status = CacheStatus.BYPASS if bypass_cache else CacheStatus.MISS
         if self._results is not None:
@@ -214,6 +220,7 @@ class ImageScanSubmitter:
         image: str | None,
     ) -> Scan:
         """A queued scan of an uploaded archive; the caller runs it where the upload lives."""
+        await self.refuse_if_vulndb_empty()
         reference = parse_image_reference(image) if image else ARCHIVE_REFERENCE
         target = parse_platform(platform) if platform else DEFAULT_PLATFORM
         data = {

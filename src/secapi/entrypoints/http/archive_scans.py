@@ -46,9 +46,10 @@ async def scan_uploaded_archive(request: Request[Any, Any, Any]) -> Response[Any
     app_container: AsyncContainer = request.app.state.dishka_container
     principal = await scope_container.get(Principal)
     settings = await scope_container.get(Settings)
+    submitter = await scope_container.get(ImageScanSubmitter)
+    await submitter.refuse_if_vulndb_empty()  # before reading a possibly large upload
     upload = await receive_archive(request, limit=settings.archive_max_bytes, directory=settings.scan_tmp_dir or None)
     try:
-        submitter = await scope_container.get(ImageScanSubmitter)
         scan = await submitter.record_archive(
             principal,
             filename=upload.filename,
