@@ -108,7 +108,7 @@ def test_an_unreadable_entry_is_unscannable_and_the_rest_is_read() -> None:
     parsed = parse_lockfile("pnpm-lock.yaml", content)
     assert _pairs(parsed) == [("b", "2.0.0")]
     [entry] = parsed.unscannable
-    assert (entry.name, entry.location) == ("a@1.0.0", "line 3")
+    assert (entry.name, entry.location) == ("a", "line 3")
     assert "expected an object" in entry.reason
 
 

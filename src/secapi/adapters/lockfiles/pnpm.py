@@ -57,12 +57,17 @@ def split_key(key: str, major: int) -> tuple[str, str] | None:
     return (name, version) if name and _SEMVER.fullmatch(version) else None
 
 
-def _entry(key: str, raw: object, where: str, major: int) -> Entry:
+def _key_name(key: str, major: int) -> str:
+    """The package name in a key that is not `name@version`: 9.x still starts with it (`left-pad@https://...`)."""
+    if major < 6 and key.startswith("/"):
+        return key[1:].rpartition("/")[0] or key
+    return split_spec(key.removeprefix("/"))[0] or key
+
+
+def _entry(parsed: tuple[str, str] | None, key_name: str, key: str, raw: object, where: str) -> Entry:
     entry = as_mapping(raw, where)
     resolution = as_mapping(entry.get("resolution") or {}, child(where, "resolution"))
-    parsed = split_key(key, major)
-    # A git or file key still starts with the name in 9.x (`left-pad@https://...`); 5.x writes a `name` field.
-    name = optional_field(entry, "name", where) or (parsed[0] if parsed else split_spec(key)[0] or key)
+    name = optional_field(entry, "name", where) or key_name
     kind = optional_field(resolution, "type", child(where, "resolution"))
     if parsed is None or kind in _NON_REGISTRY_RESOLUTIONS:
         target = optional_field(resolution, "tarball", child(where, "resolution")) or key
@@ -120,7 +125,10 @@ class PnpmLockParser:
                 else:
                     reader.skip()  # snapshots, settings, specifiers: nothing the scan needs
             major = _major_version(version) if entries else 9  # an empty lockfile pins nothing
-            found.extend(salvage(where, key, _entry, key, fields, where, major) for key, where, fields in entries)
+            for key, where, fields in entries:
+                parsed = split_key(key, major)
+                name = parsed[0] if parsed else _key_name(key, major)
+                found.append(salvage(where, name, _entry, parsed, name, key, fields, where))
             packages = [item for item in found if isinstance(item, Package)]
             unscannable = [item for item in found if isinstance(item, UnscannableEntry)]
         return ParsedLockfile.of(ECOSYSTEM, packages, unscannable)
