@@ -11,18 +11,24 @@ ranges (commit hashes) cannot be evaluated for a version string and are
 skipped. The shapes mirror OSV's JSON, so `msgspec.convert` builds them
 straight from a record.
 
-Events at the same version. The schema's sort leaves their order open, and
-real records need a rule. This one is SecAPI's: it reads the intervals the
-way the advisories' texts describe them (docs/osv-range-agreement.md):
+Reading a range. The schema's sort leaves events at one version unordered,
+and real records rely on a reading of their own, so SecAPI's rule is:
 
-1. An `introduced X` immediately followed in the record by `fixed X` is an
-   empty interval: both events are dropped (RUSTSEC-2024-0399 writes rustls'
-   unaffected branches this way; they must not open a range).
-2. Otherwise, at one version, `fixed` sorts before `introduced`, and
-   `introduced` before `last_affected`: an interval that ends where the next
-   one begins joins it (PYSEC-2023-72 lists `[3.1.1, 3.2.0)` and
-   `[3.2.0, 3.2.2)`, so pyspark 3.2.0 and 3.2.1 are affected), and
-   `introduced X, last_affected X` still covers X.
+1. When the events come as pairs in record order (each `introduced`
+   followed by the `fixed` or `last_affected` closing it at or above it, an
+   open-ended `introduced` last: the shape of nearly every real record), the range is
+   the union of those intervals. `introduced X, fixed X` is empty
+   (RUSTSEC-2024-0399 writes rustls' unaffected branch so); intervals that
+   touch or overlap join (PYSEC-2023-72 lists `[3.1.1, 3.2.0)` after
+   `[3.2.0, 3.2.2)`, so pyspark 3.2.0 and 3.2.1 are affected; PYSEC-2021-114
+   overlaps `[0, 2.11.6)` with `[2.11, 2.11.7)`). For disjoint intervals this
+   is exactly the schema's sorted walk.
+2. Any other shape takes the schema's sorted walk, where an `introduced X`
+   directly followed by `fixed X` is still dropped as empty, and at one
+   version `fixed` sorts before `introduced` before `last_affected`.
+
+docs/osv-range-agreement.md measures this rule against the versions real
+records enumerate.
 
 An ecosystem with no known version order (`has_version_order` is False) is
 never given a guessed one: its ECOSYSTEM ranges are not evaluated and only the
@@ -84,10 +90,12 @@ class AffectedRanges(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
 @dataclass(frozen=True, slots=True)
 class _CompiledRange:
     scheme: VersionScheme
-    # (kind, parsed version), sorted; None stands for introduced "0".
+    # (kind, parsed version), sorted; None stands for introduced "0". Empty when `intervals` is used.
     events: tuple[tuple[EventKind, Any], ...]
     # None: no limit events, so no cap; otherwise parsed limits, None for "*".
     limits: tuple[Any, ...] | None
+    # Rule 1: (start or None for "0", end or None for open, end included); None when rule 2 applies.
+    intervals: tuple[tuple[Any, Any, bool], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +128,41 @@ def _without_empty_intervals(scheme: VersionScheme, events: tuple[Event, ...]) -
     return kept
 
 
+def _paired_intervals(scheme: VersionScheme, events: tuple[Event, ...]) -> tuple[tuple[Any, Any, bool], ...] | None:
+    """Rule 1 of the module docstring: the intervals when the events are pairs in record order, else None."""
+    present = [kv for event in events if (kv := event.kind_and_version) is not None and kv[0] != "limit"]
+    openers, closers = present[0::2], present[1::2]
+    if not present or any(kind != "introduced" for kind, _ in openers):
+        return None
+    if any(kind not in ("fixed", "last_affected") for kind, _ in closers):
+        return None
+    intervals = []
+    for n, (_, start) in enumerate(openers):
+        lower = None if start == "0" else scheme.parse(start)
+        if n == len(closers):
+            intervals.append((lower, None, False))
+            continue
+        kind, end = closers[n]
+        upper = scheme.parse(end)
+        if lower is not None and scheme.compare_parsed(lower, upper) > 0:
+            return None  # a pair closing below its start is not a pair: the events need the sorted walk
+        intervals.append((lower, upper, kind == "last_affected"))
+    return tuple(intervals)
+
+
 def _compile_range(scheme: VersionScheme, events: tuple[Event, ...]) -> _CompiledRange:
-    steps: list[tuple[EventKind, Any]] = []
     limits: list[Any] = []
+    for event in events:
+        if event.limit is not None and event.kind_and_version == ("limit", event.limit):
+            limits.append(None if "*" in event.limit else scheme.parse(event.limit))
+    intervals = _paired_intervals(scheme, events)
+    if intervals is not None:
+        return _CompiledRange(scheme, (), tuple(limits) if limits else None, intervals)
+    steps: list[tuple[EventKind, Any]] = []
     for kind, version in _without_empty_intervals(scheme, events):
         if kind == "limit":
-            limits.append(None if "*" in version else scheme.parse(version))
-        elif kind == "introduced" and version == "0":
+            continue
+        if kind == "introduced" and version == "0":
             steps.append((kind, None))
         else:
             steps.append((kind, scheme.parse(version)))
@@ -162,6 +198,12 @@ def _in_range(compiled: _CompiledRange, version: str) -> bool:
         limit is None or compare(parsed, limit) < 0 for limit in compiled.limits
     ):
         return False
+    if compiled.intervals is not None:
+        return any(
+            (lower is None or compare(parsed, lower) >= 0)
+            and (upper is None or compare(parsed, upper) < (1 if included else 0))
+            for lower, upper, included in compiled.intervals
+        )
     vulnerable = False
     for kind, boundary in compiled.events:
         order = 1 if boundary is None else compare(parsed, boundary)

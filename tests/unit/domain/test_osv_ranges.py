@@ -184,6 +184,18 @@ def test_introduced_and_fixed_at_one_version_is_an_empty_interval() -> None:
     assert _affected_versions("PyPI", only_empty, ["0.9", "1.0", "1.1", "9.0"]) == []
 
 
+def test_overlapping_pairs_are_a_union_pysec_2021_114() -> None:
+    # PYSEC-2021-114 (wagtail) lists [0, 2.11.6) and [2.11, 2.11.7): 2.11.6 is in the second.
+    affected = _affected(
+        _range("ECOSYSTEM", ("introduced", "0"), ("fixed", "2.11.6"), ("introduced", "2.11"), ("fixed", "2.11.7"))
+    )
+    assert _affected_versions("PyPI", affected, ["2.10", "2.11.5", "2.11.6", "2.11.7", "2.12"]) == [
+        "2.10",
+        "2.11.5",
+        "2.11.6",
+    ]
+
+
 def test_introduced_and_last_affected_at_one_version_covers_that_version_only() -> None:
     affected = _affected(_range("ECOSYSTEM", ("introduced", "2.0"), ("last_affected", "2.0")))
     assert _affected_versions("PyPI", affected, ["1.9", "2.0", "2.0.1"]) == ["2.0"]
@@ -242,6 +254,30 @@ def _spec_is_affected(ecosystem: str, version: str, affected: AffectedRanges) ->
         if limits and not any(limit == "*" or cmp(version, limit) < 0 for limit in limits):
             continue
 
+        # SecAPI's rule 1: events that are pairs in record order are a union of intervals.
+        bounds = [event for event in rng.events if event.limit is None]
+        starts, ends = bounds[0::2], bounds[1::2]
+        if (
+            bounds
+            and all(event.introduced is not None for event in starts)
+            and all(event.fixed is not None or event.last_affected is not None for event in ends)
+            and all(
+                start.introduced == "0" or cmp(start.introduced or "", end.fixed or end.last_affected or "") <= 0
+                for start, end in zip(starts, ends, strict=False)
+            )
+        ):
+            for n, start in enumerate(starts):
+                above = start.introduced == "0" or cmp(version, start.introduced or "") >= 0
+                if n == len(ends):
+                    below = True
+                elif ends[n].fixed is not None:
+                    below = cmp(version, ends[n].fixed or "") < 0
+                else:
+                    below = cmp(version, ends[n].last_affected or "") <= 0
+                if above and below:
+                    return True
+            continue
+
         def event_version(event: Event) -> str:
             kind_and_version = event.kind_and_version
             assert kind_and_version is not None
@@ -251,7 +287,7 @@ def _spec_is_affected(ecosystem: str, version: str, affected: AffectedRanges) ->
             a_zero, b_zero = a.introduced == "0", b.introduced == "0"
             if a_zero or b_zero:
                 return int(b_zero) - int(a_zero)
-            # SecAPI's documented tie rule: at one version, fixed < introduced < last_affected.
+            # SecAPI's rule 2 at a tie: fixed < introduced < last_affected.
             return cmp(event_version(a), event_version(b)) or _TIE[_kind(a)] - _TIE[_kind(b)]
 
         # ... and an `introduced X` directly followed by `fixed X` is an empty interval.
