@@ -27,8 +27,14 @@ def package_name(ecosystem: str, n: int) -> str:
     return f"bench-pkg-{n}"
 
 
-def make_record(index: int, rng: random.Random, packages_per_ecosystem: int) -> dict[str, Any]:
-    """One record with 1–3 affected entries, ECOSYSTEM/SEMVER ranges and a CVSS v3 vector."""
+def make_record(
+    index: int, rng: random.Random, packages_per_ecosystem: int, *, unscored: bool = False
+) -> dict[str, Any]:
+    """One record with 1–3 affected entries, ECOSYSTEM/SEMVER ranges and a CVSS v3 vector.
+
+    `unscored` makes it PYSEC/GO-shaped: no severity of its own, and an alias shared with the
+    previous record, from which a scan borrows the score.
+    """
     affected = []
     for _ in range(rng.choice((1, 2, 2, 3))):
         ecosystem = rng.choice(ECOSYSTEMS)
@@ -47,6 +53,17 @@ def make_record(index: int, rng: random.Random, packages_per_ecosystem: int) -> 
                 "database_specific": {"source": "bench"},
             }
         )
+    if unscored:
+        return {
+            "schema_version": "1.6.0",
+            "id": f"BENCH-{index:07d}",
+            "modified": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T00:00:00Z",
+            "aliases": [f"CVE-2099-{index - 1:07d}"],
+            "summary": f"Synthetic advisory {index}",
+            "details": LOREM,
+            "affected": affected,
+            "references": [{"type": "WEB", "url": f"https://example.invalid/advisories/{index}"}],
+        }
     return {
         "schema_version": "1.6.0",
         "id": f"BENCH-{index:07d}",
@@ -62,13 +79,19 @@ def make_record(index: int, rng: random.Random, packages_per_ecosystem: int) -> 
     }
 
 
-def write_zip(path: Path, count: int, *, seed: int = 7, packages_per_ecosystem: int = 20_000) -> int:
-    """Write `count` records into an OSV-dump-shaped zip; returns the number of affected entries."""
+def write_zip(
+    path: Path, count: int, *, seed: int = 7, packages_per_ecosystem: int = 20_000, unscored_every: int = 0
+) -> int:
+    """Write `count` records into an OSV-dump-shaped zip; returns the number of affected entries.
+
+    With `unscored_every` N, every N-th record (index 1, N+1, ...) has no score of its own.
+    """
     rng = random.Random(seed)
     affected = 0
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for index in range(count):
-            record = make_record(index, rng, packages_per_ecosystem)
+            unscored = unscored_every > 0 and index % unscored_every == 1
+            record = make_record(index, rng, packages_per_ecosystem, unscored=unscored)
             affected += len(record["affected"])
             archive.writestr(f"{record['id']}.json", json.dumps(record))
     return affected
