@@ -6,9 +6,9 @@ import json
 import re
 import tomllib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar, ParamSpec
+from typing import Any, ClassVar
 
 import yaml
 
@@ -17,7 +17,6 @@ from secapi.domain.packages import Package, UnscannableEntry
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_P = ParamSpec("_P")
 
 
 class StructureError(Exception):
@@ -165,15 +164,11 @@ Entry = Package | UnscannableEntry | None
 """What one lockfile entry is: a scannable package, something named but unscannable, or nothing to report."""
 
 
-def salvage(where: str, name: object, build: Callable[_P, Entry], *args: _P.args, **kwargs: _P.kwargs) -> Entry:
-    """`build(*args)` for one entry; a structural problem inside it becomes an unscannable entry, never a void file."""
-    try:
-        return build(*args, **kwargs)
-    except StructureError as exc:
-        inside = "" if exc.location in (None, where) else f" at {exc.location}"
-        reason = f"this entry could not be read{inside}: {exc.reason}"
-        label = name if isinstance(name, str) and name else "(an entry without a name)"
-        return UnscannableEntry(name=label, reason=reason, location=where)
+def unreadable(where: str, name: object, error: StructureError) -> UnscannableEntry:
+    """The unscannable entry for one entry that could not be read: it never voids the whole file."""
+    inside = "" if error.location in (None, where) else f" at {error.location}"
+    label = name if isinstance(name, str) and name else "(an entry without a name)"
+    return UnscannableEntry(name=label, reason=f"this entry could not be read{inside}: {error.reason}", location=where)
 
 
 class EntryParser(ABC):

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from secapi.adapters.lockfiles._common import Entry, EntryParser, field, optional_field, redact, salvage, toml_packages
+from secapi.adapters.lockfiles._common import (
+    Entry,
+    EntryParser,
+    StructureError,
+    field,
+    optional_field,
+    redact,
+    toml_packages,
+    unreadable,
+)
 from secapi.adapters.lockfiles.purl import cargo_purl
 from secapi.domain.packages import Package, UnscannableEntry
 
@@ -23,7 +32,10 @@ class CargoLockParser(EntryParser):
     def entries(self, content: str) -> Iterator[Entry]:
         """The `[[package]]` tables of a Cargo lockfile."""
         for where, table in toml_packages(content):
-            yield salvage(where, table.get("name"), self._entry, table, where)
+            try:
+                yield self._entry(table, where)
+            except StructureError as error:
+                yield unreadable(where, table.get("name"), error)
 
     @staticmethod
     def _entry(table: Mapping[str, object], where: str) -> Entry:

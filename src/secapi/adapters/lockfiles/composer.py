@@ -7,13 +7,14 @@ from collections.abc import Iterator, Mapping
 from secapi.adapters.lockfiles._common import (
     Entry,
     EntryParser,
+    StructureError,
     as_list,
     as_mapping,
     field,
     load_json,
     optional_field,
-    salvage,
     section,
+    unreadable,
 )
 from secapi.adapters.lockfiles.purl import composer_purl
 from secapi.domain.packages import Package, UnscannableEntry
@@ -33,8 +34,11 @@ class ComposerLockParser(EntryParser):
         for group in ("packages", "packages-dev"):
             for index, raw in enumerate(as_list(document.get(group) or [], group)):
                 where = f"{group}[{index}]"
-                name = raw.get("name") if isinstance(raw, dict) else None
-                yield salvage(where, name, self._entry, raw, where)
+                try:
+                    entry = self._entry(raw, where)
+                except StructureError as error:
+                    entry = unreadable(where, raw.get("name") if isinstance(raw, dict) else None, error)
+                yield entry
 
     @staticmethod
     def _entry(raw: object, where: str) -> Entry:

@@ -7,15 +7,16 @@ from collections.abc import Mapping
 
 from secapi.adapters.lockfiles._common import (
     Entry,
+    StructureError,
     as_mapping,
     child,
     keyed,
     load_json,
     optional_field,
     redact,
-    salvage,
     section,
     translate_errors,
+    unreadable,
 )
 from secapi.adapters.lockfiles.purl import npm_purl
 from secapi.domain.lockfiles import ParsedLockfile
@@ -52,20 +53,14 @@ def classify(name: str, version: str | None, resolved: str | None, where: str) -
     return Package(name=name, version=version, ecosystem=ECOSYSTEM, purl=npm_purl(name, version), location=where)
 
 
-def _path_name(path: str) -> str:
-    """`node_modules/a/node_modules/@s/b` names `@s/b`; a path outside node_modules names itself."""
-    marker = path.rfind(_NODE_MODULES)
-    return path if marker < 0 else path[marker + len(_NODE_MODULES) :]
-
-
-def _map_entry(path: str, raw: object, where: str) -> Package | UnscannableEntry:
+def _map_entry(path: str, default_name: str, local: bool, raw: object, where: str) -> Package | UnscannableEntry:
     entry = as_mapping(raw, where)
-    name = optional_field(entry, "name", where) or _path_name(path)
+    name = optional_field(entry, "name", where) or default_name
     resolved = optional_field(entry, "resolved", where)
     if entry.get("link") is True:
         reason = f"links to the local directory {resolved or 'named nowhere'} (a workspace package or `file:` path)"
         return UnscannableEntry(name=name, reason=reason, location=where)
-    if _NODE_MODULES not in path:  # a workspace package or a `file:` directory
+    if local:  # a path outside node_modules: a workspace package or a `file:` directory
         reason = f"local code in {path} (a workspace package or local path), not a release on the npm registry"
         return UnscannableEntry(name=name, reason=reason, location=where)
     return classify(name, optional_field(entry, "version", where), resolved, where)
@@ -91,12 +86,18 @@ class PackageLockParser:
 
     @staticmethod
     def _packages_map(packages: Mapping[str, object]) -> list[Entry]:
-        # "" is the project the lockfile belongs to, described by its own package.json: not a dependency.
-        return [
-            salvage(keyed("packages", path), _path_name(path), _map_entry, path, raw, keyed("packages", path))
-            for path, raw in packages.items()
-            if path
-        ]
+        found: list[Entry] = []
+        for path, raw in packages.items():
+            if not path:
+                continue  # the project the lockfile belongs to, described by its own package.json
+            where, marker = keyed("packages", path), path.rfind(_NODE_MODULES)
+            # `node_modules/a/node_modules/@s/b` names `@s/b`; a path outside node_modules names itself.
+            name = path if marker < 0 else path[marker + len(_NODE_MODULES) :]
+            try:
+                found.append(_map_entry(path, name, marker < 0, raw, where))
+            except StructureError as error:
+                found.append(unreadable(where, name, error))
+        return found
 
     @staticmethod
     def _dependency_tree(dependencies: Mapping[str, object]) -> list[Entry]:
@@ -107,7 +108,10 @@ class PackageLockParser:
             parent, level = queue.popleft()
             for name, raw in level.items():
                 where = keyed(parent, name)
-                found.append(salvage(where, name, _tree_entry, name, raw, where))
+                try:
+                    found.append(_tree_entry(name, raw, where))
+                except StructureError as error:
+                    found.append(unreadable(where, name, error))
                 nested = raw.get("dependencies") if isinstance(raw, dict) else None
                 if isinstance(nested, dict) and nested:
                     queue.append((child(where, "dependencies"), as_mapping(nested, child(where, "dependencies"))))

@@ -12,8 +12,8 @@ from secapi.adapters.lockfiles._common import (
     child,
     optional_field,
     redact,
-    salvage,
     translate_errors,
+    unreadable,
 )
 from secapi.adapters.lockfiles._yaml import YamlReader
 from secapi.adapters.lockfiles.npm import ECOSYSTEM, split_spec
@@ -128,7 +128,10 @@ class PnpmLockParser:
             for key, where, fields in entries:
                 parsed = split_key(key, major)
                 name = parsed[0] if parsed else _key_name(key, major)
-                found.append(salvage(where, name, _entry, parsed, name, key, fields, where))
+                try:
+                    found.append(_entry(parsed, name, key, fields, where))
+                except StructureError as error:
+                    found.append(unreadable(where, name, error))
             packages = [item for item in found if isinstance(item, Package)]
             unscannable = [item for item in found if isinstance(item, UnscannableEntry)]
         return ParsedLockfile.of(ECOSYSTEM, packages, unscannable)

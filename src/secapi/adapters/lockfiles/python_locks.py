@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from secapi.adapters.lockfiles._common import (
     Entry,
     EntryParser,
+    StructureError,
     as_mapping,
     child,
     field,
@@ -14,9 +15,9 @@ from secapi.adapters.lockfiles._common import (
     load_json,
     optional_field,
     redact,
-    salvage,
     section,
     toml_packages,
+    unreadable,
 )
 from secapi.adapters.lockfiles.purl import pypi_purl
 from secapi.domain.packages import Package, UnscannableEntry
@@ -39,7 +40,10 @@ class PoetryLockParser(EntryParser):
     def entries(self, content: str) -> Iterator[Entry]:
         """The `[[package]]` tables of a Poetry lockfile."""
         for where, table in toml_packages(content):
-            yield salvage(where, table.get("name"), self._entry, table, where)
+            try:
+                yield self._entry(table, where)
+            except StructureError as error:
+                yield unreadable(where, table.get("name"), error)
 
     @staticmethod
     def _entry(table: Mapping[str, object], where: str) -> Entry:
@@ -63,7 +67,10 @@ class UvLockParser(EntryParser):
     def entries(self, content: str) -> Iterator[Entry]:
         """The `[[package]]` tables of a uv lockfile."""
         for where, table in toml_packages(content):
-            yield salvage(where, table.get("name"), self._entry, table, where)
+            try:
+                yield self._entry(table, where)
+            except StructureError as error:
+                yield unreadable(where, table.get("name"), error)
 
     @staticmethod
     def _entry(table: Mapping[str, object], where: str) -> Entry:
@@ -98,7 +105,10 @@ class PipfileLockParser(EntryParser):
         for group in ("default", "develop"):
             for name, raw in section(document, group).items():
                 where = keyed(group, name)
-                yield salvage(where, name, self._entry, name, raw, where)
+                try:
+                    yield self._entry(name, raw, where)
+                except StructureError as error:
+                    yield unreadable(where, name, error)
 
     @staticmethod
     def _entry(name: str, raw: object, where: str) -> Entry:

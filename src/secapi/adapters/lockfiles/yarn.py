@@ -13,8 +13,8 @@ from secapi.adapters.lockfiles._common import (
     line,
     lines,
     redact,
-    salvage,
     translate_errors,
+    unreadable,
 )
 from secapi.adapters.lockfiles._yaml import YamlReader
 from secapi.adapters.lockfiles.npm import (
@@ -157,7 +157,10 @@ class YarnLockParser:
                         reader.skip()
                     else:
                         fields = reader.fields(("resolution",), where)
-                        found.append(salvage(where, _berry_name(key), _berry_entry, where, fields))
+                        try:
+                            found.append(_berry_entry(where, fields))
+                        except StructureError as error:
+                            found.append(unreadable(where, _berry_name(key), error))
             else:
                 found = [_v1_entry(*entry) for entry in _v1_entries(content)]
             packages = [item for item in found if isinstance(item, Package)]
