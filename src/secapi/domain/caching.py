@@ -140,7 +140,14 @@ def canonical_hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+RESULT_FORMAT = 2
+"""Bumped when a result document gains what older ones lack (2: `unscanned`, `informational`, `vulndb`,
+severity sources): keys change with it, so a result cached by an older release is never served."""
+
+
 def cache_key(scan_type: str, data: dict[str, Any], *, tenant: UUID | None) -> str:
     """`scan:{type}:{hash}`; a private input's hash includes the tenant, so no one else can reach it."""
-    keyed = data if tenant is None else {**data, "tenant": str(tenant)}
+    keyed = {**data, "result_format": RESULT_FORMAT}
+    if tenant is not None:
+        keyed["tenant"] = str(tenant)
     return f"scan:{scan_type}:{canonical_hash(keyed)}"

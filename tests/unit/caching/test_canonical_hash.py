@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secapi.domain.caching import cache_key, canonical_hash
+from secapi.domain.caching import RESULT_FORMAT, cache_key, canonical_hash
 
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=30))
 _VALUES = st.recursive(_SCALARS, lambda inner: st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=8)
@@ -32,4 +32,12 @@ def test_control_characters_and_non_ascii_text_hash_as_before() -> None:
 def test_key_order_does_not_change_the_key() -> None:
     one = cache_key("dependencies", {"filename": "poetry.lock", "content_sha256": "ab"}, tenant=None)
     two = cache_key("dependencies", {"content_sha256": "ab", "filename": "poetry.lock"}, tenant=None)
-    assert one == two == "scan:dependencies:" + _reference({"content_sha256": "ab", "filename": "poetry.lock"})
+    keyed = {"content_sha256": "ab", "filename": "poetry.lock", "result_format": RESULT_FORMAT}
+    assert one == two == "scan:dependencies:" + _reference(keyed)
+
+
+def test_keys_change_with_the_result_format_so_older_results_are_never_served() -> None:
+    data = {"filename": "poetry.lock", "content_sha256": "ab"}
+    key = cache_key("dependencies", data, tenant=None)
+    assert key != f"scan:dependencies:{canonical_hash(data)}"  # the key of a format-1 result
+    assert key == f"scan:dependencies:{canonical_hash({**data, 'result_format': RESULT_FORMAT})}"
