@@ -18,7 +18,8 @@ disagree about one flaw should not let a scanner under-report it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -39,17 +40,30 @@ def identifiers(findings: Iterable[Finding]) -> set[str]:
     return {name for finding in findings for name in (finding.id, *finding.aliases)}
 
 
+def index_related(related: Iterable[RelatedSeverity]) -> dict[str, list[RelatedSeverity]]:
+    """Related records by each name they answer to (their id and their aliases), for `resolve`."""
+    index: dict[str, list[RelatedSeverity]] = defaultdict(list)
+    for record in related:
+        for name in {record.id, *record.aliases}:
+            index[name].append(record)
+    return index
+
+
 def _most_severe(records: Iterable[RelatedSeverity]) -> RelatedSeverity | None:
     ranked = sorted(records, key=lambda r: (-_RANK[r.severity], -(r.score or 0.0), r.id))
     return ranked[0] if ranked else None
 
 
-def resolve(finding: Finding, related: Sequence[RelatedSeverity]) -> Finding:
-    """`finding` with its severity (and score, vector) settled by the module's order, and its source named."""
+def resolve(finding: Finding, related: Mapping[str, Sequence[RelatedSeverity]]) -> Finding:
+    """`finding` with its severity (and score, vector) settled by the module's order, and its source named.
+
+    `related` is `index_related` of the records found for the findings' identifiers.
+    """
     if finding.score is not None:
         return msgspec.structs.replace(finding, severity_source=SeveritySource(advisory=finding.id, basis="cvss"))
-    names = {finding.id, *finding.aliases}
-    others = [r for r in related if r.id != finding.id and (r.id in names or not names.isdisjoint(r.aliases))]
+    others_by_id = {r.id: r for name in (finding.id, *finding.aliases) for r in related.get(name, ())}
+    others_by_id.pop(finding.id, None)
+    others = list(others_by_id.values())
     scored = _most_severe(r for r in others if r.score is not None)
     if scored is not None:
         return msgspec.structs.replace(

@@ -17,7 +17,7 @@ from secapi.domain.findings import EcosystemCoverage, Finding, PackageRef, VulnD
 from secapi.domain.osv_ranges import AffectedRanges, fixed_versions, is_affected, normalize_package_name
 from secapi.domain.packages import Package
 from secapi.domain.ports import VulnerabilityStore
-from secapi.domain.severity_sources import identifiers, needs_borrowing, resolve
+from secapi.domain.severity_sources import identifiers, index_related, needs_borrowing, resolve
 from secapi.domain.versions import GENERIC, scheme_for_ecosystem
 
 VERSIONS_LIST_ONLY = "versions-list-only"
@@ -113,7 +113,7 @@ class VulnerabilityMatcher:
         candidates = await self._store.candidates(list(by_key))
         found = self._evaluate(by_key, candidates)
         unscored = [f for f in found if needs_borrowing(f) and f.informational is None]
-        related = await self._store.related_severities(identifiers(unscored)) if unscored else ()
+        related = index_related(await self._store.related_severities(identifiers(unscored)) if unscored else ())
         found = [f if f.informational is not None else resolve(f, related) for f in found]
         return (
             sort_findings([f for f in found if f.informational is None]),
