@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from httpx import AsyncClient
@@ -101,7 +102,7 @@ async def test_unknown_lockfile_name_is_422_listing_supported_names(client: Asyn
     [
         ("package-lock.json", '{"lockfileVersion": 3, "packages": ', "line 1"),
         ("poetry.lock", "[[package]\nname = 'x'", "line"),
-        ("Cargo.lock", '[[package]]\nname = "serde"\nversion = 1\n', "version"),
+        ("Cargo.lock", '[[package]]\nname = "serde"\nversion = \n', "line"),
     ],
 )
 async def test_malformed_lockfile_is_422_naming_where(
@@ -114,6 +115,21 @@ async def test_malformed_lockfile_is_422_naming_where(
     body = response.json()
     assert body["type"].endswith("/malformed-lockfile")
     assert where in body["detail"]
+
+
+async def test_one_bad_entry_never_voids_the_file(client: AsyncClient, api_key: str) -> None:
+    content = (
+        '[[package]]\nname = "serde"\nversion = 1\n\n'
+        '[[package]]\nname = "smallvec"\nversion = "1.6.0"\n'
+        'source = "registry+https://github.com/rust-lang/crates.io-index"\n'
+    )
+    response = await client.post(
+        "/api/v1/scan/dependencies", json={"filename": "Cargo.lock", "content": content}, headers=bearer(api_key)
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert [(p["name"], p["version"]) for p in result["packages"]] == [("smallvec", "1.6.0")]
+    assert [u["name"] for u in result["unscannable"]] == ["serde"]
 
 
 @pytest.mark.parametrize(
@@ -173,3 +189,50 @@ async def test_with_no_advisories_a_scan_is_a_503_vulndb_empty_problem_that_cost
         headers=bearer(key),
     )
     assert answered.status_code == 200
+
+
+GO_116 = Path(__file__).parents[1] / "unit" / "lockfiles" / "fixtures" / "edge-cases" / "gomod-116"
+
+
+async def test_a_pre_117_go_mod_says_what_it_cannot_show_until_its_go_sum_is_sent(
+    client: AsyncClient, api_key: str
+) -> None:
+    go_mod, go_sum = (GO_116 / "go.mod").read_text(), (GO_116 / "go.sum").read_text()
+    alone = await client.post(
+        "/api/v1/scan/dependencies", json={"filename": "go.mod", "content": go_mod}, headers=bearer(api_key)
+    )
+    assert alone.status_code == 200, alone.text
+    alone_result = alone.json()["result"]
+    assert [u["kind"] for u in alone_result["unscanned"]] == ["go-transitive"]
+    modules = {p["name"] for p in alone_result["packages"]}
+    assert "golang.org/x/sys" not in modules
+    as_json = await client.post(
+        "/api/v1/scan/dependencies",
+        json={"filename": "go.mod", "content": go_mod, "files": [{"filename": "go.sum", "content": go_sum}]},
+        headers=bearer(api_key),
+    )
+    assert as_json.status_code == 200, as_json.text
+    assert as_json.headers["x-cache-status"] == "MISS"  # another input than go.mod alone
+    full = as_json.json()["result"]
+    assert full["unscanned"] == []
+    assert {"golang.org/x/sys", "github.com/davecgh/go-spew"} <= {p["name"] for p in full["packages"]}
+    files = [("file", ("go.mod", go_mod.encode(), "text/plain")), ("files", ("go.sum", go_sum.encode(), "text/plain"))]
+    as_multipart = await client.post("/api/v1/scan/dependencies", files=files, headers=bearer(api_key))
+    assert as_multipart.status_code == 200, as_multipart.text
+    assert as_multipart.json()["result"]["packages"] == full["packages"]
+
+
+async def test_a_companion_nothing_reads_is_refused_at_no_cost(client: AsyncClient, api_key: str) -> None:
+    response = await client.post(
+        "/api/v1/scan/dependencies",
+        json={
+            "filename": "requirements.txt",
+            "content": REQUIREMENTS,
+            "files": [{"filename": "go.sum", "content": "x"}],
+        },
+        headers=bearer(api_key),
+    )
+    assert response.status_code == 422
+    assert response.json()["invalid-params"][0]["name"] == "files"
+    usage = (await client.get("/api/v1/usage", headers=bearer(api_key))).json()
+    assert {w["name"]: w["used"] for w in usage["windows"]}["hour"] == 0

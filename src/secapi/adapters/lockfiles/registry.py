@@ -37,6 +37,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
 }
 # Formats that read companion files sent along with them (by base name); the others ignore companions.
 _WITH_COMPANIONS: dict[str, Callable[[str, Mapping[str, str]], LockfileParser]] = {"go.mod": _go_mod}
+_COMPANION_NAMES = {"go.mod": frozenset({"go.sum"})}
 # pip has no fixed name; these are the spellings projects use (`requirements-dev.txt`, `dev-requirements.txt`, ...).
 REQUIREMENTS_PATTERNS = (
     "requirements.txt",
@@ -53,6 +54,11 @@ SUPPORTED_LOCKFILES: tuple[str, ...] = (*sorted(_EXACT, key=str.lower), *REQUIRE
 def base_name(filename: str) -> str:
     """The last component of an uploaded path, whichever separator the client used."""
     return filename.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def companion_names(filename: str) -> frozenset[str]:
+    """Base names of the files that complete `filename` when sent with it (`go.sum` for `go.mod`)."""
+    return _COMPANION_NAMES.get(base_name(filename), frozenset())
 
 
 def parser_for(filename: str, companions: Mapping[str, str] | None = None) -> LockfileParser:

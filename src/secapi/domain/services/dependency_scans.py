@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import msgspec
 
 from secapi.domain.caching import CachedScan, cache_key, canonical_hash
-from secapi.domain.errors import VulnDbEmpty
+from secapi.domain.errors import InvalidInput, VulnDbEmpty
 from secapi.domain.findings import ScanResult, Timings, severity_counts
 from secapi.domain.lockfiles import LockfileError, ParsedLockfile
 from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
@@ -31,8 +31,12 @@ class LockfileReader(Protocol):
         """Parse `content` as the lockfile format its file name says.
 
         `companions` are files sent with it that complete it, by base name (a
-        `go.sum` next to a `go.mod`); a reader ignores the ones it has no use for.
+        `go.sum` next to a `go.mod`), among `companion_names(filename)`.
         """
+        ...
+
+    def companion_names(self, filename: str) -> frozenset[str]:
+        """Base names of the files that may be sent with `filename` to complete it."""
         ...
 
 
@@ -135,6 +139,7 @@ class DependencyScanService:
         version = await self._results.current_version()
         if version == 0:
             raise VulnDbEmpty  # before the cache and the quota: refusing costs the caller nothing
+        self._check_companions(lockfile)
         try:
             outcome = await self._scan(principal, lockfile, key, data, version, bypass_cache=bypass_cache)
             status = _REQUEST_STATUS[outcome.cache.status if outcome.cache else CacheStatus.MISS]
@@ -150,6 +155,17 @@ class DependencyScanService:
             raise
         finally:
             await self._quota.scan_state(principal)
+
+    def _check_companions(self, lockfile: LockfileInput) -> None:
+        # A file sent along that nothing reads would be dropped silently: refuse it instead, at no cost.
+        allowed = self._reader.companion_names(lockfile.base_name)
+        for name in lockfile.companion_texts():
+            if name not in allowed:
+                accepted = ", ".join(sorted(allowed)) or "none"
+                raise InvalidInput(
+                    f"{name!r} does not complete {lockfile.base_name!r}; files accepted with it: {accepted}",
+                    field="files",
+                )
 
     def _requested(self, principal: Principal, status: ScanRequestStatus) -> None:
         self._metrics.scan_requested(ScanType.DEPENDENCIES.value, principal.user.tier, status, None)

@@ -91,7 +91,7 @@ async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("send the lockfile as a multipart field named 'file'", field="file")
-        parts = [part for part in form.getall("files") if isinstance(part, UploadFile)]
+        parts = [part for part in form.getall("files", []) if isinstance(part, UploadFile)]
         if len(parts) > MAX_COMPANIONS:
             raise InvalidInput(f"at most {MAX_COMPANIONS} companion files may be sent", field="files")
         shared = str(form.get("shared", "")).lower() in ("1", "true", "yes", "on")
