@@ -199,3 +199,23 @@ class EntryParser(ABC):
     @abstractmethod
     def entries(self, content: str) -> Iterator[Entry]:
         """Each entry of the lockfile, in order."""
+
+
+class TomlPackagesParser(EntryParser):
+    """An `EntryParser` over the `[[package]]` tables of a TOML lockfile (Cargo, Poetry, uv).
+
+    Subclasses write `_entry` for one table; a table that cannot be read is an unscannable entry.
+    """
+
+    def entries(self, content: str) -> Iterator[Entry]:
+        """The `[[package]]` tables, each as an entry."""
+        for where, table in toml_packages(content):
+            try:
+                yield self._entry(table, where)
+            except StructureError as error:
+                yield unreadable(where, table.get("name"), error)
+
+    @staticmethod
+    @abstractmethod
+    def _entry(table: Mapping[str, object], where: str) -> Entry:
+        """The entry of one `[[package]]` table at `where` (`package[3]`)."""

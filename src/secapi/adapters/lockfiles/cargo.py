@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from secapi.adapters.lockfiles._common import (
     Entry,
-    EntryParser,
-    StructureError,
+    TomlPackagesParser,
     field,
     optional_field,
     redact,
-    toml_packages,
-    unreadable,
 )
 from secapi.adapters.lockfiles.purl import cargo_purl
 from secapi.domain.packages import Package, UnscannableEntry
@@ -23,19 +20,11 @@ CRATES_IO_SOURCES = frozenset(
 )
 
 
-class CargoLockParser(EntryParser):
+class CargoLockParser(TomlPackagesParser):
     """Reads `Cargo.lock`; crates without a `source` (workspace members, path crates) are unscannable."""
 
     ecosystem = ECOSYSTEM
     default_filename = "Cargo.lock"
-
-    def entries(self, content: str) -> Iterator[Entry]:
-        """The `[[package]]` tables of a Cargo lockfile."""
-        for where, table in toml_packages(content):
-            try:
-                yield self._entry(table, where)
-            except StructureError as error:
-                yield unreadable(where, table.get("name"), error)
 
     @staticmethod
     def _entry(table: Mapping[str, object], where: str) -> Entry:

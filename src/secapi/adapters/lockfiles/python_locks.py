@@ -8,6 +8,7 @@ from secapi.adapters.lockfiles._common import (
     Entry,
     EntryParser,
     StructureError,
+    TomlPackagesParser,
     as_mapping,
     child,
     field,
@@ -16,7 +17,6 @@ from secapi.adapters.lockfiles._common import (
     optional_field,
     redact,
     section,
-    toml_packages,
     unreadable,
 )
 from secapi.adapters.lockfiles.purl import pypi_purl
@@ -31,19 +31,11 @@ def _package(name: str, version: str, where: str) -> Package:
     return Package(name=name, version=version, ecosystem=ECOSYSTEM, purl=pypi_purl(name, version), location=where)
 
 
-class PoetryLockParser(EntryParser):
+class PoetryLockParser(TomlPackagesParser):
     """Reads `poetry.lock`; packages from git, URLs or local paths are reported as unscannable."""
 
     ecosystem = ECOSYSTEM
     default_filename = "poetry.lock"
-
-    def entries(self, content: str) -> Iterator[Entry]:
-        """The `[[package]]` tables of a Poetry lockfile."""
-        for where, table in toml_packages(content):
-            try:
-                yield self._entry(table, where)
-            except StructureError as error:
-                yield unreadable(where, table.get("name"), error)
 
     @staticmethod
     def _entry(table: Mapping[str, object], where: str) -> Entry:
@@ -58,19 +50,11 @@ class PoetryLockParser(EntryParser):
         return UnscannableEntry(name=name, reason=reason, location=where)
 
 
-class UvLockParser(EntryParser):
+class UvLockParser(TomlPackagesParser):
     """Reads `uv.lock`; editable, virtual, path, directory, git and URL sources are unscannable."""
 
     ecosystem = ECOSYSTEM
     default_filename = "uv.lock"
-
-    def entries(self, content: str) -> Iterator[Entry]:
-        """The `[[package]]` tables of a uv lockfile."""
-        for where, table in toml_packages(content):
-            try:
-                yield self._entry(table, where)
-            except StructureError as error:
-                yield unreadable(where, table.get("name"), error)
 
     @staticmethod
     def _entry(table: Mapping[str, object], where: str) -> Entry:
