@@ -18,8 +18,8 @@ parsing once and then for a tuple comparison.
 | RubyGems | Gem::Version (`rubygems.py`) |
 | Packagist | Composer normalisation + version_compare (`composer.py`) |
 | Pub | pub_semver: SemVer with ordered build metadata (`pub.py`) |
-| Hackage, GHC | PVP: integer lists (`hackage.py`) |
-| CRAN, Bioconductor | R `package_version`: integer lists (`cran.py`) |
+| Hackage, GHC | PVP: integer lists (`integer_lists.py`) |
+| CRAN, Bioconductor | R `package_version`: integer lists (`integer_lists.py`) |
 | anything else | generic fallback (`generic.py`); `has_version_order` is False |
 
 The schemes are implemented here rather than taken from `univers`: its
@@ -38,10 +38,9 @@ from typing import Any
 
 from secapi.domain.versions.apk import apk_key
 from secapi.domain.versions.composer import composer_key
-from secapi.domain.versions.cran import cran_key
 from secapi.domain.versions.dpkg import dpkg_key
 from secapi.domain.versions.generic import generic_key
-from secapi.domain.versions.hackage import pvp_key
+from secapi.domain.versions.integer_lists import cran_key, pvp_key
 from secapi.domain.versions.maven import maven_compare, maven_parse
 from secapi.domain.versions.pep440 import pypi_key
 from secapi.domain.versions.pub import pub_key
