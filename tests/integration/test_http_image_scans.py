@@ -88,6 +88,11 @@ async def test_debian_image_with_app_layer_finds_distro_and_language_vulnerabili
     assert ("GHSA-xvch-5gv4-984h", "minimist") in found
     assert result["image"]["manifest_digest"] == digest
     assert result["image"]["os_ecosystem"] == "Debian:12"
+    coverage = {c["ecosystem"]: c for c in result["vulndb"]["ecosystems"]}
+    assert {"Debian:12", "PyPI", "npm"} <= set(coverage)
+    assert coverage["Debian:12"]["advisories"] > 0
+    assert coverage["Debian:12"]["version_order"] == "dpkg"
+    assert result["vulndb"]["version"] == result["vulndb_version"]
     names = {p["name"] for p in result["packages"]}
     assert {"libc6", "zlib1g", "base-files", "Flask", "minimist"} <= names
     assert "old-tool" not in names  # deinstalled
