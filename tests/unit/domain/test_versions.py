@@ -19,7 +19,8 @@ from packaging.version import Version
 from univers.gem import GemVersion
 from univers.versions import NugetVersion
 
-from secapi.domain.versions import compare_versions, has_version_order, scheme_for_ecosystem
+from secapi.domain.versions import _SCHEMES, compare_versions, has_version_order, scheme_for_ecosystem
+from secapi.domain.versions.digits import INT_SAFE_DIGITS, digit_run_key
 
 ECOSYSTEMS = [
     "Debian:12", "Ubuntu:22.04:LTS", "Alpine:v3.18", "PyPI", "npm", "Go", "crates.io",
@@ -651,3 +652,54 @@ def test_a_pre_release_sorts_before_its_release(release: str, ecosystem: str) ->
     if ecosystem in ("npm", "Pub"):
         release = ".".join([*release.split("."), "0", "0"][:3])
     assert compare_versions(ecosystem, release + pre, release) == -1
+
+
+# --- Digit runs too long for int() ---------------------------------------------
+# int() refuses more than 4,300 digits by default; a lockfile can hold such a version.
+
+_HUGE = "1" * 5000
+_HUGE_VERSIONS = [_HUGE, "1." + "9" * 5000, "1.0-" + "7" * 5000, "0" * 5000 + "1"]
+
+
+@pytest.mark.parametrize("ecosystem", [*_SCHEMES, "SomethingNew"])
+@pytest.mark.parametrize("huge", _HUGE_VERSIONS)
+@pytest.mark.parametrize("other", ["1.0", "2", _HUGE])
+def test_versions_with_huge_digit_runs_compare_without_error_and_antisymmetrically(
+    ecosystem: str, huge: str, other: str
+) -> None:
+    result = compare_versions(ecosystem, huge, other)
+    assert result in (-1, 0, 1)
+    assert compare_versions(ecosystem, other, huge) == -result
+    assert compare_versions(ecosystem, huge, huge) == 0
+
+
+@pytest.mark.parametrize("ecosystem", ["Debian:12", "npm", "Go", "NuGet", "Maven", "RubyGems", "Packagist"])
+def test_huge_numbers_keep_their_numeric_place(ecosystem: str) -> None:
+    assert compare_versions(ecosystem, "1." + "9" * 5000, "1.2") == 1
+    assert compare_versions(ecosystem, "1." + "9" * 5000, "1." + "9" * 4999) == 1
+    assert compare_versions(ecosystem, "1." + "9" * 5000, "1." + "1" + "0" * 5000) == -1
+    assert compare_versions(ecosystem, "1." + "8" * 5000, "1." + "9" * 5000) == -1
+    assert compare_versions(ecosystem, "1." + "0" * 5000 + "3", "1.3") == 0
+    assert compare_versions(ecosystem, "2." + "9" * 5000, "1" + "0" * 5000) == -1
+
+
+def test_pypi_reads_a_huge_digit_run_as_a_legacy_version() -> None:
+    # packaging cannot read it under every int() limit, so it sorts before every valid version.
+    assert compare_versions("PyPI", "1." + "9" * 5000, "0.0.1.dev0") == -1
+    assert compare_versions("PyPI", "1." + "9" * (INT_SAFE_DIGITS + 1), "0.0.1.dev0") == -1
+    assert compare_versions("PyPI", "1." + "9" * INT_SAFE_DIGITS, "1." + "9" * (INT_SAFE_DIGITS - 1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("smaller", "larger"),
+    [
+        ("9" * INT_SAFE_DIGITS, "1" + "0" * INT_SAFE_DIGITS),
+        ("0" * 5000 + "9" * INT_SAFE_DIGITS, "1" + "0" * INT_SAFE_DIGITS),
+        ("9" * 5000, "1" + "0" * 5000),
+        ("1" + "0" * 4999, "1" + "0" * 4998 + "1"),
+        ("0" * 5000, "1"),
+    ],
+)
+def test_digit_run_keys_order_as_the_numbers_do(smaller: str, larger: str) -> None:
+    assert digit_run_key(smaller) < digit_run_key(larger)
+    assert digit_run_key("0" * 5000 + larger) == digit_run_key(larger)

@@ -8,6 +8,9 @@ numbers compare numerically, words by `dev < alpha = a < beta = b < RC = rc <
 a following number or `pl` makes the longer one greater, a word makes it
 smaller (`1.0.0.0-RC1 < 1.0.0.0`). Strings Composer cannot normalise
 (branches such as `dev-main`) are compared with `version_compare` as they are.
+Numbers of any length compare numerically: a run too long for `int()` gets
+the place its value gives it (`digits.py`), after every shorter number
+(where PHP's `strtol` would clamp every number past 64 bits to one value).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+
+from secapi.domain.versions.digits import digit_run_key
 
 _MODIFIER = r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*+)?)?([.-]?dev)?"
 _CLASSICAL = re.compile(r"v?(\d{1,5})(\.\d+)?(\.\d+)?(\.\d+)?" + _MODIFIER, re.IGNORECASE)
@@ -94,7 +99,7 @@ def composer_key(version: str) -> tuple[Any, ...]:
     parts: list[tuple[int, int]] = []
     for part in _PART.findall(text):
         if "0" <= part[0] <= "9":
-            parts.append((_NUMBER_WEIGHT, int(part)))
+            parts.append((_NUMBER_WEIGHT, digit_run_key(part)))
         else:
             parts.append((_special_weight(part), 0))
     parts.append(_END)

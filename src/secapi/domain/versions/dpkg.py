@@ -3,7 +3,10 @@
 dpkg compares `[epoch:]upstream[-revision]` part by part: the epoch as a
 number, then upstream and revision each as alternating runs of non-digits
 (character by character: `~` first, then the end of the run, then letters,
-then everything else) and digits (numerically).
+then everything else) and digits (numerically, at any length, as dpkg
+compares them digit by digit). A digit run too long for `int()` gets the
+place its value gives it (`digits.py`), after every shorter number; so does
+an epoch that long, which dpkg would refuse.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+
+from secapi.domain.versions.digits import digit_run_key
 
 _EPOCH = re.compile(r"([0-9]+):(.+)", re.DOTALL)
 _CHUNK = re.compile(r"([^0-9]*)([0-9]*)")
@@ -36,7 +41,7 @@ def _part_key(part: str) -> tuple[tuple[tuple[int, ...], int], ...]:
         if not text and not digits:
             continue
         weights = (*(_weight(char) for char in text), 0)
-        chunks.append((weights, int(digits) if digits else 0))
+        chunks.append((weights, digit_run_key(digits) if digits else 0))
     if not chunks:
         # "" and "0" are equal in dpkg; both become one zero chunk.
         chunks.append(_END_OF_STRING)
@@ -51,7 +56,7 @@ def dpkg_key(version: str) -> tuple[Any, ...]:
     epoch = 0
     match = _EPOCH.fullmatch(text)
     if match is not None:
-        epoch, text = int(match.group(1)), match.group(2)
+        epoch, text = digit_run_key(match.group(1)), match.group(2)
     # A bad epoch ("x:1") is kept in the upstream part: dpkg refuses such a
     # version, so any stable order will do, and this one never raises.
     upstream, hyphen, revision = text.rpartition("-")

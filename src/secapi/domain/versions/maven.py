@@ -6,6 +6,8 @@ numerically; qualifiers by `alpha < beta < milestone < rc = cr < snapshot <
 "" = ga = final = release < sp < anything else (alphabetical)`; `a1`, `b1`,
 `m1` mean alpha, beta, milestone. Trailing "null" items (0, "", empty lists)
 are dropped, so `1 == 1.0 == 1-ga`. Between kinds: number > list > qualifier.
+Numbers of any length compare numerically, as Maven's BigInteger items do:
+a run too long for `int()` gets the place its value gives it (`digits.py`).
 
 Checked against the real maven-artifact 3.8.7 jar on thousands of generated
 pairs (`univers` disagrees on cases such as `1.cr == 1-rc`). Maven's order is
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Union
+
+from secapi.domain.versions.digits import digit_run_key
 
 Item = Union[int, str, "tuple[Item, ...]"]
 _Node = Union[int, str, "list[_Node]"]
@@ -51,7 +55,7 @@ def _number(digits: str) -> int:
     # two odd zeros between the widths.
     stripped = digits.lstrip("0")
     if stripped:
-        return 2 * int(stripped)
+        return 2 * digit_run_key(stripped)
     if len(digits) <= _INT_DIGITS:
         return 0
     return _LONG_ZERO if len(digits) <= _LONG_DIGITS else _BIG_ZERO

@@ -4,7 +4,9 @@ A `-` means `.pre.`; the version splits into numbers and letter runs; the
 numeric release part and the pre-release part (from the first letter run)
 each lose trailing zeros. Segments then compare pairwise, a missing one
 counting as 0, and a letter run is below any number (so `1.0.a < 1.0`).
-Strings that are not gem versions sort before every valid one.
+Strings that are not gem versions sort before every valid one. Numbers of
+any length compare numerically, as Ruby's Integer does: a run too long for
+`int()` gets the place its value gives it (`digits.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from secapi.domain.versions.digits import digit_run_key
 from secapi.domain.versions.generic import generic_key
 
 _CORRECT = re.compile(r"\s*([0-9]+(?:\.[0-9a-zA-Z]+)*(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)?\s*")
@@ -28,7 +31,9 @@ _ZERO_TAIL = (1,)
 
 def _canonical(version: str) -> list[int | str]:
     text = version.strip() or "0"
-    segments: list[int | str] = [int(s) if s[0].isdigit() else s for s in _SEGMENT.findall(text.replace("-", ".pre."))]
+    segments: list[int | str] = [
+        digit_run_key(s) if s[0].isdigit() else s for s in _SEGMENT.findall(text.replace("-", ".pre."))
+    ]
     first_text = next((i for i, s in enumerate(segments) if isinstance(s, str)), len(segments))
     release, pre = segments[:first_text], segments[first_text:]
     for part in (release, pre):

@@ -4,6 +4,8 @@ Leniency, because real data needs it: a leading `v` is dropped (Go's
 `v1.2.3`), the numeric core may have any number of parts and missing parts
 count as zero (`1.2 == 1.2.0`, NuGet's `1.2.3.4`), leading zeros are read as
 numbers. Build metadata (`+incompatible`, `+build.5`) never affects order.
+Numbers of any length compare numerically: a run too long for `int()` gets
+the place its value gives it (`digits.py`), after every shorter number.
 Strings that are not versions at all sort before every version.
 """
 
@@ -13,6 +15,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from secapi.domain.versions.digits import digit_run_key
 from secapi.domain.versions.generic import generic_key
 
 _VERSION = re.compile(
@@ -31,7 +34,7 @@ def _key(version: str, fold_case: bool) -> tuple[Any, ...]:
     match = _VERSION.fullmatch(version.strip())
     if match is None:
         return (0, generic_key(version))
-    core = [int(part) for part in match.group("core").split(".")]
+    core = [digit_run_key(part) for part in match.group("core").split(".")]
     while core and core[-1] == 0:
         core.pop()
     pre = match.group("pre")
@@ -40,7 +43,7 @@ def _key(version: str, fold_case: bool) -> tuple[Any, ...]:
     identifiers: list[tuple[int, int, str]] = []
     for identifier in pre.split("."):
         if identifier.isdigit():
-            identifiers.append((0, int(identifier), ""))
+            identifiers.append((0, digit_run_key(identifier), ""))
         else:
             identifiers.append((1, 0, identifier.upper() if fold_case else identifier))
     # (0, ...) sorts before the release marker (1,), and a longer identifier
