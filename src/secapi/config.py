@@ -99,6 +99,15 @@ class Settings:
     archive_max_bytes: int = 2 * 1024**3
     """Largest uploaded image archive (`docker save` or OCI layout tarball)."""
 
+    scan_scratch_max_bytes: int = 16 * 1024**3
+    """Scratch bytes one archive scan may write (the decompressed upload plus each layer copied out, one at a
+    time): 16 GiB fits a 2 GiB gzipped `docker save` that expands 4:1. A gzipped upload expanding more than
+    200:1 (the layers' rule) fails sooner, as a decompression bomb."""
+
+    process_scratch_max_bytes: int = 32 * 1024**3
+    """Scratch bytes the running archive scans of one API process may have written at once (each scan's
+    bytes count until it ends); a scan that would cross it fails with a reason. Size it to the scratch disk."""
+
     scan_sync_budget: float = 2.0
     """Seconds a scan request waits for the result before answering 202 with a Location to poll."""
 

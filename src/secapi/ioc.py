@@ -42,6 +42,7 @@ from secapi.adapters.redis.scan_queue import SaqScanQueue, create_saq_queue
 from secapi.adapters.redis.single_flight import RedisSingleFlight
 from secapi.adapters.redis.versions import RedisVersionSource
 from secapi.adapters.registry.client import HttpRegistryClient
+from secapi.adapters.registry.scratch import ScratchBudget
 from secapi.adapters.sql.backlog import SqlScanBacklog
 from secapi.adapters.sql.engine import create_engine, create_session_factory
 from secapi.adapters.sql.health import SqlHealthProbe
@@ -269,6 +270,10 @@ class DomainProvider(Provider):
 
     lockfiles = provide(RegistryLockfileReader, scope=Scope.APP, provides=LockfileReader)
     matcher = provide(VulnerabilityMatcher, scope=Scope.APP)
+
+    @provide(scope=Scope.APP)
+    def scratch_budget(self, settings: Settings) -> ScratchBudget:
+        return ScratchBudget(settings.process_scratch_max_bytes)
 
     @provide(scope=Scope.APP)
     def importer(self, store: VulnerabilityStore) -> VulnDbImporter:

@@ -27,6 +27,7 @@ from secapi.adapters.registry.manifests import (
     sha256_digest,
     verify_digest,
 )
+from secapi.adapters.registry.scratch import ScanScratch, unlimited_scratch
 from secapi.domain.images import (
     ImageReference,
     ImageRejected,
@@ -52,7 +53,8 @@ class ArchiveImageSource(ImageSource):
     """Reads one uploaded image tarball by member name, with limits on members, sizes, paths and links.
 
     A gzipped upload is decompressed once into `scratch_dir` (default: the system temp dir); `close()`
-    (or `async with`) deletes that copy. The upload itself is never modified or extracted.
+    (or `async with`) deletes that copy. The upload itself is never modified or extracted. What is written
+    to scratch (that copy, and each layer copied out) is charged to `scratch`, released on `close()`.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class ArchiveImageSource(ImageSource):
         max_layer_bytes: int = 2048 * MIB,
         max_layers: int = 200,
         max_uncompressed_bytes: int = 8192 * MIB,
+        scratch: ScanScratch | None = None,
     ) -> None:
         self._archive = archive
         self._scratch_dir = scratch_dir
@@ -73,6 +76,7 @@ class ArchiveImageSource(ImageSource):
         self._max_layer_bytes = max_layer_bytes
         self._max_layers = max_layers
         self._max_uncompressed_bytes = max_uncompressed_bytes
+        self._scratch = scratch or unlimited_scratch()
         self._lock = threading.Lock()
         self._members: ArchiveMembers | None = None
         self._decompressed: Path | None = None
@@ -97,7 +101,9 @@ class ArchiveImageSource(ImageSource):
             raise ImageRejected(f"layer {layer.digest} is not part of the uploaded archive")
         target = directory / f"{hex_digest}.blob"
         members = await asyncio.to_thread(self._index)
-        await asyncio.to_thread(members.copy_verified, name, target, self._max_layer_bytes, layer.digest)
+        await asyncio.to_thread(
+            members.copy_verified, name, target, self._max_layer_bytes, layer.digest, self._scratch.charge
+        )
         return target
 
     def close(self) -> None:
@@ -107,6 +113,7 @@ class ArchiveImageSource(ImageSource):
                 self._decompressed.unlink(missing_ok=True)
                 self._decompressed = None
                 self._members = None
+            self._scratch.release()
 
     async def aclose(self) -> None:
         """`close()` off the event loop."""
@@ -124,7 +131,9 @@ class ArchiveImageSource(ImageSource):
         with self._lock:
             if self._members is None:
                 if self._decompressed is None:
-                    self._decompressed = plain_tar(self._archive, self._scratch_dir, self._max_uncompressed_bytes)
+                    self._decompressed = plain_tar(
+                        self._archive, self._scratch_dir, self._max_uncompressed_bytes, self._scratch.charge
+                    )
                 self._members = ArchiveMembers.index(self._decompressed or self._archive, self._max_members)
             return self._members
 

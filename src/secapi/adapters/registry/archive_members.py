@@ -7,13 +7,18 @@ import hashlib
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
+from secapi.adapters.registry.scratch import check_expansion
 from secapi.domain.images import ImageRejected
 
 _CHUNK = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _free(count: int) -> None:
+    """Charges nothing: the caller bounds scratch space otherwise."""
 
 
 def normalise_member_name(name: str) -> str:
@@ -26,11 +31,14 @@ def normalise_member_name(name: str) -> str:
     return "/".join(parts)
 
 
-def plain_tar(archive: Path, scratch_dir: Path | None, max_bytes: int) -> Path | None:
+def plain_tar(
+    archive: Path, scratch_dir: Path | None, max_bytes: int, charge: Callable[[int], None] = _free
+) -> Path | None:
     """A decompressed copy of a gzipped archive in `scratch_dir` (the caller deletes it), or None if not gzipped.
 
     Decompressing once to a file keeps member reads random-access; tarfile on a gzip stream would
-    re-decompress from the start for every backward seek.
+    re-decompress from the start for every backward seek. Each chunk is checked against the expansion
+    ratio and `charge`d to the scratch budget before it is written, so a bomb fails within a few chunks.
     """
     with archive.open("rb") as handle:
         if handle.read(2) != _GZIP_MAGIC:
@@ -38,12 +46,14 @@ def plain_tar(archive: Path, scratch_dir: Path | None, max_bytes: int) -> Path |
     fd, name = tempfile.mkstemp(prefix="secapi-image-", suffix=".tar", dir=scratch_dir)
     target = Path(name)
     try:
-        with gzip.open(archive, "rb") as source, open(fd, "wb") as sink:
+        with archive.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as source, open(fd, "wb") as sink:
             written = 0
             while chunk := source.read(_CHUNK):
                 written += len(chunk)
                 if written > max_bytes:
                     raise ImageRejected(f"the archive decompresses to more than {max_bytes} bytes")
+                check_expansion(written, raw.tell())
+                charge(len(chunk))
                 sink.write(chunk)
     except (OSError, EOFError, zlib.error) as exc:
         target.unlink(missing_ok=True)
@@ -127,8 +137,13 @@ class ArchiveMembers:
             hasher.update(chunk)
         return "sha256:" + hasher.hexdigest()
 
-    def copy_verified(self, name: str, target: Path, limit: int, digest: str) -> None:
-        """Copy the member to `target`, hashing as it goes; on a digest mismatch or an error no file remains."""
+    def copy_verified(
+        self, name: str, target: Path, limit: int, digest: str, charge: Callable[[int], None] = _free
+    ) -> None:
+        """Copy the member to `target`, hashing as it goes; on a digest mismatch or an error no file remains.
+
+        Each chunk is `charge`d to the scratch budget before it is written.
+        """
         info = self.regular(name)
         if info.size > limit:
             raise ImageRejected(f"archive member {name!r} is {info.size} bytes; the limit is {limit}")
@@ -137,6 +152,7 @@ class ArchiveMembers:
             with target.open("wb") as sink:
                 for chunk in self._chunks(info):
                     hasher.update(chunk)
+                    charge(len(chunk))
                     sink.write(chunk)
             actual = "sha256:" + hasher.hexdigest()
             if actual != digest:

@@ -12,6 +12,7 @@ from dishka import AsyncContainer
 from litestar import Request, Response
 
 from secapi.adapters.registry.archive import ArchiveImageSource
+from secapi.adapters.registry.scratch import ScratchBudget
 from secapi.config import Settings
 from secapi.domain.model import Principal
 from secapi.domain.ports import ScanRepository
@@ -27,11 +28,13 @@ _RUNNING: set[asyncio.Task[None]] = set()
 
 
 async def _scan_archive(container: AsyncContainer, scan_id: Any, path: Path, settings: Settings) -> None:
+    budget = await container.get(ScratchBudget)
     source = ArchiveImageSource(
         path,
         scratch_dir=Path(settings.scan_tmp_dir) if settings.scan_tmp_dir else None,
         max_layer_bytes=settings.max_layer_bytes,
         max_layers=settings.max_image_layers,
+        scratch=budget.for_scan(settings.scan_scratch_max_bytes),
     )
     try:
         await run_scan_job(container, scan_id, source)
