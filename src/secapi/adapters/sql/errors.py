@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from secapi.domain.errors import Conflict, DependencyUnavailable
+
+UNAVAILABLE_SQLSTATE_CLASSES = {
+    "08": "the connection to the database failed",
+    "53": "the database is out of resources (connections, memory or disk)",
+    "57": "the database is starting up, shutting down or cancelled the statement",
+}
+"""SQLSTATE classes that mean "not available now", whatever the driver calls them: connection
+exception (08: no connection, connection lost), insufficient resources (53: too many connections),
+operator intervention (57: starting up after a crash, admin or crash shutdown, statement timeout)."""
 
 
 @asynccontextmanager
@@ -25,6 +34,35 @@ async def translate_db_errors(conflict_message: str | None = None) -> AsyncItera
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise DependencyUnavailable("the database connection was lost") from exc
+        _raise_if_unavailable(exc)
         raise
-    except SQLAlchemyError:
+    except Exception as exc:  # a driver error SQLAlchemy did not wrap (asyncpg's, while connecting)
+        _raise_if_unavailable(exc)
         raise
+
+
+def _raise_if_unavailable(exc: Exception) -> None:
+    reason = UNAVAILABLE_SQLSTATE_CLASSES.get((sqlstate(exc) or "")[:2])
+    if reason is not None:
+        driver_error = list(_chain(exc))[-1]  # `CannotConnectNowError` says more than the wrapper `DBAPIError`
+        raise DependencyUnavailable(f"{reason}: {type(driver_error).__name__}") from exc
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE code of a driver error, read through SQLAlchemy's wrapper and the dialect's adapter."""
+    for error in _chain(exc):
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(code, str) and len(code) == 5:
+            return code
+    return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then what it wraps: a DBAPIError's `orig`, else the `__cause__`, down to the driver's own error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = current.orig if isinstance(current, DBAPIError) else None
+        current = orig if isinstance(orig, BaseException) else current.__cause__
