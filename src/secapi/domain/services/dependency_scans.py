@@ -200,11 +200,11 @@ class DependencyScanService:
         if bypass_cache:
             scan, entry = await compute()
             assert scan is not None
-            return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.BYPASS))
+            return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.BYPASS, principal.user.tier))
         (scan, entry), _leader = await self._results.once(key, compute, check)
         if scan is None:  # an identical scan running elsewhere finished first: its result serves us
             return await self._from_cache(principal, lockfile, data, entry)
-        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.MISS))
+        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.MISS, principal.user.tier))
 
     async def _from_cache(
         self, principal: Principal, lockfile: LockfileInput, data: dict[str, str], entry: CachedScan
@@ -218,7 +218,9 @@ class DependencyScanService:
         )
         raw = bytes(entry.result)
         self._recorder.record_scan(scan, raw)
-        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT), raw_result=raw)
+        return ScanOutcome(
+            scan=scan, cache=self._results.info(entry, CacheStatus.HIT, principal.user.tier), raw_result=raw
+        )
 
     async def _measured_run(
         self, principal: Principal, lockfile: LockfileInput, data: dict[str, str], version: int

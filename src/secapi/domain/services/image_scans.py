@@ -25,7 +25,7 @@ from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
 from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.services.dependency_scans import NoQuota, QuotaGate, ScanOutcome
-from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache, etag_of
+from secapi.domain.services.result_cache import CacheStatus, ResultCache
 from secapi.domain.services.scan_recorder import ScanRecorder
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class ImageScanSubmitter:
         done = await self._scans.get(scan.id) or scan
         info = None
         if self._results is not None and done.result is not None:
-            info = CacheInfo(status=status, etag=etag_of(msgspec.json.encode(done.result)), age=0, max_age=0)
+            info = ResultCache.fresh_info(msgspec.json.encode(done.result), status, principal.user.tier)
         return ScanOutcome(scan=done, cache=info)
 
     async def _current_digest(self, reference: ImageReference, platform: Platform) -> str | None:
@@ -207,7 +207,9 @@ class ImageScanSubmitter:
             self._recorder.record_scan(scan, raw)
         else:
             await self._scans.add(dataclasses.replace(scan, result=msgspec.json.decode(raw)))
-        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.HIT), raw_result=raw)
+        return ScanOutcome(
+            scan=scan, cache=self._results.info(entry, CacheStatus.HIT, principal.user.tier), raw_result=raw
+        )
 
     async def record_archive(
         self,
@@ -218,8 +220,13 @@ class ImageScanSubmitter:
         size: int,
         platform: str | None,
         image: str | None,
+        bypass_cache: bool = False,
     ) -> Scan:
-        """A queued scan of an uploaded archive; the caller runs it where the upload lives."""
+        """A queued scan of an uploaded archive; the caller runs it where the upload lives.
+
+        An upload is never looked up before it runs; `bypass_cache` also stops the run from reusing the
+        result of an identical upload that finished a moment ago.
+        """
         await self.refuse_if_vulndb_empty()
         reference = parse_image_reference(image) if image else ARCHIVE_REFERENCE
         target = parse_platform(platform) if platform else DEFAULT_PLATFORM
@@ -228,6 +235,7 @@ class ImageScanSubmitter:
             "archive": filename[:255],
             "archive_sha256": sha256,
             "archive_size": str(size),
+            **({"cache": "bypass"} if bypass_cache else {}),
         }
         scan = Scan(
             id=uuid.uuid4(),
@@ -240,5 +248,21 @@ class ImageScanSubmitter:
             created_at=self._clock.now(),
         )
         await self._scans.add(scan)
-        self._requested(principal, ScanRequestStatus.MISS, None)  # an upload is never looked up before it runs
+        # An upload is never looked up before it runs: a miss, or a bypass when the client asked for one.
+        self._requested(principal, ScanRequestStatus.BYPASS if bypass_cache else ScanRequestStatus.MISS, None)
         return scan
+
+    @staticmethod
+    def archive_cache_status(scan: Scan) -> CacheStatus:
+        """`X-Cache-Status` of an archive scan: never looked up, so MISS, or BYPASS when the client asked."""
+        return CacheStatus.BYPASS if scan.input_data.get("cache") == "bypass" else CacheStatus.MISS
+
+    async def archive_outcome(self, principal: Principal, scan: Scan) -> ScanOutcome:
+        """The archive scan as it stands now, with cache headers once it has a result."""
+        done = await self._scans.get(scan.id) or scan
+        if done.result is None:
+            return ScanOutcome(scan=done)
+        status = self.archive_cache_status(done)
+        return ScanOutcome(
+            scan=done, cache=ResultCache.fresh_info(msgspec.json.encode(done.result), status, principal.user.tier)
+        )

@@ -85,11 +85,15 @@ class QuotaService:
         self._clock = clock
         self._fail_open = fail_open
 
-    async def check_request(self, principal: Principal, endpoint: str, *, peek_scans: bool = False) -> None:
+    async def check_request(
+        self, principal: Principal, endpoint: str, *, peek_scans: bool = False, refuse: bool = True
+    ) -> None:
         """Consume one API request; `RateLimitExceeded` (429) when the minute window is full.
 
         With `peek_scans` (scan endpoints) the same round trip notes the scan windows for the headers,
-        so a cache hit, which consumes no scan, needs no second call.
+        so a cache hit, which consumes no scan, needs no second call. With `refuse=False` (the usage
+        endpoint, so a limited caller can see why) a full minute admits the request without counting it:
+        the limiter never consumes what it refuses, so answering it does not keep the caller limited longer.
         """
         user_id, tier = principal.user_id, principal.user.tier
         try:
@@ -103,7 +107,7 @@ class QuotaService:
             self._unavailable(exc)
             return
         self._ledger.requests = result
-        if not result.allowed:
+        if not result.allowed and refuse:
             await self._refused(principal, result, endpoint)
             raise RateLimitExceeded(result, principal.user.tier, endpoint)
 

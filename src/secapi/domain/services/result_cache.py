@@ -137,15 +137,23 @@ class ResultCache:
         """Remove matching entries."""
         return await self._cache.invalidate_pattern(pattern)
 
-    def info(self, entry: CachedScan, status: CacheStatus) -> CacheInfo:
-        """Header values for an answer built from `entry`."""
+    def info(self, entry: CachedScan, status: CacheStatus, tier: Tier | None = None) -> CacheInfo:
+        """Header values for an answer built from `entry`, for a caller of `tier`.
+
+        `max-age` is the requesting tier's `CACHE_TTL` and `Age` the entry's age, whichever tier stored
+        it: a free caller served a result a pro scan cached is told the free tier's hour, not the pro day.
+        Without a tier, `max-age` is what the entry has left in the cache.
+        """
         now: datetime = self._clock.now()
-        return CacheInfo(
-            status=status,
-            etag=entry.etag or etag_of(bytes(entry.result)),
-            age=max(0, int((now - entry.created_at).total_seconds())),
-            max_age=max(0, int((entry.expires_at - now).total_seconds())),
-        )
+        age = max(0, int((now - entry.created_at).total_seconds()))
+        left = max(0, int((entry.expires_at - now).total_seconds()))
+        max_age = CACHE_TTL[tier.value] if tier is not None else left
+        return CacheInfo(status=status, etag=entry.etag or etag_of(bytes(entry.result)), age=age, max_age=max_age)
+
+    @staticmethod
+    def fresh_info(raw_result: bytes, status: CacheStatus, tier: Tier) -> CacheInfo:
+        """Header values for a result computed for this request (age 0, the requesting tier's TTL)."""
+        return CacheInfo(status=status, etag=etag_of(raw_result), age=0, max_age=CACHE_TTL[tier.value])
 
     async def _count(self, scan_type: str, *, hit: bool) -> None:
         try:

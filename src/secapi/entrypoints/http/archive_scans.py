@@ -15,9 +15,8 @@ from secapi.adapters.registry.archive import ArchiveImageSource
 from secapi.adapters.registry.scratch import ScratchBudget
 from secapi.config import Settings
 from secapi.domain.model import Principal
-from secapi.domain.ports import ScanRepository
 from secapi.domain.services.image_scans import ImageScanSubmitter
-from secapi.entrypoints.http.scan_responses import scan_response
+from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
 from secapi.entrypoints.http.uploads import receive_archive
 from secapi.ioc import run_scan_job
 
@@ -60,6 +59,7 @@ async def scan_uploaded_archive(request: Request[Any, Any, Any]) -> Response[Any
             size=upload.size,
             platform=upload.fields.get("platform") or None,
             image=upload.fields.get("image") or None,
+            bypass_cache=wants_fresh(request),
         )
     except BaseException:
         await asyncio.to_thread(upload.path.unlink, missing_ok=True)
@@ -69,8 +69,9 @@ async def scan_uploaded_archive(request: Request[Any, Any, Any]) -> Response[Any
     task.add_done_callback(_RUNNING.discard)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(task), timeout=settings.scan_sync_budget)
-    scans = await scope_container.get(ScanRepository)
-    return scan_response(request, await scans.get(scan.id) or scan)
+    outcome = await submitter.archive_outcome(principal, scan)
+    status = outcome.cache.status if outcome.cache else submitter.archive_cache_status(scan)
+    return scan_response(request, outcome.scan, outcome.cache, cache_status=status)
 
 
 async def cancel_archive_scans() -> None:

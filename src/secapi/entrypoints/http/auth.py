@@ -17,6 +17,9 @@ from secapi.entrypoints.http.rate_limit_headers import LEDGER_KEY
 SCAN_ENDPOINTS = "/api/v1/scan/"
 """Requests here may consume a scan: their headers show the scan windows, noted with the request check."""
 
+USAGE_ENDPOINT = "/api/v1/usage"
+"""Counted in the per-minute window when there is room, never refused: a limited caller must see why."""
+
 
 @dataclass(frozen=True, slots=True)
 class AdminPrincipal:
@@ -51,7 +54,12 @@ class HttpAuthProvider(Provider):
         request.scope["state"]["principal"] = principal
         request.scope["state"][LEDGER_KEY] = ledger
         endpoint = request.scope.get("path_template") or request.url.path
-        await quotas.check_request(principal, endpoint, peek_scans=endpoint.startswith(SCAN_ENDPOINTS))
+        await quotas.check_request(
+            principal,
+            endpoint,
+            peek_scans=endpoint.startswith(SCAN_ENDPOINTS),
+            refuse=endpoint.rstrip("/") != USAGE_ENDPOINT,
+        )
         return principal
 
     @provide(scope=Scope.REQUEST)

@@ -1,8 +1,12 @@
 """Rate-limit headers on every API response, from what this request's quota checks found.
 
 `X-RateLimit-Limit/Remaining/Reset` describe the most restrictive window that
-applies (the scan windows on scan endpoints, the per-minute window elsewhere);
-the IETF `RateLimit-Policy` and `RateLimit` fields list every window.
+applied to the request (DESIGN.md section 4): of every window the request's
+checks saw (the per-minute window, and on scan endpoints the scan windows it
+consumed or peeked), the one with the fewest remaining, a tie going to the
+one that resets soonest. The IETF `RateLimit-Policy` and `RateLimit` fields
+list every window; `X-RateLimit-Degraded` names the windows that were not
+enforced because the limiter was unavailable.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from secapi.domain.services.quotas import QuotaLedger
 LEDGER_KEY = "quota_ledger"
 
 
-def _most_restrictive(windows: tuple[WindowState, ...]) -> WindowState:
-    return min(windows, key=lambda w: (w.remaining, -w.seconds))
+def most_restrictive(windows: tuple[WindowState, ...]) -> WindowState:
+    """The window with the fewest remaining; a tie goes to the one that frees up soonest."""
+    return min(windows, key=lambda w: (w.remaining, w.reset_at))
 
 
 def rate_limit_headers(ledger: QuotaLedger, now: float | None = None) -> dict[str, str]:
@@ -31,7 +36,7 @@ def rate_limit_headers(ledger: QuotaLedger, now: float | None = None) -> dict[st
     if not results:
         return {}
     windows = tuple(w for result in results for w in result.windows)
-    primary = _most_restrictive(ledger.scans.windows) if ledger.scans else _most_restrictive(windows)
+    primary = most_restrictive(windows)
     headers = {
         "X-RateLimit-Limit": str(primary.limit),
         "X-RateLimit-Remaining": str(primary.remaining),

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Request, Response
 
 from secapi.domain.model import Scan, ScanStatus
-from secapi.domain.services.result_cache import CacheInfo
+from secapi.domain.services.result_cache import CacheInfo, CacheStatus
 from secapi.entrypoints.http.problems import problem
 from secapi.entrypoints.http.schemas import ScanView
 
@@ -49,12 +49,22 @@ def _with_raw_result(scan: Scan, raw: bytes) -> bytes:
 
 
 def scan_response(
-    request: Request[Any, Any, Any], scan: Scan, cache: CacheInfo | None = None, raw_result: bytes | None = None
+    request: Request[Any, Any, Any],
+    scan: Scan,
+    cache: CacheInfo | None = None,
+    raw_result: bytes | None = None,
+    *,
+    cache_status: CacheStatus | None = None,
 ) -> Response[Any]:
-    """200 with the result; 202 + Location while queued or running; a 422 problem if the scan failed."""
+    """200 with the result; 202 + Location while queued or running; a 422 problem if the scan failed.
+
+    `cache_status` gives `X-Cache-Status` alone when there is no result to describe with `cache`.
+    """
     headers = {"Location": scan_location(scan)}
     if cache is not None:
         headers.update(cache_headers(cache))
+    elif cache_status is not None:
+        headers["X-Cache-Status"] = cache_status.value
     if scan.status is ScanStatus.COMPLETED and raw_result is not None:
         return Response(
             _with_raw_result(scan, raw_result), status_code=200, headers=headers, media_type="application/json"
