@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from uuid import UUID
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from saq import Queue
 
@@ -27,17 +28,32 @@ class SaqScanQueue:
         self._job_timeout = job_timeout
 
     async def enqueue(self, scan_id: UUID) -> None:
-        """Queue a `run_scan` job keyed by the scan id."""
+        """Queue a `run_scan` job keyed by the scan id; after a dropped connection, reconnect and retry once."""
         try:
-            await self._queue.enqueue(
-                JOB_FUNCTION,
-                key=str(scan_id),
-                scan_id=str(scan_id),
-                timeout=int(self._job_timeout),
-                retries=1,  # retries are the sweeper's job, driven by the lease in the database
-            )
+            try:
+                await self._enqueue(scan_id)
+            except (RedisConnectionError, OSError):
+                # After a Redis restart the pooled connections are dead and only the first use tells. The job
+                # key makes enqueueing idempotent, so a retry cannot queue the scan twice.
+                await self._drop_idle_connections()
+                await self._enqueue(scan_id)
         except (RedisError, OSError) as exc:
             raise DependencyUnavailable(f"the scan queue is unavailable: {type(exc).__name__}") from exc
+
+    async def _enqueue(self, scan_id: UUID) -> None:
+        await self._queue.enqueue(
+            JOB_FUNCTION,
+            key=str(scan_id),
+            scan_id=str(scan_id),
+            timeout=int(self._job_timeout),
+            retries=1,  # retries are the sweeper's job, driven by the lease in the database
+        )
+
+    async def _drop_idle_connections(self) -> None:
+        redis = getattr(self._queue, "redis", None)
+        if redis is not None:
+            # Idle ones only: a connection in use (the job-update listener's) is not this call's to close.
+            await redis.connection_pool.disconnect(inuse_connections=False)
 
     async def wait(self, scan_id: UUID, seconds: float) -> None:
         """Listen for the job reaching a terminal state, at most `seconds` seconds."""

@@ -141,10 +141,14 @@ class QuotaService:
         return self._ledger.scans
 
     async def usage(self, principal: Principal) -> RateLimitResult | None:
-        """Every window of the caller's tier, without consuming."""
+        """Every window of the caller's tier, without consuming.
+
+        The month is rebuilt from the durable counters before answering when the limiter lost it (a
+        flush or restart): usage is what a caller reads to decide, so it never shows a forgotten month.
+        """
         windows = request_windows(principal.user.tier) + scan_windows(principal.user.tier)
         try:
-            await self._hydrate(principal.user_id, windows)
+            await self._hydrate(principal.user_id, windows, always=True)
             return await self._limiter.peek(principal.user_id, windows)
         except RateLimitUnavailable:
             return None
