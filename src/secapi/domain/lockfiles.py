@@ -9,6 +9,7 @@ import msgspec
 
 from secapi.domain.errors import InvalidInput
 from secapi.domain.packages import Package, UnscannableEntry, UnscannedItem
+from secapi.domain.text import NUL, without_nul
 
 
 class ParsedLockfile(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,18 +31,51 @@ class ParsedLockfile(msgspec.Struct, frozen=True, kw_only=True):
     ) -> ParsedLockfile:
         """Build a result with packages deduplicated by (name, version) and sorted.
 
-        The first occurrence of a duplicate wins, so its `location` is the earliest one.
+        The first occurrence of a duplicate wins, so its `location` is the earliest one. A package
+        with a NUL character in any field becomes an unscannable entry (no released package has one,
+        and no database can store one), whichever parser read it; NULs in reported text become U+FFFD.
         """
         unique: dict[tuple[str, str], Package] = {}
+        refused: list[UnscannableEntry] = []
         for package in packages:
-            unique.setdefault((package.name, package.version), package)
-        entries = dict.fromkeys(unscannable)  # drop exact repeats, keep file order
+            if _holds_nul(package):
+                refused.append(_nul_entry(package))
+            else:
+                unique.setdefault((package.name, package.version), package)
+        entries = dict.fromkeys(_printable(entry) for entry in (*unscannable, *refused))  # no repeats, file order
         return cls(
             ecosystem=ecosystem,
             packages=tuple(unique[key] for key in sorted(unique)),
             unscannable=tuple(entries),
-            unscanned=tuple(dict.fromkeys(unscanned)),
+            unscanned=tuple(dict.fromkeys(_printable_item(item) for item in unscanned)),
         )
+
+
+def _holds_nul(package: Package) -> bool:
+    texts = (package.name, package.version, package.purl, package.location, package.source_name, package.source_version)
+    return any(text is not None and NUL in text for text in texts)
+
+
+def _nul_entry(package: Package) -> UnscannableEntry:
+    field = "name" if NUL in package.name else "version" if NUL in package.version else "metadata"
+    return UnscannableEntry(
+        name=without_nul(package.name),
+        reason=f"its {field} contains a NUL character (U+0000, shown as \ufffd), which no released package has",
+        location=None if package.location is None else without_nul(package.location),
+    )
+
+
+def _printable(entry: UnscannableEntry) -> UnscannableEntry:
+    if NUL not in entry.name and NUL not in entry.reason and NUL not in (entry.location or ""):
+        return entry
+    location = None if entry.location is None else without_nul(entry.location)
+    return UnscannableEntry(name=without_nul(entry.name), reason=without_nul(entry.reason), location=location)
+
+
+def _printable_item(item: UnscannedItem) -> UnscannedItem:
+    if NUL not in item.path and NUL not in item.reason and NUL not in item.kind:
+        return item
+    return UnscannedItem(path=without_nul(item.path), kind=without_nul(item.kind), reason=without_nul(item.reason))
 
 
 class LockfileParser(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -66,3 +67,43 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         yield current
         orig = current.orig if isinstance(current, DBAPIError) else None
         current = orig if isinstance(orig, BaseException) else current.__cause__
+
+
+_QUOTES_VALUES = frozenset({"22"})
+"""SQLSTATE classes whose messages quote the offending value (data exception: `invalid input syntax ...: "x"`)."""
+_NAMED_FIELDS = ("table_name", "column_name", "constraint_name")
+
+
+def redact_driver_values(context: ExceptionContext) -> None:
+    """A `handle_error` hook: the error's text keeps what failed and drops every value it quotes.
+
+    asyncpg adds PostgreSQL's DETAIL (`Key (key_hash)=(...) already exists`, `Failing row contains
+    (...)`) to its message and SQLAlchemy copies that text into its own; with `hide_parameters` this
+    keeps secrets and results out of every log line that prints the exception, wherever it is logged.
+    """
+    original = context.original_exception
+    errors = list(_chain(original))
+    driver = errors[-1]
+    if not hasattr(driver, "sqlstate") and not isinstance(driver, ValueError):
+        return  # not a PostgreSQL error nor asyncpg's check of an argument: no value is quoted
+    text = _value_free_text(driver)
+    for error in errors:
+        for attribute in ("detail", "hint"):
+            if getattr(error, attribute, None) is not None:
+                setattr(error, attribute, None)
+        error.args = (text,)
+    wrapper = context.sqlalchemy_exception
+    if wrapper is not None:
+        wrapper.args = (f"({type(original).__module__}.{type(original).__name__}) {type(driver).__name__}: {text}",)
+
+
+def _value_free_text(driver: BaseException) -> str:
+    code = sqlstate(driver)
+    message = driver.args[0] if driver.args and isinstance(driver.args[0], str) else ""
+    if code is None or code[:2] in _QUOTES_VALUES:
+        message = "the message is withheld: it may quote a value"
+    names = [
+        f"{name.removesuffix('_name')} {value}" for name in _NAMED_FIELDS if (value := getattr(driver, name, None))
+    ]
+    where = f" ({', '.join(names)})" if names else ""
+    return f"{message}{where}" + (f" [SQLSTATE {code}]" if code else "")

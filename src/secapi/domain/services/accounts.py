@@ -12,6 +12,7 @@ from secapi.domain.errors import ApiKeyNotFound, Conflict, InvalidInput, UserNot
 from secapi.domain.model import ApiKey, IssuedKey, User
 from secapi.domain.ports import ApiKeyRepository, Clock, UserRepository
 from secapi.domain.services.authentication import PrincipalCache
+from secapi.domain.text import NUL, refuse_nul
 from secapi.domain.tiers import Tier
 
 # Deliberately loose: the address is an identifier here, not something we mail
@@ -32,7 +33,7 @@ class AccountService:
 
     async def create_user(self, email: str, tier: Tier, *, is_admin: bool = False) -> tuple[User, IssuedKey]:
         """A new user and their first API key; `Conflict` if the email is taken."""
-        normalized = email.strip().lower()
+        normalized = refuse_nul(email, "email").strip().lower()
         if not _EMAIL.fullmatch(normalized):
             raise InvalidInput(f"{email!r} is not an email address", field="email")
         if await self._users.get_by_email(normalized) is not None:
@@ -51,13 +52,15 @@ class AccountService:
 
     async def find_user_by_email(self, email: str) -> User:
         """The user with this email; `UserNotFound` otherwise."""
-        user = await self._users.get_by_email(email.strip().lower())
+        user = await self._users.get_by_email(email.strip().lower()) if NUL not in email else None
         if user is None:
             raise UserNotFound(f"no user with email {email}")
         return user
 
     async def issue_key(self, user_id: UUID, *, name: str | None = None) -> IssuedKey:
         """A new API key for the user; the plaintext is returned here and never again."""
+        if name is not None:
+            refuse_nul(name, "name")
         await self.get_user(user_id)
         for _ in range(_MAX_PREFIX_ATTEMPTS):
             prefix, secret = api_keys.generate_key()

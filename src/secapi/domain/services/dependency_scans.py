@@ -22,6 +22,7 @@ from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache
 from secapi.domain.services.scan_recorder import ScanRecorder
+from secapi.domain.text import refuse_nul
 
 
 class LockfileReader(Protocol):
@@ -139,6 +140,7 @@ class DependencyScanService:
         version = await self._results.current_version()
         if version == 0:
             raise VulnDbEmpty  # before the cache and the quota: refusing costs the caller nothing
+        self._check_names(lockfile)
         self._check_companions(lockfile)
         try:
             outcome = await self._scan(principal, lockfile, key, data, version, bypass_cache=bypass_cache)
@@ -155,6 +157,13 @@ class DependencyScanService:
             raise
         finally:
             await self._quota.scan_state(principal)
+
+    @staticmethod
+    def _check_names(lockfile: LockfileInput) -> None:
+        # File names are kept with the scan; refused here, before the cache and the quota, at no cost.
+        refuse_nul(lockfile.filename, "filename")
+        for name, _content in lockfile.companions:
+            refuse_nul(name, "files")
 
     def _check_companions(self, lockfile: LockfileInput) -> None:
         # A file sent along that nothing reads would be dropped silently: refuse it instead, at no cost.

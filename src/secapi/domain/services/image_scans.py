@@ -27,6 +27,7 @@ from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.services.dependency_scans import NoQuota, QuotaGate, ScanOutcome
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
 from secapi.domain.services.scan_recorder import ScanRecorder
+from secapi.domain.text import refuse_nul
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,7 @@ class ImageScanSubmitter:
         result of an identical upload that finished a moment ago.
         """
         await self.refuse_if_vulndb_empty()
+        refuse_nul(filename, "file", "the archive's file name")
         reference = parse_image_reference(image) if image else ARCHIVE_REFERENCE
         target = parse_platform(platform) if platform else DEFAULT_PLATFORM
         data = {

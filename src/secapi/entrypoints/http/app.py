@@ -26,7 +26,7 @@ from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsContro
 from secapi.entrypoints.http.controllers.scans import ScansController
 from secapi.entrypoints.http.controllers.usage import UsageController
 from secapi.entrypoints.http.metrics import install_http_metrics, metrics_lifespan
-from secapi.entrypoints.http.problems import exception_handlers
+from secapi.entrypoints.http.problems import docs_router, exception_handlers
 from secapi.entrypoints.http.rate_limit_headers import rate_limit_header_middleware
 from secapi.entrypoints.http.usage import usage_flusher, usage_middleware
 from secapi.ioc import make_container
@@ -78,6 +78,7 @@ def _openapi(settings: Settings) -> OpenAPIConfig | None:
         description="Vulnerability scanning for container images and dependency lockfiles, "
         "matched against a local copy of the OSV database.",
         path="/schema",
+        openapi_router=docs_router("/schema"),  # unknown paths under it: 404 problems, not HTML
         render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         components=Components(
             security_schemes={

@@ -8,9 +8,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar import Request, Response, Router
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.types import ExceptionHandlersMap
+from litestar.utils.scope.state import ScopeState
 
 from secapi.domain.errors import (
     Conflict,
@@ -172,6 +173,31 @@ def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return problem(400, "validation-error", "Validation failed", detail, request, extensions={"invalid-params": params})
 
 
+def _undecodable_text(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """Invalid UTF-8 in a JSON string: msgspec raises `UnicodeDecodeError` (not `DecodeError`), wherever it decodes."""
+    assert isinstance(exc, UnicodeDecodeError)
+    body = ScopeState.from_scope(request.scope).body
+    if not isinstance(body, bytes):
+        body = b""
+    offset = body.find(exc.object) if exc.object else -1
+    if offset < 0:  # not the request body's bytes: a decoding bug elsewhere is still a 500
+        return _unexpected_error(request, exc)
+    position = offset + exc.start
+    detail = (
+        f"the request body is not valid UTF-8: the byte at offset {position} (0x{body[position]:02x}) in a JSON string "
+        f"is {_UTF8_REASONS.get(exc.reason, exc.reason)}; send JSON encoded as UTF-8"
+    )
+    params = [{"name": "body", "reason": detail, "in": "body"}]
+    return problem(400, "bad-request", "Bad request", detail, request, extensions={"invalid-params": params})
+
+
+_UTF8_REASONS = {
+    "invalid start byte": "not the start of any UTF-8 character",
+    "invalid continuation byte": "the start of a UTF-8 character that the bytes after it do not complete",
+    "unexpected end of data": "the start of a UTF-8 character that the string ends before completing",
+}
+
+
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -208,6 +234,20 @@ def _http_error_handler(max_body_bytes: int) -> Any:
     return handle
 
 
+def docs_router(path: str) -> Router:
+    """The router the OpenAPI plugin fills with the docs; a path under it that serves nothing is a 404 problem.
+
+    Litestar answers such paths from a catch-all `{path:str}` route with an HTML page; the one route of
+    the docs with a path parameter is that catch-all, so a request it matched becomes `NotFoundException`.
+    """
+
+    def refuse_unserved_path(request: Request[Any, Any, Any]) -> None:
+        if request.path_params:
+            raise NotFoundException
+
+    return Router(path, route_handlers=[], include_in_schema=False, before_request=refuse_unserved_path)
+
+
 def exception_handlers(max_body_bytes: int) -> ExceptionHandlersMap:
     """The handlers to install on the app: every error leaves as problem+json."""
     return {
@@ -216,5 +256,6 @@ def exception_handlers(max_body_bytes: int) -> ExceptionHandlersMap:
         RateLimitExceeded: _quota_exceeded,
         ValidationException: _validation_error,
         HTTPException: _http_error_handler(max_body_bytes),
+        UnicodeDecodeError: _undecodable_text,
         Exception: _unexpected_error,
     }
