@@ -10,7 +10,6 @@ from dishka import Provider
 from dishka.integrations.litestar import LitestarProvider, setup_dishka
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from secapi import __version__
@@ -20,12 +19,14 @@ from secapi.entrypoints.http.background import background_work
 from secapi.entrypoints.http.controllers.admin import AdminController
 from secapi.entrypoints.http.controllers.admin_cache import AdminCacheController
 from secapi.entrypoints.http.controllers.health import HealthController
-from secapi.entrypoints.http.controllers.metrics import MetricsController
+from secapi.entrypoints.http.controllers.metrics import METRICS_SECURITY_SCHEME, metrics_routes
 from secapi.entrypoints.http.controllers.notifications import NotificationsController
 from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsController
 from secapi.entrypoints.http.controllers.scans import ScansController
 from secapi.entrypoints.http.controllers.usage import UsageController
+from secapi.entrypoints.http.docs_ui import docs_assets_router, docs_render_plugins
 from secapi.entrypoints.http.metrics import install_http_metrics, metrics_lifespan
+from secapi.entrypoints.http.openapi import ClosedStructSchemaPlugin
 from secapi.entrypoints.http.problems import docs_router, exception_handlers
 from secapi.entrypoints.http.rate_limit_headers import rate_limit_header_middleware
 from secapi.entrypoints.http.usage import usage_flusher, usage_middleware
@@ -54,8 +55,10 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             AdminCacheController,
             UsageController,
             NotificationsController,
-            *([MetricsController] if metrics else []),
+            *([metrics_routes(settings)] if metrics else []),
+            *([docs_assets_router()] if settings.docs_enabled else []),
         ],
+        plugins=[ClosedStructSchemaPlugin()],
         exception_handlers=exception_handlers(settings.request_max_body_bytes),
         request_max_body_size=settings.request_max_body_bytes,
         middleware=[usage_middleware, rate_limit_header_middleware],
@@ -79,10 +82,19 @@ def _openapi(settings: Settings) -> OpenAPIConfig | None:
         "matched against a local copy of the OSV database.",
         path="/schema",
         openapi_router=docs_router("/schema"),  # unknown paths under it: 404 problems, not HTML
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=docs_render_plugins(),  # assets served locally: the docs work offline
         components=Components(
             security_schemes={
-                "apiKey": SecurityScheme(type="http", scheme="bearer", description="Authorization: Bearer sk_…")
+                "apiKey": SecurityScheme(type="http", scheme="bearer", description="Authorization: Bearer sk_…"),
+                **(
+                    {
+                        METRICS_SECURITY_SCHEME: SecurityScheme(
+                            type="http", scheme="bearer", description="Authorization: Bearer <SECAPI_METRICS_TOKEN>"
+                        )
+                    }
+                    if settings.metrics_token
+                    else {}
+                ),
             }
         ),
         security=[{"apiKey": []}],

@@ -11,6 +11,8 @@ from secapi.domain.caching import ScanCache
 from secapi.domain.errors import InvalidInput
 from secapi.domain.services.cache_warming import CacheWarmer, WarmRequest
 from secapi.entrypoints.http.auth import AdminPrincipal
+from secapi.entrypoints.http.media_types import json_only
+from secapi.entrypoints.http.openapi import ADMIN, JSON_BODY, ApiOperation, problem_responses
 from secapi.entrypoints.http.schemas import (
     CacheStatsView,
     InvalidateRequest,
@@ -25,8 +27,15 @@ class AdminCacheController(Controller):
 
     path = "/api/v1/admin/cache"
     tags = ["admin"]
+    guards = [json_only]
 
-    @get("/stats", operation_id="CacheStats", summary="Hits, misses, hit rate by scan type; keys and memory")
+    @get(
+        "/stats",
+        operation_id="CacheStats",
+        summary="Hits, misses, hit rate by scan type; keys and memory",
+        operation_class=ApiOperation,
+        responses=problem_responses(*ADMIN),
+    )
     @inject
     async def stats(self, admin: FromDishka[AdminPrincipal], cache: FromDishka[ScanCache]) -> CacheStatsView:
         return msgspec.convert(msgspec.to_builtins(await cache.get_cache_stats()), CacheStatsView)
@@ -36,6 +45,8 @@ class AdminCacheController(Controller):
         operation_id="InvalidateCache",
         summary="Remove cached results by scan type or pattern",
         status_code=200,
+        operation_class=ApiOperation,
+        responses=problem_responses(*JSON_BODY, *ADMIN, 422),
     )
     @inject
     async def invalidate(
@@ -46,7 +57,14 @@ class AdminCacheController(Controller):
         pattern = data.pattern or f"scan:{data.scan_type}:*"
         return InvalidateView(removed=await cache.invalidate_pattern(pattern), pattern=pattern)
 
-    @post("/warm", operation_id="WarmCache", summary="Queue fresh scans of given or popular images", status_code=202)
+    @post(
+        "/warm",
+        operation_id="WarmCache",
+        summary="Queue fresh scans of given or popular images",
+        status_code=202,
+        operation_class=ApiOperation,
+        responses=problem_responses(*JSON_BODY, *ADMIN),
+    )
     @inject
     async def warm(
         self, data: JSONBody[WarmRequestBody], admin: FromDishka[AdminPrincipal], warmer: FromDishka[CacheWarmer]

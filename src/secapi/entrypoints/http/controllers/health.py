@@ -8,6 +8,7 @@ from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, get
 
 from secapi.domain.services.health import ReadinessService
+from secapi.entrypoints.http.openapi import PublicOperation, problem_responses
 from secapi.entrypoints.http.problems import problem
 
 
@@ -17,11 +18,17 @@ class HealthController(Controller):
     path = "/health"
     tags = ["health"]
 
-    @get("/live", operation_id="Liveness", summary="The process is up")
+    @get("/live", operation_id="Liveness", summary="The process is up", operation_class=PublicOperation)
     async def live(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/ready", operation_id="Readiness", summary="The database (and Redis, when configured) answer")
+    @get(
+        "/ready",
+        operation_id="Readiness",
+        summary="The database (and Redis, when configured) answer",
+        operation_class=PublicOperation,
+        responses=problem_responses(503),
+    )
     @inject
     async def ready(
         self, request: Request[Any, Any, Any], readiness: FromDishka[ReadinessService]

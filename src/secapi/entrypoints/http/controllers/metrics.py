@@ -6,12 +6,14 @@ import asyncio
 from typing import Any
 
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, Router, get
+from litestar.openapi.spec import SecurityRequirement
 
 from secapi.adapters.prometheus.exposition import PrometheusExposition, scrape_authorized
 from secapi.adapters.prometheus.pool import SqlAlchemyPoolMetrics
 from secapi.config import Settings
 from secapi.domain.services.metrics_sampling import MetricsSampler
+from secapi.entrypoints.http.openapi import TokenOperation, problem_responses
 from secapi.entrypoints.http.problems import problem
 
 
@@ -27,7 +29,9 @@ class MetricsController(Controller):
         summary="Prometheus metrics",
         description="Prometheus text format, or OpenMetrics when the Accept header asks for "
         "`application/openmetrics-text`. Needs `Authorization: Bearer <SECAPI_METRICS_TOKEN>` when that is set.",
-        security=[],
+        media_type="text/plain",
+        operation_class=TokenOperation,
+        responses=problem_responses(401),
     )
     @inject
     async def metrics(
@@ -56,3 +60,13 @@ class MetricsController(Controller):
         return Response(
             body, media_type=content_type, headers={"content-type": content_type, "cache-control": "no-store"}
         )
+
+
+METRICS_SECURITY_SCHEME = "metricsBearer"
+"""The OpenAPI security scheme of `/metrics` when `SECAPI_METRICS_TOKEN` is set."""
+
+
+def metrics_routes(settings: Settings) -> Router:
+    """`/metrics`, documented as needing the scrape token when one is set (and as public otherwise)."""
+    security: list[SecurityRequirement] | None = [{METRICS_SECURITY_SCHEME: []}] if settings.metrics_token else None
+    return Router("/", route_handlers=[MetricsController], security=security)

@@ -19,6 +19,8 @@ from secapi.domain.notifications import (
     NotificationEndpoint,
 )
 from secapi.domain.services.notification_endpoints import NotificationEndpointService
+from secapi.entrypoints.http.media_types import json_only
+from secapi.entrypoints.http.openapi import AUTHENTICATED, JSON_BODY, ApiOperation, problem_responses
 
 
 class NotificationEndpointRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -61,8 +63,16 @@ class NotificationsController(Controller):
 
     path = "/api/v1/account/notifications"
     tags = ["account"]
+    guards = [json_only]
 
-    @put("/", operation_id="PutNotificationEndpoint", summary="Register or replace your webhook", status_code=200)
+    @put(
+        "/",
+        operation_id="PutNotificationEndpoint",
+        summary="Register or replace your webhook",
+        status_code=200,
+        operation_class=ApiOperation,
+        responses=problem_responses(*JSON_BODY, *AUTHENTICATED, 422),
+    )
     @inject
     async def put_endpoint(
         self,
@@ -73,14 +83,27 @@ class NotificationsController(Controller):
         endpoint = await endpoints.register(principal.user_id, data.url, data.secret)
         return NotificationEndpointView.of(endpoint)
 
-    @get("/", operation_id="GetNotificationEndpoint", summary="Your webhook (never its secret)")
+    @get(
+        "/",
+        operation_id="GetNotificationEndpoint",
+        summary="Your webhook (never its secret)",
+        operation_class=ApiOperation,
+        responses=problem_responses(*AUTHENTICATED, 404),
+    )
     @inject
     async def get_endpoint(
         self, principal: FromDishka[Principal], endpoints: FromDishka[NotificationEndpointService]
     ) -> NotificationEndpointView:
         return NotificationEndpointView.of(await endpoints.get(principal.user_id))
 
-    @delete("/", operation_id="DeleteNotificationEndpoint", summary="Remove your webhook", status_code=204)
+    @delete(
+        "/",
+        operation_id="DeleteNotificationEndpoint",
+        summary="Remove your webhook",
+        status_code=204,
+        operation_class=ApiOperation,
+        responses=problem_responses(*AUTHENTICATED, 404),
+    )
     @inject
     async def delete_endpoint(
         self, principal: FromDishka[Principal], endpoints: FromDishka[NotificationEndpointService]

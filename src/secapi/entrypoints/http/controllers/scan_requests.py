@@ -9,18 +9,26 @@ from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ValidationException
-from litestar.openapi.spec import Example
-from litestar.params import Body, JSONBody
+from litestar.params import JSONBody
 
 from secapi.domain.errors import InvalidInput
 from secapi.domain.model import Principal
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.entrypoints.http.archive_scans import scan_uploaded_archive
+from secapi.entrypoints.http.media_types import archive_media_types, json_only, lockfile_media_types, media_type_of
+from secapi.entrypoints.http.openapi import (
+    AUTHENTICATED,
+    JSON_BODY,
+    MULTIPART_MEDIA_TYPE,
+    ArchiveScanOperation,
+    LockfileScanOperation,
+    ScanOperation,
+    problem_responses,
+    scan_responses,
+)
 from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
 from secapi.entrypoints.http.schemas import MAX_COMPANIONS, DependencyScanRequest, DockerScanRequest
-
-_EXAMPLE = {"filename": "requirements.txt", "content": "requests==2.30.0\nflask==2.2.4\n"}
 
 
 class ScanRequestsController(Controller):
@@ -38,7 +46,9 @@ class ScanRequestsController(Controller):
         "Files that complete the lockfile (a go.mod's go.sum) go in `files` (JSON) or as further "
         "multipart file parts named `files`.",
         status_code=200,
-        request_body=Body(examples=[Example(value=_EXAMPLE)]),
+        guards=[lockfile_media_types],
+        operation_class=LockfileScanOperation,
+        responses={200: scan_responses()[200], **problem_responses(*JSON_BODY, *AUTHENTICATED, 422)},
     )
     @inject
     async def scan_dependencies(
@@ -58,6 +68,9 @@ class ScanRequestsController(Controller):
         description="Answers 200 with the result when the scan finishes within the sync budget, otherwise "
         "202 with `Location: /api/v1/scans/{id}` to poll. A scan that fails answers a 422 problem with its id.",
         status_code=200,
+        guards=[json_only],
+        operation_class=ScanOperation,
+        responses={**scan_responses(), **problem_responses(*JSON_BODY, *AUTHENTICATED, 422)},
     )
     @inject
     async def scan_docker(
@@ -77,6 +90,9 @@ class ScanRequestsController(Controller):
         description="Multipart upload: field `file` (the tarball, optionally gzipped), optional `platform` and "
         "`image` (which image of a multi-image archive). Scanned the same way as a registry image.",
         status_code=200,
+        guards=[archive_media_types],
+        operation_class=ArchiveScanOperation,
+        responses={**scan_responses(), **problem_responses(*AUTHENTICATED, 413, 415, 422)},
         request_max_body_size=None,  # checked against SECAPI_ARCHIVE_MAX_BYTES while streaming
     )
     async def scan_docker_archive(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -85,20 +101,25 @@ class ScanRequestsController(Controller):
 
 async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput, bool]:
     """The lockfile (and whether the caller shares its result) from a JSON body or a multipart `file` upload."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
+    if media_type_of(request.headers.get("content-type", "")) == MULTIPART_MEDIA_TYPE:
         form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("send the lockfile as a multipart field named 'file'", field="file")
-        parts = [part for part in form.getall("files", []) if isinstance(part, UploadFile)]
+        uploads = form.getall("file", [])
+        if len(uploads) > 1:
+            raise ValidationException(
+                detail="the request is not valid",
+                extra=[{"key": "file", "message": _ONE_FILE_PART, "source": "body"}],
+            )
+        if not uploads:
+            raise InvalidInput("send the lockfile as a multipart file part named 'file'", field="file")
+        upload = _named_upload(uploads[0], "file")
+        parts = [_named_upload(part, "files") for part in form.getall("files", [])]
         if len(parts) > MAX_COMPANIONS:
             raise InvalidInput(f"at most {MAX_COMPANIONS} companion files may be sent", field="files")
         shared = str(form.get("shared", "")).lower() in ("1", "true", "yes", "on")
         return LockfileInput(
-            filename=upload.filename or "",
+            filename=upload.filename,
             content=await _text_of(upload, "file"),
-            companions=tuple([(part.filename or "", await _text_of(part, "files")) for part in parts]),
+            companions=tuple([(part.filename, await _text_of(part, "files")) for part in parts]),
         ), shared
     body = await request.body()
     try:
@@ -113,6 +134,29 @@ async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput
         ) from exc
     companions = tuple((file.filename, file.content) for file in data.files)
     return LockfileInput(filename=data.filename, content=data.content, companions=companions), data.shared
+
+
+_ONE_FILE_PART = (
+    "send exactly one multipart part named 'file' (the lockfile); companion files go in parts named 'files'"
+)
+
+
+_NAMELESS = {
+    "file": ("poetry.lock", "SecAPI picks the lockfile format from it"),
+    "files": ("go.sum", "SecAPI tells which companion file it is from its name"),
+}
+
+
+def _named_upload(part: Any, field: str) -> UploadFile:
+    """A file part with a filename: a lockfile's (or companion's) format comes from its name, never its content."""
+    if not isinstance(part, UploadFile) or not part.filename:
+        example, why = _NAMELESS[field]
+        raise InvalidInput(
+            f'the {field!r} part needs a filename (Content-Disposition: form-data; name="{field}"; '
+            f'filename="{example}"): {why}',
+            field=field,
+        )
+    return part
 
 
 async def _text_of(upload: UploadFile, field: str) -> str:

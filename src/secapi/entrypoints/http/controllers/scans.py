@@ -6,11 +6,19 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, Response, get
-from litestar.params import FromPath, Parameter
+from litestar import Controller, Response, get
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, Parameter
 
 from secapi.domain.model import Principal
 from secapi.domain.services.scan_queries import ScanQueries
+from secapi.entrypoints.http.openapi import (
+    AUTHENTICATED,
+    ApiOperation,
+    ConditionalGetOperation,
+    not_modified,
+    problem_responses,
+)
 from secapi.entrypoints.http.scan_responses import scan_etag
 from secapi.entrypoints.http.schemas import ScanListView, ScanView, decode_cursor
 
@@ -21,23 +29,42 @@ class ScansController(Controller):
     path = "/api/v1/scans"
     tags = ["scans"]
 
-    @get("/{scan_id:uuid}", operation_id="GetScan", summary="One of your scans")
+    @get(
+        "/{scan_id:uuid}",
+        operation_id="GetScan",
+        summary="One of your scans",
+        operation_class=ConditionalGetOperation,
+        responses={
+            200: ResponseSpec(ScanView, description="The scan", generate_examples=False),
+            **not_modified(),
+            **problem_responses(*AUTHENTICATED, 404),
+        },
+    )
     @inject
     async def get_scan(
         self,
-        request: Request[Any, Any, Any],
         scan_id: FromPath[UUID],
         principal: FromDishka[Principal],
         scans: FromDishka[ScanQueries],
+        if_none_match: Annotated[
+            str | None,
+            HeaderParameter(name="If-None-Match", description="An `ETag` of this scan: 304 while it is unchanged"),
+        ] = None,
     ) -> Response[Any]:
         scan = await scans.get(principal, scan_id)
         etag = scan_etag(scan)
         headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-        if etag in _etags(request.headers.get("if-none-match")):
+        if etag in _etags(if_none_match):
             return Response(content=None, status_code=304, headers=headers)
         return Response(ScanView.of(scan), headers=headers)
 
-    @get("/", operation_id="ListScans", summary="Your scans, newest first")
+    @get(
+        "/",
+        operation_id="ListScans",
+        summary="Your scans, newest first",
+        operation_class=ApiOperation,
+        responses=problem_responses(400, *AUTHENTICATED, 422),
+    )
     @inject
     async def list_scans(
         self,

@@ -9,6 +9,7 @@ from litestar import Controller, get
 
 from secapi.domain.model import Principal
 from secapi.domain.services.quotas import QuotaService
+from secapi.entrypoints.http.openapi import AUTHENTICATED, ApiOperation, problem_responses
 from secapi.entrypoints.http.schemas import UsageView, WindowView
 
 
@@ -18,7 +19,13 @@ class UsageController(Controller):
     path = "/api/v1/usage"
     tags = ["account"]
 
-    @get("/", operation_id="GetUsage", summary="Each quota window: limit, used, remaining, reset time")
+    @get(
+        "/",
+        operation_id="GetUsage",
+        summary="Each quota window: limit, used, remaining, reset time",
+        operation_class=ApiOperation,
+        responses=problem_responses(*AUTHENTICATED),
+    )
     @inject
     async def usage(self, principal: FromDishka[Principal], quotas: FromDishka[QuotaService]) -> UsageView:
         state = await quotas.usage(principal)

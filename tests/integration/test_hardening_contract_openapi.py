@@ -1,0 +1,190 @@
+"""The published OpenAPI document describes every operation completely: bodies, codes, problems, security."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from litestar import Litestar
+
+from secapi.config import Settings
+from secapi.entrypoints.http.app import create_app
+
+from support.http import serve
+
+PROBLEM = "application/problem+json"
+API = ("401", "429", "503")
+ADMIN = (*API, "403")
+JSON_BODY = ("400", "413", "415")
+
+# operationId: (success codes, error codes, request media types)
+OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
+    "Liveness": ({"200"}, set(), set()),
+    "Readiness": ({"200"}, {"503"}, set()),
+    "Metrics": ({"200"}, set(), set()),
+    "ScanDependencies": (
+        {"200"},
+        {*JSON_BODY, *API, "422"},
+        {"application/json", "multipart/form-data"},
+    ),
+    "ScanDockerImage": ({"200", "202"}, {*JSON_BODY, *API, "422"}, {"application/json"}),
+    "ScanDockerArchive": (
+        {"200", "202"},
+        {*API, "413", "415", "422"},
+        {
+            "multipart/form-data",
+            "application/x-tar",
+            "application/gzip",
+            "application/x-gzip",
+            "application/octet-stream",
+        },
+    ),
+    "GetScan": ({"200", "304"}, {*API, "404"}, set()),
+    "ListScans": ({"200"}, {"400", *API, "422"}, set()),
+    "CreateUser": ({"201"}, {*JSON_BODY, *ADMIN, "409", "422"}, {"application/json"}),
+    "GetUser": ({"200"}, {*ADMIN, "404"}, set()),
+    "SetUserTier": ({"200"}, {*JSON_BODY, *ADMIN, "404"}, {"application/json"}),
+    "ListUserKeys": ({"200"}, {*ADMIN, "404"}, set()),
+    "IssueKey": ({"201"}, {*JSON_BODY, *ADMIN, "404", "409"}, {"application/json"}),
+    "RevokeKey": ({"200"}, {*ADMIN, "404"}, set()),
+    "CacheStats": ({"200"}, set(ADMIN), set()),
+    "InvalidateCache": ({"200"}, {*JSON_BODY, *ADMIN, "422"}, {"application/json"}),
+    "WarmCache": ({"202"}, {*JSON_BODY, *ADMIN}, {"application/json"}),
+    "GetUsage": ({"200"}, set(API), set()),
+    "PutNotificationEndpoint": ({"200"}, {*JSON_BODY, *API, "422"}, {"application/json"}),
+    "GetNotificationEndpoint": ({"200"}, {*API, "404"}, set()),
+    "DeleteNotificationEndpoint": ({"204"}, {*API, "404"}, set()),
+}
+PUBLIC = {"Liveness", "Readiness", "Metrics"}
+SCAN_STARTS = {"ScanDependencies", "ScanDockerImage", "ScanDockerArchive"}
+
+
+async def _document(app: Litestar) -> dict[str, Any]:
+    async with serve(app) as http:
+        response = await http.get("/schema/openapi.json")
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+@pytest.fixture
+async def document(client: AsyncClient) -> dict[str, Any]:
+    response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        operation["operationId"]: operation
+        for item in document["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def test_every_operation_is_in_the_table(document: dict[str, Any]) -> None:
+    assert set(_operations(document)) == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("operation_id", sorted(OPERATIONS))
+def test_operation_documents_its_bodies_codes_and_problems(document: dict[str, Any], operation_id: str) -> None:
+    successes, errors, media_types = OPERATIONS[operation_id]
+    operation = _operations(document)[operation_id]
+    responses = operation["responses"]
+    assert {code for code in responses if int(code) < 400} == successes
+    assert {code for code in responses if int(code) >= 400} == errors
+    assert set(operation.get("requestBody", {}).get("content", {})) == media_types
+    if media_types:
+        assert operation["requestBody"].get("required") is True
+    for code in errors:
+        content = responses[code].get("content", {})
+        assert set(content) == {PROBLEM}, f"{operation_id} {code}: {set(content)}"
+        schema = _resolve(document, content[PROBLEM]["schema"])
+        assert {"type", "title", "status", "detail", "instance", "invalid-params"} <= set(schema["properties"])
+        assert {"type", "title", "status", "detail"} <= set(schema["required"])
+        if code == "429":
+            assert {"tier", "retry_after", "reset_at", "limits", "violated-policies"} <= set(schema["required"])
+            assert "Retry-After" in responses[code]["headers"]
+        if code == "401":
+            assert "WWW-Authenticate" in responses[code]["headers"]
+    if operation_id in SCAN_STARTS:
+        for code in successes:
+            assert responses[code]["headers"]["Location"]["required"] is True
+            assert _resolve(document, responses[code]["content"]["application/json"]["schema"])["title"] == "ScanView"
+    if operation_id == "GetScan":
+        assert "content" not in responses["304"]
+        assert {"ETag"} <= set(responses["304"]["headers"]) & set(responses["200"]["headers"])
+        assert any(p["name"] == "If-None-Match" and p["in"] == "header" for p in operation["parameters"])
+
+
+def test_lockfile_body_is_json_with_companions_or_a_multipart_form(document: dict[str, Any]) -> None:
+    content = _operations(document)["ScanDependencies"]["requestBody"]["content"]
+    as_json = _resolve(document, content["application/json"]["schema"])
+    assert set(as_json["required"]) == {"filename", "content"}
+    assert {"filename", "content", "shared", "files"} == set(as_json["properties"])
+    assert as_json["additionalProperties"] is False
+    companion = _resolve(document, as_json["properties"]["files"]["items"])
+    assert companion["additionalProperties"] is False
+    assert set(companion["required"]) == {"filename", "content"}
+    form = content["multipart/form-data"]["schema"]
+    assert form["required"] == ["file"]
+    assert form["properties"]["file"]["format"] == "binary"
+    assert form["properties"]["files"]["items"]["format"] == "binary"
+    assert form["properties"]["shared"]["type"] == "boolean"
+
+
+def test_archive_body_is_a_form_or_the_raw_tarball(document: dict[str, Any]) -> None:
+    content = _operations(document)["ScanDockerArchive"]["requestBody"]["content"]
+    form = content["multipart/form-data"]["schema"]
+    assert form["required"] == ["file"]
+    assert set(form["properties"]) == {"file", "platform", "image"}
+    assert content["application/x-tar"]["schema"]["format"] == "binary"
+    assert content["application/gzip"]["schema"]["format"] == "binary"
+
+
+def test_objects_that_refuse_unknown_fields_say_so(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    open_by_design = {"Problem", "QuotaProblem", "InvalidParam", "Tier"}  # problems carry extensions
+    for name, schema in schemas.items():
+        if name in open_by_design:
+            continue
+        assert schema.get("additionalProperties") is False, name
+    for operation_id, operation in _operations(document).items():
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            choices = body["schema"].get("oneOf", [body["schema"]])  # an optional body: the object or null
+            objects = [_resolve(document, choice) for choice in choices if choice.get("type") != "null"]
+            assert [schema["additionalProperties"] for schema in objects] == [False], operation_id
+
+
+def test_api_operations_need_a_bearer_key_and_health_none(document: dict[str, Any]) -> None:
+    assert document["security"] == [{"apiKey": []}]
+    assert document["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Authorization: Bearer sk_…",
+    }
+    for operation_id, operation in _operations(document).items():
+        if operation_id in PUBLIC:
+            assert operation["security"] == [], operation_id  # explicit: the document's default would apply
+        else:
+            assert "security" not in operation, operation_id
+
+
+async def test_metrics_is_documented_behind_its_token_when_one_is_set(settings: Settings) -> None:
+    document = await _document(create_app(replace(settings, metrics_token="s3cret-scrape-token")))
+    metrics = _operations(document)["Metrics"]
+    assert metrics["security"] == [{"metricsBearer": []}]
+    assert document["components"]["securitySchemes"]["metricsBearer"]["scheme"] == "bearer"
+    assert set(metrics["responses"]) == {"200", "401"}
+    assert PROBLEM in metrics["responses"]["401"]["content"]
