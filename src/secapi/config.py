@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/secapi.db"
+_SCHEDULE_SUFFIX = "_cron"
+_SCHEDULE_OFF = frozenset({"", "off", "none", "never", "false", "disabled"})
 
 
 class SettingsError(ValueError):
@@ -127,7 +129,12 @@ class Settings:
     """How many of the most requested images are re-scanned after a database update and every warm interval."""
 
     cache_warm_cron: str = "17 * * * *"
-    """When workers re-scan the popular images (cron syntax, run once across all workers; empty: never)."""
+    """When workers re-scan the popular images (cron syntax, run once across all workers; empty, `off`,
+    `none`, `never`, `false` or `disabled`: never)."""
+
+    worker_grace_seconds: float = 25.0
+    """On SIGTERM or SIGINT, `secapi worker` lets running scans finish for this long, then hands the rest back
+    to the queue and exits (keep it below the orchestrator's kill timeout, e.g. Kubernetes' 30 s)."""
 
     tag_digest_ttl: int = 300
     """Seconds a tag → digest resolution is reused before asking the registry again (a moved tag is seen then)."""
@@ -167,8 +174,8 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"SECAPI_{f.name.upper()}")
-            if raw is None or raw == "":
-                continue
+            if raw is None or (raw == "" and not f.name.endswith(_SCHEDULE_SUFFIX)):
+                continue  # an empty schedule is kept: it means "off", not "the default"
             values[f.name] = _convert(f.name, raw, hints[f.name])
         values.update(overrides)
         return cls(**values)
@@ -203,6 +210,12 @@ def _convert(name: str, raw: str, hint: Any) -> Any:
     except ValueError as exc:
         raise SettingsError(f"SECAPI_{name.upper()}={raw!r} is not a valid {text}") from exc
     return raw
+
+
+def schedule(value: str) -> str | None:
+    """A cron setting's schedule, or None when it is switched off (empty, `off`, `none`, `never`, ...)."""
+    stripped = value.strip()
+    return None if stripped.lower() in _SCHEDULE_OFF else stripped
 
 
 def host_list(value: str) -> frozenset[str]:

@@ -1,4 +1,8 @@
-"""`secapi worker`: runs queued scans from Redis (SAQ) and sweeps stale ones."""
+"""`secapi worker`: runs queued scans from Redis (SAQ) and sweeps stale ones.
+
+On SIGTERM or SIGINT it takes no new scans, lets running ones finish for up to
+`worker_grace_seconds`, hands the rest back to the queue, and exits.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,24 @@ from secapi.adapters.prometheus.exposition import PrometheusExposition
 from secapi.adapters.prometheus.pool import SqlAlchemyPoolMetrics
 from secapi.adapters.prometheus.server import MetricsHttpServer
 from secapi.adapters.redis.scan_queue import JOB_FUNCTION
-from secapi.config import Settings
+from secapi.config import Settings, schedule
 from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.domain.services.reset_notifications import ResetNotifier
+from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.ioc import make_container, run_scan_job, sweep_scans, warm_popular
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL = 15.0
+HAND_BACK_SECONDS = 5.0
+"""Of the grace period, at most this much is kept for handing back the scans that did not finish."""
+DEQUEUE_TIMEOUT = 1.0
+"""An idle slot asks Redis for a job this often, so a stopping worker's idle slots end within it."""
+
+
+class _Worker(Worker[Context]):
+    """SAQ's worker without its own signal handlers: they would replace `serve_worker`'s and skip the grace."""
+
+    SIGNALS: list[signal.Signals] = []
 
 
 async def sweep_forever(container: Any, interval: float = SWEEP_INTERVAL) -> None:
@@ -35,19 +50,40 @@ async def sweep_forever(container: Any, interval: float = SWEEP_INTERVAL) -> Non
         await asyncio.sleep(interval)
 
 
+async def hand_back(container: Any, scan_id: UUID) -> None:
+    """Put an interrupted scan back in the queued state, so the next worker takes it at once."""
+    try:
+        async with container() as request:
+            await (await request.get(ScanSweeper)).hand_back(scan_id)
+    except Exception:  # the lease then runs out and the sweeper hands it out instead
+        log.exception("could not hand scan %s back; its lease will expire instead", scan_id)
+
+
 async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run a SAQ worker with `settings.worker_concurrency` slots until `stop` is set (or a signal)."""
+    """Run a SAQ worker with `settings.worker_concurrency` slots until `stop` is set (or SIGTERM/SIGINT)."""
     if not settings.redis_url:
         raise SystemExit("secapi worker needs SECAPI_REDIS_URL; without Redis the API runs scans in-process")
+    warm_cron = schedule(settings.cache_warm_cron)
     container = make_container(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
+    running: set[asyncio.Task[Any]] = set()
 
     async def run_scan(_ctx: Context, *, scan_id: str) -> None:
-        await run_scan_job(container, UUID(scan_id))
+        task = asyncio.current_task()
+        assert task is not None
+        running.add(task)
+        try:
+            await run_scan_job(container, UUID(scan_id))
+        except asyncio.CancelledError:
+            # Out of grace at shutdown (or past the job timeout): give the scan back, then let SAQ re-queue the job.
+            await asyncio.shield(hand_back(container, UUID(scan_id)))
+            raise
+        finally:
+            running.discard(task)
 
     async def warm_cache(_ctx: Context) -> None:
         await warm_popular(container, settings.cache_warm_top)
@@ -55,26 +91,63 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     run_scan.__qualname__ = run_scan.__name__ = JOB_FUNCTION
     queue = await container.get(Queue)
     # SAQ enqueues a cron job under one key per run, so several workers still warm once.
-    cron = [CronJob(warm_cache, cron=settings.cache_warm_cron, unique=True)] if settings.cache_warm_cron else []
-    worker = Worker(queue, functions=[run_scan], concurrency=settings.worker_concurrency, cron_jobs=cron)
+    cron = [CronJob(warm_cache, cron=warm_cron, unique=True)] if warm_cron else []
+    grace = max(settings.worker_grace_seconds, 0.0)
+    reserve = min(HAND_BACK_SECONDS, grace / 2)
+    try:
+        worker = _Worker(
+            queue,
+            functions=[run_scan],
+            concurrency=settings.worker_concurrency,
+            cron_jobs=cron,
+            dequeue_timeout=DEQUEUE_TIMEOUT,
+            shutdown_grace_period_s=int(grace - reserve),
+            cancellation_hard_deadline_s=reserve / 2,
+        )
+    except ValueError as exc:  # an invalid cron expression
+        await container.close()
+        raise SystemExit(f"secapi worker: {exc} (SECAPI_CACHE_WARM_CRON={settings.cache_warm_cron!r})") from exc
     metrics_server = await start_metrics_server(container, settings)
+    saq_task = asyncio.create_task(worker.start(), name="saq-worker")
     tasks = [
-        asyncio.create_task(worker.start(), name="saq-worker"),
         asyncio.create_task(sweep_forever(container), name="scan-sweeper"),
         asyncio.create_task((await container.get(ResetNotifier)).deliver_forever(), name="reset-notifier"),
     ]
+    await asyncio.sleep(0)  # let SAQ reach its wait before a stop that is already set is acted on
     try:
         await stop.wait()
+        log.info("stopping: %d running scans get up to %.0f s to finish", len(running), grace - reserve)
     finally:
+        deadline = loop.time() + grace
         if metrics_server is not None:
             metrics_server.stop()
-        await worker.stop()
+        await _stop_saq(worker, saq_task, deadline)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await container.close()
+
+
+async def _stop_saq(worker: Worker[Context], saq_task: asyncio.Task[None], deadline: float) -> None:
+    """Take no new jobs, let the running ones finish within SAQ's grace period, then cancel (hand back) the rest."""
+    loop = asyncio.get_running_loop()
+    worker.event.set()
+    slots = [task for task in worker.tasks if task.get_name() == "process"]
+    # SAQ's grace waits for every task; its upkeep loops sleep up to a minute, so end them now
+    # (they return quietly once the event is set) and the wait ends as soon as the scans do.
+    for task in worker.tasks:
+        if task.get_name() != "process":
+            task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await worker.stop()
+    # A cancelled slot hands its scan back and re-queues the job after SAQ's own wait has ended.
+    pending = [task for task in (*slots, saq_task) if not task.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=max(deadline - loop.time(), 0.1))
+    for task in pending:
+        task.cancel()
 
 
 async def start_metrics_server(container: Any, settings: Settings) -> MetricsHttpServer | None:

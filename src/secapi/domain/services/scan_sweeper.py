@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
+from uuid import UUID
 
 from secapi.domain.model import Scan, ScanStatus
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
@@ -46,6 +48,21 @@ class ScanSweeper:
             log.warning("re-queueing stale scan %s (%s, attempt %d)", scan.id, scan.status.value, scan.attempts)
             await self._queue.enqueue(scan.id)
         return len(stale)
+
+    async def hand_back(self, scan_id: UUID) -> bool:
+        """Return a running scan to the queued state at once (its worker is stopping); False if it is not running.
+
+        The caller re-queues its job (SAQ retries a cancelled job); if that message is lost, the sweep
+        finds the scan queued for longer than the queue timeout and queues it again.
+        """
+        scan = await self._scans.get(scan_id)
+        if scan is None or scan.status is not ScanStatus.RUNNING:
+            return False
+        await self._scans.update(
+            dataclasses.replace(scan, status=ScanStatus.QUEUED, started_at=None, lease_expires_at=None)
+        )
+        log.info("handed scan %s back to the queue (attempt %d)", scan.id, scan.attempts)
+        return True
 
     async def _fail(self, scan: Scan, reason: str) -> None:
         now = self._clock.now()
