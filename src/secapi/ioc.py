@@ -83,7 +83,7 @@ from secapi.domain.services.cache_warming import CacheWarmer
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader, QuotaGate
 from secapi.domain.services.health import ReadinessService, VulnDbProbe
 from secapi.domain.services.image_scan_runner import ImageScanRunner, InventoryCache, LayerCataloger
-from secapi.domain.services.image_scans import ImageScanSubmitter
+from secapi.domain.services.image_scans import ImageScanSubmitter, RegistryGate
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.domain.services.notification_endpoints import NotificationEndpointService
@@ -412,6 +412,8 @@ class DomainProvider(Provider):
             digest_ttl=settings.tag_digest_ttl,
             recorder=recorder,
             metrics=metrics,
+            # The registry client checks addresses without fetching; a source that reaches no network admits all.
+            registry_gate=source if isinstance(source, RegistryGate) else None,
         )
 
     @provide(scope=Scope.APP)

@@ -89,3 +89,26 @@ async def test_usage_answers_when_the_minute_is_spent_and_does_not_count_then(
         minute = {w["name"]: w for w in usage.json()["windows"]}["minute"]
         assert (minute["used"], minute["remaining"]) == (20, 0)  # answered, not counted: no longer limited
     assert usage.headers["x-ratelimit-remaining"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("image", "reason"),
+    [
+        ("10.1.2.3:5000/x/y:1", "SECAPI_REGISTRY_ALLOWLIST"),  # the SSRF guard: an internal address
+        ("nonexistent-registry.invalid/x/y:1", "cannot resolve registry host"),
+        ("docker.io/UPPER/case", "repository name must be lowercase"),  # not a reference at all
+    ],
+)
+async def test_an_image_scan_refused_before_any_work_costs_no_quota(
+    api: tuple[AsyncClient, Litestar], image: str, reason: str
+) -> None:
+    client, app = api
+    _, key = await create_user(app, f"refused-{abs(hash(image))}@example.com", Tier.FREE)
+    response = await client.post("/api/v1/scan/docker", json={"image": image}, headers=bearer(key))
+    usage = (await client.get("/api/v1/usage", headers=bearer(key))).json()
+    used = {w["name"]: w["used"] for w in usage["windows"]}
+    assert (used["hour"], used["month"]) == (0, 0)
+    assert response.status_code == 422, response.text  # at once, not after a queued scan's wait
+    assert reason in response.json()["detail"]
+    for scan in (await client.get("/api/v1/scans", headers=bearer(key))).json()["items"]:
+        assert scan["status"] == "failed"  # recorded with its reason, never queued

@@ -62,6 +62,7 @@ class HttpRegistryClient(ImageSource):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         policy = AddressPolicy(allowlist, resolver)
+        self._policy = policy
         self._client = httpx.AsyncClient(
             transport=transport or PinnedTransport(policy),
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -94,6 +95,16 @@ class HttpRegistryClient(ImageSource):
     async def aclose(self) -> None:
         """Close pooled connections."""
         await self._client.aclose()
+
+    async def check_registry(self, image: ImageReference) -> None:
+        """Resolve the registry's host through the address policy, fetching nothing (`RegistryGate`).
+
+        Raises `RegistryNotAllowed` for an internal address that is not allow-listed and
+        `RegistryUnavailable` for a host that does not resolve: what the first fetch would meet.
+        """
+        url = httpx.URL(self._session.base_url(image.registry))
+        port = url.port or (443 if url.scheme == "https" else 80)
+        await self._policy.addresses(url.host, port)
 
     async def resolve_digest(self, image: ImageReference, platform: Platform) -> str:
         """The digest the reference names now, from a HEAD request (free of Docker Hub's pull limit)."""

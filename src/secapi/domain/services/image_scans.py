@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import time
 import uuid
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
@@ -17,6 +18,8 @@ from secapi.domain.images import (
     ImageReference,
     ImageSource,
     Platform,
+    RegistryNotAllowed,
+    RegistryUnavailable,
     parse_image_reference,
     parse_platform,
 )
@@ -38,6 +41,24 @@ ARCHIVE_REFERENCE = parse_image_reference("archive.invalid/upload:latest")
 
 DIGEST_TTL = 300
 """Seconds a tag → digest resolution is trusted: a moved tag is noticed within this."""
+
+
+@runtime_checkable
+class RegistryGate(Protocol):
+    """Says, without fetching anything, whether the address policy lets a scan reach an image's registry."""
+
+    async def check_registry(self, image: ImageReference) -> None:
+        """Raise `RegistryNotAllowed` (an internal address, not allow-listed) or `RegistryUnavailable` (the
+        host does not resolve) when a fetch from the image's registry would be refused before any work."""
+        ...
+
+
+class NoRegistryGate:
+    """Admits every registry (sources that reach no network: archives, fakes); the fetch itself still checks."""
+
+    async def check_registry(self, image: ImageReference) -> None:
+        """Admit."""
+        return None
 
 
 def image_cache_key(reference: ImageReference, digest: str, platform: Platform, *, tenant: uuid.UUID | None) -> str:
@@ -70,9 +91,11 @@ class ImageScanSubmitter:
         digest_ttl: int = DIGEST_TTL,
         recorder: ScanRecorder | None = None,
         metrics: MetricsSink | None = None,
+        registry_gate: RegistryGate | None = None,
     ) -> None:
         self._metrics = metrics or NoMetrics()
         self._recorder = recorder
+        self._gate = registry_gate or NoRegistryGate()
         self._scans = scans
         self._queue = queue
         self._clock = clock
@@ -155,6 +178,11 @@ class ImageScanSubmitter:
                     entry = await self._results.lookup(key, ScanType.DOCKER.value, version=version)
                     if entry is not None:
                         return await self._from_cache(principal, data, entry)
+        try:
+            # Before the quota: a scan the address policy or DNS refuses does no work, so it costs nothing.
+            await self._gate.check_registry(reference)
+        except (RegistryNotAllowed, RegistryUnavailable) as refusal:
+            return ScanOutcome(scan=await self._refused(principal, data, refusal))
         if consume_quota:
             await self._quota.consume_scan(principal, ScanType.DOCKER.value)
         scan = Scan(
@@ -176,6 +204,25 @@ class ImageScanSubmitter:
         if self._results is not None and done.result is not None:
             info = ResultCache.fresh_info(msgspec.json.encode(done.result), status, principal.user.tier)
         return ScanOutcome(scan=done, cache=info)
+
+    async def _refused(self, principal: Principal, data: dict[str, str], refusal: Exception) -> Scan:
+        """A scan failed before any work, with the refusal as its reason: recorded, never queued or charged."""
+        now = self._clock.now()
+        scan = Scan(
+            id=uuid.uuid4(),
+            user_id=principal.user_id,
+            scan_type=ScanType.DOCKER,
+            status=ScanStatus.FAILED,
+            input_data=data,
+            input_hash=canonical_hash(data),
+            created_at=now,
+            error=str(refusal),
+            started_at=now,
+            finished_at=now,
+            duration_ms=0.0,
+        )
+        await self._scans.add(scan)
+        return scan
 
     async def _current_digest(self, reference: ImageReference, platform: Platform) -> str | None:
         """The digest the reference names now: pinned, remembered for a few minutes, or asked with HEAD."""
