@@ -9,26 +9,28 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 import click
-from dishka import AsyncContainer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from secapi.adapters.osv.reader import SourceError
-from secapi.adapters.sql.migrate import upgrade
 from secapi.config import Settings
-from secapi.domain.errors import DomainError
-from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier, parse_tier
-from secapi.ioc import make_container
+
+# Commands import what they need when they run: `secapi --help` must not pay for the web framework,
+# SQLAlchemy, SAQ, Granian and Prometheus (seconds of imports). A test keeps it that way.
+if TYPE_CHECKING:
+    from dishka import AsyncContainer
+
+    from secapi.domain.services.accounts import AccountService
 
 T = TypeVar("T")
 
 
 def _run(settings: Settings, work: Callable[[AsyncContainer], Awaitable[T]]) -> T:
     """Run `work` with a fresh container; domain errors become a clean exit 1."""
+    from secapi.domain.errors import DomainError
+    from secapi.ioc import make_container
 
     async def main() -> T:
         container = make_container(settings)
@@ -44,11 +46,17 @@ def _run(settings: Settings, work: Callable[[AsyncContainer], Awaitable[T]]) -> 
 
 
 async def _accounts(container: AsyncContainer, action: Callable[[AccountService], Awaitable[T]]) -> T:
+    from secapi.domain.services.accounts import AccountService
+
     async with container() as request:
         return await action(await request.get(AccountService))
 
 
 async def _migrate(container: AsyncContainer) -> None:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from secapi.adapters.sql.migrate import upgrade
+
     await upgrade(await container.get(AsyncEngine))
 
 
@@ -185,6 +193,7 @@ def vulndb() -> None:
 @click.pass_obj
 def vulndb_import(settings: Settings, paths: tuple[Path, ...], show_rejected: int) -> None:
     """Import OSV records from data-dump zips (<ECOSYSTEM>/all.zip), directories of .json files, or .json files."""
+    from secapi.adapters.osv.reader import SourceError
     from secapi.entrypoints.vulndb import import_paths
 
     try:
