@@ -237,3 +237,11 @@ async def test_a_failed_key_insert_logs_neither_the_hash_nor_the_prefix(
     assert "UniqueViolationError" in logged  # the cause is still named
     for secret_part in (first.key_hash, other_prefix, prefix):
         assert secret_part not in logged
+
+
+@pytest.mark.parametrize("filename", ["package-lock.json", "Cargo.lock", "poetry.lock", "composer.lock", "yarn.lock"])
+async def test_an_empty_lockfile_is_a_422_saying_so(client: AsyncClient, admin_key: str, filename: str) -> None:
+    body = {"filename": filename, "content": ""}
+    problem = _problem(await client.post("/api/v1/scan/dependencies", json=body, headers=bearer(admin_key)), 422)
+    assert str(problem["detail"]).startswith("the file is empty")
+    assert problem["invalid-params"] == [{"name": "content", "reason": "the file is empty", "location": None}]

@@ -21,6 +21,7 @@ _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class InvalidImageReference(InvalidInput):
@@ -89,6 +90,7 @@ def parse_image_reference(text: str) -> ImageReference:
     """Parse and normalise a reference as `docker pull` does (`nginx` → `docker.io/library/nginx:latest`)."""
     if not text or text != text.strip():
         raise InvalidImageReference(text, "must be non-empty and have no surrounding whitespace")
+    _refuse_url_parts(text)
     name, at, digest = text.partition("@")
     if at and not _DIGEST.fullmatch(digest):
         raise InvalidImageReference(text, "digest must be sha256:<64 lowercase hex>")
@@ -114,6 +116,22 @@ def parse_image_reference(text: str) -> ImageReference:
     if tag is None and not digest:
         tag = "latest"
     return ImageReference(registry=registry, repository=repository, tag=tag, digest=digest or None)
+
+
+def _refuse_url_parts(text: str) -> None:
+    # What a URL has and a reference has not: said plainly, not as the grammar error it would cause.
+    scheme = _SCHEME.match(text)
+    bare = text[scheme.end() :] if scheme else text
+    user, at, rest = bare.partition("@")
+    if at and "/" in rest and "/" not in user:
+        # `user:pw@host/repo`: before "@" is a user, not a repository, and after it no digest. Never echoed.
+        raise InvalidImageReference(
+            f"***@{rest}",
+            "credentials do not belong in an image reference; send it without them and have the operator "
+            "configure them for the registry in SECAPI_REGISTRY_CREDENTIALS",
+        )
+    if scheme:
+        raise InvalidImageReference(text, f"an image reference has no scheme: drop {scheme[0]!r} and write {bare!r}")
 
 
 def _looks_like_registry(first: str) -> bool:

@@ -109,3 +109,11 @@ class MalformedLockfile(LockfileError):
         self.reason = reason
         where = f" at {location}" if location else ""
         super().__init__(f"{filename} is malformed{where}: {reason}", field="content")
+
+
+class EmptyLockfile(MalformedLockfile):
+    """The lockfile has no content at all: refused rather than answered "no packages, no vulnerabilities"."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(filename, None, "the file is empty")
+        self.args = (f"the file is empty: {filename} has no content, so there is nothing to scan",)

@@ -8,7 +8,7 @@ import pytest
 
 from secapi.adapters.lockfiles import parse_lockfile
 from secapi.adapters.lockfiles.pnpm import split_key
-from secapi.domain.lockfiles import MalformedLockfile, ParsedLockfile
+from secapi.domain.lockfiles import EmptyLockfile, MalformedLockfile, ParsedLockfile
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REACT_APP = [
@@ -115,7 +115,8 @@ def test_an_unreadable_entry_is_unscannable_and_the_rest_is_read() -> None:
 def test_empty_packages_section_is_an_empty_result() -> None:
     assert parse_lockfile("pnpm-lock.yaml", "lockfileVersion: '9.0'\n\npackages: {}\n").packages == ()
     assert parse_lockfile("pnpm-lock.yaml", "lockfileVersion: '6.0'\n").packages == ()
-    assert parse_lockfile("pnpm-lock.yaml", "").packages == ()
+    with pytest.raises(EmptyLockfile):  # no content at all is not an empty lockfile but no lockfile
+        parse_lockfile("pnpm-lock.yaml", "")
 
 
 @pytest.mark.parametrize(

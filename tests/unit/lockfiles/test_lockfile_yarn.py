@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from secapi.adapters.lockfiles import parse_lockfile
-from secapi.domain.lockfiles import MalformedLockfile, ParsedLockfile
+from secapi.domain.lockfiles import EmptyLockfile, MalformedLockfile, ParsedLockfile
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -52,7 +52,8 @@ def test_v1_alias_resolves_to_the_real_package() -> None:
 
 
 def test_v1_crlf_and_empty_file() -> None:
-    assert parse_lockfile("yarn.lock", "").packages == ()
+    with pytest.raises(EmptyLockfile):  # no content at all is not an empty lockfile but no lockfile
+        parse_lockfile("yarn.lock", "")
     parsed = parse_lockfile("yarn.lock", 'ms@^2.1.1:\r\n  version "2.1.3"\r\n')
     assert [(p.name, p.version) for p in parsed.packages] == [("ms", "2.1.3")]
 

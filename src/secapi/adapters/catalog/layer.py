@@ -14,7 +14,7 @@ from pathlib import Path
 
 from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, is_candidate, rule_for
 from secapi.adapters.catalog.streams import GuardedStream, LayerLimits
-from secapi.adapters.catalog.tarstream import open_tar_stream
+from secapi.adapters.catalog.tarstream import describe_member, open_tar_stream
 from secapi.adapters.catalog.unread import MAX_LISTED, might_be_unread, unlisted_item, unread_item
 from secapi.domain.inventory import CATALOGER_VERSION, LayerInventory, LayerRejected, PackageRecord
 from secapi.domain.packages import UnscannedItem
@@ -121,8 +121,7 @@ class _LayerReader:
         else:
             self._hide(path)
             if rule.parse is not None:
-                kind = "symbolic link" if member.issym() else "hard link" if member.islnk() else "special file"
-                self.skipped[path] = f"not cataloged: a {kind} (links are not followed)"
+                self.skipped[path] = f"not cataloged: {describe_member(member)}"
         return True
 
     def _read(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, rule: FileRule) -> None:

@@ -79,3 +79,20 @@ class LeanTarInfo(tarfile.TarInfo):
 def open_tar_stream(fileobj: io.RawIOBase) -> tarfile.TarFile:
     """A forward-only TarFile over decompressed tar bytes (mode `r|`), with lean header parsing."""
     return tarfile.open(fileobj=fileobj, mode="r|", tarinfo=LeanTarInfo)
+
+
+_LINKS_NOT_FOLLOWED = "links are not followed, since what a link names is only resolved in a running container"
+_DEVICES = {tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device", tarfile.FIFOTYPE: "a named pipe"}
+
+
+def describe_member(member: tarfile.TarInfo) -> str:
+    """What a tar member that is not a regular file is, and why it is not read, as a sentence's object.
+
+    E.g. "a named pipe, not a regular file: it holds no file contents to read, and it is never opened".
+    """
+    if member.issym():
+        return f"a symbolic link to {member.linkname}; {_LINKS_NOT_FOLLOWED}"
+    if member.islnk():
+        return f"a hard link to {member.linkname}, a file this layer did not read; {_LINKS_NOT_FOLLOWED}"
+    what = _DEVICES.get(member.type, f"a special file (tar type {member.type.decode('latin-1')!r})")
+    return f"{what}, not a regular file: it holds no file contents to read, and it is never opened"

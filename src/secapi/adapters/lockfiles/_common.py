@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import tomllib
@@ -106,9 +107,23 @@ def keyed(parent: str, key: str) -> str:
     return f"{parent}[{json.dumps(key)}]"
 
 
+_KINDS: dict[type, str] = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+    datetime.datetime: "a date and time",
+    datetime.date: "a date",
+    datetime.time: "a time of day",
+}
+
+
 def _kind(value: object) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), f"a {type(value).__name__}")
+    """What a JSON, TOML or YAML value is, as a sentence says it (`found a number`, never `found a int`)."""
+    return _KINDS.get(type(value), f"a value of type {type(value).__name__}")
 
 
 def as_mapping(value: object, where: str) -> Mapping[str, object]:

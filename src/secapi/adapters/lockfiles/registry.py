@@ -15,7 +15,7 @@ from secapi.adapters.lockfiles.python_locks import PipfileLockParser, PoetryLock
 from secapi.adapters.lockfiles.requirements import RequirementsTxtParser
 from secapi.adapters.lockfiles.ruby import GemfileLockParser
 from secapi.adapters.lockfiles.yarn import YarnLockParser
-from secapi.domain.lockfiles import LockfileParser, ParsedLockfile, UnsupportedLockfile
+from secapi.domain.lockfiles import EmptyLockfile, LockfileParser, ParsedLockfile, UnsupportedLockfile
 
 
 def _go_mod(name: str, companions: Mapping[str, str]) -> LockfileParser:
@@ -78,9 +78,13 @@ def parser_for(filename: str, companions: Mapping[str, str] | None = None) -> Lo
 def parse_lockfile(filename: str, content: str, companions: Mapping[str, str] | None = None) -> ParsedLockfile:
     """Parse one uploaded lockfile, with the companion files sent along (`go.sum` for `go.mod`).
 
-    Raises only `UnsupportedLockfile` or `MalformedLockfile`.
+    Raises only `UnsupportedLockfile` or `MalformedLockfile` (`EmptyLockfile` for a format with a required
+    structure sent with no content; an empty requirements file is a project without requirements).
     """
     parser = parser_for(filename, companions)
+    if not content.removeprefix("\ufeff").strip() and not isinstance(parser, RequirementsTxtParser):
+        # Every other format has a required structure, and an empty answer would read as "no vulnerabilities".
+        raise EmptyLockfile(base_name(filename))
     # Every parser already translates its errors; this guards parsers added later.
     with translate_errors(base_name(filename)):
         return parser.parse(content)

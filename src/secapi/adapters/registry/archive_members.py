@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
+from secapi.adapters.catalog.tarstream import describe_member
 from secapi.adapters.registry.scratch import check_expansion
 from secapi.domain.images import ImageRejected
 
@@ -107,8 +108,10 @@ class ArchiveMembers:
             raise ImageRejected(f"the archive has no member {name!r}")
         if info.issym() or info.islnk():
             raise ImageRejected(f"archive member {name!r} is a link; links are not followed")
-        if not info.isreg() or info.issparse():
-            raise ImageRejected(f"archive member {name!r} is not a regular file")
+        if info.issparse():
+            raise ImageRejected(f"archive member {name!r} is a sparse file; an image archive holds only regular files")
+        if not info.isreg():
+            raise ImageRejected(f"archive member {name!r} is {describe_member(info)}")
         return info
 
     def read(self, name: str, limit: int) -> bytes:
