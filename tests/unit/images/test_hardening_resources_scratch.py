@@ -12,12 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from test_archive_source import docker_save_members
 
 from secapi.adapters.registry import ArchiveImageSource
 from secapi.adapters.registry.scratch import ScratchBudget
 from secapi.domain.images import DEFAULT_PLATFORM, ImageRejected, parse_image_reference
-
-from test_archive_source import docker_save_members
 
 REF = parse_image_reference("example/app:1.0")
 MiB = 1024 * 1024

@@ -20,6 +20,7 @@ from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanRepository
 from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.services.matching import VulnerabilityMatcher
+from secapi.domain.services.off_loop import OFF_LOOP_BYTES, cpu_bound
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache
 from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.text import refuse_nul
@@ -251,7 +252,11 @@ class DependencyScanService:
     async def _run(self, principal: Principal, lockfile: LockfileInput, data: dict[str, str], version: int) -> Scan:
         created_at = self._clock.now()
         started = time.perf_counter()
-        parsed = self._reader.parse(lockfile.base_name, lockfile.content, lockfile.companion_texts())
+        # A large lockfile is parsed in a thread: 100,000 lines held the event loop for half a second.
+        large = len(lockfile.content) + sum(len(text) for _, text in lockfile.companions) >= OFF_LOOP_BYTES
+        parsed = await cpu_bound(
+            large, self._reader.parse, lockfile.base_name, lockfile.content, lockfile.companion_texts()
+        )
         parsed_at = time.perf_counter()
         assessment = await self._matcher.assess(parsed.packages, ecosystems=(parsed.ecosystem,))
         matched_at = time.perf_counter()
@@ -280,7 +285,7 @@ class DependencyScanService:
             started_at=created_at,
             finished_at=self._clock.now(),
             duration_ms=result.timings.total_ms,
-            result=msgspec.to_builtins(result),
+            result=await cpu_bound(large, msgspec.to_builtins, result),
         )
         await self._scans.add(scan)
         return scan
