@@ -72,6 +72,7 @@ def _tier(_ctx: click.Context, _param: click.Parameter, value: str) -> Tier:
 def main(ctx: click.Context) -> None:
     """SecAPI: vulnerability scanning API for container images and lockfiles."""
     logging.basicConfig(level=os.environ.get("SECAPI_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin on every start
     ctx.obj = Settings.from_env()
 
 
@@ -82,11 +83,18 @@ def main(ctx: click.Context) -> None:
 @click.pass_obj
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (migrate first with `secapi db upgrade`)."""
-    from secapi.entrypoints.http.server import run_server
+    from secapi.entrypoints.http.server import AddressInUse, run_server
 
-    run_server(
-        host=host, port=port, workers=workers, log_level=settings.log_level, metrics_enabled=settings.metrics_enabled
-    )
+    try:
+        run_server(
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            metrics_enabled=settings.metrics_enabled,
+        )
+    except AddressInUse as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
@@ -220,9 +228,15 @@ def vulndb_import(settings: Settings, paths: tuple[Path, ...], show_rejected: in
 @click.option("--port", default=8000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
     """Run the API on the embedded default (SQLite, in-memory adapters) with a demo user."""
-    from secapi.entrypoints.demo import run_demo
+    from secapi.entrypoints.http.server import AddressInUse, check_address_free
 
-    run_demo(host, port)
+    try:
+        check_address_free(host, port)  # before the demo's imports and data: one line, nothing written
+        from secapi.entrypoints.demo import run_demo
+
+        run_demo(host, port)
+    except AddressInUse as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 async def _find_user(accounts: AccountService, ident: str) -> UUID:

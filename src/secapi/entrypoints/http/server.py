@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,28 @@ from secapi.adapters.prometheus.exposition import MULTIPROC_ENV, multiprocess_di
 APP_FACTORY = "secapi.entrypoints.http.app:app_from_env"
 
 
+class AddressInUse(Exception):
+    """The address to serve on is taken or cannot be bound; the message is the one line to show."""
+
+
+def check_address_free(host: str, port: int) -> None:
+    """Raise `AddressInUse` unless `host:port` can be listened on now (Granian would print a long traceback)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no conflict
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise AddressInUse(
+            f"cannot serve on {host}:{port}: {reason}. Stop the process using it, or pick another port "
+            f"(`make run PORT=8001`, `secapi serve --port 8001`)."
+        ) from exc
+
+
 def run_server(*, host: str, port: int, workers: int, log_level: str, metrics_enabled: bool = True) -> None:
     """Serve the API with `workers` processes; each builds its app from the environment."""
+    check_address_free(host, port)
     with _shared_metrics(enabled=metrics_enabled and workers > 1):
         Server(
             APP_FACTORY,
