@@ -4,6 +4,11 @@ URLs come from SECAPI_TEST_DATABASE_URL / SECAPI_TEST_REDIS_URL first; where
 those are unset and a Docker engine answers, testcontainers starts them.
 Under CI (CI=true) a missing service is an error, never a skip. Every test
 starts from empty tables and an empty Redis database.
+
+A run holds a PostgreSQL advisory lock on its database for the whole session:
+a second run pointed at the same database stops with a clear message instead of
+wiping the first run's tables (scripts/test.sh gives every run its own database
+and Redis database number).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from secapi.adapters.sql.migrate import upgrade
 from secapi.config import Settings
@@ -28,6 +34,7 @@ from support.http import serve
 pytestmark = pytest.mark.integration
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+RUN_LOCK = 0x5EC_7E57  # the advisory lock a test run holds on its database
 
 
 def _unavailable(what: str) -> None:
@@ -94,8 +101,29 @@ async def _ensure_database(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-async def migrated_database(database_url: str) -> str:
+async def exclusive_database(database_url: str) -> AsyncIterator[str]:
+    """The test database, locked for this run: another run on the same database would wipe it mid-test."""
     await _ensure_database(database_url)
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            held = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": RUN_LOCK})
+            await connection.commit()
+            if not held:
+                pytest.fail(
+                    f"another test run is using {make_url(database_url).render_as_string(hide_password=True)}: "
+                    "give each run its own database (scripts/test.sh does) or wait for it to finish",
+                    pytrace=False,
+                )
+            yield database_url
+            await connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": RUN_LOCK})
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def migrated_database(exclusive_database: str) -> str:
+    database_url = exclusive_database
     engine = create_async_engine(database_url)
     try:
         async with engine.begin() as connection:
