@@ -53,6 +53,10 @@ class Settings:
     request_max_body_bytes: int = 10 * 1024 * 1024
     """Largest request body accepted; larger bodies get 413."""
 
+    body_receive_timeout: float = 30.0
+    """Seconds a client may send no request-body bytes before a 408 closes the connection (between reads,
+    as nginx's `client_body_timeout`: a slow upload that keeps moving is fine). 0 turns the check off."""
+
     auth_cache_ttl: float = 30.0
     """Seconds an API key → user lookup is cached in-process (revocation takes effect within this)."""
 

@@ -16,6 +16,7 @@ from secapi import __version__
 from secapi.config import Settings
 from secapi.entrypoints.http.auth import HttpAuthProvider
 from secapi.entrypoints.http.background import background_work
+from secapi.entrypoints.http.body_timeout import body_receive_timeout
 from secapi.entrypoints.http.controllers.admin import AdminController
 from secapi.entrypoints.http.controllers.admin_cache import AdminCacheController
 from secapi.entrypoints.http.controllers.health import HealthController
@@ -61,7 +62,11 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         plugins=[ClosedStructSchemaPlugin()],
         exception_handlers=exception_handlers(settings.request_max_body_bytes),
         request_max_body_size=settings.request_max_body_bytes,
-        middleware=[usage_middleware, rate_limit_header_middleware],
+        middleware=[
+            body_receive_timeout(settings.body_receive_timeout),
+            usage_middleware,
+            rate_limit_header_middleware,
+        ],
         lifespan=[close_container, usage_flusher, background_work, *([metrics_lifespan] if metrics else [])],
         openapi_config=_openapi(settings),
         debug=False,
