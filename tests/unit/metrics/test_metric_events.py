@@ -42,6 +42,12 @@ class DurableCounters:
     async def buckets(self, user_id: uuid.UUID, quota: str, since: int) -> dict[int, int]:
         return {b: n for (u, q, b), n in self.rows.items() if u == user_id and q == quota and b >= since}
 
+    async def take(self, user_id: uuid.UUID, quota: str) -> dict[int, int]:
+        taken = {b: n for (u, q, b), n in self.rows.items() if u == user_id and q == quota}
+        for bucket in taken:
+            del self.rows[(user_id, quota, bucket)]
+        return taken
+
 
 class Archive:
     async def add_many(self, scans: Sequence[tuple[Scan, bytes]]) -> None:

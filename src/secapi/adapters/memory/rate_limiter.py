@@ -189,6 +189,17 @@ class InMemoryRateLimiter:
         for index, count in fresh.items():
             series.counts[index] = max(series.counts.get(index, 0), count)
 
+    async def replay(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
+        """Add counts recorded elsewhere (while the limiter was unavailable) to the live buckets."""
+        validate((window,), 0)
+        oldest = oldest_counted(window, now_ms(self._clock))
+        fresh = {i: c for i, c in buckets.items() if i >= oldest and c > 0}
+        if not fresh:
+            return
+        series = self._series_for(self._series.setdefault(user_id, {}), window)
+        for index, count in fresh.items():
+            series.counts[index] = series.counts.get(index, 0) + count
+
     async def exists(self, user_id: UUID, window: Window) -> bool:
         """Whether the window holds any live bucket for the user."""
         series = self._lookup(user_id, window)

@@ -45,6 +45,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 """
 
+# Counts admitted while Redis was unreachable, added to their buckets once Redis is back (the durable store
+# hands each count out once, so adding cannot count it twice).
+REPLAY_SCRIPT = """
+for i = 2, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
 _NOT_VIOLATED, _NEVER_FITS = -1, -2
 
 
@@ -72,6 +82,7 @@ class RedisRateLimiter:
         # Script objects send EVALSHA and reload the source on NOSCRIPT (after a restart or SCRIPT FLUSH).
         self._sliding_window = redis.register_script(SLIDING_WINDOW_SCRIPT)
         self._hydrate = redis.register_script(HYDRATE_SCRIPT)
+        self._replay = redis.register_script(REPLAY_SCRIPT)
 
     async def check_rate_limit(self, user_id: UUID, tier: Tier, endpoint: str) -> RateLimitResult:
         """Consume one API request in the tier's request windows if allowed."""
@@ -120,6 +131,19 @@ class RedisRateLimiter:
             args += (index, count)
         with _unavailable():
             await self._hydrate(keys=[window_key(user_id, window)], args=args)
+
+    async def replay(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
+        """Add counts recorded while Redis was unavailable to the window's live buckets (one EVALSHA)."""
+        validate((window,), 0)
+        oldest = oldest_counted(window, now_ms(self._clock))
+        fresh = sorted((i, c) for i, c in buckets.items() if i >= oldest and c > 0)
+        if not fresh:
+            return
+        args: list[int] = [window.seconds * 1000 + bucket_ms(window)]
+        for index, count in fresh:
+            args += (index, count)
+        with _unavailable():
+            await self._replay(keys=[window_key(user_id, window)], args=args)
 
     async def exists(self, user_id: UUID, window: Window) -> bool:
         """Whether Redis holds the window's hash for the user (False after a flush or once it expired)."""

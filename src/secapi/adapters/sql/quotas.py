@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,4 +37,15 @@ class SqlQuotaStore:
         )
         async with translate_db_errors(), self._engine.connect() as connection:
             rows = await connection.execute(query)
+            return {int(bucket): int(count) for bucket, count in rows}
+
+    async def take(self, user_id: UUID, quota: str) -> dict[int, int]:
+        """Remove and return every bucket of the quota (DELETE ... RETURNING: each count is handed out once)."""
+        statement = (
+            delete(_COUNTERS)
+            .where(_COUNTERS.c.user_id == user_id, _COUNTERS.c.quota == quota)
+            .returning(_COUNTERS.c.bucket, _COUNTERS.c.count)
+        )
+        async with translate_db_errors(), self._engine.begin() as connection:
+            rows = await connection.execute(statement)
             return {int(bucket): int(count) for bucket, count in rows}

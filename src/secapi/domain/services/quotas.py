@@ -18,6 +18,7 @@ from secapi.domain.rate_limits import (
     RateLimitResult,
     RateLimitUnavailable,
     Window,
+    WindowState,
     request_windows,
     scan_windows,
 )
@@ -41,6 +42,10 @@ class QuotaStore(Protocol):
         """Buckets from `since` on."""
         ...
 
+    async def take(self, user_id: UUID, quota: str) -> dict[int, int]:
+        """Remove and return every bucket of the quota, atomically (each count is handed out once)."""
+        ...
+
 
 class HydratableLimiter(RateLimitPolicy, Protocol):
     """A limiter whose window state can be rebuilt from durable counters."""
@@ -50,7 +55,11 @@ class HydratableLimiter(RateLimitPolicy, Protocol):
         ...
 
     async def hydrate(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
-        """Restore a window's buckets (only if it holds none)."""
+        """Restore a window's buckets: each keeps the larger of its count and the given one."""
+        ...
+
+    async def replay(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
+        """Add counts admitted while the limiter was unavailable to the window's live buckets."""
         ...
 
 
@@ -61,10 +70,21 @@ class QuotaLedger:
     requests: RateLimitResult | None = None
     scans: RateLimitResult | None = None
     degraded: list[str] = field(default_factory=list)
+    """Windows this request was not held to because the limiter was unavailable (`X-RateLimit-Degraded`)."""
 
 
 class QuotaService:
-    """Check-and-consume against the limiter; fail open or closed when it is unavailable."""
+    """Check-and-consume against the limiter; fail open or closed when it is unavailable.
+
+    Failing open still counts what can be counted. The month is kept in PostgreSQL whatever happens to
+    Redis, so it is enforced from there during an outage. The hour lives in Redis only; a scan admitted
+    during an outage is recorded in PostgreSQL as a pending hour count (`rate_limits` rows of the
+    `scans_per_hour` quota exist for nothing else), and the first scan or usage request of the user once
+    Redis answers again takes those rows (DELETE ... RETURNING, so one process replays each count once)
+    and adds them to the hour window, and merges the month from PostgreSQL. Until then the response says
+    which windows it was not held to: `X-RateLimit-Degraded: minute` (requests are not counted during an
+    outage) and `hour` on a scan that ran.
+    """
 
     def __init__(
         self,
@@ -104,7 +124,7 @@ class QuotaService:
             else:
                 result = await self._limiter.check_rate_limit(user_id, tier, endpoint)
         except RateLimitUnavailable as exc:
-            self._unavailable(exc)
+            self._unavailable(exc, "minute")
             return
         self._ledger.requests = result
         if not result.allowed and refuse:
@@ -115,10 +135,12 @@ class QuotaService:
         """Consume one scan in the hour and month windows (both or neither); 429 when either is full."""
         windows = scan_windows(principal.user.tier)
         try:
+            await self._replay(principal.user_id, windows)
             await self._hydrate(principal.user_id, windows, always=True)
             result = await self._limiter.consume(principal.user_id, windows)
         except RateLimitUnavailable as exc:
-            self._unavailable(exc)
+            self._unavailable(exc, "hour")
+            await self._consume_durably(principal, windows, scan_type)
             return
         self._ledger.scans = result
         if not result.allowed:
@@ -148,6 +170,7 @@ class QuotaService:
         """
         windows = request_windows(principal.user.tier) + scan_windows(principal.user.tier)
         try:
+            await self._replay(principal.user_id, windows)
             await self._hydrate(principal.user_id, windows, always=True)
             return await self._limiter.peek(principal.user_id, windows)
         except RateLimitUnavailable:
@@ -176,12 +199,72 @@ class QuotaService:
             if buckets:
                 await self._limiter.hydrate(user_id, window, buckets)
 
+    async def _consume_durably(self, principal: Principal, windows: tuple[Window, ...], scan_type: str) -> None:
+        """The limiter is down: hold the scan to the month in PostgreSQL, and record the hour for replay."""
+        month = _named(windows, "month")
+        current = self._bucket(month)
+        counted = await self._store.buckets(principal.user_id, month.quota, current - month.buckets)
+        used = sum(counted.values())
+        now = self._clock.now().timestamp()
+        # As the limiter says it: room frees up when the oldest counted day leaves the window.
+        reset_at = (min(counted, default=current) + month.buckets + 1) * (month.seconds / month.buckets)
+        allowed = used + 1 <= month.limit
+        used_after = used + 1 if allowed else used
+        state = WindowState(
+            name=month.name,
+            quota=month.quota,
+            limit=month.limit,
+            used=used_after,
+            remaining=max(0, month.limit - used_after),
+            reset_at=reset_at,
+            seconds=month.seconds,
+        )
+        result = RateLimitResult(
+            allowed=allowed,
+            limit=month.limit,
+            remaining=state.remaining,
+            reset_at=reset_at,
+            windows=(state,),
+            retry_after=None if allowed else max(1.0, reset_at - now),
+            violated=() if allowed else (month.name,),
+        )
+        self._ledger.scans = result
+        if not allowed:
+            await self._refused(principal, result, f"scan/{scan_type}")
+            raise RateLimitExceeded(result, principal.user.tier, f"scan/{scan_type}")
+        await self._store.increment(principal.user_id, month.quota, self._bucket(month), 1)
+        hour = _named(windows, "hour")
+        await self._store.increment(principal.user_id, hour.quota, self._bucket(hour), 1)
+
+    async def _replay(self, user_id: UUID, windows: tuple[Window, ...]) -> None:
+        """Add the hour counts recorded during an outage to the limiter, and merge the month from PostgreSQL."""
+        hour = _named(windows, "hour")
+        pending = await self._store.take(user_id, hour.quota)
+        if not pending:
+            return
+        try:
+            # The month first: if Redis fails here, the pending hour goes back untouched.
+            month = _named(windows, "month")
+            buckets = await self._store.buckets(user_id, month.quota, self._bucket(month) - month.buckets)
+            if buckets:
+                await self._limiter.hydrate(user_id, month, buckets)
+            await self._limiter.replay(user_id, hour, pending)
+        except RateLimitUnavailable:
+            for bucket, count in pending.items():
+                await self._store.increment(user_id, hour.quota, bucket, count)
+            raise
+
     def _bucket(self, window: Window) -> int:
         return int(self._clock.now().timestamp() // (window.seconds // window.buckets))
 
-    def _unavailable(self, exc: Exception) -> None:
+    def _unavailable(self, exc: Exception, window: str) -> None:
         self._metrics.rate_limiter_unavailable()
         if not self._fail_open:
             raise DependencyUnavailable("rate limiting is unavailable, and this server fails closed") from exc
         log.warning("rate limiter unavailable, admitting the request (fail-open): %s", exc)
-        self._ledger.degraded.append("rate-limiter")
+        if window not in self._ledger.degraded:
+            self._ledger.degraded.append(window)
+
+
+def _named(windows: tuple[Window, ...], name: str) -> Window:
+    return next(w for w in windows if w.name == name)
