@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from secapi import __version__
 from secapi.config import Settings
+from secapi.entrypoints.http.allow_header import complete_allow_header
 from secapi.entrypoints.http.auth import HttpAuthProvider
 from secapi.entrypoints.http.background import background_work
 from secapi.entrypoints.http.body_timeout import body_receive_timeout
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             usage_middleware,
             rate_limit_header_middleware,
         ],
+        before_send=[complete_allow_header],  # Litestar 2's OPTIONS answers list one method only
         lifespan=[close_container, usage_flusher, background_work, *([metrics_lifespan] if metrics else [])],
         openapi_config=_openapi(settings),
         debug=False,

@@ -122,7 +122,9 @@ class ApiOperation(Operation):
     """An operation whose errors are all problems, with the headers that go with them (401, 429)."""
 
     location_statuses: ClassVar[tuple[str, ...]] = ()
-    """Responses that carry `Location: /api/v1/scans/{id}`."""
+    """Responses that always carry `Location: /api/v1/scans/{id}`."""
+    failed_scan_location: ClassVar[bool] = False
+    """A 422 may be a failed scan, which carries `Location` too (other 422s do not)."""
 
     def __post_init__(self) -> None:
         responses = self.responses or {}
@@ -136,6 +138,8 @@ class ApiOperation(Operation):
             headers = dict(_STATUS_HEADERS.get(status, {}))
             if status in self.location_statuses:
                 headers["Location"] = _header("Where the scan is polled: `/api/v1/scans/{id}`")
+            if status == "422" and self.failed_scan_location:
+                headers["Location"] = _header("A failed scan's record: `/api/v1/scans/{id}`", required=False)
             if status == "202":
                 headers["Retry-After"] = _header("Seconds to wait before polling", required=False)
             if headers:
@@ -162,10 +166,41 @@ class TokenOperation(PublicOperation):
 
 
 @dataclass
+class OptionalBodyOperation(ApiOperation):
+    """An operation whose JSON body may be left out (Litestar marks every body required)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.required = False
+
+
+@dataclass
+class InvalidateOperation(ApiOperation):
+    """`InvalidateCache`: exactly one of `scan_type` and `pattern`, which the Struct alone cannot say."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.request_body, RequestBody):
+            return
+        media = self.request_body.content[JSON_MEDIA_TYPE]
+        null = {"type": "null"}
+        exactly_one = {
+            "allOf": [media.schema],
+            "oneOf": [
+                {"required": ["scan_type"], "properties": {"scan_type": {"type": "string"}, "pattern": null}},
+                {"required": ["pattern"], "properties": {"pattern": {"type": "string"}, "scan_type": null}},
+            ],
+        }
+        media.schema = cast(Schema, exactly_one)
+
+
+@dataclass
 class ScanOperation(ApiOperation):
     """Starts a scan: every answer about the scan says where to poll it."""
 
-    location_statuses = ("200", "202", "422")
+    location_statuses = ("200", "202")
+    failed_scan_location = True
 
 
 def _inline(schema: Any, definitions: dict[str, Any]) -> Any:

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from secapi.domain.services.accounts import AccountService
 from secapi.entrypoints.http.auth import AdminPrincipal
 from secapi.entrypoints.http.media_types import json_only
-from secapi.entrypoints.http.openapi import ADMIN, JSON_BODY, ApiOperation, problem_responses
+from secapi.entrypoints.http.openapi import ADMIN, JSON_BODY, ApiOperation, OptionalBodyOperation, problem_responses
 from secapi.entrypoints.http.schemas import (
     ApiKeyView,
     CreatedUserView,
@@ -91,7 +91,7 @@ class AdminController(Controller):
         "/users/{user_id:uuid}/keys",
         operation_id="IssueKey",
         summary="Issue a new API key (shown once)",
-        operation_class=ApiOperation,
+        operation_class=OptionalBodyOperation,
         responses=problem_responses(*JSON_BODY, *ADMIN, 404, 409),
     )
     @inject

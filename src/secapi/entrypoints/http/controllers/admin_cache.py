@@ -12,7 +12,7 @@ from secapi.domain.errors import InvalidInput
 from secapi.domain.services.cache_warming import CacheWarmer, WarmRequest
 from secapi.entrypoints.http.auth import AdminPrincipal
 from secapi.entrypoints.http.media_types import json_only
-from secapi.entrypoints.http.openapi import ADMIN, JSON_BODY, ApiOperation, problem_responses
+from secapi.entrypoints.http.openapi import ADMIN, JSON_BODY, ApiOperation, InvalidateOperation, problem_responses
 from secapi.entrypoints.http.schemas import (
     CacheStatsView,
     InvalidateRequest,
@@ -45,7 +45,7 @@ class AdminCacheController(Controller):
         operation_id="InvalidateCache",
         summary="Remove cached results by scan type or pattern",
         status_code=200,
-        operation_class=ApiOperation,
+        operation_class=InvalidateOperation,
         responses=problem_responses(*JSON_BODY, *ADMIN, 422),
     )
     @inject

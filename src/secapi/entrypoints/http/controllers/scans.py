@@ -70,7 +70,7 @@ class ScansController(Controller):
         self,
         principal: FromDishka[Principal],
         scans: FromDishka[ScanQueries],
-        limit: Annotated[int | None, Parameter(description="Scans per page (1–100, default 20)")] = None,
+        limit: Annotated[int | None, Parameter(description="Scans per page (1–100, default 20)", ge=1, le=100)] = None,
         cursor: Annotated[str | None, Parameter(description="`next_cursor` of the previous page")] = None,
     ) -> ScanListView:
         after = decode_cursor(cursor) if cursor else None
