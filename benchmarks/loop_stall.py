@@ -67,9 +67,10 @@ async def one_run(base: str, key: str, body: bytes) -> tuple[float, list[float],
     """(scan seconds, probe latencies in ms during it, scan status)."""
     latencies: list[float] = []
     done = asyncio.Event()
-    async with httpx.AsyncClient(base_url=base, timeout=120) as probe, httpx.AsyncClient(
-        base_url=base, timeout=120
-    ) as scanner:
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=120) as probe,
+        httpx.AsyncClient(base_url=base, timeout=120) as scanner,
+    ):
         await probe.get("/health/live")  # connection open before the scan starts
 
         async def poll() -> None:
