@@ -17,7 +17,7 @@ from support.http import serve
 PROBLEM = "application/problem+json"
 API = ("401", "429", "503")
 ADMIN = (*API, "403")
-JSON_BODY = ("400", "413", "415")
+JSON_BODY = ("400", "408", "413", "415")
 
 # operationId: (success codes, error codes, request media types)
 OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
@@ -32,7 +32,7 @@ OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
     "ScanDockerImage": ({"200", "202"}, {*JSON_BODY, *API, "422"}, {"application/json"}),
     "ScanDockerArchive": (
         {"200", "202"},
-        {*API, "413", "415", "422"},
+        {*API, "408", "413", "415", "422"},
         {
             "multipart/form-data",
             "application/x-tar",

@@ -67,6 +67,7 @@ _PROBLEM_DESCRIPTIONS = {
     401: "No API key, or one that is not valid or revoked",
     403: "The API key is not an administrator's",
     404: "No such resource for this account",
+    408: "The request body stopped arriving before it was complete",
     409: "The request conflicts with existing state",
     413: "The request body is larger than this server accepts",
     415: "The request body's media type is not one this operation reads",
@@ -93,7 +94,7 @@ AUTHENTICATED = (401, 429, 503)
 """Every API route: the key is checked, a request is counted, the database and Redis are used."""
 ADMIN = (*AUTHENTICATED, 403)
 """Every administration route: an authenticated key that must also be an administrator's."""
-JSON_BODY = (400, 413, 415)
+JSON_BODY = (400, 408, 413, 415)
 """Every route that reads a JSON body."""
 
 
