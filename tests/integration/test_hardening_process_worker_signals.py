@@ -170,6 +170,10 @@ async def test_sigterm_hands_an_unfinished_scan_back_and_another_worker_takes_it
     assert took <= GRACE + MARGIN, f"exited {took:.1f} s after SIGTERM (grace {GRACE} s):\n{log.read_text()[-3000:]}"
     assert first.returncode == 0, log.read_text()[-3000:]
     assert await _status(container, scan_id) is ScanStatus.QUEUED, log.read_text()[-3000:]
+    async with container() as request:  # type: ignore[operator]
+        handed_back = await (await request.get(ScanRepository)).get(scan_id)
+    assert handed_back is not None
+    assert handed_back.attempts == 0  # being stopped did not use up one of the scan's attempts
 
     # The job went back on Redis: a fresh worker finishes it now, long before any lease or sweep would.
     slow_registry.delay = 0.0

@@ -127,6 +127,17 @@ class InMemoryScans:
         self.rows[scan_id] = replace(scan, lease_expires_at=lease_until)
         return True
 
+    async def release(self, scan_id: UUID) -> bool:
+        from secapi.domain.model import ScanStatus
+
+        scan = self.rows.get(scan_id)
+        if scan is None or scan.status is not ScanStatus.RUNNING:
+            return False
+        self.rows[scan_id] = replace(
+            scan, status=ScanStatus.QUEUED, started_at=None, lease_expires_at=None, attempts=max(scan.attempts - 1, 0)
+        )
+        return True
+
     async def stale(self, *, now: datetime, queued_before: datetime, limit: int) -> list[Scan]:
         from secapi.domain.model import ScanStatus
 

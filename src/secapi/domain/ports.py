@@ -106,6 +106,10 @@ class ScanRepository(Protocol):
         """Extend a running scan's lease; False if it is no longer running."""
         ...
 
+    async def release(self, scan_id: UUID) -> bool:
+        """Put a running scan back to queued, giving back the attempt its claim took; False if not running."""
+        ...
+
     async def stale(self, *, now: datetime, queued_before: datetime, limit: int) -> Sequence[Scan]:
         """Scans queued since before `queued_before`, or running with an expired lease."""
         ...

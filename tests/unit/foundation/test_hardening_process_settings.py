@@ -57,7 +57,10 @@ async def test_a_handed_back_scan_is_queued_and_the_next_worker_claims_it_at_onc
     assert back.status is ScanStatus.QUEUED
     assert back.lease_expires_at is None
     assert back.started_at is None
-    assert await scans.claim(scan.id, now=clock.now(), lease_until=clock.now() + timedelta(seconds=60))
+    assert back.attempts == 0  # being stopped does not use up an attempt
+    again = await scans.claim(scan.id, now=clock.now(), lease_until=clock.now() + timedelta(seconds=60))
+    assert again is not None
+    assert again.attempts == 1
 
 
 async def test_only_a_running_scan_is_handed_back() -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
@@ -245,6 +245,22 @@ class SqlScanRepository:
                 update(ScanModel)
                 .where(ScanModel.id == scan_id, ScanModel.status == ScanStatus.RUNNING.value)
                 .values(lease_expires_at=lease_until)
+            )
+            await session.commit()
+        return bool(getattr(result, "rowcount", 0))
+
+    async def release(self, scan_id: UUID) -> bool:
+        """One UPDATE, only while running: a scan finished meanwhile stays finished."""
+        async with translate_db_errors(), self._sessions() as session:
+            result = await session.execute(
+                update(ScanModel)
+                .where(ScanModel.id == scan_id, ScanModel.status == ScanStatus.RUNNING.value)
+                .values(
+                    status=ScanStatus.QUEUED.value,
+                    started_at=None,
+                    lease_expires_at=None,
+                    attempts=case((ScanModel.attempts > 0, ScanModel.attempts - 1), else_=0),
+                )
             )
             await session.commit()
         return bool(getattr(result, "rowcount", 0))

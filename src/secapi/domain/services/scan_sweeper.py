@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import timedelta
 from uuid import UUID
@@ -55,13 +54,11 @@ class ScanSweeper:
         The caller re-queues its job (SAQ retries a cancelled job); if that message is lost, the sweep
         finds the scan queued for longer than the queue timeout and queues it again.
         """
-        scan = await self._scans.get(scan_id)
-        if scan is None or scan.status is not ScanStatus.RUNNING:
+        # Being stopped is not the scan's fault: the attempt its claim took is given back, so a run of
+        # deploys never makes a scan "give up after N attempts".
+        if not await self._scans.release(scan_id):
             return False
-        await self._scans.update(
-            dataclasses.replace(scan, status=ScanStatus.QUEUED, started_at=None, lease_expires_at=None)
-        )
-        log.info("handed scan %s back to the queue (attempt %d)", scan.id, scan.attempts)
+        log.info("handed scan %s back to the queue", scan_id)
         return True
 
     async def _fail(self, scan: Scan, reason: str) -> None:
