@@ -22,6 +22,9 @@ from secapi.entrypoints.http.auth import principal_of
 log = logging.getLogger(__name__)
 SHUTDOWN_FLUSH_SECONDS = 10.0
 
+UNMATCHED_ENDPOINT = "(unmatched)"
+"""The `endpoint` of a usage row whose request matched no route."""
+
 
 def usage_middleware(app: ASGIApp) -> ASGIApp:
     """Record method, route template, status and duration of every authenticated request."""
@@ -51,7 +54,9 @@ def usage_middleware(app: ASGIApp) -> ASGIApp:
                 recorder.record(
                     UsageRecord(
                         user_id=principal.user_id,
-                        endpoint=scope.get("path_template") or scope["path"],
+                        # The route template, never the raw path: a client's path (NUL bytes, any length)
+                        # must not reach the `endpoint` column and fail a whole batch of usage rows.
+                        endpoint=(scope.get("path_template") or UNMATCHED_ENDPOINT)[:200],
                         method=scope["method"],
                         status_code=status,
                         timestamp=datetime.now(UTC),
