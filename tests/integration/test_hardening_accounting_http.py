@@ -73,6 +73,9 @@ async def test_archive_scans_say_miss_or_bypass(api: tuple[AsyncClient, Litestar
     )
     assert fresh.status_code == 200, fresh.text
     assert fresh.headers["x-cache-status"] == "BYPASS"
+    # Each upload ran, so each took one unit of the hour, like any scan that runs.
+    usage = (await client.get("/api/v1/usage", headers=bearer(key))).json()
+    assert {w["name"]: w["used"] for w in usage["windows"]}["hour"] == 2
 
 
 async def test_usage_answers_when_the_minute_is_spent_and_does_not_count_then(

@@ -296,8 +296,17 @@ class ImageScanSubmitter:
             input_hash=canonical_hash({"archive_sha256": sha256, "platform": str(target)}),
             created_at=self._clock.now(),
         )
+        # An upload is never looked up before it runs, so it always runs: it takes one unit of every scan
+        # window, like any scan that runs (over quota: a 429, and the caller deletes the upload).
+        try:
+            await self._quota.consume_scan(principal, ScanType.DOCKER.value)
+        except RateLimitExceeded:
+            self._requested(principal, ScanRequestStatus.REJECTED, None)
+            raise
+        finally:
+            await self._quota.scan_state(principal)
         await self._scans.add(scan)
-        # An upload is never looked up before it runs: a miss, or a bypass when the client asked for one.
+        # A miss, or a bypass when the client asked for one.
         self._requested(principal, ScanRequestStatus.BYPASS if bypass_cache else ScanRequestStatus.MISS, None)
         return scan
 
