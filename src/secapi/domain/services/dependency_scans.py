@@ -210,11 +210,14 @@ class DependencyScanService:
         if bypass_cache:
             scan, entry = await compute()
             assert scan is not None
-            return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.BYPASS, principal.user.tier))
+            info = self._results.info(entry, CacheStatus.BYPASS, principal.user.tier)
+            return ScanOutcome(scan=scan, cache=info, raw_result=bytes(entry.result))
         (scan, entry), _leader = await self._results.once(key, compute, check)
         if scan is None:  # an identical scan running elsewhere finished first: its result serves us
             return await self._from_cache(principal, lockfile, data, entry)
-        return ScanOutcome(scan=scan, cache=self._results.info(entry, CacheStatus.MISS, principal.user.tier))
+        # The result as the cache encoded it answers the request too: a large result is encoded once, not twice.
+        info = self._results.info(entry, CacheStatus.MISS, principal.user.tier)
+        return ScanOutcome(scan=scan, cache=info, raw_result=bytes(entry.result))
 
     async def _from_cache(
         self, principal: Principal, lockfile: LockfileInput, data: dict[str, str], entry: CachedScan

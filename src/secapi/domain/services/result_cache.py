@@ -6,6 +6,7 @@ skipped, with a warning and a metric event, so scans only get slower.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -106,6 +107,8 @@ class ResultCache:
             result=msgspec.Raw(raw),
             etag=etag_of(raw),
         )
+        # Encoding a large result holds the loop: let waiting requests run before the cache write.
+        await asyncio.sleep(0)
         try:
             await self._cache.set_scan_result(key, entry, ttl)
         except CacheUnavailable as exc:
