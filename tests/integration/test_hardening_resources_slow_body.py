@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,19 +17,14 @@ from secapi.domain.tiers import Tier
 from secapi.entrypoints.vulndb import import_sample
 from secapi.ioc import make_container
 
+from support.server import secapi_server
+
 pytestmark = pytest.mark.integration
 
-SECAPI = str(Path(sys.executable).parent / "secapi")
 TIMEOUT = 1.0
 """SECAPI_BODY_RECEIVE_TIMEOUT for the server under test."""
 WAIT = 15.0
 """How long the test waits for an answer: generous, yet far below "never" (the old server's answer)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _seed(settings: Settings) -> str:
@@ -55,7 +46,6 @@ async def api_key(settings: Settings) -> str:
 
 @pytest.fixture
 def server(settings: Settings, api_key: str) -> Iterator[tuple[str, int, str]]:
-    port = _free_port()
     env = {
         **os.environ,
         "SECAPI_DATABASE_URL": settings.database_url,
@@ -64,31 +54,8 @@ def server(settings: Settings, api_key: str) -> Iterator[tuple[str, int, str]]:
         "SECAPI_BODY_RECEIVE_TIMEOUT": str(TIMEOUT),
         "SECAPI_METRICS_ENABLED": "false",
     }
-    process = subprocess.Popen(
-        [SECAPI, "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("secapi serve did not come up within 30 s")
-        yield "127.0.0.1", port, api_key
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with secapi_server(env) as base:
+        yield "127.0.0.1", int(base.rsplit(":", 1)[1]), api_key
 
 
 def _stalled_request(host: str, port: int, key: str, path: str, content_type: str) -> socket.socket:

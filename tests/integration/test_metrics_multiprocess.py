@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,8 +19,8 @@ from secapi.domain.tiers import Tier
 from secapi.ioc import make_container
 
 from support.metrics import parse_exposition, sample
+from support.server import secapi_server
 
-SECAPI = str(Path(sys.executable).parent / "secapi")
 REQUESTS = 120
 
 
@@ -39,12 +34,6 @@ async def _prepare(database_url: str) -> str:
     finally:
         await container.close()
     return issued.secret
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -62,34 +51,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
     env.pop("SECAPI_REDIS_URL", None)
-    port = _free_port()
-    process = subprocess.Popen(
-        [SECAPI, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, so worker processes never outlive the test
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("secapi serve did not come up within 30 s")
+    with secapi_server(env, workers=2) as base:
         yield base, key, metrics_dir
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            raise
 
 
 def test_counters_are_summed_across_two_worker_processes(server: tuple[str, str, Path]) -> None:

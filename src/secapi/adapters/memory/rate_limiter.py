@@ -180,25 +180,23 @@ class InMemoryRateLimiter:
 
     async def hydrate(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
         """Restore buckets after a loss; each bucket keeps the larger of stored and given, so nothing is lost."""
-        validate((window,), 0)
-        oldest = oldest_counted(window, now_ms(self._clock))
-        fresh = {i: c for i, c in buckets.items() if i >= oldest and c > 0}
-        if not fresh:
-            return
-        series = self._series_for(self._series.setdefault(user_id, {}), window)
-        for index, count in fresh.items():
+        for series, index, count in self._live(user_id, window, buckets):
             series.counts[index] = max(series.counts.get(index, 0), count)
 
     async def replay(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
         """Add counts recorded elsewhere (while the limiter was unavailable) to the live buckets."""
+        for series, index, count in self._live(user_id, window, buckets):
+            series.counts[index] = series.counts.get(index, 0) + count
+
+    def _live(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> list[tuple[_Series, int, int]]:
+        """(series, index, count) for the given buckets still inside `window`; no series is made for none."""
         validate((window,), 0)
         oldest = oldest_counted(window, now_ms(self._clock))
         fresh = {i: c for i, c in buckets.items() if i >= oldest and c > 0}
         if not fresh:
-            return
+            return []
         series = self._series_for(self._series.setdefault(user_id, {}), window)
-        for index, count in fresh.items():
-            series.counts[index] = series.counts.get(index, 0) + count
+        return [(series, index, count) for index, count in fresh.items()]
 
     async def exists(self, user_id: UUID, window: Window) -> bool:
         """Whether the window holds any live bucket for the user."""

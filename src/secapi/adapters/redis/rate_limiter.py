@@ -121,29 +121,29 @@ class RedisRateLimiter:
 
     async def hydrate(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
         """Restore buckets after a loss; each bucket keeps the larger of stored and given, so nothing is lost."""
-        validate((window,), 0)
-        oldest = oldest_counted(window, now_ms(self._clock))
-        fresh = sorted((i, c) for i, c in buckets.items() if i >= oldest and c > 0)
-        if not fresh:
-            return
-        args: list[int] = [window.seconds * 1000 + bucket_ms(window)]
-        for index, count in fresh:
-            args += (index, count)
-        with _unavailable():
-            await self._hydrate(keys=[window_key(user_id, window)], args=args)
+        args = self._bucket_args(window, buckets)
+        if args:
+            with _unavailable():
+                await self._hydrate(keys=[window_key(user_id, window)], args=args)
 
     async def replay(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
         """Add counts recorded while Redis was unavailable to the window's live buckets (one EVALSHA)."""
+        args = self._bucket_args(window, buckets)
+        if args:
+            with _unavailable():
+                await self._replay(keys=[window_key(user_id, window)], args=args)
+
+    def _bucket_args(self, window: Window, buckets: dict[int, int]) -> list[int]:
+        """The scripts' arguments for the window's live, non-empty buckets: [ttl ms, index, count, ...]; [] if none."""
         validate((window,), 0)
         oldest = oldest_counted(window, now_ms(self._clock))
         fresh = sorted((i, c) for i, c in buckets.items() if i >= oldest and c > 0)
         if not fresh:
-            return
+            return []
         args: list[int] = [window.seconds * 1000 + bucket_ms(window)]
         for index, count in fresh:
             args += (index, count)
-        with _unavailable():
-            await self._replay(keys=[window_key(user_id, window)], args=args)
+        return args
 
     async def exists(self, user_id: UUID, window: Window) -> bool:
         """Whether Redis holds the window's hash for the user (False after a flush or once it expired)."""
