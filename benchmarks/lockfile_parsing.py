@@ -80,6 +80,12 @@ def _composer_lock() -> str:
     return json.dumps({"packages": [{"name": f"v/pkg-{i}", "version": f"v1.{i}.0"} for i in range(N)]}, indent=4)
 
 
+def _gradle_lockfile() -> str:
+    configurations = "compileClasspath,productionRuntimeClasspath,runtimeClasspath,testRuntimeClasspath"
+    header = "# This is a Gradle generated file for dependency locking.\n"
+    return header + "\n".join(f"org.example.g{i}:pkg-{i}:1.{i}.0={configurations}" for i in range(N)) + "\nempty=\n"
+
+
 CASES: list[tuple[str, Callable[[], str]]] = [
     ("package-lock.json", _package_lock),
     ("yarn.lock", _yarn_v1),
@@ -91,6 +97,7 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("go.mod", _go_mod),
     ("Gemfile.lock", _gemfile_lock),
     ("composer.lock", _composer_lock),
+    ("gradle.lockfile", _gradle_lockfile),
 ]
 
 

@@ -47,3 +47,13 @@ def gem_purl(name: str, version: str) -> str:
 def composer_purl(name: str, version: str) -> str:
     """`pkg:composer/<vendor>/<project>@<version>`, lowercased as the spec asks."""
     return _purl("composer", name.lower().split("/", 1), version)
+
+
+def maven_purl(group: str, artifact: str, version: str) -> str:
+    """`pkg:maven/<groupId>/<artifactId>@<version>`; Maven coordinates are case-sensitive."""
+    return _purl("maven", [group, artifact], version)
+
+
+def nuget_purl(name: str, version: str) -> str:
+    """`pkg:nuget/<id>@<version>`; the id keeps its case, as the spec's examples do."""
+    return _purl("nuget", [name], version)

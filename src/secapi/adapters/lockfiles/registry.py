@@ -9,6 +9,7 @@ from secapi.adapters.lockfiles._common import translate_errors
 from secapi.adapters.lockfiles.cargo import CargoLockParser
 from secapi.adapters.lockfiles.composer import ComposerLockParser
 from secapi.adapters.lockfiles.golang import GoModParser
+from secapi.adapters.lockfiles.gradle import GradleLockfileParser
 from secapi.adapters.lockfiles.npm import PackageLockParser
 from secapi.adapters.lockfiles.pnpm import PnpmLockParser
 from secapi.adapters.lockfiles.python_locks import PipfileLockParser, PoetryLockParser, UvLockParser
@@ -28,6 +29,8 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "Pipfile.lock": PipfileLockParser,
     "composer.lock": ComposerLockParser,
     "go.mod": GoModParser,
+    "gradle.lockfile": GradleLockfileParser,
+    "buildscript-gradle.lockfile": GradleLockfileParser,
     "npm-shrinkwrap.json": PackageLockParser,
     "package-lock.json": PackageLockParser,
     "pnpm-lock.yaml": PnpmLockParser,
