@@ -19,12 +19,13 @@ KEYS = [
     "packages", "dependencies", "default", "develop", "packages-dev", "package", "version", "name", "resolved",
     "link", "resolution", "source", "lockfileVersion", "__metadata", "dist", "type", "url", "editable", "virtual",
     "registry", "git", "path", "tarball", "", "node_modules/a", "node_modules/@s/b", "/a/1.0.0", "/a@1.0.0(b@2.0.0)",
-    "a@1.0.0", "a@npm:^1", "a@workspace:.", "a@patch:a@npm%3A1.0.0#x",
+    "a@1.0.0", "a@npm:^1", "a@workspace:.", "a@patch:a@npm%3A1.0.0#x", "description", "sdks",
 ]  # fmt: skip
 WORDS = [
     "1.0.0", "==1.2", "v1.2.3", "npm:b@1.0.0", "git+https://x/y.git#abc", "file:../x", "link:../x", "dev-main",
     "a@npm:1.0.0", "5.4", "6.0", "9.0", "https://codeload.github.com/a/b", "directory", "path", "git",
     "registry+https://github.com/rust-lang/crates.io-index",
+    "hosted", "sdk", "https://pub.dev",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(WORDS) | st.text()
 JSON_VALUES = st.recursive(
@@ -115,7 +116,7 @@ def test_random_toml_package_tables(filename: str, tables: list[dict[str, object
     _check(filename, content)
 
 
-@pytest.mark.parametrize("filename", ["pnpm-lock.yaml", "yarn.lock"])
+@pytest.mark.parametrize("filename", ["pnpm-lock.yaml", "yarn.lock", "pubspec.lock"])
 @FUZZ
 @given(
     version=st.sampled_from(["5.4", "'6.0'", "'9.0'", "x"]),

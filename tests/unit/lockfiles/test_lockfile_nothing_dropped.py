@@ -32,6 +32,7 @@ CASES = [
     ("cargo", "Cargo.lock", (), 7),
     ("bundler", "Gemfile.lock", (), 7),
     ("composer", "composer.lock", (), 7),
+    ("pub", "pubspec.lock", (), 10),
     ("gradle", "gradle.lockfile", (), 5),
 ]
 

@@ -49,6 +49,11 @@ def composer_purl(name: str, version: str) -> str:
     return _purl("composer", name.lower().split("/", 1), version)
 
 
+def pub_purl(name: str, version: str) -> str:
+    """`pkg:pub/<package>@<version>`."""
+    return _purl("pub", [name], version)
+
+
 def maven_purl(group: str, artifact: str, version: str) -> str:
     """`pkg:maven/<groupId>/<artifactId>@<version>`; Maven coordinates are case-sensitive."""
     return _purl("maven", [group, artifact], version)

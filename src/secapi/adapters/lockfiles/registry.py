@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 from secapi.adapters.lockfiles._common import translate_errors
 from secapi.adapters.lockfiles.cargo import CargoLockParser
 from secapi.adapters.lockfiles.composer import ComposerLockParser
+from secapi.adapters.lockfiles.dart import PubspecLockParser
 from secapi.adapters.lockfiles.golang import GoModParser
 from secapi.adapters.lockfiles.gradle import GradleLockfileParser
 from secapi.adapters.lockfiles.npm import PackageLockParser
@@ -35,6 +36,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "package-lock.json": PackageLockParser,
     "pnpm-lock.yaml": PnpmLockParser,
     "poetry.lock": PoetryLockParser,
+    "pubspec.lock": PubspecLockParser,
     "uv.lock": UvLockParser,
     "yarn.lock": YarnLockParser,
 }
