@@ -24,7 +24,7 @@ KEYS = [
 WORDS = [
     "1.0.0", "==1.2", "v1.2.3", "npm:b@1.0.0", "git+https://x/y.git#abc", "file:../x", "link:../x", "dev-main",
     "a@npm:1.0.0", "5.4", "6.0", "9.0", "https://codeload.github.com/a/b", "directory", "path", "git",
-    "registry+https://github.com/rust-lang/crates.io-index",
+    "registry+https://github.com/rust-lang/crates.io-index", "Project", "Direct", "Transitive", "net8.0",
     "hosted", "sdk", "https://pub.dev",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(WORDS) | st.text()

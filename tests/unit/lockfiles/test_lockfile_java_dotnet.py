@@ -52,3 +52,43 @@ def test_gradle_lines_that_are_not_coordinates_are_unscannable_and_the_rest_is_r
     (missing,) = parsed.unscannable
     assert (missing.name, missing.location) == ("org.slf4j:slf4j-api", "line 2")
     assert "group:artifact:version" in missing.reason
+
+
+def test_packages_lock_json_reads_every_target_framework_and_reports_project_references() -> None:
+    parsed = _parse("nuget-lock", "packages.lock.json")
+    assert parsed.ecosystem == "NuGet"
+    assert [(p.name, p.version) for p in parsed.packages] == [
+        ("Azure.Identity", "1.7.0"),
+        ("Microsoft.AspNetCore.Authentication.JwtBearer", "8.0.0"),
+        ("Microsoft.Data.SqlClient", "5.1.1"),
+        ("Microsoft.Data.SqlClient.SNI.runtime", "5.1.0"),
+        ("Microsoft.EntityFrameworkCore.Relational", "8.0.0"),
+        ("Microsoft.EntityFrameworkCore.SqlServer", "8.0.0"),
+        ("Microsoft.IdentityModel.Protocols.OpenIdConnect", "7.0.3"),
+        ("Serilog", "3.1.1"),
+        ("Serilog.AspNetCore", "8.0.0"),
+        ("Swashbuckle.AspNetCore", "6.5.0"),
+        ("System.Text.Json", "8.0.4"),
+    ]
+    serilog = next(p for p in parsed.packages if p.name == "Serilog")
+    assert (serilog.purl, serilog.location) == ("pkg:nuget/Serilog@3.1.1", 'dependencies["net8.0"]["Serilog"]')
+    (project,) = parsed.unscannable
+    assert (project.name, project.location) == (
+        "contoso.orders.domain",
+        'dependencies["net8.0"]["contoso.orders.domain"]',
+    )
+    assert "another project" in project.reason
+
+
+def test_packages_lock_json_entry_without_resolved_is_unscannable_and_projects_are_reported_once() -> None:
+    parsed = parse_lockfile(
+        "packages.lock.json",
+        '{"version": 1, "dependencies": {"net6.0": {"Polly": {"type": "Transitive", "resolved": "7.2.4+build.17"},'
+        ' "Acme.Shared": {"type": "Project"}, "Acme.Broken": {"type": "Transitive"}},'
+        ' "net8.0": {"Acme.Shared": {"type": "Project"}}}}',
+    )
+    assert [(p.name, p.version) for p in parsed.packages] == [("Polly", "7.2.4")]
+    shared, broken = parsed.unscannable
+    assert (shared.name, shared.location) == ("Acme.Shared", 'dependencies["net6.0"]["Acme.Shared"]')
+    assert (broken.name, broken.location) == ("Acme.Broken", 'dependencies["net6.0"]["Acme.Broken"]')
+    assert "resolved" in broken.reason

@@ -34,6 +34,7 @@ CASES = [
     ("composer", "composer.lock", (), 7),
     ("pub", "pubspec.lock", (), 10),
     ("gradle", "gradle.lockfile", (), 5),
+    ("nuget-lock", "packages.lock.json", (), 5),
 ]
 
 
