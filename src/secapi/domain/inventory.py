@@ -12,10 +12,12 @@ from secapi.domain.errors import InvalidInput
 from secapi.domain.os_release import OsInfo, detect_os
 from secapi.domain.packages import Package, UnscannedItem
 
-CATALOGER_VERSION: int = 5
+CATALOGER_VERSION: int = 6
 """Bump whenever a cataloger changes what it finds, so layer inventories cached under the old one are recomputed."""
 
 DPKG, APK, PYTHON, NPM, OPKG = "dpkg", "apk", "python", "npm", "opkg"
+GO_MODULE = "go-module"
+"""A module (or the standard library, `stdlib`) built into a Go executable, read from its build info."""
 
 
 class LayerRejected(InvalidInput):
@@ -31,13 +33,13 @@ class PackageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A package as a layer's database file names it, before the image's OS gives it an ecosystem."""
 
     kind: str
-    """`dpkg`, `apk`, `opkg`, `python` or `npm`."""
+    """`dpkg`, `apk`, `opkg`, `python`, `npm` or `go-module`."""
     name: str
     version: str
     source_name: str | None = None
     source_version: str | None = None
     purl: str | None = None
-    """Only where the cataloger knows it without the OS (PyPI, npm)."""
+    """Only where the cataloger knows it without the OS (PyPI, npm, Go)."""
     arch: str | None = None
 
 
@@ -47,7 +49,8 @@ class LayerInventory(msgspec.Struct, frozen=True, kw_only=True):
     digest: str
     cataloger_version: int = CATALOGER_VERSION
     packages: dict[str, tuple[PackageRecord, ...]] = msgspec.field(default_factory=dict)
-    """Keyed by the relative path of the database file (`var/lib/dpkg/status`); empty tuple = file with none."""
+    """Keyed by the relative path of the database file (`var/lib/dpkg/status`) or Go executable; empty tuple =
+    file with none."""
     os_files: dict[str, str] = msgspec.field(default_factory=dict)
     deleted: tuple[str, ...] = ()
     """Paths hidden from lower layers: `.wh.` whiteouts, and cataloged paths this layer turns into links."""
@@ -73,7 +76,7 @@ class ImageInventory(msgspec.Struct, frozen=True, kw_only=True):
 _V = TypeVar("_V")
 # opkg (OpenWrt, embedded images) has no OSV ecosystem: "opkg" is SecAPI's own name, so nothing matches it
 # and each opkg database is listed under `unscanned` as `no-advisory-source` (a stable token).
-_OS_INDEPENDENT_ECOSYSTEMS = {PYTHON: "PyPI", NPM: "npm", OPKG: "opkg"}
+_OS_INDEPENDENT_ECOSYSTEMS = {PYTHON: "PyPI", NPM: "npm", OPKG: "opkg", GO_MODULE: "Go"}
 _NO_ADVISORY_SOURCE = frozenset({OPKG})
 _DISTRO_KINDS = {DPKG: ("debian", "ubuntu"), APK: ("alpine", "wolfi", "chainguard")}
 _READ_OSES = frozenset({"debian", "ubuntu", "alpine", "wolfi", "chainguard", "openwrt"})

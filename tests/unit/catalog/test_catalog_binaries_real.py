@@ -17,9 +17,16 @@ from pathlib import Path
 import pytest
 
 from secapi.adapters.catalog import LayerLimits, catalog_layer
-from secapi.adapters.catalog.binaries import GO_MAGIC, sniff_binary
+from secapi.adapters.catalog.binaries import GO_MAGIC, examine_binary, sniff_binary
+from secapi.adapters.osv.reader import iter_records
+from secapi.domain.inventory import merge_layers
+from secapi.domain.services.matching import VulnerabilityMatcher
+from secapi.domain.services.vulndb_import import VulnDbImporter
+
+from support.fakes import InMemoryVulnerabilityStore
 
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+REAL_OSV = Path(__file__).parents[2] / "fixtures" / "osv"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -76,14 +83,41 @@ def test_c_binary_is_neither_until_it_carries_go_build_info(c_binary: Path) -> N
     assert _sniff(_add_section(c_binary, ".go.buildinfo", GO_MAGIC + bytes(18))) == "go-binary"
 
 
-def test_a_real_go_binary_in_a_layer(build_layer: Callable[..., Path]) -> None:
+def test_gcc_built_elf_with_hand_built_go_build_info_yields_its_modules(c_binary: Path) -> None:
+    sentinel = bytes(range(0x30, 0x40))
+    # Under 128 bytes, so its length is a one-byte varint.
+    modinfo = sentinel + b"mod\texample.com/t\tv0.3.0\t\ndep\tgolang.org/x/text\tv0.14.0\t\n" + sentinel
+    section = GO_MAGIC + bytes([8, 2]) + bytes(16) + bytes([9]) + b"go1.22rc1" + bytes([len(modinfo)]) + modinfo
+    with _add_section(c_binary, ".go.buildinfo", section).open("rb") as binary:
+        found = examine_binary(binary.read)
+    assert found is not None
+    assert found.go_build_info is not None
+    assert found.go_build_info.go_version == "go1.22rc1"
+    assert found.go_build_info.main is not None
+    assert found.go_build_info.main.version == "v0.3.0"
+    assert [(m.path, m.version) for m in found.go_build_info.deps] == [("golang.org/x/text", "v0.14.0")]
+
+
+async def test_a_real_go_binary_in_a_layer_yields_packages_that_match(build_layer: Callable[..., Path]) -> None:
     configured = os.environ.get("SECAPI_TEST_GO_BINARY")
     if not configured:
         missing = "SECAPI_TEST_GO_BINARY does not name a Go binary (e.g. esbuild from @esbuild/linux-x64)"
         if os.environ.get("CI") == "true":
             pytest.fail(missing + "; .ci/run fetches one with npm")
         pytest.skip(missing)
-    binary = Path(configured)
-    blob = build_layer([("usr/local/bin/esbuild", binary.read_bytes(), 0o755)], compression="zstd")
+    binary = Path(configured).read_bytes()  # noqa: ASYNC240  (a test: blocking reads are fine here)
+    blob = build_layer([("usr/local/bin/esbuild", binary, 0o755)], compression="zstd")
     layer = catalog_layer(blob, "application/vnd.oci.image.layer.v1.tar+zstd", "sha256:go", LayerLimits())
-    assert [(item.path, item.kind) for item in layer.unscanned] == [("usr/local/bin/esbuild", "go-binary")]
+    assert layer.unscanned == ()  # its build info was read
+    # esbuild 0.19.12's build info (cross-checked with `strings`): main module `(devel)`, so no package for it;
+    # one dependency; built by go1.20.12.
+    packages = merge_layers([layer]).packages
+    assert [(p.ecosystem, p.name, p.version, p.location) for p in packages] == [
+        ("Go", "golang.org/x/sys", "v0.0.0-20220715151400-c0bba94af5f8", "sha256:go:usr/local/bin/esbuild"),
+        ("Go", "stdlib", "1.20.12", "sha256:go:usr/local/bin/esbuild"),
+    ]
+    store = InMemoryVulnerabilityStore()
+    await VulnDbImporter(store).run(iter_records(REAL_OSV), source="real fixtures")
+    findings = await VulnerabilityMatcher(store).match(list(packages))
+    # GO-2024-3107 (stdlib, fixed in 1.22.7) applies; GO-2023-2044 (1.21.0 only) does not.
+    assert {(f.id, f.package.name) for f in findings} == {("GO-2024-3107", "stdlib")}

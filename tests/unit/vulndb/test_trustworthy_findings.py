@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from secapi.adapters.catalog.gobuildinfo import stdlib_version
 from secapi.adapters.osv.reader import iter_records
 from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.findings import SeveritySource
@@ -156,3 +157,10 @@ async def test_a_result_names_the_database_and_flags_ecosystems_without_data(mat
 async def test_with_no_advisories_matching_refuses_instead_of_answering_clean() -> None:
     with pytest.raises(VulnDbEmpty):
         await VulnerabilityMatcher(InMemoryVulnerabilityStore()).assess([pkg("PyPI", "certifi", "2022.12.7")])
+
+
+async def test_a_go_toolchain_release_candidate_matches_as_the_prerelease_it_is(matcher: VulnerabilityMatcher) -> None:
+    # A binary built by go1.21rc2 carries stdlib 1.21.0-rc.2: inside GO-2023-2044's range ("introduced 1.21.0-0").
+    version = stdlib_version("go1.21rc2")
+    assert version == "1.21.0-rc.2"
+    assert await ids(matcher, pkg("Go", "stdlib", version)) == {"GO-2023-2044", "GO-2024-3107"}

@@ -5,6 +5,8 @@ hundreds of MB. So this hand-reads the little it needs: the ELF header, then the
 its name table wherever each lies (Go's linker writes the table near the start, GNU ld at the end), keeping
 only a bounded window of the bytes already passed. Go's build info is also found by its magic (16-byte
 aligned, as the Go runtime writes it), which covers PE and Mach-O executables and ELF without section headers.
+From that magic on, up to `_MAX_BUILD_INFO` bytes are kept, so an ELF executable's build info can be parsed
+(gobuildinfo.py) wherever its section lies; PE and Mach-O executables are only detected.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from secapi.adapters.catalog.gobuildinfo import GoBuildInfo, parse_go_build_info
 
 GO_BINARY, RUST_BINARY = "go-binary", "rust-binary"
 GO_MAGIC = b"\xff Go buildinf:"
@@ -22,6 +27,8 @@ _MACHO = frozenset(  # 32- and 64-bit, either byte order, and universal (fat) fi
 _CHUNK = 64 * 1024
 _WINDOW = 1024 * 1024
 """Bytes kept behind the read position, for a name table that precedes the section header table."""
+_MAX_BUILD_INFO = 1024 * 1024
+"""Bytes kept from the Go magic on: real build info is a few KiB, so more is not a plausible executable's."""
 _MAX_TABLE = 256 * 1024
 """A larger section header or name table is not a plausible executable's: give up rather than hold it."""
 
@@ -36,7 +43,13 @@ class _Stream:
         self._chunks: deque[tuple[int, bytes]] = deque()
         self._kept = 0
         self.end = 0
-        self.go_magic = False
+        self.go_at: int | None = None
+        self._go_bytes = bytearray()
+
+    @property
+    def go_magic(self) -> bool:
+        """Whether an aligned Go build info magic has been read."""
+        return self.go_at is not None
 
     def more(self) -> bool:
         """Read one chunk; False at the end of the member."""
@@ -44,9 +57,14 @@ class _Stream:
         if not chunk:
             return False
         start = self.end
-        if not self.go_magic:  # search from 15 bytes back, so a magic split between chunks is still seen
-            overlap = self._tail(len(GO_MAGIC) - 1)
-            self.go_magic = _aligned_magic(overlap + chunk, start - len(overlap))
+        if self.go_at is None:  # search from 15 bytes back, so a magic split between chunks is still seen
+            data = self._tail(len(GO_MAGIC) - 1) + chunk
+            at = _aligned_magic(data, start + len(chunk) - len(data))
+            if at >= 0:
+                self.go_at = start + len(chunk) - len(data) + at
+                self._go_bytes += data[at : at + _MAX_BUILD_INFO]
+        elif len(self._go_bytes) < _MAX_BUILD_INFO:
+            self._go_bytes += chunk[: _MAX_BUILD_INFO - len(self._go_bytes)]
         self._chunks.append((start, chunk))
         self._kept += len(chunk)
         self.end += len(chunk)
@@ -70,21 +88,26 @@ class _Stream:
         first = next(start for start, chunk in self._chunks if start + len(chunk) > offset)
         return joined[offset - first : offset - first + size]
 
+    def go_build_info(self, size: int) -> bytes:
+        """The first `size` bytes from the Go magic on, reading forward; fewer at the end or past the cap."""
+        while len(self._go_bytes) < min(size, _MAX_BUILD_INFO) and self.more():
+            pass
+        return bytes(self._go_bytes[:size])
+
     def _tail(self, size: int) -> bytes:
         return self._chunks[-1][1][-size:] if self._chunks else b""
 
 
-def _aligned_magic(data: bytes, base: int) -> bool:
+def _aligned_magic(data: bytes, base: int) -> int:
+    """The index in `data` (at file offset `base`) of the first 16-byte aligned magic, or -1."""
     at = data.find(GO_MAGIC)
-    while at >= 0:
-        if (base + at) % 16 == 0:
-            return True
+    while at >= 0 and (base + at) % 16:
         at = data.find(GO_MAGIC, at + 1)
-    return False
+    return at
 
 
-def _elf_section_names(head: bytes, stream: _Stream) -> set[str] | None:
-    """The section names of an ELF file, or None when its header or tables are missing or implausible."""
+def _elf_sections(head: bytes, stream: _Stream) -> dict[str, tuple[int, int]] | None:
+    """An ELF file's sections by name (offset, size), or None when its header or tables are missing or implausible."""
     if len(head) < 64 or head[4] not in (1, 2) or head[5] not in (1, 2):  # class: 32/64-bit; data: LE/BE
         return None
     wide, order = head[4] == 2, "<" if head[5] == 1 else ">"
@@ -101,22 +124,66 @@ def _elf_section_names(head: bytes, stream: _Stream) -> set[str] | None:
     names = stream.bytes_at(names_offset, names_size) if names_size <= _MAX_TABLE else None
     if names is None:
         return None
-    return {names[name : names.find(b"\0", name)].decode("latin-1") for name, _, _ in sections if name < len(names)}
+    return {
+        names[name : names.find(b"\0", name)].decode("latin-1"): (offset, size)
+        for name, offset, size in sections
+        if name < len(names)
+    }
 
 
-def sniff_binary(read: Read) -> str | None:
-    """`go-binary`, `rust-binary`, or None for another file, from an executable's bytes read forward."""
+@dataclass(frozen=True, slots=True)
+class Executable:
+    """A Go or Rust executable, with a Go ELF executable's build info when it could be read."""
+
+    kind: str
+    go_build_info: GoBuildInfo | None = None
+    unread_because: str | None = None
+    """Why a Go executable's build info was not read (too old, malformed, not ELF)."""
+
+
+def examine_binary(read: Read) -> Executable | None:
+    """A Go or Rust executable (reading a Go ELF executable's build info), or None for another file."""
     stream = _Stream(read)
     if not stream.more():
         return None
     head = stream.bytes_at(0, min(stream.end, 64)) or b""
     if head.startswith(b"\x7fELF"):
-        names = _elf_section_names(head, stream)
-        if names is not None:
-            if _GO_SECTION in names or stream.go_magic:
-                return GO_BINARY
-            return RUST_BINARY if _RUST_SECTION in names else None
-    elif not (head.startswith(b"MZ") or head[:4] in _MACHO):
+        sections = _elf_sections(head, stream)
+        if sections is not None and _GO_SECTION in sections:
+            return _go_elf(stream, sections[_GO_SECTION])
+        if sections is not None and not stream.go_magic:
+            return Executable(RUST_BINARY) if _RUST_SECTION in sections else None
+        stream.drain()
+        return _go_elf(stream, None) if stream.go_magic else None
+    if not (head.startswith(b"MZ") or head[:4] in _MACHO):
         return None
     stream.drain()
-    return GO_BINARY if stream.go_magic else None
+    if not stream.go_magic:
+        return None
+    return Executable(GO_BINARY, unread_because="build info is read only from ELF executables yet")
+
+
+def _go_elf(stream: _Stream, section: tuple[int, int] | None) -> Executable:
+    """Parse the build info from the `.go.buildinfo` section, else from the aligned magic the stream kept."""
+    fetch: Callable[[int], bytes] = stream.go_build_info
+    if section is not None and section[0] != stream.go_at:
+        # The section is ahead, or still in the window (linkers need not align it as the Go runtime does).
+        offset, size = section
+        data = stream.bytes_at(offset, min(size, _MAX_BUILD_INFO))
+        if data is None or not data.startswith(GO_MAGIC):
+            return Executable(GO_BINARY, unread_because="its .go.buildinfo section could not be read")
+        fetch = _prefixes(data)
+    try:
+        return Executable(GO_BINARY, go_build_info=parse_go_build_info(fetch))
+    except ValueError as exc:
+        return Executable(GO_BINARY, unread_because=str(exc))
+
+
+def _prefixes(data: bytes) -> Callable[[int], bytes]:
+    return lambda size: data[:size]
+
+
+def sniff_binary(read: Read) -> str | None:
+    """`go-binary`, `rust-binary`, or None for another file, from an executable's bytes read forward."""
+    found = examine_binary(read)
+    return found.kind if found is not None else None

@@ -4,7 +4,8 @@ Links are never followed: a symlink at a cataloged path (say `var/lib/dpkg/statu
 hides what lower layers had there, and is reported as skipped. A hard link to a file this layer already
 read reuses that file's result; any other hard link is treated like a symlink. Members with absolute
 paths or `..` components are never used, only counted. What SecAPI cannot read yet (RPM databases, Java
-archives, Go and Rust executables) is listed in `LayerInventory.unscanned`, never parsed.
+archives, Go and Rust executables) is listed in `LayerInventory.unscanned`, never parsed; only a Go ELF
+executable's build info is read, its modules kept as packages under the executable's path.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, is_candidate, rule_for
 from secapi.adapters.catalog.streams import GuardedStream, LayerLimits
 from secapi.adapters.catalog.tarstream import describe_member, open_tar_stream
-from secapi.adapters.catalog.unread import MAX_LISTED, might_be_unread, unlisted_item, unread_item
+from secapi.adapters.catalog.unread import MAX_LISTED, examine_member, might_be_unread, unlisted_item
 from secapi.domain.inventory import CATALOGER_VERSION, LayerInventory, LayerRejected, PackageRecord
 from secapi.domain.packages import UnscannedItem
 
@@ -142,9 +143,18 @@ class _LayerReader:
             self.skipped[path] = f"not cataloged: {exc}"
 
     def _note(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        """List content SecAPI cannot read yet, up to `MAX_LISTED` of each kind (the rest only counted)."""
+        """Keep a Go executable's modules; list content SecAPI cannot read, up to `MAX_LISTED` of each kind."""
         path = normalise(member.name)
-        item = unread_item(tar, member, path) if path else None
+        if not path:
+            return
+        self._forget(path)  # a later entry for the same path replaces an earlier one, as on extraction
+        examined = examine_member(tar, member, path)
+        if examined is None:
+            return
+        if examined.packages is not None:
+            self._budget(sum(len(r.name) + len(r.version) + len(r.purl or "") for r in examined.packages))
+            self.packages[path] = examined.packages
+        item = examined.item
         if item is None:
             return
         found = self.found[item.kind] = self.found.get(item.kind, 0) + 1
