@@ -109,6 +109,11 @@ def _packages_lock_json() -> str:
     return json.dumps({"version": 1, "dependencies": {"net8.0": packages}}, indent=2)
 
 
+def _packages_config() -> str:
+    packages = "\n".join(f'  <package id="Pkg{i}" version="1.{i}.0" targetFramework="net472" />' for i in range(N))
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<packages>\n{packages}\n</packages>\n'
+
+
 CASES: list[tuple[str, Callable[[], str]]] = [
     ("package-lock.json", _package_lock),
     ("yarn.lock", _yarn_v1),
@@ -123,6 +128,7 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("pubspec.lock", _pubspec_lock),
     ("gradle.lockfile", _gradle_lockfile),
     ("packages.lock.json", _packages_lock_json),
+    ("packages.config", _packages_config),
 ]
 
 

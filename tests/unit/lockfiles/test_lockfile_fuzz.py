@@ -50,6 +50,7 @@ LINE_FRAGMENTS = [
     "@s/b", "1.0.0", "v1.0.0", "require", "replace", "module", "go", "toolchain", "GEM", "GIT", "PATH", "specs:",
     "remote:", "version", '"1.0.0"', "resolved", "a@^1", "a@npm:b@^1", "(1.0.0-x86_64-linux)", "__metadata:",
     "lockfileVersion:", "packages:", "[[package]]", 'name = "a"', 'version = "1"', "{", "}", "[", "]", "\x00",
+    "<packages>", "</packages>", "<package", 'id="A"', 'version="1.0"', "/>", ">", "<!DOCTYPE x>",
     "empty=", "=", "g:a:1.0", "g:a", "=compileClasspath,runtimeClasspath",
 ]  # fmt: skip
 LINES = st.lists(st.lists(st.sampled_from(LINE_FRAGMENTS), max_size=6).map(" ".join), max_size=12).map("\n".join)

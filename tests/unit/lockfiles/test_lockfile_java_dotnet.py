@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from secapi.adapters.lockfiles import parse_lockfile
-from secapi.domain.lockfiles import ParsedLockfile
+from secapi.domain.lockfiles import MalformedLockfile, ParsedLockfile
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -92,3 +94,51 @@ def test_packages_lock_json_entry_without_resolved_is_unscannable_and_projects_a
     assert (shared.name, shared.location) == ("Acme.Shared", 'dependencies["net6.0"]["Acme.Shared"]')
     assert (broken.name, broken.location) == ("Acme.Broken", 'dependencies["net6.0"]["Acme.Broken"]')
     assert "resolved" in broken.reason
+
+
+def test_packages_config_reads_every_package_element_with_its_line() -> None:
+    parsed = _parse("packages-config", "packages.config")
+    assert parsed.ecosystem == "NuGet"
+    assert len(parsed.packages) == 14
+    assert parsed.unscannable == ()
+    newtonsoft = next(p for p in parsed.packages if p.name == "Newtonsoft.Json")
+    assert (newtonsoft.version, newtonsoft.purl, newtonsoft.location) == (
+        "12.0.2",
+        "pkg:nuget/Newtonsoft.Json@12.0.2",
+        "line 15",
+    )
+    assert ("Microsoft.Web.Infrastructure", "1.0.0.0") in [(p.name, p.version) for p in parsed.packages]
+
+
+def test_packages_config_element_without_a_version_is_unscannable() -> None:
+    parsed = parse_lockfile(
+        "packages.config",
+        '<packages>\n  <package id="log4net" version="2.0.8" />\n  <package id="Acme.NoVersion" />\n</packages>',
+    )
+    assert [(p.name, p.version, p.location) for p in parsed.packages] == [("log4net", "2.0.8", "line 2")]
+    (missing,) = parsed.unscannable
+    assert (missing.name, missing.location) == ("Acme.NoVersion", "line 3")
+    assert "version" in missing.reason
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>\n'
+        '<packages><package id="&lol2;" version="1.0" /></packages>',
+        '<?xml version="1.0"?>\n<!DOCTYPE p SYSTEM "http://example.com/evil.dtd">\n<packages />',
+    ],
+    ids=["internal-entities", "external-dtd"],
+)
+def test_packages_config_with_a_dtd_is_refused_before_any_entity_expands(content: str) -> None:
+    with pytest.raises(MalformedLockfile) as refused:
+        parse_lockfile("packages.config", content)
+    assert refused.value.location == "line 2"
+    assert "DTD" in refused.value.reason
+
+
+def test_packages_config_that_is_not_xml_names_the_line() -> None:
+    with pytest.raises(MalformedLockfile) as refused:
+        parse_lockfile("packages.config", '<packages>\n  <package id="a" version="1.0">\n</packages>')
+    assert refused.value.location == "line 3, column 3"
+    assert "invalid XML" in refused.value.reason

@@ -13,6 +13,7 @@ from secapi.adapters.lockfiles.golang import GoModParser
 from secapi.adapters.lockfiles.gradle import GradleLockfileParser
 from secapi.adapters.lockfiles.npm import PackageLockParser
 from secapi.adapters.lockfiles.nuget import PackagesLockJsonParser
+from secapi.adapters.lockfiles.nuget_config import PackagesConfigParser
 from secapi.adapters.lockfiles.pnpm import PnpmLockParser
 from secapi.adapters.lockfiles.python_locks import PipfileLockParser, PoetryLockParser, UvLockParser
 from secapi.adapters.lockfiles.requirements import RequirementsTxtParser
@@ -35,6 +36,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "buildscript-gradle.lockfile": GradleLockfileParser,
     "npm-shrinkwrap.json": PackageLockParser,
     "package-lock.json": PackageLockParser,
+    "packages.config": PackagesConfigParser,
     "packages.lock.json": PackagesLockJsonParser,
     "pnpm-lock.yaml": PnpmLockParser,
     "poetry.lock": PoetryLockParser,
