@@ -114,6 +114,15 @@ def _packages_config() -> str:
     return f'<?xml version="1.0" encoding="utf-8"?>\n<packages>\n{packages}\n</packages>\n'
 
 
+def _mix_lock() -> str:
+    deps = "[{:a, \"~> 1.0\", [hex: :a, repo: \"hexpm\", optional: false]}]"
+    entries = "".join(
+        f'  "pkg_{i}": {{:hex, :pkg_{i}, "1.{i}.0", "{"a" * 64}", [:mix], {deps}, "hexpm", "{"b" * 64}"}},\n'
+        for i in range(N)
+    )
+    return "%{\n" + entries + "}\n"
+
+
 CASES: list[tuple[str, Callable[[], str]]] = [
     ("package-lock.json", _package_lock),
     ("yarn.lock", _yarn_v1),
@@ -126,6 +135,7 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("Gemfile.lock", _gemfile_lock),
     ("composer.lock", _composer_lock),
     ("pubspec.lock", _pubspec_lock),
+    ("mix.lock", _mix_lock),
     ("gradle.lockfile", _gradle_lockfile),
     ("packages.lock.json", _packages_lock_json),
     ("packages.config", _packages_config),

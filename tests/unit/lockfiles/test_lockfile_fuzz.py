@@ -25,7 +25,7 @@ WORDS = [
     "1.0.0", "==1.2", "v1.2.3", "npm:b@1.0.0", "git+https://x/y.git#abc", "file:../x", "link:../x", "dev-main",
     "a@npm:1.0.0", "5.4", "6.0", "9.0", "https://codeload.github.com/a/b", "directory", "path", "git",
     "registry+https://github.com/rust-lang/crates.io-index", "Project", "Direct", "Transitive", "net8.0",
-    "hosted", "sdk", "https://pub.dev",
+    "hosted", "sdk", "https://pub.dev", ":hex", ":git", "hexpm",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(WORDS) | st.text()
 JSON_VALUES = st.recursive(
@@ -49,6 +49,7 @@ LINE_FRAGMENTS = [
     "-r", "-e", "--hash=sha256:ab", "; python_version<'3'", "[extra]", "git+https://h/r.git#egg=x", "a", "b.c",
     "@s/b", "1.0.0", "v1.0.0", "require", "replace", "module", "go", "toolchain", "GEM", "GIT", "PATH", "specs:",
     "remote:", "version", '"1.0.0"', "resolved", "a@^1", "a@npm:b@^1", "(1.0.0-x86_64-linux)", "__metadata:",
+    "%{", ":hex", "\"a\":", "[a: :b]",
     "lockfileVersion:", "packages:", "[[package]]", 'name = "a"', 'version = "1"', "{", "}", "[", "]", "\x00",
     "<packages>", "</packages>", "<package", 'id="A"', 'version="1.0"', "/>", ">", "<!DOCTYPE x>",
     "empty=", "=", "g:a:1.0", "g:a", "=compileClasspath,runtimeClasspath",

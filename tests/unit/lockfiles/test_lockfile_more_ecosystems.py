@@ -1,4 +1,4 @@
-"""pubspec.lock (Dart), and further ecosystems' lockfiles."""
+"""Lockfiles of further ecosystems: pubspec.lock (Dart), mix.lock (Elixir)."""
 
 from __future__ import annotations
 
@@ -51,3 +51,52 @@ def test_pubspec_lock_that_is_not_yaml_is_malformed() -> None:
     with pytest.raises(MalformedLockfile) as caught:
         parse_lockfile("pubspec.lock", "packages:\n  a: [\n")
     assert caught.value.filename == "pubspec.lock"
+
+
+def test_mix_lock_reads_hex_packages_by_their_hex_name() -> None:
+    parsed = _parse("mix", "mix.lock")
+    assert parsed.ecosystem == "Hex"
+    assert [(p.name, p.version, p.purl) for p in parsed.packages] == [
+        ("castore", "1.0.5", "pkg:hex/castore@1.0.5"),
+        ("cowboy", "2.10.0", "pkg:hex/cowboy@2.10.0"),
+        ("cowlib", "2.12.1", "pkg:hex/cowlib@2.12.1"),
+        ("phoenix", "1.7.10", "pkg:hex/phoenix@1.7.10"),
+        ("plug_crypto", "2.0.0", "pkg:hex/plug_crypto@2.0.0"),
+        ("ranch", "1.8.0", "pkg:hex/ranch@1.8.0"),  # the older 7-element tuple, without the outer hash
+        ("telemetry_poller", "1.0.0", "pkg:hex/telemetry_poller@1.0.0"),
+    ]
+    assert next(p for p in parsed.packages if p.name == "cowboy").location == "line 4"
+
+
+def test_mix_lock_reports_git_checkouts_and_private_hex_organisations() -> None:
+    private, git = _parse("mix", "mix.lock").unscannable
+    assert (private.name, private.location) == ("acme_billing", "line 2")
+    assert "'hexpm:acme'" in private.reason
+    assert (git.name, git.location) == ("phoenix_live_dashboard", "line 7")
+    assert "git (https://github.com/phoenixframework/phoenix_live_dashboard.git)" in git.reason
+
+
+def test_mix_lock_bad_entries_are_reported_and_the_rest_is_read() -> None:
+    parsed = _parse("edge-cases/mix", "mix.lock")
+    # The Hex name wins over the lock key: `poison_fork` is the package `poison`.
+    assert [p.name for p in parsed.packages] == ["castore", "jason", "poison", "ssl_verify_fun"]
+    reasons = {entry.name: entry.reason for entry in parsed.unscannable}
+    assert list(reasons) == ["local_lib", "broken_hex", "odd", "not_a_tuple"]
+    assert "could not be read" in reasons["broken_hex"]
+    assert "source :svn" in reasons["odd"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '%{"a": {:hex, :a, "1.0.0"}',  # unclosed map
+        '%{"a": {:hex, :a, "1.0.0}}',  # unclosed string
+        'System.cmd("rm", ["-rf", "/"])',  # code, not a lock map
+        '%{"a": {:hex, :a, "1.0.0"}} extra',
+        "%{" + '"a": ' + "[" * 200 + "]" * 200 + "}",
+    ],
+)
+def test_mix_lock_that_is_not_a_lock_map_is_malformed(content: str) -> None:
+    with pytest.raises(MalformedLockfile) as caught:
+        parse_lockfile("mix.lock", content)
+    assert "unexpected structure" not in caught.value.reason

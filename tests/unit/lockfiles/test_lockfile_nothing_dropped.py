@@ -33,6 +33,7 @@ CASES = [
     ("bundler", "Gemfile.lock", (), 7),
     ("composer", "composer.lock", (), 7),
     ("pub", "pubspec.lock", (), 10),
+    ("mix", "mix.lock", (), 8),
     ("gradle", "gradle.lockfile", (), 5),
     ("nuget-lock", "packages.lock.json", (), 5),
     ("packages-config", "packages.config", (), 5),

@@ -54,6 +54,11 @@ def pub_purl(name: str, version: str) -> str:
     return _purl("pub", [name], version)
 
 
+def hex_purl(name: str, version: str) -> str:
+    """`pkg:hex/<package>@<version>`, lowercased as the spec asks."""
+    return _purl("hex", [name.lower()], version)
+
+
 def maven_purl(group: str, artifact: str, version: str) -> str:
     """`pkg:maven/<groupId>/<artifactId>@<version>`; Maven coordinates are case-sensitive."""
     return _purl("maven", [group, artifact], version)

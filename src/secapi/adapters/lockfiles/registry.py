@@ -9,6 +9,7 @@ from secapi.adapters.lockfiles._common import translate_errors
 from secapi.adapters.lockfiles.cargo import CargoLockParser
 from secapi.adapters.lockfiles.composer import ComposerLockParser
 from secapi.adapters.lockfiles.dart import PubspecLockParser
+from secapi.adapters.lockfiles.elixir import MixLockParser
 from secapi.adapters.lockfiles.golang import GoModParser
 from secapi.adapters.lockfiles.gradle import GradleLockfileParser
 from secapi.adapters.lockfiles.npm import PackageLockParser
@@ -32,6 +33,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "Pipfile.lock": PipfileLockParser,
     "composer.lock": ComposerLockParser,
     "go.mod": GoModParser,
+    "mix.lock": MixLockParser,
     "gradle.lockfile": GradleLockfileParser,
     "buildscript-gradle.lockfile": GradleLockfileParser,
     "npm-shrinkwrap.json": PackageLockParser,
