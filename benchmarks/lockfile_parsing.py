@@ -123,6 +123,14 @@ def _mix_lock() -> str:
     return "%{\n" + entries + "}\n"
 
 
+def _deps_json() -> str:
+    libraries = {
+        f"Pkg{i}/1.{i}.0": {"type": "package", "serviceable": True, "sha512": HASH, "path": f"pkg{i}/1.{i}.0"}
+        for i in range(N)
+    }
+    return json.dumps({"runtimeTarget": {"name": ".NETCoreApp,Version=v8.0"}, "libraries": libraries}, indent=2)
+
+
 CASES: list[tuple[str, Callable[[], str]]] = [
     ("package-lock.json", _package_lock),
     ("yarn.lock", _yarn_v1),
@@ -139,6 +147,7 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("gradle.lockfile", _gradle_lockfile),
     ("packages.lock.json", _packages_lock_json),
     ("packages.config", _packages_config),
+    ("App.deps.json", _deps_json),
 ]
 
 

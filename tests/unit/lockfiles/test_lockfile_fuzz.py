@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from secapi.adapters.lockfiles import SUPPORTED_LOCKFILES, parse_lockfile
 from secapi.domain.lockfiles import MalformedLockfile, ParsedLockfile
 
-FILENAMES = [name for name in SUPPORTED_LOCKFILES if "*" not in name] + ["requirements-dev.txt"]
+FILENAMES = [name for name in SUPPORTED_LOCKFILES if "*" not in name] + ["requirements-dev.txt", "App.deps.json"]
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Words the parsers look for, so generated documents reach past the first type check.
@@ -25,6 +25,7 @@ WORDS = [
     "1.0.0", "==1.2", "v1.2.3", "npm:b@1.0.0", "git+https://x/y.git#abc", "file:../x", "link:../x", "dev-main",
     "a@npm:1.0.0", "5.4", "6.0", "9.0", "https://codeload.github.com/a/b", "directory", "path", "git",
     "registry+https://github.com/rust-lang/crates.io-index", "Project", "Direct", "Transitive", "net8.0",
+    "project", "runtimepack", "reference", "A/1.0.0",
     "hosted", "sdk", "https://pub.dev", ":hex", ":git", "hexpm",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(WORDS) | st.text()

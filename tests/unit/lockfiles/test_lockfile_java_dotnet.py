@@ -142,3 +142,39 @@ def test_packages_config_that_is_not_xml_names_the_line() -> None:
         parse_lockfile("packages.config", '<packages>\n  <package id="a" version="1.0">\n</packages>')
     assert refused.value.location == "line 3, column 3"
     assert "invalid XML" in refused.value.reason
+
+
+def test_deps_json_reads_packages_and_runtime_packs_and_reports_projects() -> None:
+    parsed = _parse("deps-json", "Contoso.Orders.Api.deps.json")
+    assert parsed.ecosystem == "NuGet"
+    assert [(p.name, p.version) for p in parsed.packages] == [
+        ("Azure.Core", "1.25.0"),
+        ("Microsoft.AspNetCore.App.Runtime.linux-x64", "8.0.0"),
+        ("Microsoft.Data.SqlClient", "5.1.1"),
+        ("Microsoft.EntityFrameworkCore.SqlServer", "8.0.0"),
+        ("Microsoft.NETCore.App.Runtime.linux-x64", "8.0.0"),
+        ("Serilog", "3.1.1"),
+        ("Serilog.AspNetCore", "8.0.0"),
+        ("Swashbuckle.AspNetCore", "6.5.0"),
+    ]
+    serilog = next(p for p in parsed.packages if p.name == "Serilog")
+    assert (serilog.purl, serilog.location) == ("pkg:nuget/Serilog@3.1.1", 'libraries["Serilog/3.1.1"]')
+    assert [(e.name, e.location) for e in parsed.unscannable] == [
+        ("Contoso.Orders.Api", 'libraries["Contoso.Orders.Api/1.4.0"]'),
+        ("Contoso.Orders.Domain", 'libraries["Contoso.Orders.Domain/1.4.0"]'),
+    ]
+    assert all("project" in entry.reason for entry in parsed.unscannable)
+
+
+def test_deps_json_is_chosen_by_the_application_name_pattern_and_bad_libraries_stay_entries() -> None:
+    parsed = parse_lockfile(
+        "bin/Release/net6.0/Acme.Worker.deps.json",
+        '{"libraries": {"Polly/7.2.4": {"type": "package"}, "Legacy.Interop/1.0.0.0": {"type": "reference"},'
+        ' "NoVersion": {"type": "package"}, "Untyped/2.0.0": {}}}',
+    )
+    assert [(p.name, p.version) for p in parsed.packages] == [("Polly", "7.2.4")]
+    reference, no_version, untyped = parsed.unscannable
+    assert (reference.name, "assembly referenced by file" in reference.reason) == ("Legacy.Interop", True)
+    assert (no_version.name, no_version.location) == ("NoVersion", 'libraries["NoVersion"]')
+    assert "Name/version" in no_version.reason
+    assert (untyped.name, "type" in untyped.reason) == ("Untyped", True)

@@ -37,6 +37,7 @@ CASES = [
     ("gradle", "gradle.lockfile", (), 5),
     ("nuget-lock", "packages.lock.json", (), 5),
     ("packages-config", "packages.config", (), 5),
+    ("deps-json", "Acme.Worker.deps.json", (), 6),
 ]
 
 

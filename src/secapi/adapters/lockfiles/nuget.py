@@ -1,4 +1,4 @@
-""".NET: NuGet's `packages.lock.json` (dependencies per target framework)."""
+""".NET: NuGet's `packages.lock.json` and the runtime manifest `<app>.deps.json`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from secapi.adapters.lockfiles._common import (
     EntryParser,
     StructureError,
     as_mapping,
+    field,
     keyed,
     load_json,
     optional_field,
@@ -61,3 +62,41 @@ def _entry(name: str, raw: object, where: str) -> Entry:
     if not version:
         raise StructureError(where, "missing required field 'resolved'")
     return nuget_package(name, version, where)
+
+
+class DepsJsonParser(EntryParser):
+    """Reads the `libraries` of a `.deps.json`: `package` entries are NuGet packages, projects are unscannable."""
+
+    ecosystem = ECOSYSTEM
+    default_filename = "app.deps.json"
+
+    def entries(self, content: str) -> Iterator[Entry]:
+        """One entry per `Name/version` key of `libraries`."""
+        libraries = section(as_mapping(load_json(content), ""), "libraries")
+        for key, raw in libraries.items():
+            where = keyed("libraries", key)
+            try:
+                yield _library(key, raw, where)
+            except StructureError as error:
+                yield unreadable(where, key.partition("/")[0], error)
+
+
+_LIBRARY_KINDS = {
+    "project": "a project built with the application, not a package from a NuGet feed",
+    "reference": "an assembly referenced by file, not a package from a NuGet feed",
+}
+
+
+def _library(key: str, raw: object, where: str) -> Entry:
+    library: Mapping[str, object] = as_mapping(raw, where)
+    name, _, version = key.partition("/")
+    if not name or not version:
+        raise StructureError(where, "expected a `Name/version` key")
+    kind = field(library, "type", where)
+    if kind == "package":
+        return nuget_package(name, version, where)
+    if kind == "runtimepack":
+        # A self-contained app's runtime, e.g. `runtimepack.Microsoft.NETCore.App.Runtime.linux-x64`, a NuGet id.
+        return nuget_package(name.removeprefix("runtimepack."), version, where)
+    reason = _LIBRARY_KINDS.get(kind, f"a library of type {kind!r}, not a package from a NuGet feed")
+    return UnscannableEntry(name=name, reason=reason, location=where)

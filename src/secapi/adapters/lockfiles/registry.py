@@ -13,7 +13,7 @@ from secapi.adapters.lockfiles.elixir import MixLockParser
 from secapi.adapters.lockfiles.golang import GoModParser
 from secapi.adapters.lockfiles.gradle import GradleLockfileParser
 from secapi.adapters.lockfiles.npm import PackageLockParser
-from secapi.adapters.lockfiles.nuget import PackagesLockJsonParser
+from secapi.adapters.lockfiles.nuget import DepsJsonParser, PackagesLockJsonParser
 from secapi.adapters.lockfiles.nuget_config import PackagesConfigParser
 from secapi.adapters.lockfiles.pnpm import PnpmLockParser
 from secapi.adapters.lockfiles.python_locks import PipfileLockParser, PoetryLockParser, UvLockParser
@@ -59,7 +59,9 @@ REQUIREMENTS_PATTERNS = (
     "*_requirements.txt",
     "*.requirements.txt",
 )
-SUPPORTED_LOCKFILES: tuple[str, ...] = (*sorted(_EXACT, key=str.lower), *REQUIREMENTS_PATTERNS)
+# .NET names the runtime manifest after the application (`Contoso.Api.deps.json`).
+DEPS_JSON_PATTERN = "*.deps.json"
+SUPPORTED_LOCKFILES: tuple[str, ...] = (*sorted(_EXACT, key=str.lower), *REQUIREMENTS_PATTERNS, DEPS_JSON_PATTERN)
 
 
 def base_name(filename: str) -> str:
@@ -81,6 +83,8 @@ def parser_for(filename: str, companions: Mapping[str, str] | None = None) -> Lo
     factory = _EXACT.get(name)
     if factory is not None:
         return factory(name)
+    if fnmatchcase(name, DEPS_JSON_PATTERN):
+        return DepsJsonParser(name)
     if any(fnmatchcase(name, pattern) for pattern in REQUIREMENTS_PATTERNS):
         return RequirementsTxtParser(name)
     raise UnsupportedLockfile(filename, SUPPORTED_LOCKFILES)
