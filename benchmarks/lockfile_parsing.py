@@ -131,6 +131,19 @@ def _deps_json() -> str:
     return json.dumps({"runtimeTarget": {"name": ".NETCoreApp,Version=v8.0"}, "libraries": libraries}, indent=2)
 
 
+def _pom_xml() -> str:
+    dependencies = "\n".join(
+        f"    <dependency>\n      <groupId>org.example.g{i}</groupId>\n      <artifactId>pkg-{i}</artifactId>\n"
+        f"      <version>${{pkg{i}.version}}</version>\n    </dependency>"
+        for i in range(N)
+    )
+    properties = "\n".join(f"    <pkg{i}.version>1.{i}.0</pkg{i}.version>" for i in range(N))
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
+        f"  <properties>\n{properties}\n  </properties>\n  <dependencies>\n{dependencies}\n  </dependencies>\n</project>\n"
+    )
+
+
 CASES: list[tuple[str, Callable[[], str]]] = [
     ("package-lock.json", _package_lock),
     ("yarn.lock", _yarn_v1),
@@ -148,6 +161,7 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("packages.lock.json", _packages_lock_json),
     ("packages.config", _packages_config),
     ("App.deps.json", _deps_json),
+    ("pom.xml", _pom_xml),
 ]
 
 

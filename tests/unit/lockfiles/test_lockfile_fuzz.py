@@ -53,6 +53,7 @@ LINE_FRAGMENTS = [
     "%{", ":hex", "\"a\":", "[a: :b]",
     "lockfileVersion:", "packages:", "[[package]]", 'name = "a"', 'version = "1"', "{", "}", "[", "]", "\x00",
     "<packages>", "</packages>", "<package", 'id="A"', 'version="1.0"', "/>", ">", "<!DOCTYPE x>",
+    "<project>", "</project>", "<dependencies>", "<dependency>", "<groupId>g</groupId>", "<version>${a}</version>",
     "empty=", "=", "g:a:1.0", "g:a", "=compileClasspath,runtimeClasspath",
 ]  # fmt: skip
 LINES = st.lists(st.lists(st.sampled_from(LINE_FRAGMENTS), max_size=6).map(" ".join), max_size=12).map("\n".join)

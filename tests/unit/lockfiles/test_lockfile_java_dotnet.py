@@ -178,3 +178,59 @@ def test_deps_json_is_chosen_by_the_application_name_pattern_and_bad_libraries_s
     assert (no_version.name, no_version.location) == ("NoVersion", 'libraries["NoVersion"]')
     assert "Name/version" in no_version.reason
     assert (untyped.name, "type" in untyped.reason) == ("Untyped", True)
+
+
+def test_pom_xml_scans_versions_the_file_fixes_and_reports_versions_from_the_parent() -> None:
+    parsed = _parse("maven", "pom.xml")
+    assert parsed.ecosystem == "Maven"
+    assert [(p.name, p.version) for p in parsed.packages] == [
+        ("com.example.petclinic:petclinic-model", "2.4.0"),  # ${project.groupId} and ${project.version}
+        ("com.google.guava:guava", "32.1.3-jre"),  # from this file's <dependencyManagement>
+        ("io.jsonwebtoken:jjwt-api", "0.11.5"),
+        ("org.apache.commons:commons-text", "1.10.0"),
+        ("org.mapstruct:mapstruct", "1.5.5.Final"),
+        ("org.springdoc:springdoc-openapi-starter-webmvc-ui", "2.2.0"),
+    ]
+    mapstruct = next(p for p in parsed.packages if p.name == "org.mapstruct:mapstruct")
+    assert (mapstruct.purl, mapstruct.location) == ("pkg:maven/org.mapstruct/mapstruct@1.5.5.Final", "line 45")
+    assert [(e.name, e.reason) for e in parsed.unscannable] == [
+        (name, "version comes from a parent POM or BOM, which is not fetched")
+        for name in (
+            "org.springframework.boot:spring-boot-starter-web",
+            "org.springframework.boot:spring-boot-starter-data-jpa",
+            "org.postgresql:postgresql",
+            "org.springframework.boot:spring-boot-starter-test",
+        )
+    ]
+
+
+def test_pom_xml_reports_why_each_unscannable_dependency_has_no_exact_version() -> None:
+    parsed = _parse("edge-cases/maven", "pom.xml")
+    assert [(p.name, p.version, p.location) for p in parsed.packages] == [
+        ("io.micrometer:micrometer-core", "1.11.5", "line 25"),  # inside a <profile>
+        ("junit:junit", "4.13.2", "line 12"),
+    ]
+    reasons = {entry.name: entry.reason for entry in parsed.unscannable}
+    assert "snapshot" in reasons["org.acme:sibling"]
+    assert "range" in reasons["log4j:log4j"]
+    assert "without end" in reasons["org.acme:loop"]
+    assert "${revision}" in reasons["org.acme:undefined"]
+    assert "<groupId>" in reasons["no-group"]
+    assert "system-scoped" in reasons["com.sun:tools"]
+
+
+def test_pom_xml_properties_that_double_each_round_stop_at_a_length_cap() -> None:
+    properties = "".join(f"<p{i}>${{p{i + 1}}}${{p{i + 1}}}</p{i}>" for i in range(30)) + "<p30>x</p30>"
+    parsed = parse_lockfile(
+        "pom.xml",
+        f"<project><properties>{properties}</properties><dependencies><dependency><groupId>g</groupId>"
+        "<artifactId>a</artifactId><version>${p0}</version></dependency></dependencies></project>",
+    )
+    (entry,) = parsed.unscannable
+    assert (entry.name, "expand too far" in entry.reason) == ("g:a", True)
+
+
+def test_a_file_whose_root_is_not_project_is_not_a_pom() -> None:
+    with pytest.raises(MalformedLockfile) as refused:
+        parse_lockfile("pom.xml", '<?xml version="1.0"?>\n<settings />')
+    assert refused.value.location == "line 2"

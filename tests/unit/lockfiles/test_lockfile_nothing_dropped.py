@@ -38,6 +38,7 @@ CASES = [
     ("nuget-lock", "packages.lock.json", (), 5),
     ("packages-config", "packages.config", (), 5),
     ("deps-json", "Acme.Worker.deps.json", (), 6),
+    ("maven", "pom.xml", (), 8),
 ]
 
 

@@ -12,6 +12,7 @@ from secapi.adapters.lockfiles.dart import PubspecLockParser
 from secapi.adapters.lockfiles.elixir import MixLockParser
 from secapi.adapters.lockfiles.golang import GoModParser
 from secapi.adapters.lockfiles.gradle import GradleLockfileParser
+from secapi.adapters.lockfiles.maven import PomXmlParser
 from secapi.adapters.lockfiles.npm import PackageLockParser
 from secapi.adapters.lockfiles.nuget import DepsJsonParser, PackagesLockJsonParser
 from secapi.adapters.lockfiles.nuget_config import PackagesConfigParser
@@ -42,6 +43,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "packages.lock.json": PackagesLockJsonParser,
     "pnpm-lock.yaml": PnpmLockParser,
     "poetry.lock": PoetryLockParser,
+    "pom.xml": PomXmlParser,
     "pubspec.lock": PubspecLockParser,
     "uv.lock": UvLockParser,
     "yarn.lock": YarnLockParser,
