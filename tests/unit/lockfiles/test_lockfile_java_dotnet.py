@@ -45,15 +45,17 @@ def test_gradle_lines_that_are_not_coordinates_are_unscannable_and_the_rest_is_r
     parsed = parse_lockfile(
         "gradle.lockfile",
         "com.google.guava:guava:32.1.3-jre=runtimeClasspath\norg.slf4j:slf4j-api=compileClasspath\n"
-        "org.postgresql:postgresql:42.6.0\n",
+        "org.postgresql:postgresql:42.6.0\ncom.example:shared-kernel:0.3.0-SNAPSHOT=runtimeClasspath\n",
     )
     assert [(p.name, p.version, p.location) for p in parsed.packages] == [
         ("com.google.guava:guava", "32.1.3-jre", "line 1"),
         ("org.postgresql:postgresql", "42.6.0", "line 3"),
     ]
-    (missing,) = parsed.unscannable
+    missing, snapshot = parsed.unscannable
     assert (missing.name, missing.location) == ("org.slf4j:slf4j-api", "line 2")
     assert "group:artifact:version" in missing.reason
+    assert (snapshot.name, snapshot.location) == ("com.example:shared-kernel", "line 4")
+    assert "snapshot" in snapshot.reason
 
 
 def test_packages_lock_json_reads_every_target_framework_and_reports_project_references() -> None:

@@ -40,6 +40,9 @@ def _entry(coordinates: str, where: str) -> Entry:
         )
     group, artifact, version = (part.strip() for part in parts)
     name = f"{group}:{artifact}"
+    if version.endswith("-SNAPSHOT"):
+        reason = f"the snapshot build {version!r} is not a released version"
+        return UnscannableEntry(name=name, reason=reason, location=where)
     return Package(
         name=name, version=version, ecosystem=ECOSYSTEM, purl=maven_purl(group, artifact, version), location=where
     )
