@@ -109,18 +109,18 @@ def _packages_lock_json() -> str:
     return json.dumps({"version": 1, "dependencies": {"net8.0": packages}}, indent=2)
 
 
-def _packages_config() -> str:
-    packages = "\n".join(f'  <package id="Pkg{i}" version="1.{i}.0" targetFramework="net472" />' for i in range(N))
-    return f'<?xml version="1.0" encoding="utf-8"?>\n<packages>\n{packages}\n</packages>\n'
-
-
 def _mix_lock() -> str:
-    deps = "[{:a, \"~> 1.0\", [hex: :a, repo: \"hexpm\", optional: false]}]"
+    deps = '[{:a, "~> 1.0", [hex: :a, repo: "hexpm", optional: false]}]'
     entries = "".join(
         f'  "pkg_{i}": {{:hex, :pkg_{i}, "1.{i}.0", "{"a" * 64}", [:mix], {deps}, "hexpm", "{"b" * 64}"}},\n'
         for i in range(N)
     )
     return "%{\n" + entries + "}\n"
+
+
+def _packages_config() -> str:
+    packages = "\n".join(f'  <package id="Pkg{i}" version="1.{i}.0" targetFramework="net472" />' for i in range(N))
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<packages>\n{packages}\n</packages>\n'
 
 
 def _deps_json() -> str:
@@ -129,6 +129,19 @@ def _deps_json() -> str:
         for i in range(N)
     }
     return json.dumps({"runtimeTarget": {"name": ".NETCoreApp,Version=v8.0"}, "libraries": libraries}, indent=2)
+
+
+def _package_resolved() -> str:
+    pins = [
+        {
+            "identity": f"pkg-{i}",
+            "kind": "remoteSourceControl",
+            "location": f"https://github.com/org/pkg-{i}.git",
+            "state": {"revision": "a" * 40, "version": f"1.{i}.0"},
+        }
+        for i in range(N)
+    ]
+    return json.dumps({"originHash": "b" * 64, "pins": pins, "version": 3}, indent=2)
 
 
 def _pom_xml() -> str:
@@ -157,6 +170,7 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("composer.lock", _composer_lock),
     ("pubspec.lock", _pubspec_lock),
     ("mix.lock", _mix_lock),
+    ("Package.resolved", _package_resolved),
     ("gradle.lockfile", _gradle_lockfile),
     ("packages.lock.json", _packages_lock_json),
     ("packages.config", _packages_config),

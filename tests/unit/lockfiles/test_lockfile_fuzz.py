@@ -17,6 +17,7 @@ FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 # Words the parsers look for, so generated documents reach past the first type check.
 KEYS = [
     "packages", "dependencies", "default", "develop", "packages-dev", "package", "version", "name", "resolved",
+    "pins", "object", "identity", "location", "kind", "state", "repositoryURL",
     "link", "resolution", "source", "lockfileVersion", "__metadata", "dist", "type", "url", "editable", "virtual",
     "registry", "git", "path", "tarball", "", "node_modules/a", "node_modules/@s/b", "/a/1.0.0", "/a@1.0.0(b@2.0.0)",
     "a@1.0.0", "a@npm:^1", "a@workspace:.", "a@patch:a@npm%3A1.0.0#x", "description", "sdks",
@@ -27,6 +28,7 @@ WORDS = [
     "registry+https://github.com/rust-lang/crates.io-index", "Project", "Direct", "Transitive", "net8.0",
     "project", "runtimepack", "reference", "A/1.0.0",
     "hosted", "sdk", "https://pub.dev", ":hex", ":git", "hexpm",
+    "remoteSourceControl", "localSourceControl", "https://github.com/apple/swift-nio.git",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(WORDS) | st.text()
 JSON_VALUES = st.recursive(
@@ -41,9 +43,10 @@ SECTIONS = ENTRIES | st.lists(ENTRY | JSON_VALUES, max_size=4)
 SHAPED = st.fixed_dictionaries(
     {},
     optional=dict.fromkeys(
-        ("packages", "dependencies", "default", "develop", "packages-dev", "package", "__metadata"), SECTIONS
+        ("packages", "dependencies", "default", "develop", "packages-dev", "package", "__metadata", "pins", "object"),
+        SECTIONS,
     )
-    | {"lockfileVersion": st.sampled_from(WORDS) | SCALARS},
+    | {"lockfileVersion": st.sampled_from(WORDS) | SCALARS, "version": st.sampled_from([1, 2, 3]) | SCALARS},
 )
 LINE_FRAGMENTS = [
     "", "  ", "    ", "      ", "\t", "#", "//", "\\", ":", ",", '"', "`", "(", ")", "=>", "==", "===", ">=", "@",

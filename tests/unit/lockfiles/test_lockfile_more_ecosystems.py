@@ -1,4 +1,4 @@
-"""Lockfiles of further ecosystems: pubspec.lock (Dart), mix.lock (Elixir)."""
+"""Lockfiles of further ecosystems: pubspec.lock (Dart), mix.lock (Elixir), Package.resolved (Swift)."""
 
 from __future__ import annotations
 
@@ -99,4 +99,56 @@ def test_mix_lock_bad_entries_are_reported_and_the_rest_is_read() -> None:
 def test_mix_lock_that_is_not_a_lock_map_is_malformed(content: str) -> None:
     with pytest.raises(MalformedLockfile) as caught:
         parse_lockfile("mix.lock", content)
+    assert "unexpected structure" not in caught.value.reason
+
+
+def test_package_resolved_v1_names_packages_by_repository_url_as_osv_does() -> None:
+    parsed = _parse("swift-v1", "Package.resolved")
+    assert parsed.ecosystem == "SwiftURL"
+    assert [(p.name, p.version, p.purl, p.location) for p in parsed.packages] == [
+        ("github.com/apple/swift-log", "1.4.2", "pkg:swift/github.com/apple/swift-log@1.4.2", "object.pins[0]"),
+        ("github.com/apple/swift-nio", "2.40.0", "pkg:swift/github.com/apple/swift-nio@2.40.0", "object.pins[1]"),
+    ]
+    (vapor,) = parsed.unscannable
+    assert (vapor.name, vapor.location) == ("Vapor", "object.pins[2]")
+    assert "branch or revision 'main'" in vapor.reason
+
+
+def test_package_resolved_v2_reads_remote_pins_and_reports_local_and_branch_pins() -> None:
+    parsed = _parse("swift-v2", "Package.resolved")
+    assert [(p.name, p.version) for p in parsed.packages] == [
+        ("github.com/Alamofire/Alamofire", "5.8.1"),
+        ("github.com/acme/internal-kit", "1.2.0"),  # an SSH location names the same repository
+        ("github.com/apple/swift-collections", "1.0.5"),
+    ]
+    local, branch = parsed.unscannable
+    assert (local.name, local.location) == ("design-system", "pins[1]")
+    assert "local package (/Users/dev/src/design-system)" in local.reason
+    assert (branch.name, branch.location) == ("swift-snapshot-testing", "pins[4]")
+
+
+def test_package_resolved_v3_reports_registry_packages() -> None:
+    parsed = _parse("swift-v3", "Package.resolved")
+    assert [(p.name, p.version) for p in parsed.packages] == [
+        ("github.com/apple/swift-argument-parser", "1.3.0"),
+        ("github.com/apple/swift-nio", "2.64.0"),
+    ]
+    (registry,) = parsed.unscannable
+    assert registry.name == "mona.linkedlist"
+    assert "package registry" in registry.reason
+
+
+def test_package_resolved_bad_pins_are_reported_and_credentials_never_reach_a_name() -> None:
+    parsed = _parse("edge-cases/swift", "Package.resolved")
+    assert [p.name for p in parsed.packages] == ["git.acme.example/mobile/private-sdk", "github.com/apple/swift-nio"]
+    reasons = {entry.name: entry.reason for entry in parsed.unscannable}
+    assert list(reasons) == ["no-location", "revision-only", "(an entry without a name)", "odd-kind"]
+    assert "missing required field 'location'" in reasons["no-location"]
+    assert "'ffeeddccbbaa00998877665544332211ffeeddcc'" in reasons["revision-only"]
+
+
+@pytest.mark.parametrize("content", ['{"version": 4, "pins": []}', '{"pins": []}', "[]", '{"version": 2, "pins": {}}'])
+def test_package_resolved_of_an_unknown_shape_is_malformed(content: str) -> None:
+    with pytest.raises(MalformedLockfile) as caught:
+        parse_lockfile("Package.resolved", content)
     assert "unexpected structure" not in caught.value.reason

@@ -34,6 +34,7 @@ CASES = [
     ("composer", "composer.lock", (), 7),
     ("pub", "pubspec.lock", (), 10),
     ("mix", "mix.lock", (), 8),
+    ("swift", "Package.resolved", (), 6),
     ("gradle", "gradle.lockfile", (), 5),
     ("nuget-lock", "packages.lock.json", (), 5),
     ("packages-config", "packages.config", (), 5),

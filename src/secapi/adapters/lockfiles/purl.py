@@ -59,6 +59,11 @@ def hex_purl(name: str, version: str) -> str:
     return _purl("hex", [name.lower()], version)
 
 
+def swift_purl(name: str, version: str) -> str:
+    """`pkg:swift/<host>/<owner>/<repo>@<version>`: the repository path without scheme is the namespace and name."""
+    return _purl("swift", name.split("/"), version)
+
+
 def maven_purl(group: str, artifact: str, version: str) -> str:
     """`pkg:maven/<groupId>/<artifactId>@<version>`; Maven coordinates are case-sensitive."""
     return _purl("maven", [group, artifact], version)

@@ -20,6 +20,7 @@ from secapi.adapters.lockfiles.pnpm import PnpmLockParser
 from secapi.adapters.lockfiles.python_locks import PipfileLockParser, PoetryLockParser, UvLockParser
 from secapi.adapters.lockfiles.requirements import RequirementsTxtParser
 from secapi.adapters.lockfiles.ruby import GemfileLockParser
+from secapi.adapters.lockfiles.swift import PackageResolvedParser
 from secapi.adapters.lockfiles.yarn import YarnLockParser
 from secapi.domain.lockfiles import EmptyLockfile, LockfileParser, ParsedLockfile, UnsupportedLockfile
 
@@ -31,6 +32,7 @@ def _go_mod(name: str, companions: Mapping[str, str]) -> LockfileParser:
 _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "Cargo.lock": CargoLockParser,
     "Gemfile.lock": GemfileLockParser,
+    "Package.resolved": PackageResolvedParser,
     "Pipfile.lock": PipfileLockParser,
     "composer.lock": ComposerLockParser,
     "go.mod": GoModParser,
