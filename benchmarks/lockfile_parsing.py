@@ -144,6 +144,22 @@ def _package_resolved() -> str:
     return json.dumps({"originHash": "b" * 64, "pins": pins, "version": 3}, indent=2)
 
 
+def _renv_lock() -> str:
+    packages = {
+        f"pkg{i}": {
+            "Package": f"pkg{i}",
+            "Version": f"1.{i}.0",
+            "Source": "Repository",
+            "Repository": "CRAN",
+            "Requirements": ["R", "methods"],
+            "Hash": "a" * 32,
+        }
+        for i in range(N)
+    }
+    repositories = [{"Name": "CRAN", "URL": "https://cloud.r-project.org"}]
+    return json.dumps({"R": {"Version": "4.3.1", "Repositories": repositories}, "Packages": packages}, indent=2)
+
+
 def _pom_xml() -> str:
     dependencies = "\n".join(
         f"    <dependency>\n      <groupId>org.example.g{i}</groupId>\n      <artifactId>pkg-{i}</artifactId>\n"
@@ -171,6 +187,7 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("pubspec.lock", _pubspec_lock),
     ("mix.lock", _mix_lock),
     ("Package.resolved", _package_resolved),
+    ("renv.lock", _renv_lock),
     ("gradle.lockfile", _gradle_lockfile),
     ("packages.lock.json", _packages_lock_json),
     ("packages.config", _packages_config),

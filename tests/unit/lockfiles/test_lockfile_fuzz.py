@@ -18,6 +18,7 @@ FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 KEYS = [
     "packages", "dependencies", "default", "develop", "packages-dev", "package", "version", "name", "resolved",
     "pins", "object", "identity", "location", "kind", "state", "repositoryURL",
+    "Packages", "Package", "Version", "Source", "Repository", "Repositories", "R", "Name", "URL",
     "link", "resolution", "source", "lockfileVersion", "__metadata", "dist", "type", "url", "editable", "virtual",
     "registry", "git", "path", "tarball", "", "node_modules/a", "node_modules/@s/b", "/a/1.0.0", "/a@1.0.0(b@2.0.0)",
     "a@1.0.0", "a@npm:^1", "a@workspace:.", "a@patch:a@npm%3A1.0.0#x", "description", "sdks",
@@ -29,6 +30,7 @@ WORDS = [
     "project", "runtimepack", "reference", "A/1.0.0",
     "hosted", "sdk", "https://pub.dev", ":hex", ":git", "hexpm",
     "remoteSourceControl", "localSourceControl", "https://github.com/apple/swift-nio.git",
+    "CRAN", "Bioconductor", "GitHub", "RSPM",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(WORDS) | st.text()
 JSON_VALUES = st.recursive(
@@ -46,6 +48,7 @@ SHAPED = st.fixed_dictionaries(
         ("packages", "dependencies", "default", "develop", "packages-dev", "package", "__metadata", "pins", "object"),
         SECTIONS,
     )
+    | dict.fromkeys(("Packages", "R"), SECTIONS)
     | {"lockfileVersion": st.sampled_from(WORDS) | SCALARS, "version": st.sampled_from([1, 2, 3]) | SCALARS},
 )
 LINE_FRAGMENTS = [

@@ -1,4 +1,4 @@
-"""Lockfiles of further ecosystems: pubspec.lock (Dart), mix.lock (Elixir), Package.resolved (Swift)."""
+"""Lockfiles of further ecosystems: pubspec.lock, mix.lock, Package.resolved, renv.lock."""
 
 from __future__ import annotations
 
@@ -152,3 +152,34 @@ def test_package_resolved_of_an_unknown_shape_is_malformed(content: str) -> None
     with pytest.raises(MalformedLockfile) as caught:
         parse_lockfile("Package.resolved", content)
     assert "unexpected structure" not in caught.value.reason
+
+
+def test_renv_lock_reads_cran_and_cran_mirror_packages() -> None:
+    parsed = _parse("renv", "renv.lock")
+    assert parsed.ecosystem == "CRAN"
+    assert [(p.name, p.version, p.purl) for p in parsed.packages] == [
+        ("BH", "1.81.0-1", "pkg:cran/BH@1.81.0-1"),
+        ("cli", "3.6.1", "pkg:cran/cli@3.6.1"),  # `posit` is named in R.Repositories with a Posit PM URL
+        ("dplyr", "1.1.3", "pkg:cran/dplyr@1.1.3"),
+        ("jsonlite", "1.8.7", "pkg:cran/jsonlite@1.8.7"),
+        ("renv", "1.0.3", "pkg:cran/renv@1.0.3"),
+    ]
+    assert parsed.packages[0].location == 'Packages["BH"]'
+
+
+def test_renv_lock_reports_bioconductor_github_and_other_repository_packages() -> None:
+    reasons = {entry.name: entry.reason for entry in _parse("renv", "renv.lock").unscannable}
+    assert list(reasons) == ["BiocGenerics", "acmeutils", "reportkit"]
+    assert "Bioconductor" in reasons["BiocGenerics"]
+    assert "repository 'acme'" in reasons["acmeutils"]
+    assert "GitHub (acme/reportkit)" in reasons["reportkit"]
+
+
+def test_renv_lock_reads_old_cran_sources_and_reports_unreadable_packages() -> None:
+    parsed = _parse("edge-cases/renv", "renv.lock")
+    assert [(p.name, p.version) for p in parsed.packages] == [("R6", "2.4.1"), ("digest", "0.6.25")]
+    reasons = {entry.name: entry.reason for entry in parsed.unscannable}
+    assert list(reasons) == ["localpkg", "noversion", "weird", "nosource"]
+    assert "local source package" in reasons["localpkg"]
+    assert "missing required field 'Version'" in reasons["noversion"]
+    assert "missing required field 'Source'" in reasons["nosource"]

@@ -35,6 +35,7 @@ CASES = [
     ("pub", "pubspec.lock", (), 10),
     ("mix", "mix.lock", (), 8),
     ("swift", "Package.resolved", (), 6),
+    ("renv", "renv.lock", (), 6),
     ("gradle", "gradle.lockfile", (), 5),
     ("nuget-lock", "packages.lock.json", (), 5),
     ("packages-config", "packages.config", (), 5),

@@ -64,6 +64,11 @@ def swift_purl(name: str, version: str) -> str:
     return _purl("swift", name.split("/"), version)
 
 
+def cran_purl(name: str, version: str) -> str:
+    """`pkg:cran/<package>@<version>`; CRAN names are case-sensitive."""
+    return _purl("cran", [name], version)
+
+
 def maven_purl(group: str, artifact: str, version: str) -> str:
     """`pkg:maven/<groupId>/<artifactId>@<version>`; Maven coordinates are case-sensitive."""
     return _purl("maven", [group, artifact], version)

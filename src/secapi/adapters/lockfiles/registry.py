@@ -18,6 +18,7 @@ from secapi.adapters.lockfiles.nuget import DepsJsonParser, PackagesLockJsonPars
 from secapi.adapters.lockfiles.nuget_config import PackagesConfigParser
 from secapi.adapters.lockfiles.pnpm import PnpmLockParser
 from secapi.adapters.lockfiles.python_locks import PipfileLockParser, PoetryLockParser, UvLockParser
+from secapi.adapters.lockfiles.renv import RenvLockParser
 from secapi.adapters.lockfiles.requirements import RequirementsTxtParser
 from secapi.adapters.lockfiles.ruby import GemfileLockParser
 from secapi.adapters.lockfiles.swift import PackageResolvedParser
@@ -47,6 +48,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "poetry.lock": PoetryLockParser,
     "pom.xml": PomXmlParser,
     "pubspec.lock": PubspecLockParser,
+    "renv.lock": RenvLockParser,
     "uv.lock": UvLockParser,
     "yarn.lock": YarnLockParser,
 }
