@@ -160,6 +160,14 @@ def _renv_lock() -> str:
     return json.dumps({"R": {"Version": "4.3.1", "Repositories": repositories}, "Packages": packages}, indent=2)
 
 
+def _bun_lock() -> str:
+    packages = "".join(
+        f'    "pkg-{i}": ["pkg-{i}@1.{i}.0", "", {{ "dependencies": {{ "a": "^1" }} }}, "{HASH}"],\n\n'
+        for i in range(N)
+    )
+    return f'{{\n  "lockfileVersion": 1,\n  "workspaces": {{ "": {{ "name": "app" }}, }},\n  "packages": {{\n{packages}  }}\n}}\n'
+
+
 def _pom_xml() -> str:
     dependencies = "\n".join(
         f"    <dependency>\n      <groupId>org.example.g{i}</groupId>\n      <artifactId>pkg-{i}</artifactId>\n"
@@ -188,6 +196,7 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("mix.lock", _mix_lock),
     ("Package.resolved", _package_resolved),
     ("renv.lock", _renv_lock),
+    ("bun.lock", _bun_lock),
     ("gradle.lockfile", _gradle_lockfile),
     ("packages.lock.json", _packages_lock_json),
     ("packages.config", _packages_config),

@@ -30,7 +30,7 @@ WORDS = [
     "project", "runtimepack", "reference", "A/1.0.0",
     "hosted", "sdk", "https://pub.dev", ":hex", ":git", "hexpm",
     "remoteSourceControl", "localSourceControl", "https://github.com/apple/swift-nio.git",
-    "CRAN", "Bioconductor", "GitHub", "RSPM",
+    "CRAN", "Bioconductor", "GitHub", "RSPM", "a@workspace:b", "a@github:u/r#c", "a@1.0.0",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(WORDS) | st.text()
 JSON_VALUES = st.recursive(

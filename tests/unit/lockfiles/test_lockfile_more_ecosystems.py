@@ -1,4 +1,4 @@
-"""Lockfiles of further ecosystems: pubspec.lock, mix.lock, Package.resolved, renv.lock."""
+"""Lockfiles of further ecosystems: pubspec.lock, mix.lock, Package.resolved, renv.lock, bun.lock."""
 
 from __future__ import annotations
 
@@ -183,3 +183,45 @@ def test_renv_lock_reads_old_cran_sources_and_reports_unreadable_packages() -> N
     assert "local source package" in reasons["localpkg"]
     assert "missing required field 'Version'" in reasons["noversion"]
     assert "missing required field 'Source'" in reasons["nosource"]
+
+
+def test_bun_lock_reads_npm_packages_including_nested_second_versions() -> None:
+    parsed = _parse("bun", "bun.lock")
+    assert parsed.ecosystem == "npm"
+    assert [(p.name, p.version, p.purl, p.location) for p in parsed.packages] == [
+        ("@types/node", "20.11.5", "pkg:npm/%40types/node@20.11.5", 'packages["@types/node"]'),
+        ("express", "4.18.2", "pkg:npm/express@4.18.2", 'packages["express"]'),
+        ("lodash", "4.17.20", "pkg:npm/lodash@4.17.20", 'packages["@acme/ui/lodash"]'),
+        ("lodash", "4.17.21", "pkg:npm/lodash@4.17.21", 'packages["lodash"]'),
+    ]
+
+
+def test_bun_lock_reports_workspace_git_and_file_packages() -> None:
+    reasons = {entry.name: entry.reason for entry in _parse("bun", "bun.lock").unscannable}
+    assert list(reasons) == ["@acme/ui", "left-pad", "local-config"]
+    assert "workspace package (packages/ui)" in reasons["@acme/ui"]
+    assert "git (github:stevemao/left-pad#5c1f8e4)" in reasons["left-pad"]
+    assert "local path (file:../local-config)" in reasons["local-config"]
+
+
+def test_bun_lock_with_comments_reports_bad_entries_and_masks_tarball_credentials() -> None:
+    parsed = _parse("edge-cases/bun", "bun.lock")
+    assert [(p.name, p.version) for p in parsed.packages] == [("ms", "2.1.3")]
+    reasons = {entry.name: entry.reason for entry in parsed.unscannable}
+    assert list(reasons) == ["tarball", "git-dep", "no-array", "empty", "not-string", "tagged"]
+    assert "https://***@registry.acme.example/" in reasons["tarball"]
+    assert "pw" not in reasons["tarball"]
+    assert "'latest'" in reasons["tagged"]
+
+
+def test_bun_lock_keeps_commas_and_slashes_inside_strings() -> None:
+    content = '{"lockfileVersion": 1, "packages": {"a": ["a@1.0.0", "", {"x": ",}"}, "//not a comment"],},}'
+    parsed = parse_lockfile("bun.lock", content)
+    assert [(p.name, p.version) for p in parsed.packages] == [("a", "1.0.0")]
+
+
+@pytest.mark.parametrize("content", ['{"packages": {}}', '{"lockfileVersion": 1, "packages": {"a": [}', "[1,]"])
+def test_bun_lock_that_is_not_a_bun_lockfile_is_malformed(content: str) -> None:
+    with pytest.raises(MalformedLockfile) as caught:
+        parse_lockfile("bun.lock", content)
+    assert "unexpected structure" not in caught.value.reason

@@ -36,6 +36,7 @@ CASES = [
     ("mix", "mix.lock", (), 8),
     ("swift", "Package.resolved", (), 6),
     ("renv", "renv.lock", (), 6),
+    ("bun", "bun.lock", (), 7),
     ("gradle", "gradle.lockfile", (), 5),
     ("nuget-lock", "packages.lock.json", (), 5),
     ("packages-config", "packages.config", (), 5),

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
 
 from secapi.adapters.lockfiles._common import translate_errors
+from secapi.adapters.lockfiles.bun import BunLockParser
 from secapi.adapters.lockfiles.cargo import CargoLockParser
 from secapi.adapters.lockfiles.composer import ComposerLockParser
 from secapi.adapters.lockfiles.dart import PubspecLockParser
@@ -35,6 +36,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "Gemfile.lock": GemfileLockParser,
     "Package.resolved": PackageResolvedParser,
     "Pipfile.lock": PipfileLockParser,
+    "bun.lock": BunLockParser,
     "composer.lock": ComposerLockParser,
     "go.mod": GoModParser,
     "mix.lock": MixLockParser,
