@@ -168,6 +168,20 @@ def _bun_lock() -> str:
     return f'{{\n  "lockfileVersion": 1,\n  "workspaces": {{ "": {{ "name": "app" }}, }},\n  "packages": {{\n{packages}  }}\n}}\n'
 
 
+def _cabal_freeze() -> str:
+    constraints = ",\n".join(f"             any.pkg-{i} ==1.{i}.0" for i in range(N))
+    return f"active-repositories: hackage.haskell.org:merge\nconstraints: {constraints.lstrip()}\nindex-state: x\n"
+
+
+def _stack_lock() -> str:
+    packages = "".join(
+        f"- completed:\n    hackage: pkg-{i}-1.{i}.0@sha256:{'a' * 64},613\n    pantry-tree:\n"
+        f"      sha256: {'b' * 64}\n      size: 226\n  original:\n    hackage: pkg-{i}-1.{i}.0\n"
+        for i in range(N)
+    )
+    return f"packages:\n{packages}snapshots: []\n"
+
+
 def _pom_xml() -> str:
     dependencies = "\n".join(
         f"    <dependency>\n      <groupId>org.example.g{i}</groupId>\n      <artifactId>pkg-{i}</artifactId>\n"
@@ -197,6 +211,8 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("Package.resolved", _package_resolved),
     ("renv.lock", _renv_lock),
     ("bun.lock", _bun_lock),
+    ("cabal.project.freeze", _cabal_freeze),
+    ("stack.yaml.lock", _stack_lock),
     ("gradle.lockfile", _gradle_lockfile),
     ("packages.lock.json", _packages_lock_json),
     ("packages.config", _packages_config),

@@ -31,6 +31,7 @@ WORDS = [
     "hosted", "sdk", "https://pub.dev", ":hex", ":git", "hexpm",
     "remoteSourceControl", "localSourceControl", "https://github.com/apple/swift-nio.git",
     "CRAN", "Bioconductor", "GitHub", "RSPM", "a@workspace:b", "a@github:u/r#c", "a@1.0.0",
+    "any.a ==1.0", "installed", "a-1.0@sha256:ab,1", "lts-21.13",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(WORDS) | st.text()
 JSON_VALUES = st.recursive(
@@ -56,7 +57,7 @@ LINE_FRAGMENTS = [
     "-r", "-e", "--hash=sha256:ab", "; python_version<'3'", "[extra]", "git+https://h/r.git#egg=x", "a", "b.c",
     "@s/b", "1.0.0", "v1.0.0", "require", "replace", "module", "go", "toolchain", "GEM", "GIT", "PATH", "specs:",
     "remote:", "version", '"1.0.0"', "resolved", "a@^1", "a@npm:b@^1", "(1.0.0-x86_64-linux)", "__metadata:",
-    "%{", ":hex", "\"a\":", "[a: :b]",
+    "%{", ":hex", "\"a\":", "[a: :b]", "constraints:", "any.a ==1.0,", "+flag", "- completed:", "hackage:",
     "lockfileVersion:", "packages:", "[[package]]", 'name = "a"', 'version = "1"', "{", "}", "[", "]", "\x00",
     "<packages>", "</packages>", "<package", 'id="A"', 'version="1.0"', "/>", ">", "<!DOCTYPE x>",
     "<project>", "</project>", "<dependencies>", "<dependency>", "<groupId>g</groupId>", "<version>${a}</version>",
@@ -126,7 +127,7 @@ def test_random_toml_package_tables(filename: str, tables: list[dict[str, object
     _check(filename, content)
 
 
-@pytest.mark.parametrize("filename", ["pnpm-lock.yaml", "yarn.lock", "pubspec.lock"])
+@pytest.mark.parametrize("filename", ["pnpm-lock.yaml", "yarn.lock", "pubspec.lock", "stack.yaml.lock"])
 @FUZZ
 @given(
     version=st.sampled_from(["5.4", "'6.0'", "'9.0'", "x"]),

@@ -1,4 +1,4 @@
-"""Lockfiles of further ecosystems: pubspec.lock, mix.lock, Package.resolved, renv.lock, bun.lock."""
+"""Lockfiles of further ecosystems: Dart, Elixir, Swift, R, Bun and Haskell."""
 
 from __future__ import annotations
 
@@ -225,3 +225,50 @@ def test_bun_lock_that_is_not_a_bun_lockfile_is_malformed(content: str) -> None:
     with pytest.raises(MalformedLockfile) as caught:
         parse_lockfile("bun.lock", content)
     assert "unexpected structure" not in caught.value.reason
+
+
+def test_cabal_freeze_reads_exact_constraints_and_skips_flag_lines() -> None:
+    parsed = _parse("cabal", "cabal.project.freeze")
+    assert parsed.ecosystem == "Hackage"
+    assert [(p.name, p.version, p.location) for p in parsed.packages] == [
+        ("Cabal", "3.10.1.0", "line 2"),  # `setup.Cabal` on line 9 pins the same version
+        ("Cabal-syntax", "3.10.1.0", "line 3"),
+        ("aeson", "2.1.2.1", "line 4"),
+        ("base", "4.18.0.0", "line 6"),
+        ("text", "2.0.2", "line 8"),
+        ("warp", "3.3.30", "line 10"),
+        ("zlib", "0.6.3.0", "line 12"),
+    ]
+    assert parsed.packages[0].purl == "pkg:hackage/Cabal@3.10.1.0"
+    (bytestring,) = parsed.unscannable
+    assert (bytestring.name, bytestring.location) == ("bytestring", "line 7")
+    assert "installed with GHC" in bytestring.reason
+
+
+def test_cabal_freeze_reports_ranges_and_unreadable_constraints() -> None:
+    parsed = _parse("edge-cases/cabal", "cabal.project.freeze")
+    assert [(p.name, p.version) for p in parsed.packages] == [("async", "2.2.4"), ("mtl", "2.3.1"), ("stm", "2.5.1.0")]
+    reasons = {entry.name: (entry.location, entry.reason) for entry in parsed.unscannable}
+    assert list(reasons) == ["network", "!!!", "base"]
+    assert reasons["network"] == ("line 3", "constrained by '>=3.1 && <3.2', not pinned to one version")
+    assert "could not be read" in reasons["!!!"][1]
+
+
+def test_stack_lock_reads_hackage_extra_deps_and_reports_git_deps_and_the_snapshot() -> None:
+    parsed = _parse("stack", "stack.yaml.lock")
+    assert [(p.name, p.version, p.location) for p in parsed.packages] == [
+        ("acme-missiles", "0.3", "packages[0]"),
+        ("servant", "0.20.1", "packages[1]"),
+    ]
+    git, snapshot = parsed.unscannable
+    assert (git.name, git.location) == ("fork-of-http-client", "packages[2]")
+    assert "git (https://github.com/acme/http-client.git)" in git.reason
+    assert (snapshot.name, snapshot.location) == ("lts-21.13", "snapshots[0]")
+    assert "not listed" in snapshot.reason
+
+
+def test_stack_lock_entry_of_the_wrong_shape_does_not_void_the_file() -> None:
+    content = "packages:\n- completed:\n    hackage: text-2.0.2\n- just-a-string\n- completed:\n    hackage: nonsense\n"
+    parsed = parse_lockfile("stack.yaml.lock", content)
+    assert [(p.name, p.version) for p in parsed.packages] == [("text", "2.0.2")]
+    assert [entry.location for entry in parsed.unscannable] == ["packages[1]", "packages[2]"]

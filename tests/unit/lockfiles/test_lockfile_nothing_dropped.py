@@ -37,6 +37,8 @@ CASES = [
     ("swift", "Package.resolved", (), 6),
     ("renv", "renv.lock", (), 6),
     ("bun", "bun.lock", (), 7),
+    ("cabal", "cabal.project.freeze", (), 6),
+    ("stack", "stack.yaml.lock", (), 4),
     ("gradle", "gradle.lockfile", (), 5),
     ("nuget-lock", "packages.lock.json", (), 5),
     ("packages-config", "packages.config", (), 5),

@@ -69,6 +69,11 @@ def cran_purl(name: str, version: str) -> str:
     return _purl("cran", [name], version)
 
 
+def hackage_purl(name: str, version: str) -> str:
+    """`pkg:hackage/<package>@<version>`."""
+    return _purl("hackage", [name], version)
+
+
 def maven_purl(group: str, artifact: str, version: str) -> str:
     """`pkg:maven/<groupId>/<artifactId>@<version>`; Maven coordinates are case-sensitive."""
     return _purl("maven", [group, artifact], version)

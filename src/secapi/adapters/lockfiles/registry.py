@@ -13,6 +13,7 @@ from secapi.adapters.lockfiles.dart import PubspecLockParser
 from secapi.adapters.lockfiles.elixir import MixLockParser
 from secapi.adapters.lockfiles.golang import GoModParser
 from secapi.adapters.lockfiles.gradle import GradleLockfileParser
+from secapi.adapters.lockfiles.haskell import CabalFreezeParser, StackLockParser
 from secapi.adapters.lockfiles.maven import PomXmlParser
 from secapi.adapters.lockfiles.npm import PackageLockParser
 from secapi.adapters.lockfiles.nuget import DepsJsonParser, PackagesLockJsonParser
@@ -37,6 +38,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "Package.resolved": PackageResolvedParser,
     "Pipfile.lock": PipfileLockParser,
     "bun.lock": BunLockParser,
+    "cabal.project.freeze": CabalFreezeParser,
     "composer.lock": ComposerLockParser,
     "go.mod": GoModParser,
     "mix.lock": MixLockParser,
@@ -51,6 +53,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "pom.xml": PomXmlParser,
     "pubspec.lock": PubspecLockParser,
     "renv.lock": RenvLockParser,
+    "stack.yaml.lock": StackLockParser,
     "uv.lock": UvLockParser,
     "yarn.lock": YarnLockParser,
 }
