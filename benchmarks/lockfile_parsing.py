@@ -182,6 +182,11 @@ def _stack_lock() -> str:
     return f"packages:\n{packages}snapshots: []\n"
 
 
+def _conan_lock() -> str:
+    requires = [f"pkg{i}/1.{i}.0#{'a' * 32}%1692672717.68" for i in range(N)]
+    return json.dumps({"version": "0.5", "requires": requires, "build_requires": [], "python_requires": []}, indent=4)
+
+
 def _pom_xml() -> str:
     dependencies = "\n".join(
         f"    <dependency>\n      <groupId>org.example.g{i}</groupId>\n      <artifactId>pkg-{i}</artifactId>\n"
@@ -213,6 +218,7 @@ CASES: list[tuple[str, Callable[[], str]]] = [
     ("bun.lock", _bun_lock),
     ("cabal.project.freeze", _cabal_freeze),
     ("stack.yaml.lock", _stack_lock),
+    ("conan.lock", _conan_lock),
     ("gradle.lockfile", _gradle_lockfile),
     ("packages.lock.json", _packages_lock_json),
     ("packages.config", _packages_config),

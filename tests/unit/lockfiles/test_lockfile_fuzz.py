@@ -19,6 +19,7 @@ KEYS = [
     "packages", "dependencies", "default", "develop", "packages-dev", "package", "version", "name", "resolved",
     "pins", "object", "identity", "location", "kind", "state", "repositoryURL",
     "Packages", "Package", "Version", "Source", "Repository", "Repositories", "R", "Name", "URL",
+    "requires", "build_requires", "graph_lock", "nodes", "ref",
     "link", "resolution", "source", "lockfileVersion", "__metadata", "dist", "type", "url", "editable", "virtual",
     "registry", "git", "path", "tarball", "", "node_modules/a", "node_modules/@s/b", "/a/1.0.0", "/a@1.0.0(b@2.0.0)",
     "a@1.0.0", "a@npm:^1", "a@workspace:.", "a@patch:a@npm%3A1.0.0#x", "description", "sdks",
@@ -31,7 +32,7 @@ WORDS = [
     "hosted", "sdk", "https://pub.dev", ":hex", ":git", "hexpm",
     "remoteSourceControl", "localSourceControl", "https://github.com/apple/swift-nio.git",
     "CRAN", "Bioconductor", "GitHub", "RSPM", "a@workspace:b", "a@github:u/r#c", "a@1.0.0",
-    "any.a ==1.0", "installed", "a-1.0@sha256:ab,1", "lts-21.13",
+    "any.a ==1.0", "installed", "a-1.0@sha256:ab,1", "lts-21.13", "zlib/1.2.13#ab%1.5", "a/1@u/c",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(WORDS) | st.text()
 JSON_VALUES = st.recursive(
@@ -49,7 +50,7 @@ SHAPED = st.fixed_dictionaries(
         ("packages", "dependencies", "default", "develop", "packages-dev", "package", "__metadata", "pins", "object"),
         SECTIONS,
     )
-    | dict.fromkeys(("Packages", "R"), SECTIONS)
+    | dict.fromkeys(("Packages", "R", "requires", "build_requires", "graph_lock"), SECTIONS)
     | {"lockfileVersion": st.sampled_from(WORDS) | SCALARS, "version": st.sampled_from([1, 2, 3]) | SCALARS},
 )
 LINE_FRAGMENTS = [

@@ -1,4 +1,4 @@
-"""Lockfiles of further ecosystems: Dart, Elixir, Swift, R, Bun and Haskell."""
+"""Lockfiles of further ecosystems: Dart, Elixir, Swift, R, Bun, Haskell and Conan (C/C++)."""
 
 from __future__ import annotations
 
@@ -272,3 +272,41 @@ def test_stack_lock_entry_of_the_wrong_shape_does_not_void_the_file() -> None:
     parsed = parse_lockfile("stack.yaml.lock", content)
     assert [(p.name, p.version) for p in parsed.packages] == [("text", "2.0.2")]
     assert [entry.location for entry in parsed.unscannable] == ["packages[1]", "packages[2]"]
+
+
+def test_conan_2_lock_reads_requires_and_build_requires_from_conancenter() -> None:
+    parsed = _parse("conan-v2", "conan.lock")
+    assert parsed.ecosystem == "ConanCenter"
+    assert [(p.name, p.version, p.purl, p.location) for p in parsed.packages] == [
+        ("cmake", "3.27.4", "pkg:conan/cmake@3.27.4", "build_requires[0]"),
+        ("fmt", "10.1.1", "pkg:conan/fmt@10.1.1", "requires[2]"),
+        ("ninja", "1.11.1", "pkg:conan/ninja@1.11.1", "build_requires[1]"),
+        ("openssl", "3.1.2", "pkg:conan/openssl@3.1.2", "requires[1]"),
+        ("zlib", "1.2.13", "pkg:conan/zlib@1.2.13", "requires[0]"),
+    ]
+    (private,) = parsed.unscannable
+    assert (private.name, private.location) == ("acme-telemetry", "requires[3]")
+    assert "acme/stable" in private.reason
+
+
+def test_conan_1_lock_reads_graph_nodes_and_skips_the_consumer() -> None:
+    parsed = _parse("conan-v1", "conan.lock")
+    assert [(p.name, p.version, p.location) for p in parsed.packages] == [
+        ("boost", "1.78.0", 'graph_lock.nodes["1"]'),
+        ("zlib", "1.2.11", 'graph_lock.nodes["2"]'),
+    ]
+    (private,) = parsed.unscannable
+    assert (private.name, private.location) == ("legacy-codec", 'graph_lock.nodes["3"]')
+
+
+def test_conan_lock_bad_references_are_reported_and_the_rest_is_read() -> None:
+    parsed = _parse("edge-cases/conan", "conan.lock")
+    assert [(p.name, p.version) for p in parsed.packages] == [("cmake", "3.27.4"), ("pyreq", "0.1"), ("zlib", "1.2.13")]
+    assert [entry.name for entry in parsed.unscannable] == ["not a reference", "(an entry without a name)", "mylib"]
+
+
+@pytest.mark.parametrize("content", ['{"version": "0.5"}', "[]", '{"graph_lock": []}', '{"requires": {}}'])
+def test_conan_lock_of_an_unknown_shape_is_malformed(content: str) -> None:
+    with pytest.raises(MalformedLockfile) as caught:
+        parse_lockfile("conan.lock", content)
+    assert "unexpected structure" not in caught.value.reason

@@ -39,6 +39,7 @@ CASES = [
     ("bun", "bun.lock", (), 7),
     ("cabal", "cabal.project.freeze", (), 6),
     ("stack", "stack.yaml.lock", (), 4),
+    ("conan", "conan.lock", (), 6),
     ("gradle", "gradle.lockfile", (), 5),
     ("nuget-lock", "packages.lock.json", (), 5),
     ("packages-config", "packages.config", (), 5),

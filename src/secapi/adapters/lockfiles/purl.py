@@ -74,6 +74,11 @@ def hackage_purl(name: str, version: str) -> str:
     return _purl("hackage", [name], version)
 
 
+def conan_purl(name: str, version: str) -> str:
+    """`pkg:conan/<package>@<version>`."""
+    return _purl("conan", [name], version)
+
+
 def maven_purl(group: str, artifact: str, version: str) -> str:
     """`pkg:maven/<groupId>/<artifactId>@<version>`; Maven coordinates are case-sensitive."""
     return _purl("maven", [group, artifact], version)

@@ -9,6 +9,7 @@ from secapi.adapters.lockfiles._common import translate_errors
 from secapi.adapters.lockfiles.bun import BunLockParser
 from secapi.adapters.lockfiles.cargo import CargoLockParser
 from secapi.adapters.lockfiles.composer import ComposerLockParser
+from secapi.adapters.lockfiles.conan import ConanLockParser
 from secapi.adapters.lockfiles.dart import PubspecLockParser
 from secapi.adapters.lockfiles.elixir import MixLockParser
 from secapi.adapters.lockfiles.golang import GoModParser
@@ -40,6 +41,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "bun.lock": BunLockParser,
     "cabal.project.freeze": CabalFreezeParser,
     "composer.lock": ComposerLockParser,
+    "conan.lock": ConanLockParser,
     "go.mod": GoModParser,
     "mix.lock": MixLockParser,
     "gradle.lockfile": GradleLockfileParser,
