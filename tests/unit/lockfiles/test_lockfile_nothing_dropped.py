@@ -14,7 +14,8 @@ EDGE_CASES = Path(__file__).parent / "fixtures" / "edge-cases"
 # Not entries: pip option lines that only configure pip, replace/exclude directives, pnpm snapshots
 # and importer entries that point at a `packages` key, yarn's `__metadata`, go.sum lines for modules
 # only fetched for their go.mod, and the project root the format reserves (package-lock's `""`,
-# yarn berry's `workspace:.`). The go `go`/`toolchain` lines together are one entry: `stdlib`.
+# yarn berry's `workspace:.`, Conan 1's consumer node) and cabal flag-only constraint lines. The go
+# `go`/`toolchain` lines together are one entry: `stdlib`.
 CASES = [
     ("requirements", "requirements.txt", (), 15),
     ("poetry", "poetry.lock", (), 7),

@@ -8,7 +8,9 @@ Decisions every parser follows:
   reported too (workspace packages, npm/pnpm links, uv editable/virtual/path sources, Cargo crates
   without a `source`, Bundler `PATH` gems, `-e` lines), even where it may be the project itself,
   because the format lists it as installed. The one exception is an entry the format reserves for
-  the project root and never installs: package-lock's `""` and yarn berry's `workspace:.`.
+  the project root and never installs: package-lock's `""`, yarn berry's `workspace:.` and the consumer
+  node of a Conan 1 `graph_lock`. Settings that only configure a listed package (cabal flag-only
+  constraint lines) are not entries either.
 - `MalformedLockfile` means the file is not the format (bad syntax, wrong top-level shape). One
   unreadable entry (a missing or mistyped field, an invalid requirement line) becomes an
   unscannable entry naming it; the rest of the file is still read.
