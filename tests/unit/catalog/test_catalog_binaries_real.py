@@ -45,9 +45,11 @@ def _sniff(path: Path) -> str | None:
 
 
 def _add_section(binary: Path, name: str, content: bytes) -> Path:
-    data = binary.with_suffix(".section")
+    # One file pair per (section, content): tests sharing a module-scoped binary never overwrite each other's.
+    tag = f"{name.strip('.')}-{zlib.crc32(content):08x}"
+    data = binary.with_name(f"{binary.name}.{tag}.section")
     data.write_bytes(content)
-    out = binary.with_name(binary.name + "-with-section")
+    out = binary.with_name(f"{binary.name}-with-{tag}")
     subprocess.run(["objcopy", "--add-section", f"{name}={data}", str(binary), str(out)], check=True)
     return out
 
