@@ -25,7 +25,7 @@ from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.vulndb import import_sample
 
 from support.http import serve
-from support.registry import free_port
+from support.registry import IN_CI, free_port
 from support.seed import bearer, container_of, create_user
 
 pytestmark = pytest.mark.integration
@@ -37,6 +37,8 @@ class PrivateRedis:
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
+            if IN_CI:
+                pytest.fail("redis-server is not installed; .ci/run installs it", pytrace=False)
             pytest.skip("redis-server is not installed")
         self.binary = binary
         self.port = free_port()

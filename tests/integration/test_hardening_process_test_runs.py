@@ -13,6 +13,8 @@ from redis import Redis
 
 from secapi.config import Settings
 
+from support.registry import IN_CI
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,8 +34,11 @@ exit 0
     return stub
 
 
-@pytest.mark.skipif(not (shutil.which("pg_isready") and shutil.which("redis-cli")), reason="needs local servers")
 def test_concurrent_runs_get_their_own_databases_and_release_them(tmp_path: Path) -> None:
+    if not (shutil.which("pg_isready") and shutil.which("redis-cli")):
+        if IN_CI:
+            pytest.fail("pg_isready and redis-cli are needed; .ci/run installs them", pytrace=False)
+        pytest.skip("needs local PostgreSQL and Redis clients")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SECAPI_TEST_")}
     env["UV"] = str(_stub_uv(tmp_path))
     runs = [
