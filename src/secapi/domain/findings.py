@@ -59,8 +59,8 @@ class EcosystemCoverage(msgspec.Struct, frozen=True, kw_only=True):
     """What the vulnerability database holds for one ecosystem a scan matched against."""
 
     ecosystem: str
-    advisories: int
-    """Non-withdrawn records with an affected entry in this ecosystem."""
+    advisories: int | None
+    """Non-withdrawn records with an affected entry in this ecosystem; None when the database did not record it."""
     version_order: str
     """The scheme ranges were evaluated with (`dpkg`, `rpm`, `pep440`, ...), or `versions-list-only`."""
     note: str | None = None

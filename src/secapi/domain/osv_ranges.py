@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from secapi.domain.versions import GENERIC, SEMVER, VersionScheme, ecosystem_base, scheme_for_ecosystem
+from secapi.domain.versions import SEMVER, VersionScheme, ecosystem_base, scheme_for_ecosystem
 
 EventKind = Literal["introduced", "fixed", "last_affected", "limit"]
 
@@ -180,7 +180,7 @@ def _compile_range(scheme: VersionScheme, events: tuple[Event, ...]) -> _Compile
 
 @lru_cache(maxsize=16384)
 def _compile(scheme: VersionScheme, affected: AffectedRanges) -> _CompiledAffected:
-    ordered = scheme is not GENERIC
+    ordered = scheme.ordered
     evaluable = ("ECOSYSTEM", "SEMVER") if ordered else ("SEMVER",)
     ranges = tuple(
         _compile_range(SEMVER if rng.type == "SEMVER" else scheme, rng.events)
@@ -248,7 +248,7 @@ def fixed_versions(
     if ecosystem is None or installed is None or len(fixes) < 2:
         return fixes
     scheme = scheme_for_ecosystem(ecosystem)
-    if scheme is GENERIC:
+    if not scheme.ordered:
         return fixes
     current = scheme.parse(installed)
 

@@ -164,3 +164,12 @@ async def test_a_go_toolchain_release_candidate_matches_as_the_prerelease_it_is(
     version = stdlib_version("go1.21rc2")
     assert version == "1.21.0-rc.2"
     assert await ids(matcher, pkg("Go", "stdlib", version)) == {"GO-2023-2044", "GO-2024-3107"}
+
+
+def test_an_unrecorded_advisory_count_is_unknown_and_said_so_never_zero() -> None:
+    from secapi.domain.advisories import VulnDbVersion
+    from secapi.domain.services.matching import coverage
+
+    (pypi,) = coverage(["PyPI"], VulnDbVersion(version=3, updated_at=None, advisories=10, ecosystems=None))
+    assert pypi.advisories is None
+    assert "unknown" in (pypi.note or "")

@@ -19,7 +19,7 @@ from secapi.domain.packages import Package
 from secapi.domain.ports import VulnerabilityStore
 from secapi.domain.services.off_loop import OFF_LOOP_ITEMS, cpu_bound
 from secapi.domain.severity_sources import identifiers, index_related, needs_borrowing, resolve
-from secapi.domain.versions import GENERIC, scheme_for_ecosystem
+from secapi.domain.versions import scheme_for_ecosystem
 
 VERSIONS_LIST_ONLY = "versions-list-only"
 
@@ -34,16 +34,18 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
 
 def coverage(ecosystems: Iterable[str], version: VulnDbVersion) -> tuple[EcosystemCoverage, ...]:
     """For each scanned ecosystem: how many advisories it has and which version order matched them."""
-    counts = version.ecosystems or {}
     out = []
     for ecosystem in sorted({normalize_ecosystem(e) for e in ecosystems}):
         scheme = scheme_for_ecosystem(ecosystem)
-        ordered = scheme is not GENERIC
-        advisories = counts.get(ecosystem, 0) if version.ecosystems is not None else -1
+        advisories = None if version.ecosystems is None else version.ecosystems.get(ecosystem, 0)
         note = None
-        if advisories == 0:
+        if advisories is None:
+            note = (
+                f"the database version in force did not record its advisories per ecosystem: {ecosystem}'s is unknown"
+            )
+        elif advisories == 0:
             note = f"no advisories for {ecosystem} are loaded: its packages were not checked against any"
-        elif not ordered:
+        elif not scheme.ordered:
             note = (
                 f"no version order is known for {ecosystem}: only advisories listing the exact installed "
                 "version match, ranges are not evaluated"
@@ -51,8 +53,8 @@ def coverage(ecosystems: Iterable[str], version: VulnDbVersion) -> tuple[Ecosyst
         out.append(
             EcosystemCoverage(
                 ecosystem=ecosystem,
-                advisories=max(advisories, 0),
-                version_order=scheme.name if ordered else VERSIONS_LIST_ONLY,
+                advisories=advisories,
+                version_order=scheme.name if scheme.ordered else VERSIONS_LIST_ONLY,
                 note=note,
             )
         )

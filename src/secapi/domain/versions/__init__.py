@@ -73,6 +73,8 @@ class VersionScheme:
     """Short name of the order, stable for reports and metrics (`dpkg`, `rpm`, `generic`)."""
     parse: Callable[[str], VersionKey]
     compare_parsed: Callable[[VersionKey, VersionKey], int] = _compare_ordered
+    ordered: bool = True
+    """False only for the generic fallback: its order is a guess, never used to evaluate ranges."""
 
     def compare(self, left: str, right: str) -> int:
         """Compare two version strings: -1, 0 or 1."""
@@ -91,7 +93,7 @@ RPM = VersionScheme("rpm", rpm_key)
 PUB = VersionScheme("pub", pub_key)
 PVP = VersionScheme("pvp", pvp_key)
 CRAN = VersionScheme("cran", cran_key)
-GENERIC = VersionScheme("generic", generic_key)
+GENERIC = VersionScheme("generic", generic_key, ordered=False)
 
 _SCHEMES = {
     "debian": DPKG,
@@ -141,7 +143,7 @@ def scheme_for_ecosystem(ecosystem: str) -> VersionScheme:
 
 def has_version_order(ecosystem: str) -> bool:
     """Whether `ecosystem` has a known version order, rather than the generic fallback."""
-    return ecosystem_base(ecosystem) in _SCHEMES
+    return scheme_for_ecosystem(ecosystem).ordered
 
 
 def compare_versions(ecosystem: str, a: str, b: str) -> int:
