@@ -15,7 +15,8 @@ EDGE_CASES = Path(__file__).parent / "fixtures" / "edge-cases"
 # and importer entries that point at a `packages` key, yarn's `__metadata`, go.sum lines for modules
 # only fetched for their go.mod, and the project root the format reserves (package-lock's `""`,
 # yarn berry's `workspace:.`, Conan 1's consumer node) and cabal flag-only constraint lines. The go
-# `go`/`toolchain` lines together are one entry: `stdlib`.
+# `go`/`toolchain` lines together are one entry: `stdlib`. Gradle verification components that are only `.pom`
+# files (parent POMs, BOMs) hold no code and are not entries.
 CASES = [
     ("requirements", "requirements.txt", (), 15),
     ("poetry", "poetry.lock", (), 7),
@@ -46,6 +47,7 @@ CASES = [
     ("packages-config", "packages.config", (), 5),
     ("deps-json", "Acme.Worker.deps.json", (), 6),
     ("maven", "pom.xml", (), 8),
+    ("gradle-verification", "verification-metadata.xml", (), 5),
 ]
 
 

@@ -39,6 +39,11 @@ def _entry(coordinates: str, where: str) -> Entry:
             location=where,
         )
     group, artifact, version = (part.strip() for part in parts)
+    return coordinate_entry(group, artifact, version, where)
+
+
+def coordinate_entry(group: str, artifact: str, version: str, where: str) -> Entry:
+    """The Maven package `group:artifact` at `version`; a `-SNAPSHOT` build is unscannable."""
     name = f"{group}:{artifact}"
     if version.endswith("-SNAPSHOT"):
         reason = f"the snapshot build {version!r} is not a released version"

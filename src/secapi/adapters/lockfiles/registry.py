@@ -14,6 +14,7 @@ from secapi.adapters.lockfiles.dart import PubspecLockParser
 from secapi.adapters.lockfiles.elixir import MixLockParser
 from secapi.adapters.lockfiles.golang import GoModParser
 from secapi.adapters.lockfiles.gradle import GradleLockfileParser
+from secapi.adapters.lockfiles.gradle_verification import GradleVerificationMetadataParser
 from secapi.adapters.lockfiles.haskell import CabalFreezeParser, StackLockParser
 from secapi.adapters.lockfiles.maven import PomXmlParser
 from secapi.adapters.lockfiles.npm import PackageLockParser
@@ -57,6 +58,7 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
     "renv.lock": RenvLockParser,
     "stack.yaml.lock": StackLockParser,
     "uv.lock": UvLockParser,
+    "verification-metadata.xml": GradleVerificationMetadataParser,
     "yarn.lock": YarnLockParser,
 }
 # Formats that read companion files sent along with them (by base name); the others ignore companions.
