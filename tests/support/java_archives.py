@@ -68,10 +68,11 @@ def debian_version(package: str) -> str:
     """dpkg-query's version of an installed package (`3.12.0-2+deb12u1`)."""
     if shutil.which("dpkg-query") is None:
         _missing("dpkg-query is not installed")
-    done = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True)
-    if done.returncode != 0 or not done.stdout:
+    done = subprocess.run(["dpkg-query", "-W", "-f=${Status}|${Version}", package], capture_output=True, text=True)
+    status, _, version = done.stdout.partition("|")
+    if done.returncode != 0 or not status.endswith(" installed") or not version:
         _missing(f"the Debian package {package} is not installed")
-    return done.stdout
+    return version
 
 
 def _text(pom: ElementTree.Element, field: str) -> str | None:

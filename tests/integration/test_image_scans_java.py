@@ -1,0 +1,125 @@
+"""Java archives in images end to end: Debian's real jars in a pushed image, a real GHSA Maven record, HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from httpx import AsyncClient
+from litestar import Litestar
+
+from secapi.config import Settings
+from secapi.entrypoints.http.app import create_app
+from secapi.entrypoints.vulndb import import_paths, import_sample
+from secapi.entrypoints.worker import serve_worker
+
+from support.http import serve
+from support.images import debian_image, layer, push
+from support.java_archives import real_jar, spring_boot_jar
+from support.registry import RunningRegistry, registry_fixture  # noqa: F401 - fixture used by name
+from support.seed import bearer, container_of, create_user
+
+pytestmark = pytest.mark.integration
+
+COMMONS_IO_ADVISORY = Path(__file__).parents[1] / "fixtures" / "osv" / "ghsa" / "GHSA-78wr-2p64-hpwj.json"
+
+
+@pytest.fixture
+def image_settings(settings: Settings, registry: RunningRegistry) -> Settings:
+    return Settings.from_env(
+        {},
+        **{
+            **settings.__dict__,
+            "registry_allowlist": registry.host_port,
+            "registry_insecure": registry.host_port,
+            "scan_sync_budget": 10.0,
+            "registry_read_timeout": 5.0,
+        },
+    )
+
+
+@pytest.fixture
+async def api(image_settings: Settings) -> AsyncIterator[tuple[AsyncClient, str, Litestar]]:
+    stop = asyncio.Event()
+    worker = asyncio.create_task(serve_worker(image_settings, stop))
+    app = create_app(image_settings)
+    try:
+        async with serve(app) as client:
+            await import_sample(container_of(app))
+            await import_paths(container_of(app), [COMMONS_IO_ADVISORY], show_progress=False)
+            _, key = await create_user(app, "java@example.com")
+            yield client, key, app
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, timeout=30)
+
+
+async def scan(client: AsyncClient, key: str, image: str) -> dict[str, object]:
+    response = await client.post("/api/v1/scan/docker", json={"image": image}, headers=bearer(key))
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert isinstance(result, dict)
+    return result
+
+
+def findings(result: dict[str, object]) -> dict[tuple[str, str], str]:
+    vulnerabilities = result["vulnerabilities"]
+    assert isinstance(vulnerabilities, list)
+    return {(v["id"], v["package"]["name"]): v["location"] for v in vulnerabilities}
+
+
+async def test_a_vulnerable_jar_in_an_image_is_found_at_its_path(
+    api: tuple[AsyncClient, str, Litestar], registry: RunningRegistry
+) -> None:
+    client, key, _ = api
+    commons_io, logging = real_jar("commons-io"), real_jar("commons-logging")
+    image = debian_image(
+        layer(
+            {
+                "usr/share/java/commons-io-2.11.0.jar": commons_io.data(),
+                "usr/share/java/commons-logging-1.2.jar": logging.data(),  # a manifest without a Maven identity
+            }
+        )
+    )
+    push(registry, "java/plain", "1", [image])
+    result = await scan(client, key, f"{registry.host_port}/java/plain:1")
+    digest = image.layers[1].digest
+    assert findings(result)[("GHSA-78wr-2p64-hpwj", "commons-io:commons-io")] == (
+        f"{digest}:usr/share/java/commons-io-2.11.0.jar"
+    )
+    package = next(p for p in result["packages"] if p["name"] == "commons-io:commons-io")  # type: ignore[attr-defined]
+    assert (package["version"], package["ecosystem"], package["purl"]) == (
+        "2.11.0",
+        "Maven",
+        "pkg:maven/commons-io/commons-io@2.11.0",
+    )
+    unscanned = {(item["path"], item["kind"]): item["reason"] for item in result["unscanned"]}  # type: ignore[attr-defined]
+    reason = unscanned[(f"{digest}:usr/share/java/commons-logging-1.2.jar", "java-archive")]
+    assert "identity cannot be read" in reason
+    assert not any(p["name"].startswith("commons-logging") for p in result["packages"])  # type: ignore[attr-defined]
+
+
+async def test_a_vulnerable_library_in_a_spring_boot_jar_is_found_inside_it(
+    api: tuple[AsyncClient, str, Litestar], registry: RunningRegistry
+) -> None:
+    client, key, _ = api
+    commons_io, databind = real_jar("commons-io"), real_jar("jackson-databind")
+    image = debian_image(layer({"opt/app/app.jar": spring_boot_jar([commons_io, databind])}))
+    push(registry, "java/boot", "1", [image])
+    result = await scan(client, key, f"{registry.host_port}/java/boot:1")
+    digest = image.layers[1].digest
+    assert findings(result)[("GHSA-78wr-2p64-hpwj", "commons-io:commons-io")] == (
+        f"{digest}:opt/app/app.jar/BOOT-INF/lib/commons-io-2.11.0.jar"
+    )
+    located = {p["name"]: p["location"] for p in result["packages"] if p["ecosystem"] == "Maven"}  # type: ignore[attr-defined]
+    lib = f"{digest}:opt/app/app.jar/BOOT-INF/lib"
+    assert located == {
+        "com.example:demo": f"{digest}:opt/app/app.jar",
+        "commons-io:commons-io": f"{lib}/commons-io-2.11.0.jar",
+        "com.fasterxml.jackson.core:jackson-databind": f"{lib}/jackson-databind-2.14.0.jar",
+    }
+    coverage = {c["ecosystem"]: c for c in result["vulndb"]["ecosystems"]}  # type: ignore[index]
+    assert coverage["Maven"]["advisories"] >= 1
+    assert coverage["Maven"]["version_order"] == "maven"
