@@ -1,12 +1,16 @@
 """Go and Rust detection on executables real toolchains wrote, not only on hand-built ELF files.
 
 A Go toolchain is not assumed: a real Go binary is checked when SECAPI_TEST_GO_BINARY names one (for instance
-`bin/esbuild` from `npm pack @esbuild/linux-x64@0.19.12`). Rust binaries get cargo-auditable's `.dep-v0`
-section from objcopy, as `cargo auditable` (not installable offline) would add it.
+`bin/esbuild` from `npm pack @esbuild/linux-x64@0.19.12`), and its Windows (PE) and macOS (Mach-O) builds
+when SECAPI_TEST_GO_BINARY_PE / _MACHO name them. A real cargo-auditable Rust binary is checked when
+SECAPI_TEST_RUST_BINARY names one: `uvx` from the uv 0.13.9 manylinux wheel on PyPI (uv's releases are
+built with cargo-auditable). .ci/run fetches all four; without them these tests fail under CI=true and
+skip elsewhere. Plain rustc output gets cargo-auditable's `.dep-v0` section from objcopy.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +22,7 @@ import pytest
 
 from secapi.adapters.catalog import LayerLimits, catalog_layer
 from secapi.adapters.catalog.binaries import GO_MAGIC, examine_binary, sniff_binary
+from secapi.adapters.catalog.gobuildinfo import GoModule
 from secapi.adapters.osv.reader import iter_records
 from secapi.domain.inventory import merge_layers
 from secapi.domain.services.matching import VulnerabilityMatcher
@@ -37,6 +42,16 @@ def _tools(*names: str) -> None:
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
+
+
+def _configured(variable: str, what: str) -> Path:
+    configured = os.environ.get(variable)
+    if not configured:
+        missing = f"{variable} does not name {what}"
+        if IN_CI:
+            pytest.fail(missing + "; .ci/run fetches it")
+        pytest.skip(missing)
+    return Path(configured)
 
 
 def _sniff(path: Path) -> str | None:
@@ -123,3 +138,74 @@ async def test_a_real_go_binary_in_a_layer_yields_packages_that_match(build_laye
     findings = await VulnerabilityMatcher(store).match(list(packages))
     # GO-2024-3107 (stdlib, fixed in 1.22.7) applies; GO-2023-2044 (1.21.0 only) does not.
     assert {(f.id, f.package.name) for f in findings} == {("GO-2024-3107", "stdlib")}
+
+
+@pytest.mark.parametrize(
+    ("variable", "platform"), [("SECAPI_TEST_GO_BINARY_PE", "win32-x64"), ("SECAPI_TEST_GO_BINARY_MACHO", "darwin-x64")]
+)
+def test_real_pe_and_mach_o_go_binaries_yield_their_build_info(variable: str, platform: str) -> None:
+    binary = _configured(variable, f"a Go binary (esbuild from @esbuild/{platform}@0.19.12)")
+    with binary.open("rb") as data:
+        found = examine_binary(data.read)
+    assert found is not None
+    assert found.go_build_info is not None, found.unread_because
+    info = found.go_build_info
+    assert (info.go_version, info.main) == ("go1.20.12", GoModule("github.com/evanw/esbuild", "(devel)"))
+    # Cross-checked with `grep -a` on the `dep` lines: the Windows build imports no golang.org/x/sys package.
+    deps = {"win32-x64": [], "darwin-x64": [("golang.org/x/sys", "v0.0.0-20220715151400-c0bba94af5f8")]}
+    assert [(m.path, m.version) for m in info.deps] == deps[platform]
+
+
+def _dump_dep_section(binary: Path, tmp_path: Path) -> list[dict[str, object]]:
+    """The `.dep-v0` list decoded without SecAPI: objcopy, zlib, json."""
+    _tools("objcopy")
+    dumped = tmp_path / "dep-v0"
+    subprocess.run(["objcopy", "--dump-section", f".dep-v0={dumped}", str(binary), str(tmp_path / "copy")], check=True)
+    packages: list[dict[str, object]] = json.loads(zlib.decompress(dumped.read_bytes()))["packages"]
+    return packages
+
+
+def test_a_real_cargo_auditable_binary_yields_its_crates_io_runtime_crates(tmp_path: Path) -> None:
+    binary = _configured("SECAPI_TEST_RUST_BINARY", "a cargo-auditable binary (uvx from the uv 0.13.9 wheel)")
+    with binary.open("rb") as data:
+        found = examine_binary(data.read)
+    assert found is not None
+    assert found.rust_packages is not None, found.unread_because
+    records = found.rust_packages.records
+    independent = _dump_dep_section(binary, tmp_path)
+    assert len(independent) == 567
+    runtime = [p for p in independent if p["source"] == "crates.io" and p.get("kind", "runtime") == "runtime"]
+    assert [(r.name, r.version) for r in records] == [(p["name"], p["version"]) for p in runtime]
+    assert len(records) == 446  # 481 crates.io crates, less 35 build-only ones (serde_derive, cc, ...)
+    assert {(r.name, r.version) for r in records} >= {
+        ("rsa", "0.9.10"),
+        ("memmap2", "0.9.10"),
+        ("rustls", "0.23.46"),
+        ("tokio", "1.53.2"),
+    }
+    assert not {r.name for r in records} & {"serde_derive", "cc", "autocfg", "version_check"}
+    local = found.rust_packages.unmatchable
+    assert len(local) == 86  # uv itself and its 85 workspace crates, all `local`
+    assert local[0] == "uv 0.13.9 (local, the executable's own crate)"
+
+
+async def test_a_real_rust_binary_in_a_layer_matches_rustsec_records(build_layer: Callable[..., Path]) -> None:
+    binary = _configured("SECAPI_TEST_RUST_BINARY", "a cargo-auditable binary").read_bytes()
+    blob = build_layer([("usr/local/bin/uvx", binary, 0o755)], compression="zstd")
+    layer = catalog_layer(blob, "application/vnd.oci.image.layer.v1.tar+zstd", "sha256:rust", LayerLimits())
+    (item,) = layer.unscanned
+    assert (item.path, item.kind) == ("usr/local/bin/uvx", "rust-binary")
+    assert item.reason.endswith("; and 66 more")
+    packages = merge_layers([layer]).packages
+    assert {p.ecosystem for p in packages} == {"crates.io"}
+    store = InMemoryVulnerabilityStore()
+    await VulnDbImporter(store).run(iter_records(REAL_OSV), source="real fixtures")
+    found = await VulnerabilityMatcher(store).assess(list(packages))
+    # rsa: every version affected; memmap2 0.9.10 < 0.9.11 (an `unsound` notice, so informational);
+    # rustls 0.23.46 is past RUSTSEC-2024-0399's range.
+    assert [(f.id, f.package.name, f.package.version) for f in found.vulnerabilities] == [
+        ("RUSTSEC-2023-0071", "rsa", "0.9.10")
+    ]
+    assert [(f.id, f.package.name, f.informational) for f in found.informational] == [
+        ("RUSTSEC-2026-0186", "memmap2", "unsound")
+    ]

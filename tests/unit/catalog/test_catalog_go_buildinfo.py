@@ -1,4 +1,4 @@
-"""A Go ELF executable's build info becomes Go packages: modules as replaced, the main module, and `stdlib`."""
+"""A Go executable's build info (ELF, PE, Mach-O) becomes packages: modules as replaced, main module, `stdlib`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from test_catalog_unscanned import EXEC, GO_BUILDINFO, GZIP, elf
 
 from secapi.adapters.catalog import LayerLimits, catalog_layer
 from secapi.adapters.catalog.binaries import GO_MAGIC, examine_binary
-from secapi.adapters.catalog.gobuildinfo import stdlib_version
+from secapi.adapters.catalog.gobuildinfo import GoModule, stdlib_version
 from secapi.domain.inventory import merge_layers
 from secapi.domain.packages import Package
 
@@ -118,13 +118,25 @@ def test_truncated_build_info_is_listed_not_guessed(build_layer: Callable[..., P
     assert [(item.path, item.kind) for item in layer.unscanned] == [("usr/local/bin/app", "go-binary")]
 
 
-def test_pe_executables_stay_detection_only() -> None:
-    pe = bytearray(b"MZ" + bytes(4094))
-    pe[2048 : 2048 + len(build_info())] = build_info()
-    found = examine_binary(io.BytesIO(bytes(pe)).read)
+@pytest.mark.parametrize("magic", [b"MZ", b"\xcf\xfa\xed\xfe"], ids=["pe", "mach-o"])
+def test_pe_and_mach_o_build_info_is_read_from_the_magic_when_inline(magic: bytes) -> None:
+    executable = bytearray(magic + bytes(4094))
+    executable[2048 : 2048 + len(build_info())] = build_info()
+    found = examine_binary(io.BytesIO(bytes(executable)).read)
     assert found is not None
-    assert found.go_build_info is None
-    assert found.unread_because == "build info is read only from ELF executables yet"
+    assert found.go_build_info is not None
+    assert found.go_build_info.main == GoModule("example.com/app", "v1.4.2")
+    assert len(found.go_build_info.deps) == 3
+
+
+def test_pe_build_info_in_the_pointer_layout_is_listed_with_the_reason(build_layer: Callable[..., Path]) -> None:
+    pe = bytearray(b"MZ" + bytes(4094))
+    pe[2048 : 2048 + 48] = GO_MAGIC + bytes([8, 0]) + bytes(32)  # Go < 1.18: pointers, no inline strings
+    layer = _layer(build_layer, bytes(pe))
+    assert layer.packages == {}
+    (item,) = layer.unscanned
+    assert (item.path, item.kind) == ("usr/local/bin/app", "go-binary")
+    assert "built with Go older than 1.18: build info not read" in item.reason
 
 
 def test_a_later_layer_deleting_a_go_binary_removes_its_packages(build_layer: Callable[..., Path]) -> None:

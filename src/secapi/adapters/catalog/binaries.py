@@ -6,7 +6,11 @@ its name table wherever each lies (Go's linker writes the table near the start, 
 only a bounded window of the bytes already passed. Go's build info is also found by its magic (16-byte
 aligned, as the Go runtime writes it), which covers PE and Mach-O executables and ELF without section headers.
 From that magic on, up to `_MAX_BUILD_INFO` bytes are kept, so an ELF executable's build info can be parsed
-(gobuildinfo.py) wherever its section lies; PE and Mach-O executables are only detected.
+(gobuildinfo.py) wherever its section lies; in PE and Mach-O executables it is read from the magic on, which
+works for the inline layout of Go ≥ 1.18 (older ones are listed with the reason). A Rust ELF executable's
+`.dep-v0` section (cargo-auditable) is read when it lies ahead of the read position or still in the window
+(linkers put it just before the section header table, unless unstripped symbols come between), at most
+`rustaudit.MAX_COMPRESSED` bytes of it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from secapi.adapters.catalog.gobuildinfo import GoBuildInfo, parse_go_build_info
+from secapi.adapters.catalog.rustaudit import MAX_COMPRESSED, RustAuditError, RustPackages, read_dependency_list
 
 GO_BINARY, RUST_BINARY = "go-binary", "rust-binary"
 GO_MAGIC = b"\xff Go buildinf:"
@@ -133,16 +138,17 @@ def _elf_sections(head: bytes, stream: _Stream) -> dict[str, tuple[int, int]] | 
 
 @dataclass(frozen=True, slots=True)
 class Executable:
-    """A Go or Rust executable, with a Go ELF executable's build info when it could be read."""
+    """A Go or Rust executable, with its build info or dependency list when it could be read."""
 
     kind: str
     go_build_info: GoBuildInfo | None = None
+    rust_packages: RustPackages | None = None
     unread_because: str | None = None
-    """Why a Go executable's build info was not read (too old, malformed, not ELF)."""
+    """Why a Go executable's build info or a Rust one's dependency list was not read (old, malformed, too far)."""
 
 
 def examine_binary(read: Read) -> Executable | None:
-    """A Go or Rust executable (reading a Go ELF executable's build info), or None for another file."""
+    """A Go or Rust executable (reading its build info or dependency list), or None for another file."""
     stream = _Stream(read)
     if not stream.more():
         return None
@@ -150,20 +156,34 @@ def examine_binary(read: Read) -> Executable | None:
     if head.startswith(b"\x7fELF"):
         sections = _elf_sections(head, stream)
         if sections is not None and _GO_SECTION in sections:
-            return _go_elf(stream, sections[_GO_SECTION])
+            return _go_build_info(stream, sections[_GO_SECTION])
         if sections is not None and not stream.go_magic:
-            return Executable(RUST_BINARY) if _RUST_SECTION in sections else None
+            return _rust_elf(stream, sections[_RUST_SECTION]) if _RUST_SECTION in sections else None
         stream.drain()
-        return _go_elf(stream, None) if stream.go_magic else None
+        return _go_build_info(stream, None) if stream.go_magic else None
     if not (head.startswith(b"MZ") or head[:4] in _MACHO):
         return None
     stream.drain()
-    if not stream.go_magic:
-        return None
-    return Executable(GO_BINARY, unread_because="build info is read only from ELF executables yet")
+    return _go_build_info(stream, None) if stream.go_magic else None
 
 
-def _go_elf(stream: _Stream, section: tuple[int, int] | None) -> Executable:
+def _rust_elf(stream: _Stream, section: tuple[int, int]) -> Executable:
+    """Read and parse the `.dep-v0` section; what went wrong becomes the reason it was not read."""
+    offset, size = section
+    if size > MAX_COMPRESSED:
+        reason = f"its .dep-v0 section is {size:,} bytes, over the {MAX_COMPRESSED:,} read"
+        return Executable(RUST_BINARY, unread_because=reason)
+    data = stream.bytes_at(offset, size)
+    if data is None or len(data) < size:
+        reason = "its .dep-v0 section lies outside the file or too far before the section headers to be read"
+        return Executable(RUST_BINARY, unread_because=reason)
+    try:
+        return Executable(RUST_BINARY, rust_packages=read_dependency_list(data))
+    except RustAuditError as exc:
+        return Executable(RUST_BINARY, unread_because=str(exc))
+
+
+def _go_build_info(stream: _Stream, section: tuple[int, int] | None) -> Executable:
     """Parse the build info from the `.go.buildinfo` section, else from the aligned magic the stream kept."""
     fetch: Callable[[int], bytes] = stream.go_build_info
     if section is not None and section[0] != stream.go_at:

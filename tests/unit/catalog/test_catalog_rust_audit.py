@@ -1,0 +1,183 @@
+"""A Rust executable's cargo-auditable dependency list becomes crates.io packages; what is not, is listed."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tracemalloc
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_catalog_unscanned import EXEC, GZIP, elf
+
+from secapi.adapters.catalog import LayerLimits, catalog_layer
+from secapi.adapters.catalog.binaries import Executable, examine_binary
+from secapi.adapters.catalog.rustaudit import MAX_COMPRESSED, MAX_JSON, RustAuditError, read_dependency_list
+from secapi.domain.inventory import merge_layers
+from secapi.domain.packages import Package
+
+CRATES = [
+    {"name": "app", "version": "1.2.0", "source": "local", "dependencies": [1, 2, 3, 4, 5], "root": True},
+    {"name": "smallvec", "version": "1.13.2", "source": "crates.io"},
+    {"name": "serde_derive", "version": "1.0.203", "source": "crates.io", "kind": "build"},
+    {"name": "app-core", "version": "0.1.0", "source": "local"},
+    {"name": "patched", "version": "0.4.0", "source": "git", "kind": "runtime"},
+    {"name": "inhouse", "version": "2.0.0+build.7", "source": "registry"},
+]
+
+
+def section(packages: object = CRATES) -> bytes:
+    """What cargo-auditable writes into `.dep-v0`."""
+    return zlib.compress(json.dumps({"packages": packages}).encode())
+
+
+def examine(data: bytes) -> Executable:
+    found = examine_binary(io.BytesIO(elf({".text": os.urandom(2000), ".dep-v0": data})).read)
+    assert found is not None
+    assert found.kind == "rust-binary"
+    return found
+
+
+def test_crates_io_runtime_crates_become_packages_and_the_rest_is_named(build_layer: Callable[..., Path]) -> None:
+    blob = build_layer([("usr/local/bin/app", elf({".text": bytes(500), ".dep-v0": section()}), EXEC)])
+    layer = catalog_layer(blob, GZIP, "sha256:rust", LayerLimits())
+    assert [(r.kind, r.name, r.version, r.purl) for r in layer.packages["usr/local/bin/app"]] == [
+        ("cargo", "smallvec", "1.13.2", "pkg:cargo/smallvec@1.13.2")  # serde_derive is build-only: not in it
+    ]
+    (item,) = layer.unscanned
+    assert (item.path, item.kind) == ("usr/local/bin/app", "rust-binary")
+    assert item.reason == (
+        "Rust crates not from crates.io (no advisories to match) were not scanned: "
+        "app 1.2.0 (local, the executable's own crate); app-core 0.1.0 (local); patched 0.4.0 (git); "
+        "inhouse 2.0.0+build.7 (registry)"
+    )
+    image = merge_layers([layer])
+    assert image.packages == (
+        Package(
+            name="smallvec",
+            version="1.13.2",
+            ecosystem="crates.io",
+            purl="pkg:cargo/smallvec@1.13.2",
+            location="sha256:rust:usr/local/bin/app",
+        ),
+    )
+    assert image.os is None  # crates need no OS
+
+
+def test_only_crates_io_crates_leave_nothing_listed(build_layer: Callable[..., Path]) -> None:
+    only_crates_io = [{"name": "itoa", "version": "1.0.11", "source": "crates.io", "root": True}]
+    blob = build_layer([("bin/tool", elf({".dep-v0": section(only_crates_io)}), EXEC)])
+    layer = catalog_layer(blob, GZIP, "sha256:r", LayerLimits())
+    assert [r.purl for r in layer.packages["bin/tool"]] == ["pkg:cargo/itoa@1.0.11"]
+    assert layer.unscanned == ()
+
+
+def test_more_than_twenty_unmatchable_crates_are_counted() -> None:
+    local = [{"name": f"part-{i:02}", "version": "0.1.0", "source": "local"} for i in range(25)]
+    found = examine(section(local))
+    assert found.rust_packages is not None
+    assert len(found.rust_packages.unmatchable) == 25
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"not zlib at all", "its dependency list is not zlib-compressed data"),
+        (section()[:-8], "its dependency list is truncated"),
+        (zlib.compress(b"{not json"), "its dependency list is not valid JSON"),
+        (zlib.compress(b'{"packages": {"name": "x"}}'), "its dependency list is not in cargo-auditable's format"),
+        (section([{"name": "x", "version": "1"}]), "its dependency list is not in cargo-auditable's format"),
+        (section([{"name": "x", "version": 1, "source": "crates.io"}]), "not in cargo-auditable's format"),
+    ],
+    ids=["not-zlib", "truncated", "not-json", "packages-not-a-list", "no-source", "version-not-a-string"],
+)
+def test_a_malformed_section_is_listed_with_the_reason(
+    build_layer: Callable[..., Path], data: bytes, reason: str
+) -> None:
+    blob = build_layer([("usr/bin/app", elf({".dep-v0": data}), EXEC)])
+    layer = catalog_layer(blob, GZIP, "sha256:bad", LayerLimits())
+    assert layer.packages == {}
+    (item,) = layer.unscanned
+    assert (item.path, item.kind) == ("usr/bin/app", "rust-binary")
+    assert item.reason.startswith("a Rust executable: ")
+    assert reason in item.reason
+    assert item.reason.endswith("; the crates built into it were not scanned")
+
+
+def _bomb(size: int) -> bytes:
+    packer = zlib.compressobj(9)
+    zeros = bytes(1024 * 1024)
+    body = b'{"packages": [], "pad": "'
+    return packer.compress(body) + b"".join(packer.compress(zeros) for _ in range(size // len(zeros))) + packer.flush()
+
+
+def test_a_zip_bomb_section_is_refused_at_the_inflate_cap() -> None:
+    bomb = _bomb(256 * 1024 * 1024)  # 256 MiB of JSON in about 250 KiB
+    assert len(bomb) < MAX_COMPRESSED
+    tracemalloc.start()
+    try:
+        found = examine(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert found.unread_because == f"its dependency list inflates to more than {MAX_JSON:,} bytes, the most read"
+    assert peak < 3 * MAX_JSON  # the cap plus the stream's window and the section: never the 256 MiB
+
+
+def test_an_oversized_section_is_not_read() -> None:
+    found = examine(os.urandom(MAX_COMPRESSED + 1))
+    assert found.unread_because == (
+        f"its .dep-v0 section is {MAX_COMPRESSED + 1:,} bytes, over the {MAX_COMPRESSED:,} read"
+    )
+
+
+def test_a_section_far_behind_the_section_headers_is_listed_not_lost() -> None:
+    # GNU ld layout (table at the end): 3 MiB of unstripped symbols pass after the section, out of the window.
+    binary = elf({".dep-v0": section(), ".symtab": os.urandom(3 * 1024 * 1024)})
+    found = examine_binary(io.BytesIO(binary).read)
+    assert found is not None
+    assert (found.kind, found.rust_packages) == ("rust-binary", None)
+    assert found.unread_because is not None
+    assert "too far before the section headers" in found.unread_because
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2048))
+def test_arbitrary_section_bytes_never_raise_anything_but_the_reason(data: bytes) -> None:
+    for candidate in (data, zlib.compress(data)):
+        reason = ""
+        try:
+            read_dependency_list(candidate)
+        except RustAuditError as exc:
+            reason = str(exc)
+        assert reason == "" or reason.startswith("its dependency list")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=30,
+)
+_CRATE = st.fixed_dictionaries(
+    {"name": st.text(max_size=30), "version": st.text(max_size=30), "source": st.text(max_size=20)},
+    optional={
+        "kind": st.sampled_from(["build", "runtime"]) | st.text(max_size=8),
+        "root": _JSON,
+        "dependencies": _JSON,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CRATE, max_size=10) | _JSON)
+def test_arbitrary_json_in_a_binary_is_read_or_listed_never_raised(packages: object) -> None:
+    found = examine(section(packages))
+    rust = found.rust_packages
+    assert (rust is None) != (found.unread_because is None)
+    if rust is not None:
+        assert all(r.kind == "cargo" and (r.purl or "").startswith("pkg:cargo/") for r in rust.records)
