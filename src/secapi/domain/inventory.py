@@ -18,6 +18,8 @@ CATALOGER_VERSION: int = 7
 DPKG, APK, PYTHON, NPM, OPKG = "dpkg", "apk", "python", "npm", "opkg"
 GO_MODULE = "go-module"
 """A module (or the standard library, `stdlib`) built into a Go executable, read from its build info."""
+LOCKFILE = "lockfile"
+"""A package an application's lockfile or installed-package manifest names; the record carries its ecosystem."""
 
 
 class LayerRejected(InvalidInput):
@@ -41,6 +43,8 @@ class PackageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     purl: str | None = None
     """Only where the cataloger knows it without the OS (PyPI, npm, Go)."""
     arch: str | None = None
+    ecosystem: str | None = None
+    """The OSV ecosystem, where the file itself decides it (lockfiles: kind `lockfile`); else from the kind or OS."""
 
 
 class LayerInventory(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,7 +130,7 @@ def _apply(state: dict[str, tuple[str, _V]], layer: LayerInventory, own: Mapping
 
 
 def _to_package(record: PackageRecord, os: OsInfo | None, location: str) -> Package | None:
-    ecosystem = _OS_INDEPENDENT_ECOSYSTEMS.get(record.kind)
+    ecosystem = record.ecosystem or _OS_INDEPENDENT_ECOSYSTEMS.get(record.kind)
     purl = record.purl
     if record.kind in _DISTRO_KINDS:
         if os is None or os.id not in _DISTRO_KINDS[record.kind]:
@@ -169,13 +173,14 @@ def _unread_os(os: OsInfo | None, os_files: Mapping[str, tuple[str, str]]) -> li
 
 def _from_layers(
     layers: Sequence[LayerInventory],
-    found: Mapping[str, tuple[str, UnscannedItem]],
+    found: Mapping[str, tuple[str, tuple[UnscannedItem, ...]]],
     skipped: Mapping[str, tuple[str, str]],
 ) -> list[UnscannedItem]:
     """What the layers saw but did not read, what they skipped and refused, with layer digests in the paths."""
     items = [
         UnscannedItem(path=f"{digest}:{path}", kind=item.kind, reason=item.reason)
-        for path, (digest, item) in found.items()
+        for path, (digest, group) in found.items()
+        for item in group
     ]
     items += [
         UnscannedItem(path=f"{digest}:{path}", kind="skipped-file", reason=reason)
@@ -190,19 +195,28 @@ def _from_layers(
     return items
 
 
+def _by_path(items: Sequence[UnscannedItem]) -> dict[str, tuple[UnscannedItem, ...]]:
+    grouped: dict[str, tuple[UnscannedItem, ...]] = {}
+    for item in items:
+        if item.path:  # an empty path stands for the whole layer
+            grouped[item.path] = (*grouped.get(item.path, ()), item)
+    return grouped
+
+
 def merge_layers(layers: Sequence[LayerInventory]) -> ImageInventory:
     """The image as its layers stack up (OCI whiteout semantics), packages given their ecosystems."""
     files: dict[str, tuple[str, tuple[PackageRecord, ...]]] = {}
     os_files: dict[str, tuple[str, str]] = {}
     skipped: dict[str, tuple[str, str]] = {}
-    found: dict[str, tuple[str, UnscannedItem]] = {}
+    found: dict[str, tuple[str, tuple[UnscannedItem, ...]]] = {}  # a lockfile has an item per unscannable entry
     for layer in layers:
         _apply(files, layer, layer.packages)
         _apply(os_files, layer, layer.os_files)
         _apply(skipped, layer, layer.skipped)
-        _apply(found, layer, {item.path: item for item in layer.unscanned if item.path})
         for path in layer.packages:  # a cataloged file replaces an earlier skipped one at the same path
             skipped.pop(path, None)
+            found.pop(path, None)  # ... and what was not scanned of an earlier file there
+        _apply(found, layer, _by_path(layer.unscanned))
         for path in layer.skipped:
             files.pop(path, None)
     os = detect_os({path: text for path, (_, text) in os_files.items()})

@@ -13,7 +13,9 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
-from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, is_candidate, rule_for
+import msgspec
+
+from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, Reader, is_candidate, rule_for
 from secapi.adapters.catalog.streams import GuardedStream, LayerLimits
 from secapi.adapters.catalog.tarstream import describe_member, open_tar_stream
 from secapi.adapters.catalog.unread import MAX_LISTED, examine_member, might_be_unread, unlisted_item
@@ -50,6 +52,8 @@ class _LayerReader:
         self.opaque: list[str] = []
         self.refused = 0
         self.unread: dict[str, UnscannedItem] = {}
+        self.entries: dict[str, tuple[UnscannedItem, ...]] = {}
+        """What lockfiles, by path, name but could not pin (git and path dependencies, ...)."""
         self.found: dict[str, int] = {}
         self._entries = 0
         self._kept = 0
@@ -84,7 +88,11 @@ class _LayerReader:
             opaque_dirs=tuple(self.opaque),
             skipped=self.skipped,
             refused_members=self.refused,
-            unscanned=(*self.unread.values(), *self._unlisted()),
+            unscanned=(
+                *self.unread.values(),
+                *(i for items in self.entries.values() for i in items),
+                *self._unlisted(),
+            ),
         )
 
     def _unlisted(self) -> list[UnscannedItem]:
@@ -121,7 +129,7 @@ class _LayerReader:
             return True
         else:
             self._hide(path)
-            if rule.parse is not None:
+            if not rule.keeps_text:
                 self.skipped[path] = f"not cataloged: {describe_member(member)}"
         return True
 
@@ -134,6 +142,9 @@ class _LayerReader:
         self._budget(wanted)
         fileobj = tar.extractfile(member)
         data = fileobj.read(wanted) if fileobj is not None else b""
+        if rule.read is not None:
+            self._read_app_file(path, data, rule.read)
+            return
         if rule.parse is None:
             self.os_files[path] = data.decode("utf-8", errors="replace")
             return
@@ -141,6 +152,17 @@ class _LayerReader:
             self.packages[path] = rule.parse(data)
         except (ValueError, RecursionError) as exc:
             self.skipped[path] = f"not cataloged: {exc}"
+
+    def _read_app_file(self, path: str, data: bytes, read: Reader) -> None:
+        try:
+            found = read(path, data)
+        except (ValueError, RecursionError) as exc:
+            self.skipped[path] = f"not cataloged: {exc}"
+            return
+        self.packages[path] = found.records
+        if found.unscanned:
+            self._budget(sum(len(item.reason) for item in found.unscanned))
+            self.entries[path] = found.unscanned
 
     def _note(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         """Keep a Go executable's modules; list content SecAPI cannot read, up to `MAX_LISTED` of each kind."""
@@ -169,6 +191,8 @@ class _LayerReader:
             return False
         if target in self.packages:
             self.packages[path] = self.packages[target]
+            if target in self.entries:
+                self.entries[path] = tuple(msgspec.structs.replace(item, path=path) for item in self.entries[target])
         elif target in self.os_files:
             self.os_files[path] = self.os_files[target]
         else:
@@ -185,6 +209,7 @@ class _LayerReader:
         self.os_files.pop(path, None)
         self.skipped.pop(path, None)
         self.unread.pop(path, None)
+        self.entries.pop(path, None)
 
     def _budget(self, size: int) -> None:
         self._kept += size

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from secapi.adapters.catalog.apk import parse_apk_installed
 from secapi.adapters.catalog.dpkg import parse_dpkg_status, parse_dpkg_status_d
+from secapi.adapters.catalog.lockfiles import NAME_TAILS, AppFile, app_file_cap, read_app_file
 from secapi.adapters.catalog.npm import parse_npm_package_json
 from secapi.adapters.catalog.opkg import parse_opkg_status
 from secapi.adapters.catalog.python import parse_python_metadata
@@ -16,6 +18,8 @@ from secapi.domain.inventory import PackageRecord
 KiB, MiB = 1024, 1024 * 1024
 
 Parser = Callable[[bytes], tuple[PackageRecord, ...]]
+Reader = Callable[[str, bytes], AppFile]
+"""A parser that needs the file's path and reports what it could not scan (lockfiles, manifests)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +29,13 @@ class FileRule:
     max_bytes: int
     truncatable: bool
     parse: Parser | None
-    """None for OS release files, which are kept as text."""
+    """None for OS release files, which are kept as text, and for files read by `read`."""
+    read: Reader | None = None
+
+    @property
+    def keeps_text(self) -> bool:
+        """Whether the file is kept as text (OS release files) rather than parsed."""
+        return self.parse is None and self.read is None
 
 
 OS_FILE = FileRule(64 * KiB, truncatable=True, parse=None)
@@ -54,7 +64,7 @@ _NPM = re.compile(r"(?:.*/)?node_modules/(?:@[^/.][^/]*/)?[^/@.][^/]*/package\.j
 
 CANDIDATE_TAILS = (
     "/status", "/installed", "/METADATA", "/PKG-INFO", ".egg-info", "/package.json",
-    "/os-release", "/alpine-release", "/debian_version", "/lsb-release",
+    "/os-release", "/alpine-release", "/debian_version", "/lsb-release", *NAME_TAILS,
 )  # fmt: skip
 """Raw member names worth a closer look end with one of these (or contain `/status.d/`): a cheap first filter."""
 DIRECTORY_TAILS = ("node_modules", ".dist-info", ".egg-info", ".egg", "var/lib/dpkg/status.d")
@@ -74,7 +84,13 @@ def rule_for(path: str) -> FileRule | None:
         return PYTHON_METADATA if _PYTHON_EGG_INFO_FILE.fullmatch(path) else None
     if path.endswith("/package.json"):
         return NPM_PACKAGE_JSON if _NPM.fullmatch(path) else None
-    return None
+    cap = app_file_cap(path)
+    return None if cap is None else _app_file_rule(cap)
+
+
+@functools.cache
+def _app_file_rule(cap: int) -> FileRule:
+    return FileRule(cap, truncatable=False, parse=None, read=read_app_file)
 
 
 def is_candidate(name: str) -> bool:

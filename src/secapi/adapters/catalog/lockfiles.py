@@ -1,0 +1,145 @@
+"""Lockfiles and installed-package manifests of applications in a layer, read with the lockfile parsers.
+
+Which files: an application's lockfile (`package-lock.json`, `yarn.lock`, `pnpm-lock.yaml`, `Gemfile.lock`,
+`composer.lock`, `Cargo.lock`, `poetry.lock`, `Pipfile.lock`, `uv.lock`), npm's `node_modules/.package-lock.json`,
+Composer's `vendor/composer/installed.json`, a .NET `<app>.deps.json`, and the `specifications/*.gemspec` of
+installed gems. An application's lockfile is taken as its dependencies, as `POST /scan/dependencies` takes it:
+development dependencies it pins are scanned too, though an image built with `--omit=dev` may not hold them
+(a possible over-report, never a silent miss).
+
+Which not: a lockfile inside a dependency (under `node_modules/`, `vendor/`, a gem or Cargo source directory,
+the Go module cache, `site-packages/`) describes how that dependency is developed, not what the image runs, and
+one under a test, fixture or example directory is test data; both would be false positives (Trivy, for one,
+reads installed-package metadata in images and leaves lockfiles to repository scans for the same reason). Gem
+specifications under `usr/lib/ruby/` and `usr/share/rubygems-integration/` belong to distribution packages,
+already reported from the OS package database, whose advisories account for the fixes distributions backport.
+
+How they travel: each package becomes a `PackageRecord` of kind `lockfile` that carries the OSV ecosystem and
+purl the parser gave it (so `merge_layers` needs no OS for it); entries the parser could not pin (git and path
+dependencies, ...) become `UnscannedItem`s at the file's path, so whiteouts and later layers replace them with
+the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from secapi.adapters.lockfiles.composer_installed import InstalledJsonParser
+from secapi.adapters.lockfiles.gemspec import GemspecParser
+from secapi.adapters.lockfiles.registry import parser_for
+from secapi.domain.inventory import LOCKFILE, PackageRecord
+from secapi.domain.lockfiles import LockfileError, LockfileParser, ParsedLockfile
+from secapi.domain.packages import UnscannedItem
+
+KiB, MiB = 1024, 1024 * 1024
+UNSCANNABLE_ENTRY = "unscannable-entry"
+MAX_ENTRIES_LISTED = 50
+"""Unscannable entries of one file listed one by one; one more item counts the rest."""
+
+_LOCKFILE_CAPS = {
+    "package-lock.json": 16 * MiB,
+    "npm-shrinkwrap.json": 16 * MiB,
+    "yarn.lock": 16 * MiB,
+    "pnpm-lock.yaml": 8 * MiB,
+    "Gemfile.lock": 2 * MiB,
+    "composer.lock": 8 * MiB,
+    "Cargo.lock": 4 * MiB,
+    "poetry.lock": 8 * MiB,
+    "Pipfile.lock": 2 * MiB,
+    "uv.lock": 8 * MiB,
+}
+DEPS_JSON_CAP = INSTALLED_JSON_CAP = 8 * MiB
+GEMSPEC_CAP = 256 * KiB
+NPM_HIDDEN_LOCKFILE = "node_modules/.package-lock.json"
+COMPOSER_INSTALLED = "vendor/composer/installed.json"
+NAME_TAILS = (*_LOCKFILE_CAPS, ".deps.json", ".gemspec", NPM_HIDDEN_LOCKFILE, COMPOSER_INSTALLED)
+"""What a candidate's raw member name ends with (a cheap first filter; `app_file_cap` decides)."""
+
+_TEST_DIRS = frozenset({"test", "tests", "testdata", "fixtures", "__tests__", "spec", "examples", "example"})
+_DEPENDENCY_DIRS = frozenset(
+    {"node_modules", "bower_components", "vendor", "gems", ".cargo", "site-packages", "dist-packages"}
+)
+_DISTRO_GEMS = ("usr/lib/ruby/", "usr/share/rubygems-integration/")
+
+
+@dataclass(frozen=True, slots=True)
+class AppFile:
+    """What one lockfile or manifest yields: its packages, and what in it could not be scanned."""
+
+    records: tuple[PackageRecord, ...]
+    unscanned: tuple[UnscannedItem, ...] = ()
+
+
+def app_file_cap(path: str) -> int | None:
+    """The size cap for a normalised path if it is an application's lockfile or manifest, else None."""
+    directory, _, name = path.rpartition("/")
+    parts = directory.split("/") if directory else []
+    if _TEST_DIRS.intersection(parts):
+        return None
+    if name.endswith(".gemspec"):
+        wanted = parts[-1:] == ["specifications"] or parts[-2:] == ["specifications", "default"]
+        return GEMSPEC_CAP if wanted and not path.startswith(_DISTRO_GEMS) else None
+    if path == NPM_HIDDEN_LOCKFILE or path.endswith(f"/{NPM_HIDDEN_LOCKFILE}"):
+        return _LOCKFILE_CAPS["package-lock.json"] if _outside_dependencies(parts[:-1]) else None
+    if path == COMPOSER_INSTALLED or path.endswith(f"/{COMPOSER_INSTALLED}"):
+        return INSTALLED_JSON_CAP if _outside_dependencies(parts[:-2]) else None
+    if not _outside_dependencies(parts):
+        return None
+    if name.endswith(".deps.json") and len(name) > len(".deps.json"):
+        return DEPS_JSON_CAP
+    return _LOCKFILE_CAPS.get(name)
+
+
+def _outside_dependencies(parts: list[str]) -> bool:
+    return not _DEPENDENCY_DIRS.intersection(parts) and "pkg/mod" not in "/".join(parts)
+
+
+def read_app_file(path: str, data: bytes) -> AppFile:
+    """Parse one file `app_file_cap` accepted; ValueError (naming the problem) when it cannot be read."""
+    name = path.rpartition("/")[2]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name} is not UTF-8 text (byte {exc.start})") from exc
+    if not text.removeprefix("\ufeff").strip():
+        raise ValueError(f"{name} is empty")
+    try:
+        parsed = _parser(name).parse(text)
+    except LockfileError as exc:
+        raise ValueError(str(exc)) from exc
+    return AppFile(records=tuple(_records(parsed)), unscanned=_unscanned(path, name, parsed))
+
+
+def _parser(name: str) -> LockfileParser:
+    if name.endswith(".gemspec"):
+        return GemspecParser(name)
+    if name == "installed.json":
+        return InstalledJsonParser(name)
+    return parser_for(name.removeprefix("."))  # npm's hidden `.package-lock.json` has the public one's format
+
+
+def _records(parsed: ParsedLockfile) -> list[PackageRecord]:
+    return [
+        PackageRecord(
+            kind=LOCKFILE,
+            name=package.name,
+            version=package.version,
+            purl=package.purl,
+            ecosystem=package.ecosystem,
+            source_name=package.source_name,
+            source_version=package.source_version,
+        )
+        for package in parsed.packages
+    ]
+
+
+def _unscanned(path: str, name: str, parsed: ParsedLockfile) -> tuple[UnscannedItem, ...]:
+    items = [UnscannedItem(path=path, kind=item.kind, reason=item.reason) for item in parsed.unscanned]
+    for entry in parsed.unscannable[:MAX_ENTRIES_LISTED]:
+        where = f" ({entry.location})" if entry.location and entry.location != name else ""
+        items.append(UnscannedItem(path=path, kind=UNSCANNABLE_ENTRY, reason=f"{entry.name}{where}: {entry.reason}"))
+    more = len(parsed.unscannable) - MAX_ENTRIES_LISTED
+    if more > 0:
+        reason = f"{more} more entries of this file could not be scanned and were not listed"
+        items.append(UnscannedItem(path=path, kind=UNSCANNABLE_ENTRY, reason=reason))
+    return tuple(items)

@@ -1,0 +1,35 @@
+"""PHP: `vendor/composer/installed.json`, what Composer actually installed into `vendor/`.
+
+Composer 1 writes a bare array of packages; Composer 2 an object whose `packages` holds them (with
+`dev` and `dev-package-names` saying which are development packages: installed all the same, so scanned).
+Each package has the shape of a `composer.lock` entry, and is read the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from secapi.adapters.lockfiles._common import Entry, StructureError, as_list, as_mapping, load_json, unreadable
+from secapi.adapters.lockfiles.composer import ComposerLockParser
+
+
+class InstalledJsonParser(ComposerLockParser):
+    """Reads both shapes of `installed.json`; path repositories and development branches are unscannable."""
+
+    default_filename = "installed.json"
+
+    def entries(self, content: str) -> Iterator[Entry]:
+        """The installed packages, in file order."""
+        document = load_json(content)
+        group = "packages"
+        if isinstance(document, list):  # Composer 1
+            packages, group = document, ""
+        else:
+            packages = as_list(as_mapping(document, "").get("packages") or [], group)
+        for index, raw in enumerate(packages):
+            where = f"{group}[{index}]"
+            try:
+                entry = self._entry(raw, where)
+            except StructureError as error:
+                entry = unreadable(where, raw.get("name") if isinstance(raw, dict) else None, error)
+            yield entry
