@@ -267,6 +267,41 @@ def test_a_deflate_bomb_is_inflated_no_further_than_the_budget() -> None:
     assert refused == {f"bomb.jar/lib/copy{i}.jar/lib/z.jar" for i in range(8)}
 
 
+def test_nested_archives_past_the_open_cap_are_refused_and_counted_past_the_listed_ones() -> None:
+    tiny = zip_bytes({"META-INF/maven/g/t/pom.properties": pom_properties("g", "t", "1")})
+    outer = {"META-INF/maven/g/o/pom.properties": pom_properties("g", "o", "1")}
+    found = read_java_archive("o.jar", zip_bytes(outer | {f"lib/t{i:03}.jar": tiny for i in range(15)}),
+                              JavaLimits(max_nested_archives=10))  # fmt: skip
+    assert len(found.packages) == 11
+    assert {i.path for i in found.unscanned} == {f"o.jar/lib/t{i:03}.jar" for i in range(10, 15)}
+    crowd = zip_bytes(outer | {f"lib/t{i:03}.jar": tiny for i in range(250)})
+    found = read_java_archive("o.jar", crowd, JavaLimits(max_nested_archives=0))
+    assert len(found.unscanned) == 201  # 200 nested archives listed, and the outer one counting the rest
+    summary = next(i for i in found.unscanned if i.path == "o.jar")
+    assert summary.reason.startswith("50 more archives nested in it were not read")
+
+
+def _with_zip64_end(archive: bytes, directory_size: int) -> bytes:
+    """The archive with a zip64 end record and locator before its end record, naming `directory_size`."""
+    end = archive.rindex(b"PK\x05\x06")
+    entries, _, offset = struct.unpack_from("<HII", archive, end + 10)
+    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, directory_size, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, end, 1)
+    return archive[:end] + record + locator + archive[end:]
+
+
+def test_a_zip64_end_record_is_where_the_directory_size_is_read() -> None:
+    plain = zip_bytes({"META-INF/maven/g/a/pom.properties": pom_properties("g", "a", "1")})
+    honest = _with_zip64_end(plain, directory_bytes(plain) or 0)
+    assert directory_bytes(honest) == directory_bytes(plain)
+    assert {r.name for r in read_java_archive("z.jar", honest).packages["z.jar"]} == {"g:a"}  # zipfile agrees
+    lying = _with_zip64_end(plain, 1 << 30)
+    assert directory_bytes(lying) == 1 << 30
+    found = read_java_archive("z.jar", lying)
+    assert found.packages == {}
+    assert "zip directory of 1073741824 bytes" in found.unscanned[0].reason
+
+
 def test_a_zip_directory_over_the_cap_is_not_parsed() -> None:
     many = zip_bytes({f"com/example/C{i}.class": b"" for i in range(300)})
     assert (directory_bytes(many) or 0) > 4096

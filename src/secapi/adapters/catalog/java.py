@@ -40,6 +40,8 @@ from secapi.domain.packages import UnscannedItem
 KiB, MiB = 1024, 1024 * 1024
 JAVA_ARCHIVE = "java-archive"
 NESTED_ARCHIVES = (".jar", ".war", ".ear")
+MAX_LOCATIONS = 200
+"""Locations with reasons listed for one archive in the layer (as many as a layer lists of one kind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ class JavaLimits:
     """Read of one pom.properties or MANIFEST.MF; longer ones are cut (identities come first)."""
     max_metadata_files: int = 5_000
     """pom.properties files read under one archive in the layer, all depths together."""
+    max_nested_archives: int = 5_000
+    """Archives opened under one archive in the layer (each costs a directory parse, however small it is)."""
 
 
 DEFAULT_JAVA_LIMITS = JavaLimits()
@@ -108,6 +112,8 @@ def read_java_archive(path: str, data: bytes, limits: JavaLimits = DEFAULT_JAVA_
     """The Maven packages in one archive and the archives nested in it; what could not be read, as reasons."""
     reader = _Reader(limits)
     reader.archive(path, data, depth=0)
+    if reader.unlisted:
+        reader.found.note(path, f"{reader.unlisted} more archives nested in it were not read (the reasons above)")
     return reader.found
 
 
@@ -118,12 +124,14 @@ class _Reader:
         self._limits = limits
         self._nested_left = limits.max_nested_bytes
         self._metadata_left = limits.max_metadata_files
+        self._opens_left = limits.max_nested_archives
         self.found = JavaFindings()
+        self.unlisted = 0
 
     def archive(self, location: str, data: bytes, depth: int) -> None:
         directory = directory_bytes(data)
         if directory is not None and directory > self._limits.max_directory_bytes:
-            self.found.note(
+            self._note(
                 location,
                 f"a Java archive whose zip directory of {directory} bytes is over the "
                 f"{self._limits.max_directory_bytes}-byte limit: it was not opened",
@@ -136,12 +144,19 @@ class _Reader:
                 if records:
                     self.found.packages[location] = records
                 else:
-                    self.found.note(location, _NO_IDENTITY)
+                    self._note(location, _NO_IDENTITY)
                 for info in nested:
                     self._nested(archive, info, location, depth + 1)
         except _UNREADABLE as exc:
             self.found.packages.pop(location, None)
-            self.found.note(location, f"a Java archive that cannot be read as a zip ({exc}): it was not scanned")
+            self._note(location, f"a Java archive that cannot be read as a zip ({exc}): it was not scanned")
+
+    def _note(self, location: str, reason: str) -> None:
+        """A reason at a location, for the first `MAX_LOCATIONS` locations; the rest are counted."""
+        if location in self.found.reasons or len(self.found.reasons) < MAX_LOCATIONS:
+            self.found.note(location, reason)
+        else:
+            self.unlisted += 1
 
     def _identities(self, archive: zipfile.ZipFile) -> tuple[PackageRecord, ...]:
         records: dict[tuple[str, str, str], PackageRecord] = {}
@@ -170,21 +185,26 @@ class _Reader:
         location = f"{outer}/{inner}"
         if depth > self._limits.max_depth:
             reason = f"a Java archive nested more than {self._limits.max_depth} archives deep: it was not opened"
-            self.found.note(location, reason)
+            self._note(location, reason)
+            return
+        if self._opens_left <= 0:
+            reason = f"past the {self._limits.max_nested_archives} archives opened within one archive: not opened"
+            self._note(location, reason)
             return
         if info.file_size > self._nested_left:
-            self.found.note(
+            self._note(
                 location,
                 f"a nested Java archive of {info.file_size} bytes, past the {self._limits.max_nested_bytes} bytes "
                 "read for archives nested in one archive: it was not opened",
             )
             return
         self._nested_left -= info.file_size
+        self._opens_left -= 1
         try:
             with archive.open(info) as member:
                 data = member.read(info.file_size)
         except _UNREADABLE as exc:
-            self.found.note(location, f"a nested Java archive that cannot be inflated ({exc}): it was not scanned")
+            self._note(location, f"a nested Java archive that cannot be inflated ({exc}): it was not scanned")
             return
         self.archive(location, data, depth)
 
