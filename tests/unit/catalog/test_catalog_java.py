@@ -15,13 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secapi.adapters.catalog import LayerLimits, catalog_layer
-from secapi.adapters.catalog.java import (
-    JAVA_ARCHIVE,
-    JavaLimits,
-    directory_bytes,
-    manifest_main_section,
-    read_java_archive,
-)
+from secapi.adapters.catalog.java import JAVA_ARCHIVE, JavaLimits, directory_bytes, read_java_archive
+from secapi.adapters.catalog.java_identity import manifest_main_section
 from secapi.adapters.catalog.unread import JAVA_ARCHIVE as UNREAD_JAVA_ARCHIVE
 from secapi.domain.inventory import merge_layers
 from secapi.domain.osv_ranges import normalize_package_name
@@ -279,6 +274,13 @@ def test_nested_archives_past_the_open_cap_are_refused_and_counted_past_the_list
     assert len(found.unscanned) == 201  # 200 nested archives listed, and the outer one counting the rest
     summary = next(i for i in found.unscanned if i.path == "o.jar")
     assert summary.reason.startswith("50 more archives nested in it were not read")
+
+
+def test_pom_properties_past_the_cap_are_reported_not_dropped() -> None:
+    shaded = zip_bytes({f"META-INF/maven/g/a{i}/pom.properties": pom_properties("g", f"a{i}", "1") for i in range(5)})
+    found = read_java_archive("s.jar", shaded, JavaLimits(max_metadata_files=3))
+    assert {r.name for r in found.packages["s.jar"]} == {"g:a0", "g:a1", "g:a2"}
+    assert "past the 3 pom.properties" in found.unscanned[0].reason
 
 
 def _with_zip64_end(archive: bytes, directory_size: int) -> bytes:

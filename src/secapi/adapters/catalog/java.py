@@ -6,16 +6,7 @@ the layer's next member, so it is not charged to `LayerLimits.max_kept_bytes` (w
 a layer's peak memory grows by at most one archive plus `max_nested_bytes` of archives nested in it. Nothing
 is written to disk, as for the rest of the layer.
 
-Identity, most trusted first:
-- every `META-INF/maven/<groupId>/<artifactId>/pom.properties` is one package (a shaded jar carries several);
-- without one, the manifest's main section only where two plugins' defaults agree: `Implementation-Vendor-Id`
-  (maven-jar-plugin: the groupId), `Implementation-Title` (the project name, which defaults to the artifactId)
-  and `Bundle-SymbolicName` equal to `<vendor id>.<title>` (maven-bundle-plugin's default), with an
-  `Implementation-Version`. Trivy and Syft guess further (Syft takes a groupId from any of several fields and
-  the artifactId from the file name; Trivy looks the jar's SHA-1 up in a downloaded Java DB), but the guesses
-  are often wrong: log4j-api's manifest says `Implementation-Vendor-Id: org.apache`, commons-logging's
-  `Implementation-Title: Commons Logging`. A false Maven name hides findings, so anything less is listed as
-  an archive whose identity cannot be read.
+Identities are read as java_identity.py says (pom.properties, else a manifest only where plugins agree).
 
 Archives inside archives (`BOOT-INF/lib/`, `WEB-INF/lib/`, an ear's modules, any `*.jar` in a jar) are read the
 same way, up to `max_depth` deep and `max_nested_bytes` inflated in all under one archive in the layer. Their
@@ -32,9 +23,9 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
-from secapi.domain.inventory import MAVEN, PackageRecord
+from secapi.adapters.catalog.java_identity import from_manifest, from_pom_properties, maven_record
+from secapi.domain.inventory import PackageRecord
 from secapi.domain.packages import UnscannedItem
 
 KiB, MiB = 1024, 1024 * 1024
@@ -66,8 +57,6 @@ class JavaLimits:
 
 DEFAULT_JAVA_LIMITS = JavaLimits()
 _POM_PROPERTIES = re.compile(r"META-INF/maven/[^/]+/[^/]+/pom\.properties")
-_COORDINATE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
-_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-+]*")
 _EOCD, _ZIP64_LOCATOR, _ZIP64_EOCD = b"PK\x05\x06", b"PK\x06\x07", b"PK\x06\x06"
 _NO_IDENTITY = (
     "a Java archive whose identity cannot be read: it has no META-INF/maven/.../pom.properties and its manifest "
@@ -139,7 +128,7 @@ class _Reader:
             return
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                records = self._identities(archive)
+                records = self._identities(archive, location)
                 nested = [info for info in archive.infolist() if _is_archive(info)]
                 if records:
                     self.found.packages[location] = records
@@ -158,13 +147,17 @@ class _Reader:
         else:
             self.unlisted += 1
 
-    def _identities(self, archive: zipfile.ZipFile) -> tuple[PackageRecord, ...]:
+    def _identities(self, archive: zipfile.ZipFile, location: str) -> tuple[PackageRecord, ...]:
         records: dict[tuple[str, str, str], PackageRecord] = {}
         for info in archive.infolist():
-            if not _POM_PROPERTIES.fullmatch(info.filename) or self._metadata_left <= 0:
+            if not _POM_PROPERTIES.fullmatch(info.filename):
                 continue
+            if self._metadata_left <= 0:
+                limit = self._limits.max_metadata_files
+                self._note(location, f"past the {limit} pom.properties read within one archive, some were not read")
+                break
             self._metadata_left -= 1
-            coordinates = _from_pom_properties(self._read_small(archive, info))
+            coordinates = from_pom_properties(self._read_small(archive, info))
             if coordinates is not None:
                 records.setdefault(coordinates, maven_record(*coordinates))
         if records:
@@ -173,7 +166,7 @@ class _Reader:
             manifest = archive.getinfo("META-INF/MANIFEST.MF")
         except KeyError:
             return ()
-        coordinates = _from_manifest(self._read_small(archive, manifest))
+        coordinates = from_manifest(self._read_small(archive, manifest))
         return (maven_record(*coordinates),) if coordinates is not None else ()
 
     def _read_small(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
@@ -211,60 +204,6 @@ class _Reader:
 
 def _is_archive(info: zipfile.ZipInfo) -> bool:
     return not info.is_dir() and info.filename.lower().endswith(NESTED_ARCHIVES)
-
-
-def maven_record(group: str, artifact: str, version: str) -> PackageRecord:
-    """A Maven package as OSV names it (`groupId:artifactId`) with its purl."""
-    purl = f"pkg:maven/{quote(group, safe='')}/{quote(artifact, safe='')}@{quote(version, safe='')}"
-    return PackageRecord(kind=MAVEN, name=f"{group}:{artifact}", version=version, purl=purl)
-
-
-def _properties(text: str) -> dict[str, str]:
-    """`key=value` lines of a Java properties file as Maven writes pom.properties (no escapes, no continuations)."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", "!")):
-            continue
-        key, _, value = line.partition("=") if "=" in line else line.partition(":")
-        values.setdefault(key.strip(), value.strip())
-    return values
-
-
-def _from_pom_properties(text: str) -> tuple[str, str, str] | None:
-    values = _properties(text)
-    group, artifact = values.get("groupId", ""), values.get("artifactId", "")
-    version = values.get("version", "")
-    if _COORDINATE.fullmatch(group) and _COORDINATE.fullmatch(artifact) and _VERSION.fullmatch(version):
-        return group, artifact, version
-    return None  # an unresolved `${project.version}` or an empty field names nothing to match
-
-
-def manifest_main_section(text: str) -> dict[str, str]:
-    """The main section's attributes (names lower-cased); later sections describe entries, not the archive."""
-    attributes: dict[str, str] = {}
-    name = ""
-    for line in text.splitlines():
-        if not line:
-            break
-        if line.startswith(" ") and name:
-            attributes[name] += line[1:]  # a continuation line
-            continue
-        key, colon, value = line.partition(":")
-        if colon:
-            name = key.strip().lower()
-            attributes.setdefault(name, value.strip())
-    return attributes
-
-
-def _from_manifest(text: str) -> tuple[str, str, str] | None:
-    main = manifest_main_section(text)
-    group, artifact = main.get("implementation-vendor-id", ""), main.get("implementation-title", "")
-    version = main.get("implementation-version", "")
-    symbolic = main.get("bundle-symbolicname", "").partition(";")[0].strip()
-    if not (_COORDINATE.fullmatch(group) and _COORDINATE.fullmatch(artifact) and _VERSION.fullmatch(version)):
-        return None
-    return (group, artifact, version) if symbolic == f"{group}.{artifact}" else None
 
 
 def directory_bytes(data: bytes) -> int | None:
