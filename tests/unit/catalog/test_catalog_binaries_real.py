@@ -4,12 +4,15 @@ A Go toolchain is not assumed: a real Go binary is checked when SECAPI_TEST_GO_B
 `bin/esbuild` from `npm pack @esbuild/linux-x64@0.19.12`), and its Windows (PE) and macOS (Mach-O) builds
 when SECAPI_TEST_GO_BINARY_PE / _MACHO name them. A real cargo-auditable Rust binary is checked when
 SECAPI_TEST_RUST_BINARY names one: `uvx` from the uv 0.13.9 manylinux wheel on PyPI (uv's releases are
-built with cargo-auditable). .ci/run fetches all four; without them these tests fail under CI=true and
-skip elsewhere. Plain rustc output gets cargo-auditable's `.dep-v0` section from objcopy.
+built with cargo-auditable), and its macOS build (SECAPI_TEST_RUST_BINARY_MACHO, with its own section).
+uv's Windows build carries none, so SECAPI_TEST_RUST_BINARY_PE (its `uvx.exe`) gets the Linux build's
+section from objcopy. .ci/run fetches them all; without them these tests fail under CI=true and skip
+elsewhere. Plain rustc output gets cargo-auditable's `.dep-v0` section from objcopy.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -156,12 +159,17 @@ def test_real_pe_and_mach_o_go_binaries_yield_their_build_info(variable: str, pl
     assert [(m.path, m.version) for m in info.deps] == deps[platform]
 
 
-def _dump_dep_section(binary: Path, tmp_path: Path) -> list[dict[str, object]]:
-    """The `.dep-v0` list decoded without SecAPI: objcopy, zlib, json."""
+def _dump_dep_bytes(binary: Path, tmp_path: Path) -> bytes:
+    """An ELF file's `.dep-v0` section as objcopy reads it."""
     _tools("objcopy")
     dumped = tmp_path / "dep-v0"
     subprocess.run(["objcopy", "--dump-section", f".dep-v0={dumped}", str(binary), str(tmp_path / "copy")], check=True)
-    packages: list[dict[str, object]] = json.loads(zlib.decompress(dumped.read_bytes()))["packages"]
+    return dumped.read_bytes()
+
+
+def _dump_dep_section(binary: Path, tmp_path: Path) -> list[dict[str, object]]:
+    """The `.dep-v0` list decoded without SecAPI: objcopy, zlib, json."""
+    packages: list[dict[str, object]] = json.loads(zlib.decompress(_dump_dep_bytes(binary, tmp_path)))["packages"]
     return packages
 
 
@@ -209,3 +217,42 @@ async def test_a_real_rust_binary_in_a_layer_matches_rustsec_records(build_layer
     assert [(f.id, f.package.name, f.informational) for f in found.informational] == [
         ("RUSTSEC-2026-0186", "memmap2", "unsound")
     ]
+
+
+def _zlib_json_offsets(data: bytes) -> list[int]:
+    """Where a zlib stream inflating to `{"packages"` starts: found by trying every offset, no format parsing."""
+    offsets, at = [], data.find(b"\x78")
+    while at >= 0:
+        try:
+            if zlib.decompressobj().decompress(data[at : at + 512], 16).startswith(b'{"packages"'):
+                offsets.append(at)
+        except zlib.error:
+            pass
+        at = data.find(b"\x78", at + 1)
+    return offsets
+
+
+def test_a_real_mach_o_cargo_auditable_binary_yields_its_crates() -> None:
+    binary = _configured("SECAPI_TEST_RUST_BINARY_MACHO", "uvx from the uv 0.13.9 macOS wheel").read_bytes()
+    found = examine_binary(io.BytesIO(binary).read)
+    assert found is not None
+    assert found.rust_packages is not None, found.unread_because
+    (start,) = _zlib_json_offsets(binary)
+    independent = json.loads(zlib.decompressobj().decompress(binary[start:]))["packages"]
+    runtime = [(p["name"], p["version"]) for p in independent if p["source"] == "crates.io" and "kind" not in p]
+    assert [(r.name, r.version) for r in found.rust_packages.records] == runtime
+    assert len(runtime) == 437  # the macOS build's own graph: not the Linux one's 446
+    assert ("rsa", "0.9.10") in runtime
+
+
+def test_a_real_pe_binary_given_a_dep_section_by_objcopy_yields_its_crates(tmp_path: Path) -> None:
+    plain = _configured("SECAPI_TEST_RUST_BINARY_PE", "uvx.exe from the uv 0.13.9 Windows wheel")
+    linux = _configured("SECAPI_TEST_RUST_BINARY", "uvx from the uv 0.13.9 manylinux wheel")
+    assert _sniff(plain) is None  # uv's Windows build has no list of its own
+    copy = Path(shutil.copy(plain, tmp_path / "uvx.exe"))
+    with _add_section(copy, ".dep-v0", _dump_dep_bytes(linux, tmp_path)).open("rb") as data:
+        found = examine_binary(data.read)
+    assert found is not None
+    assert found.rust_packages is not None, found.unread_because
+    assert len(found.rust_packages.records) == 446
+    assert found.rust_packages.unmatchable[0] == "uv 0.13.9 (local, the executable's own crate)"

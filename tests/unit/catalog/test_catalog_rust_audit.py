@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import tracemalloc
 import zlib
 from collections.abc import Callable
@@ -181,3 +182,28 @@ def test_arbitrary_json_in_a_binary_is_read_or_listed_never_raised(packages: obj
     assert (rust is None) != (found.unread_because is None)
     if rust is not None:
         assert all(r.kind == "cargo" and (r.purl or "").startswith("pkg:cargo/") for r in rust.records)
+
+
+def macho32_big_endian(section_data: bytes) -> bytes:
+    """A 32-bit big-endian Mach-O file whose one segment holds `__DATA,.dep-v0` (the layout PowerPC used)."""
+    section = struct.pack(">16s16sIIIIIIIII", b".dep-v0", b"__DATA", 0, len(section_data), 4096, 0, 0, 0, 0, 0, 0)
+    segment = struct.pack(">II16sIIIIIIII", 0x1, 56 + len(section), b"__DATA", 0, 0, 4096, 0, 7, 3, 1, 0) + section
+    header = struct.pack(">IIIIIII", 0xFEEDFACE, 18, 0, 2, 1, len(segment), 0)
+    body = header + segment
+    return body + bytes(4096 - len(body)) + section_data
+
+
+def test_a_32_bit_big_endian_mach_o_section_is_read() -> None:
+    found = examine_binary(io.BytesIO(macho32_big_endian(section())).read)
+    assert found is not None
+    assert found.rust_packages is not None
+    assert [r.name for r in found.rust_packages.records] == ["smallvec"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([b"MZ", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xce"]), st.binary(max_size=4096))
+def test_arbitrary_pe_and_mach_o_headers_never_raise(magic: bytes, rest: bytes) -> None:
+    examine_binary(io.BytesIO(magic + rest).read)
+    mangled = bytearray(macho32_big_endian(section()))
+    mangled[: len(rest[:200])] = rest[:200]  # a damaged header over a real layout
+    examine_binary(io.BytesIO(bytes(mangled)).read)

@@ -7,10 +7,11 @@ only a bounded window of the bytes already passed. Go's build info is also found
 aligned, as the Go runtime writes it), which covers PE and Mach-O executables and ELF without section headers.
 From that magic on, up to `_MAX_BUILD_INFO` bytes are kept, so an ELF executable's build info can be parsed
 (gobuildinfo.py) wherever its section lies; in PE and Mach-O executables it is read from the magic on, which
-works for the inline layout of Go ≥ 1.18 (older ones are listed with the reason). A Rust ELF executable's
-`.dep-v0` section (cargo-auditable) is read when it lies ahead of the read position or still in the window
-(linkers put it just before the section header table, unless unstripped symbols come between), at most
-`rustaudit.MAX_COMPRESSED` bytes of it.
+works for the inline layout of Go ≥ 1.18 (older ones are listed with the reason). A Rust executable's
+`.dep-v0` section (cargo-auditable) is read, at most `rustaudit.MAX_COMPRESSED` bytes of it: in PE and
+Mach-O files the section table is in the headers, so the section is always ahead; in ELF files it is read
+when ahead of the read position or still in the window (linkers put it just before the section header
+table, unless unstripped symbols come between). A universal (fat) Mach-O file's slices are not looked into.
 """
 
 from __future__ import annotations
@@ -111,6 +112,60 @@ def _aligned_magic(data: bytes, base: int) -> int:
     return at
 
 
+def _pe_dep_section(stream: _Stream) -> tuple[int, int] | None:
+    """The file offset and size of a PE file's `.dep-v0` section, from the section table after its headers."""
+    pointer = stream.bytes_at(0x3C, 4)
+    signature_at = struct.unpack("<I", pointer)[0] if pointer else 0
+    coff = stream.bytes_at(signature_at, 24) if 0x40 <= signature_at <= _MAX_TABLE else None
+    if coff is None or not coff.startswith(b"PE\0\0"):
+        return None
+    count, optional_size = struct.unpack_from("<H12xH", coff, 6)
+    table = stream.bytes_at(signature_at + 24 + optional_size, 40 * count) if 40 * count <= _MAX_TABLE else None
+    for at in range(0, len(table or b""), 40):
+        name, virtual_size, raw_size, raw_offset = struct.unpack_from("<8sI4xII", table or b"", at)
+        if name.rstrip(b"\0") == _RUST_SECTION.encode():
+            # The raw data is padded to the file alignment; the virtual size is the section's own.
+            return raw_offset, min(virtual_size, raw_size) if virtual_size else raw_size
+    return None
+
+
+_MACHO_LAYOUTS = {  # magic → byte order, header size, LC_SEGMENT(_64), its size, section size, section fields
+    b"\xcf\xfa\xed\xfe": ("<", 32, 0x19, 72, 80, "32xQQI"),
+    b"\xfe\xed\xfa\xcf": (">", 32, 0x19, 72, 80, "32xQQI"),
+    b"\xce\xfa\xed\xfe": ("<", 28, 0x1, 56, 68, "32xIII"),
+    b"\xfe\xed\xfa\xce": (">", 28, 0x1, 56, 68, "32xIII"),
+}
+
+
+def _macho_dep_section(head: bytes, stream: _Stream) -> tuple[int, int] | None:
+    """The file offset and size of a thin Mach-O file's `__DATA,.dep-v0` section, from its load commands."""
+    layout = _MACHO_LAYOUTS.get(head[:4])  # None for a universal (fat) file
+    if layout is None or len(head) < 32:
+        return None
+    order, header_size, segment, segment_size, section_size, fields = layout
+    count, size = struct.unpack_from(order + "II", head, 16)
+    commands = stream.bytes_at(header_size, size) if size <= _MAX_TABLE else None
+    at = 0
+    for _ in range(count):
+        if commands is None or at + 8 > len(commands):
+            return None
+        command, command_size = struct.unpack_from(order + "II", commands, at)
+        body = commands[at : at + command_size]
+        if command == segment and len(body) >= segment_size:
+            listed = struct.unpack_from(order + "I", body, segment_size - 8)[0]
+            for entry in range(segment_size, segment_size + section_size * listed, section_size):
+                if entry + section_size > len(body):
+                    break
+                name, segname = body[entry : entry + 16].rstrip(b"\0"), body[entry + 16 : entry + 32].rstrip(b"\0")
+                if (name, segname) == (_RUST_SECTION.encode(), b"__DATA"):
+                    _, section_bytes, offset = struct.unpack_from(order + fields, body, entry)
+                    return offset, section_bytes
+        if command_size < 8:
+            return None
+        at += command_size
+    return None
+
+
 def _elf_sections(head: bytes, stream: _Stream) -> dict[str, tuple[int, int]] | None:
     """An ELF file's sections by name (offset, size), or None when its header or tables are missing or implausible."""
     if len(head) < 64 or head[4] not in (1, 2) or head[5] not in (1, 2):  # class: 32/64-bit; data: LE/BE
@@ -158,16 +213,19 @@ def examine_binary(read: Read) -> Executable | None:
         if sections is not None and _GO_SECTION in sections:
             return _go_build_info(stream, sections[_GO_SECTION])
         if sections is not None and not stream.go_magic:
-            return _rust_elf(stream, sections[_RUST_SECTION]) if _RUST_SECTION in sections else None
+            return _rust_section(stream, sections[_RUST_SECTION]) if _RUST_SECTION in sections else None
         stream.drain()
         return _go_build_info(stream, None) if stream.go_magic else None
     if not (head.startswith(b"MZ") or head[:4] in _MACHO):
         return None
+    dep_section = _pe_dep_section(stream) if head.startswith(b"MZ") else _macho_dep_section(head, stream)
+    if dep_section is not None:
+        return _rust_section(stream, dep_section)
     stream.drain()
     return _go_build_info(stream, None) if stream.go_magic else None
 
 
-def _rust_elf(stream: _Stream, section: tuple[int, int]) -> Executable:
+def _rust_section(stream: _Stream, section: tuple[int, int]) -> Executable:
     """Read and parse the `.dep-v0` section; what went wrong becomes the reason it was not read."""
     offset, size = section
     if size > MAX_COMPRESSED:
