@@ -181,13 +181,19 @@ def test_a_layer_with_java_archives_gives_maven_packages_at_their_locations(
 def test_an_upper_layer_deleting_or_replacing_a_fat_jar_drops_what_was_inside_it(
     build_layer: Callable[..., Path],
 ) -> None:
-    io_jar, lang = real_jar("commons-io"), real_jar("commons-lang3")
-    base = catalog_layer(build_layer([("opt/app.jar", spring_boot_jar([io_jar]))]), GZIP, "sha256:0", LayerLimits())
+    io_jar, lang, logging = real_jar("commons-io"), real_jar("commons-lang3"), real_jar("commons-logging")
+    fat = spring_boot_jar([io_jar, logging])
+    base = catalog_layer(build_layer([("opt/app.jar", fat)]), GZIP, "sha256:0", LayerLimits())
     deleted = catalog_layer(build_layer([("opt/.wh.app.jar", b"")]), GZIP, "sha256:1", LayerLimits())
     replaced = catalog_layer(build_layer([("opt/app.jar", spring_boot_jar([lang]))]), GZIP, "sha256:2", LayerLimits())
+    assert [i.path for i in merge_layers([base]).unscanned] == [
+        f"sha256:0:opt/app.jar/BOOT-INF/lib/{logging.file_name}"
+    ]
     assert merge_layers([base, deleted]).packages == ()
+    assert merge_layers([base, deleted]).unscanned == ()
     names = {p.name for p in merge_layers([base, replaced]).packages}
     assert names == {"com.example:demo", lang.name}
+    assert merge_layers([base, replaced]).unscanned == ()
 
 
 def test_a_later_entry_for_the_same_archive_replaces_the_earlier_ones_packages(
