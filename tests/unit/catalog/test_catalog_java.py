@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from secapi.adapters.catalog import LayerLimits, catalog_layer
 from secapi.adapters.catalog.java import JAVA_ARCHIVE, JavaLimits, directory_bytes, read_java_archive
 from secapi.adapters.catalog.java_identity import manifest_main_section
-from secapi.adapters.catalog.unread import JAVA_ARCHIVE as UNREAD_JAVA_ARCHIVE
 from secapi.domain.inventory import merge_layers
 from secapi.domain.osv_ranges import normalize_package_name
 from secapi.domain.versions import compare_versions
@@ -166,8 +165,8 @@ def test_a_layer_with_java_archives_gives_maven_packages_at_their_locations(
         "usr/share/java/commons-lang3.jar",
     }
     assert {(i.path, i.kind) for i in layer.unscanned} == {
-        ("usr/share/java/commons-logging-1.2.jar", UNREAD_JAVA_ARCHIVE),
-        ("usr/share/java/broken.jar", UNREAD_JAVA_ARCHIVE),
+        ("usr/share/java/commons-logging-1.2.jar", JAVA_ARCHIVE),
+        ("usr/share/java/broken.jar", JAVA_ARCHIVE),
     }
     image = merge_layers([layer])
     packages = {(p.name, p.version, p.ecosystem): p.location for p in image.packages}
