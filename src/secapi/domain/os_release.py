@@ -24,6 +24,31 @@ DEBIAN_CODENAMES = {
     "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14", "duke": "15",
 }  # fmt: skip
 _OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
+_RELEASE_FILE_PATHS = ("etc/redhat-release", "etc/system-release")
+"""One-line release files of the Red Hat family, for images (CentOS 6, old UBI) without os-release."""
+_RELEASE_LINE = re.compile(r"(.+?) release (\d+(?:\.\d+)*)")
+_RELEASE_NAMES = {
+    "red hat enterprise linux": "rhel", "red hat enterprise linux server": "rhel", "centos": "centos",
+    "centos linux": "centos", "centos stream": "centos", "rocky linux": "rocky", "almalinux": "almalinux",
+    "fedora": "fedora", "oracle linux server": "ol",
+    "amazon linux": "amzn", "amazon linux ami": "amzn",
+}  # fmt: skip
+_MAJOR = re.compile(r"(\d+)")
+RPM_OSES = frozenset(
+    {"rhel", "rocky", "almalinux", "centos", "fedora", "ol", "amzn", "photon", "mariner", "azurelinux"}
+    | {"opensuse", "opensuse-leap", "opensuse-tumbleweed", "opensuse-leap-micro", "opensuse-microos"}
+    | {"sles", "sled", "sles_sap", "sle-micro", "suse-microos", "sl-micro"}
+)
+"""os-release IDs of distributions whose packages are RPMs in an rpm database."""
+_BY_MAJOR = {
+    "rhel": "Red Hat:enterprise_linux",
+    "rocky": "Rocky Linux",
+    "almalinux": "AlmaLinux",
+    "azurelinux": "Azure Linux",
+}
+"""OSV ecosystems named by release major (`AlmaLinux:9`, `Azure Linux:3`); Red Hat's is the CPE-like
+`Red Hat:enterprise_linux:9::appstream`, whose repository stream an rpmdb does not record, so both sides
+are cut to product and major (`normalize_ecosystem`)."""
 _ESCAPED = re.compile(r"\\([\\$\"`])")
 _MAJOR_MINOR = re.compile(r"(\d+)\.(\d+)")
 
@@ -63,7 +88,34 @@ def _ecosystem(os_id: str, version_id: str | None, fields: Mapping[str, str], fi
     if os_id == "alpine":
         match = _MAJOR_MINOR.match(version_id or "")
         return f"Alpine:v{match[1]}.{match[2]}" if match else None
+    if os_id in _BY_MAJOR:
+        major = _MAJOR.match(version_id or "")
+        return f"{_BY_MAJOR[os_id]}:{major[1]}" if major else None
+    if os_id == "photon":
+        match = _MAJOR_MINOR.match(version_id or "")
+        return f"Photon OS:{match[1]}.{match[2]}" if match else None
+    if os_id.startswith(("opensuse", "sle", "sl-", "suse")):
+        return _suse_ecosystem(os_id, fields.get("PRETTY_NAME", ""))
     return {"wolfi": "Wolfi", "chainguard": "Chainguard"}.get(os_id)
+
+
+def _suse_ecosystem(os_id: str, pretty_name: str) -> str | None:
+    """openSUSE and SUSE name releases by os-release's PRETTY_NAME (`openSUSE:Leap 15.5`,
+    `SUSE:Linux Enterprise Server 15 SP5`), the brand a prefix of it."""
+    brand = "openSUSE" if os_id.startswith("opensuse") else "SUSE"
+    release = pretty_name.removeprefix(f"{brand} ").strip()
+    return f"{brand}:{release}" if release and release != pretty_name.strip() else None
+
+
+def _release_file(files: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """(ID, VERSION_ID, the line) from `Rocky Linux release 9.3 (Blue Onyx)`-style release files."""
+    for path in _RELEASE_FILE_PATHS:
+        line = files.get(path, "").strip().partition("\n")[0]
+        match = _RELEASE_LINE.match(line)
+        os_id = _RELEASE_NAMES.get(match[1].strip().lower()) if match else None
+        if match and os_id:
+            return os_id, match[2], line
+    return None
 
 
 def detect_os(files: Mapping[str, str]) -> OsInfo | None:
@@ -80,6 +132,8 @@ def detect_os(files: Mapping[str, str]) -> OsInfo | None:
             os_id = lsb["DISTRIB_ID"].strip().lower()
         elif "etc/debian_version" in files:
             os_id = "debian"
+        elif release := _release_file(files):
+            os_id, version_id, fields = release[0], release[1], {"PRETTY_NAME": release[2]}
         else:
             return None
     if version_id is None:

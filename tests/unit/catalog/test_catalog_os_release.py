@@ -103,3 +103,57 @@ EMPTY=
         "ID": "spaced",
         "EMPTY": "",
     }
+
+
+# The ID, VERSION_ID and PRETTY_NAME lines of each distribution's real /etc/os-release (its release images).
+RPM_DISTRIBUTIONS = [
+    ('ID="rhel"\nVERSION_ID="9.3"\nPRETTY_NAME="Red Hat Enterprise Linux 9.3 (Plow)"', "Red Hat:enterprise_linux:9"),
+    ('ID="rhel"\nVERSION_ID="8.9"\nPRETTY_NAME="Red Hat Enterprise Linux 8.9 (Ootpa)"', "Red Hat:enterprise_linux:8"),
+    ('ID="rocky"\nVERSION_ID="9.3"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"', "Rocky Linux:9"),
+    ('ID="almalinux"\nVERSION_ID="9.3"\nPRETTY_NAME="AlmaLinux 9.3 (Shamrock Pampas Cat)"', "AlmaLinux:9"),
+    ('ID="almalinux"\nVERSION_ID="8.9"\nPRETTY_NAME="AlmaLinux 8.9 (Midnight Oncilla)"', "AlmaLinux:8"),
+    ('ID="opensuse-leap"\nVERSION_ID="15.5"\nPRETTY_NAME="openSUSE Leap 15.5"', "openSUSE:Leap 15.5"),
+    ('ID="opensuse-tumbleweed"\nVERSION_ID="20240101"\nPRETTY_NAME="openSUSE Tumbleweed"', "openSUSE:Tumbleweed"),
+    ('ID="sles"\nVERSION_ID="15.5"\nPRETTY_NAME="SUSE Linux Enterprise Server 15 SP5"',
+     "SUSE:Linux Enterprise Server 15 SP5"),
+    ('ID="sle-micro"\nVERSION_ID="5.5"\nPRETTY_NAME="SUSE Linux Enterprise Micro 5.5"',
+     "SUSE:Linux Enterprise Micro 5.5"),
+    ('ID=photon\nVERSION_ID=5.0\nPRETTY_NAME="VMware Photon OS/Linux"', "Photon OS:5.0"),
+    ('ID=azurelinux\nVERSION_ID="3.0"\nPRETTY_NAME="Microsoft Azure Linux 3.0"', "Azure Linux:3"),
+    # OSV publishes nothing for these: their packages are listed, and reported as `no-advisory-source`.
+    ('ID=mariner\nVERSION_ID="2.0"\nPRETTY_NAME="CBL-Mariner/Linux"', None),
+    ('ID="centos"\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"', None),
+    ('ID=fedora\nVERSION_ID=39\nPRETTY_NAME="Fedora Linux 39 (Container Image)"', None),
+    ('ID="ol"\nVERSION_ID="9.3"\nPRETTY_NAME="Oracle Linux Server 9.3"', None),
+    ('ID="amzn"\nVERSION_ID="2023"\nPRETTY_NAME="Amazon Linux 2023"', None),
+    ('ID="amzn"\nVERSION_ID="2"\nPRETTY_NAME="Amazon Linux 2"', None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("os_release", "ecosystem"), RPM_DISTRIBUTIONS)
+def test_rpm_distributions_map_to_the_osv_ecosystem_their_records_use(os_release: str, ecosystem: str | None) -> None:
+    os = detect_os({"etc/os-release": os_release + "\n"})
+    assert os is not None
+    assert os.ecosystem == ecosystem
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"etc/redhat-release": "CentOS release 6.10 (Final)\n"}, ("centos", "6.10", None)),
+        ({"etc/redhat-release": "Red Hat Enterprise Linux Server release 7.9 (Maipo)\n"},
+         ("rhel", "7.9", "Red Hat:enterprise_linux:7")),
+        ({"etc/redhat-release": "Red Hat Enterprise Linux release 8.9 (Ootpa)\n"},
+         ("rhel", "8.9", "Red Hat:enterprise_linux:8")),
+        ({"etc/system-release": "Rocky Linux release 9.3 (Blue Onyx)\n"}, ("rocky", "9.3", "Rocky Linux:9")),
+        ({"etc/system-release": "Amazon Linux AMI release 2018.03\n"}, ("amzn", "2018.03", None)),
+        ({"etc/redhat-release": "Some Other Linux release 1.0\n"}, None),
+        ({"etc/os-release": 'ID="almalinux"\nVERSION_ID="9.3"\n', "etc/redhat-release": "CentOS release 6.10\n"},
+         ("almalinux", "9.3", "AlmaLinux:9")),
+    ],
+)  # fmt: skip
+def test_red_hat_release_files_name_the_os_without_os_release(
+    files: dict[str, str], expected: tuple[str, str, str | None] | None
+) -> None:
+    os = detect_os(files)
+    assert (None if os is None else (os.id, os.version_id, os.ecosystem)) == expected

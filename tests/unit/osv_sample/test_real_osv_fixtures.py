@@ -21,7 +21,7 @@ RECORDS = sorted(FIXTURES.glob("*/*.json"))
 
 
 def test_every_source_directory_holds_records() -> None:
-    assert {path.name for path in SOURCES} == {"ghsa", "govulndb", "pypa", "rustsec"}
+    assert {path.name for path in SOURCES} == {"almalinux", "ghsa", "govulndb", "pypa", "rustsec"}
     assert all(any(source.glob("*.json")) for source in SOURCES)
 
 

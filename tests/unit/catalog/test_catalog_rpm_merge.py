@@ -1,0 +1,127 @@
+"""RPM packages in the merged image: their OSV ecosystem and purl from the OS, the name their advisories
+are filed under, and an honest `no-advisory-source` where OSV publishes nothing for the distribution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secapi.adapters.catalog.rpm import parse_rpm_sqlite
+from secapi.adapters.osv.reader import iter_records
+from secapi.domain.advisories import normalize_ecosystem
+from secapi.domain.inventory import LayerInventory, PackageRecord, merge_layers
+from secapi.domain.packages import Package
+from secapi.domain.services.matching import VulnerabilityMatcher, lookup_key, matched_version
+from secapi.domain.services.vulndb_import import VulnDbImporter
+
+from support.fakes import InMemoryVulnerabilityStore
+from support.rpmroot import DBPATH, Spec, build_root
+
+ALMALINUX_OSV = Path(__file__).resolve().parents[2] / "fixtures" / "osv" / "almalinux"
+RPMDB = "var/lib/rpm/rpmdb.sqlite"
+ALMA_9 = 'NAME="AlmaLinux"\nVERSION_ID="9.3"\nID="almalinux"\nPRETTY_NAME="AlmaLinux 9.3 (Shamrock Pampas Cat)"\n'
+ROCKY_9 = 'NAME="Rocky Linux"\nVERSION_ID="9.3"\nID="rocky"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"\n'
+AMAZON_2 = 'NAME="Amazon Linux"\nVERSION="2"\nID="amzn"\nVERSION_ID="2"\nPRETTY_NAME="Amazon Linux 2"\n'
+OPENSSL_LIBS = PackageRecord(
+    kind="rpm", name="openssl-libs", version="1:3.0.7-27.el9", source_name="openssl",
+    source_version="1:3.0.7-27.el9", arch="x86_64",
+)  # fmt: skip
+
+
+def image(os_release: str, *records: PackageRecord) -> tuple[tuple[Package, ...], list[tuple[str, str, str]]]:
+    layer = LayerInventory(digest="sha256:1", os_files={"etc/os-release": os_release}, packages={RPMDB: tuple(records)})
+    merged = merge_layers([layer])
+    return merged.packages, [(i.path, i.kind, i.reason) for i in merged.unscanned]
+
+
+def test_rpm_packages_on_rocky_get_its_ecosystem_and_an_rpm_purl() -> None:
+    packages, unscanned = image(ROCKY_9, OPENSSL_LIBS)
+    assert unscanned == []
+    assert [(p.ecosystem, p.name, p.version, p.purl, p.source_name) for p in packages] == [
+        (
+            "Rocky Linux:9",
+            "openssl-libs",
+            "1:3.0.7-27.el9",
+            "pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1&distro=rocky-9.3",
+            "openssl",
+        )
+    ]
+
+
+def test_rpm_packages_where_osv_has_no_data_are_listed_and_said_to_be_unmatched() -> None:
+    packages, unscanned = image(AMAZON_2, OPENSSL_LIBS)
+    assert [(p.ecosystem, p.name, p.purl) for p in packages] == [
+        ("rpm", "openssl-libs", "pkg:rpm/amzn/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1&distro=amzn-2")
+    ]
+    assert unscanned == [
+        (
+            f"sha256:1:{RPMDB}",
+            "no-advisory-source",
+            "1 rpm packages listed: no public advisory database (OSV) covers Amazon Linux 2 packages, "
+            "so none was matched",
+        )
+    ]
+
+
+def test_rpm_packages_on_a_non_rpm_os_are_not_given_its_ecosystem() -> None:
+    packages, unscanned = image('ID=debian\nVERSION_ID="12"\n', OPENSSL_LIBS)
+    assert packages == ()
+    assert [kind for _, kind, _ in unscanned] == ["unknown-os"]
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "key"),
+    [
+        ("Red Hat:enterprise_linux:9::appstream", "Red Hat:enterprise_linux:9"),
+        ("Red Hat:enterprise_linux:9::baseos", "Red Hat:enterprise_linux:9"),
+        ("Red Hat:rhel_eus:9.2::appstream", "Red Hat:rhel_eus:9"),
+        ("Red Hat:enterprise_linux:8", "Red Hat:enterprise_linux:8"),
+        ("AlmaLinux:9", "AlmaLinux:9"),
+        ("openSUSE:Leap 15.5", "openSUSE:Leap 15.5"),
+    ],
+)
+def test_red_hat_ecosystems_are_keyed_by_product_and_major(ecosystem: str, key: str) -> None:
+    assert normalize_ecosystem(ecosystem) == key
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "name"),
+    [
+        ("AlmaLinux:9", "python3-libs"),
+        ("Rocky Linux:9", "python3-libs"),
+        ("Red Hat:enterprise_linux:9", "python3-libs"),
+        ("SUSE:Linux Enterprise Server 15 SP5", "python3.9"),
+        ("openSUSE:Leap 15.5", "python3.9"),
+        ("Photon OS:5.0", "python3.9"),
+    ],
+)
+def test_rpm_advisories_are_looked_up_by_the_name_their_ecosystem_files_them_under(ecosystem: str, name: str) -> None:
+    package = Package(
+        name="python3-libs", version="3.9.10-2.el9", ecosystem=ecosystem, source_name="python3.9",
+        source_version="3.9.10-2.el9",
+    )  # fmt: skip
+    assert lookup_key(package) == (ecosystem, name)
+    assert matched_version(package) == "3.9.10-2.el9"
+
+
+async def test_an_almalinux_rpmdb_matches_real_alsa_records_by_binary_name_and_epoch(tmp_path: Path) -> None:
+    root = build_root(
+        tmp_path,
+        [
+            Spec("python3.9", "3.9.10", "2.el9", subpackages=("python3", "python3-libs"), main_package=False),
+            Spec("openssl", "3.0.1", "47.el9_1", epoch=1, subpackages=("openssl-libs",)),
+        ],
+    )
+    records = parse_rpm_sqlite((root / DBPATH / "rpmdb.sqlite").read_bytes())
+    packages, unscanned = image(ALMA_9, *records)
+    assert unscanned == []
+    store = InMemoryVulnerabilityStore()
+    await VulnDbImporter(store).run(iter_records(ALMALINUX_OSV), source="almalinux fixtures")
+    findings = await VulnerabilityMatcher(store).match(list(packages))
+    # ALSA-2022:7323 names python3 and python3-libs, never their source RPM python3.9; fixed 3.9.10-3.el9_0.
+    # ALSA-2023:0946 is fixed in 1:3.0.1-47.el9_1, the installed version: without the epoch it would match.
+    assert sorted((f.id, f.package.name, f.fixed_versions) for f in findings) == [
+        ("ALSA-2022:7323", "python3", ("3.9.10-3.el9_0",)),
+        ("ALSA-2022:7323", "python3-libs", ("3.9.10-3.el9_0",)),
+    ]
