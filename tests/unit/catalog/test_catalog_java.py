@@ -342,6 +342,12 @@ def test_an_archive_over_the_size_cap_is_listed_without_reading_it(tmp_path: Pat
     assert f"{size} bytes" in item.reason
 
 
+def test_an_entry_with_an_empty_name_does_not_stop_the_archive_being_read() -> None:
+    # Found by fuzzing: zipfile's ZipInfo.is_dir() raises IndexError on an empty name.
+    archive = zip_bytes({"": b"x", "META-INF/maven/g/a/pom.properties": pom_properties("g", "a", "1")})
+    assert {r.name for r in read_java_archive("e.jar", archive).packages["e.jar"]} == {"g:a"}
+
+
 _SMALL_JAR = zip_bytes(
     {
         "META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\r\nImplementation-Vendor-Id: g\r\n\r\n",

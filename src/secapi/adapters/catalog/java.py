@@ -203,7 +203,7 @@ class _Reader:
 
 
 def _is_archive(info: zipfile.ZipInfo) -> bool:
-    return not info.is_dir() and info.filename.lower().endswith(NESTED_ARCHIVES)
+    return info.filename.lower().endswith(NESTED_ARCHIVES)  # (ZipInfo.is_dir raises on an empty name)
 
 
 def directory_bytes(data: bytes) -> int | None:
