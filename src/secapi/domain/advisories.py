@@ -52,10 +52,14 @@ class OsvRecordError(ValueError):
 
 
 def normalize_ecosystem(ecosystem: str) -> str:
-    """The ecosystem key lookups use: OSV's name, without Ubuntu's `:LTS` / `:Pro` qualifiers."""
+    """The ecosystem key lookups use: OSV's name, without Ubuntu's `:LTS` / `:Pro` qualifiers, and Red Hat's
+    cut to product and major (`Red Hat:enterprise_linux:9::appstream` → `Red Hat:enterprise_linux:9`): an
+    installed package's rpmdb entry does not say which repository stream it came from."""
     parts = ecosystem.strip().split(":")
     if parts[0] == "Ubuntu":
         parts = [p for p in parts if p not in ("LTS", "Pro", "FIPS")]
+    elif parts[0] == "Red Hat" and len(parts) >= 3:
+        parts = [*parts[:2], parts[2].partition(".")[0]]
     return ":".join(parts)
 
 

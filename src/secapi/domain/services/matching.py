@@ -61,14 +61,24 @@ def coverage(ecosystems: Iterable[str], version: VulnDbVersion) -> tuple[Ecosyst
     return tuple(out)
 
 
+_BY_BINARY_NAME = frozenset({"red hat", "almalinux", "rocky linux"})
+"""RPM ecosystems whose OSV records name each binary package (`openssl-libs`, not `openssl`); SUSE, openSUSE,
+Photon OS and Azure Linux name the source RPM, as Debian, Ubuntu and Alpine name the source package."""
+
+
+def _by_binary(ecosystem: str) -> bool:
+    return ecosystem.partition(":")[0].lower() in _BY_BINARY_NAME
+
+
 def lookup_key(package: Package) -> tuple[str, str]:
     """(ecosystem, normalised name) under which advisories for `package` are filed.
 
-    Distro advisories are filed under the source package (dpkg `Source:`, apk
-    origin), so a binary package is looked up by its source name.
+    Most distro advisories are filed under the source package (dpkg `Source:`, apk
+    origin, source RPM), so a binary package is looked up by its source name;
+    Red Hat, AlmaLinux and Rocky Linux file them under each binary RPM.
     """
     ecosystem = normalize_ecosystem(package.ecosystem)
-    name = package.source_name or package.name
+    name = package.name if _by_binary(ecosystem) else package.source_name or package.name
     return ecosystem, normalize_package_name(ecosystem, name)
 
 
@@ -86,7 +96,10 @@ def _by_lookup_key(packages: Iterable[Package]) -> dict[tuple[str, str], list[Pa
 
 
 def matched_version(package: Package) -> str:
-    """The version compared with advisory ranges: the source version for distro packages that have one."""
+    """The version compared with advisory ranges: the source version for distro packages that have one,
+    unless the advisories name the binary package (`_BY_BINARY_NAME`)."""
+    if _by_binary(package.ecosystem):
+        return package.version
     return package.source_version or package.version
 
 
