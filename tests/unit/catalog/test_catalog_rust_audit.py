@@ -207,3 +207,13 @@ def test_arbitrary_pe_and_mach_o_headers_never_raise(magic: bytes, rest: bytes) 
     mangled = bytearray(macho32_big_endian(section()))
     mangled[: len(rest[:200])] = rest[:200]  # a damaged header over a real layout
     examine_binary(io.BytesIO(bytes(mangled)).read)
+
+
+def test_the_inflate_cap_is_exact() -> None:
+    def padded(size: int) -> bytes:
+        head = b'{"packages": [], "pad": "'
+        return zlib.compress(head + b" " * (size - len(head) - 2) + b'"}')
+
+    assert read_dependency_list(padded(MAX_JSON)).records == ()
+    with pytest.raises(RustAuditError, match="inflates to more than"):
+        read_dependency_list(padded(MAX_JSON + 1))

@@ -73,7 +73,7 @@ def inflate(section: bytes) -> bytes:
         data = inflater.decompress(section, MAX_JSON)
     except zlib.error as exc:
         raise RustAuditError(f"its dependency list is not zlib-compressed data ({exc})") from None
-    if inflater.unconsumed_tail:
+    if inflater.unconsumed_tail or (len(data) >= MAX_JSON and not inflater.eof):
         raise RustAuditError(f"its dependency list inflates to more than {MAX_JSON:,} bytes, the most read")
     if not inflater.eof:
         raise RustAuditError("its dependency list is truncated")
