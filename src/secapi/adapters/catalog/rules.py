@@ -13,6 +13,7 @@ from secapi.adapters.catalog.lockfiles import NAME_TAILS, AppFile, app_file_cap,
 from secapi.adapters.catalog.npm import parse_npm_package_json
 from secapi.adapters.catalog.opkg import parse_opkg_status
 from secapi.adapters.catalog.python import parse_python_metadata
+from secapi.adapters.catalog.rpm import parse_rpm_bdb, parse_rpm_ndb, parse_rpm_sqlite
 from secapi.domain.inventory import PackageRecord
 
 KiB, MiB = 1024, 1024 * 1024
@@ -46,14 +47,25 @@ OPKG_STATUS = FileRule(32 * MiB, truncatable=False, parse=parse_opkg_status)
 # METADATA headers come before the (possibly huge) description, so a capped prefix still has them.
 PYTHON_METADATA = FileRule(1 * MiB, truncatable=True, parse=parse_python_metadata)
 NPM_PACKAGE_JSON = FileRule(1 * MiB, truncatable=False, parse=parse_npm_package_json)
+# rpm databases are read whole (SQLite needs the file, not a stream): RHEL-family ones are 5-100 MB, so
+# 128 MiB holds any real one; a larger file is skipped with its size as the reason. SQLite copies it
+# once more on `deserialize`, so one database costs at most twice the cap while it is read.
+RPM_DATABASE_BYTES = 128 * MiB
+RPM_SQLITE = FileRule(RPM_DATABASE_BYTES, truncatable=False, parse=parse_rpm_sqlite)
+RPM_BDB = FileRule(RPM_DATABASE_BYTES, truncatable=False, parse=parse_rpm_bdb)
+RPM_NDB = FileRule(RPM_DATABASE_BYTES, truncatable=False, parse=parse_rpm_ndb)
 
 OS_FILES = frozenset(
     {"etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/debian_version", "etc/lsb-release"}
+    | {"etc/redhat-release", "etc/system-release"}
 )
 _EXACT = (
     {"var/lib/dpkg/status": DPKG_STATUS, "lib/apk/db/installed": APK_INSTALLED}
     | dict.fromkeys(("usr/lib/opkg/status", "var/lib/opkg/status"), OPKG_STATUS)
     | dict.fromkeys(OS_FILES, OS_FILE)
+    | dict.fromkeys(("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"), RPM_SQLITE)
+    | dict.fromkeys(("var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages"), RPM_BDB)
+    | {"usr/lib/sysimage/rpm/Packages.db": RPM_NDB}
 )
 _STATUS_D = re.compile(r"var/lib/dpkg/status\.d/[^/]+")
 _PYTHON = re.compile(r"(?:.*/)?[^/]+\.(?:dist-info/METADATA|egg-info/PKG-INFO|egg/EGG-INFO/PKG-INFO)")
@@ -65,6 +77,7 @@ _NPM = re.compile(r"(?:.*/)?node_modules/(?:@[^/.][^/]*/)?[^/@.][^/]*/package\.j
 CANDIDATE_TAILS = (
     "/status", "/installed", "/METADATA", "/PKG-INFO", ".egg-info", "/package.json",
     "/os-release", "/alpine-release", "/debian_version", "/lsb-release", *NAME_TAILS,
+    "/redhat-release", "/system-release", "/Packages", "/Packages.db", "/rpmdb.sqlite",
 )  # fmt: skip
 """Raw member names worth a closer look end with one of these (or contain `/status.d/`): a cheap first filter."""
 DIRECTORY_TAILS = ("node_modules", ".dist-info", ".egg-info", ".egg", "var/lib/dpkg/status.d")
