@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import zlib
 from collections.abc import Callable
@@ -256,3 +257,24 @@ def test_a_real_pe_binary_given_a_dep_section_by_objcopy_yields_its_crates(tmp_p
     assert found.rust_packages is not None, found.unread_because
     assert len(found.rust_packages.records) == 446
     assert found.rust_packages.unmatchable[0] == "uv 0.13.9 (local, the executable's own crate)"
+
+
+def _universal(*slices: bytes) -> bytes:
+    """A universal (fat) Mach-O file of `slices`, laid out as lipo does: 16 KiB aligned, header big-endian."""
+    align, offset, entries, body = 14, 1 << 14, b"", b""
+    for index, data in enumerate(slices):
+        at = offset + len(body)
+        entries += struct.pack(">iiIII", 0x01000007 + index, 3, at, len(data), align)  # x86_64, then a 2nd type
+        body += data + bytes(-len(data) % (1 << align))
+    header = struct.pack(">II", 0xCAFEBABE, len(slices)) + entries
+    return header + bytes(offset - len(header)) + body
+
+
+def test_a_universal_mach_o_file_is_read_from_the_slice_with_a_dep_section() -> None:
+    thin = _configured("SECAPI_TEST_RUST_BINARY_MACHO", "uvx from the uv 0.13.9 macOS wheel").read_bytes()
+    without = thin.replace(b".dep-v0\0", b".dep-vX\0", 1)  # the load command no longer names the section
+    assert examine_binary(io.BytesIO(without).read) is None
+    found = examine_binary(io.BytesIO(_universal(without, thin)).read)
+    assert found is not None
+    assert found.rust_packages is not None, found.unread_because
+    assert len(found.rust_packages.records) == 437

@@ -201,7 +201,10 @@ def test_a_32_bit_big_endian_mach_o_section_is_read() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from([b"MZ", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xce"]), st.binary(max_size=4096))
+@given(
+    st.sampled_from([b"MZ", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xce", b"\xca\xfe\xba\xbe\0\0\0\2"]),
+    st.binary(max_size=4096),
+)
 def test_arbitrary_pe_and_mach_o_headers_never_raise(magic: bytes, rest: bytes) -> None:
     examine_binary(io.BytesIO(magic + rest).read)
     mangled = bytearray(macho32_big_endian(section()))

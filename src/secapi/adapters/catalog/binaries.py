@@ -11,7 +11,8 @@ works for the inline layout of Go ≥ 1.18 (older ones are listed with the reaso
 `.dep-v0` section (cargo-auditable) is read, at most `rustaudit.MAX_COMPRESSED` bytes of it: in PE and
 Mach-O files the section table is in the headers, so the section is always ahead; in ELF files it is read
 when ahead of the read position or still in the window (linkers put it just before the section header
-table, unless unstripped symbols come between). A universal (fat) Mach-O file's slices are not looked into.
+table, unless unstripped symbols come between). In a universal (fat) Mach-O file the first slice that has
+one is read (the slices of one build list the same crates, bar target-specific ones).
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from secapi.adapters.catalog.rustaudit import MAX_COMPRESSED, RustAuditError, Ru
 GO_BINARY, RUST_BINARY = "go-binary", "rust-binary"
 GO_MAGIC = b"\xff Go buildinf:"
 _GO_SECTION, _RUST_SECTION = ".go.buildinfo", ".dep-v0"  # cargo-auditable's dependency list
+_FAT = b"\xca\xfe\xba\xbe"
 _MACHO = frozenset(  # 32- and 64-bit, either byte order, and universal (fat) files
-    {b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe"}
+    {b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe", _FAT}
 )
+_MAX_SLICES = 16
+"""Architectures in one universal Mach-O file; real ones have two or three."""
 _CHUNK = 64 * 1024
 _WINDOW = 1024 * 1024
 """Bytes kept behind the read position, for a name table that precedes the section header table."""
@@ -137,14 +141,30 @@ _MACHO_LAYOUTS = {  # magic → byte order, header size, LC_SEGMENT(_64), its si
 }
 
 
-def _macho_dep_section(head: bytes, stream: _Stream) -> tuple[int, int] | None:
-    """The file offset and size of a thin Mach-O file's `__DATA,.dep-v0` section, from its load commands."""
-    layout = _MACHO_LAYOUTS.get(head[:4])  # None for a universal (fat) file
+def _fat_dep_section(head: bytes, stream: _Stream) -> tuple[int, int] | None:
+    """The `.dep-v0` section of the first slice of a universal Mach-O file that has one."""
+    count = struct.unpack_from(">I", head, 4)[0] if len(head) >= 8 else 0
+    if not 0 < count <= _MAX_SLICES:  # Java class files share the magic; their version reads as 45 or more
+        return None
+    slices = stream.bytes_at(8, 20 * count) or b""
+    for at in range(0, len(slices), 20):
+        offset = struct.unpack_from(">I", slices, at + 8)[0]
+        found = _macho_dep_section(stream.bytes_at(offset, 32) or b"", stream, base=offset)
+        if found is not None:
+            return found
+    return None
+
+
+def _macho_dep_section(head: bytes, stream: _Stream, base: int = 0) -> tuple[int, int] | None:
+    """The file offset and size of a Mach-O file's (or slice's, at `base`) `__DATA,.dep-v0` section."""
+    if head[:4] == _FAT:
+        return _fat_dep_section(head, stream) if base == 0 else None
+    layout = _MACHO_LAYOUTS.get(head[:4])
     if layout is None or len(head) < 32:
         return None
     order, header_size, segment, segment_size, section_size, fields = layout
     count, size = struct.unpack_from(order + "II", head, 16)
-    commands = stream.bytes_at(header_size, size) if size <= _MAX_TABLE else None
+    commands = stream.bytes_at(base + header_size, size) if size <= _MAX_TABLE else None
     at = 0
     for _ in range(count):
         if commands is None or at + 8 > len(commands):
@@ -159,7 +179,7 @@ def _macho_dep_section(head: bytes, stream: _Stream) -> tuple[int, int] | None:
                 name, segname = body[entry : entry + 16].rstrip(b"\0"), body[entry + 16 : entry + 32].rstrip(b"\0")
                 if (name, segname) == (_RUST_SECTION.encode(), b"__DATA"):
                     _, section_bytes, offset = struct.unpack_from(order + fields, body, entry)
-                    return offset, section_bytes
+                    return base + offset, section_bytes
         if command_size < 8:
             return None
         at += command_size
