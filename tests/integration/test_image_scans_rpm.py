@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 from httpx import AsyncClient
 from litestar import Litestar
+from sqlalchemy import text
 
+from secapi.adapters.sql.engine import create_engine
+from secapi.adapters.sql.migrate import upgrade
+from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.config import Settings
 from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.vulndb import import_paths, import_sample
@@ -148,3 +152,39 @@ async def test_a_sles_image_with_an_ndb_database_is_read(
     assert len(listed) == 35
     assert listed["libstdc++6"][:2] == ("11.2.1+git610-1.3.9", "SUSE:Linux Enterprise Server 15 SP3")
     assert result["unscanned"] == []
+
+
+async def test_migration_0006_keys_red_hat_rows_imported_before_it_by_product_and_major(tmp_path: Path) -> None:
+    engine = create_engine(Settings.from_env({}, database_url=f"sqlite+aiosqlite:///{tmp_path}/old.db"))
+    try:
+        await upgrade(engine, "0005")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    'INSERT INTO vulnerabilities (id, modified, summary, severity, aliases, "references", record)'
+                    " VALUES ('RHSA-2099:0001', '2024-01-01T00:00:00+00:00', '', 'UNKNOWN', '[]', '[]', '{}')"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO affected_packages (vulnerability_id, ecosystem, name, ranges) VALUES"
+                    " ('RHSA-2099:0001', 'Red Hat:enterprise_linux:9::appstream', 'openssl', :ranges),"
+                    " ('RHSA-2099:0001', 'Red Hat:enterprise_linux:9::baseos', 'openssl', :ranges)"
+                ),
+                {"ranges": '{"ranges": []}'},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO vulndb_versions"
+                    " (created_at, source, added, updated, withdrawn, advisories, ecosystems)"
+                    " VALUES ('2024-01-01T00:00:00+00:00', 'old import', 1, 0, 0, 1, :counts)"
+                ),
+                {"counts": '{"Red Hat:enterprise_linux:9::appstream": 1, "Red Hat:enterprise_linux:9::baseos": 1}'},
+            )
+        await upgrade(engine)
+        store = SqlVulnerabilityStore(engine)
+        found = await store.candidates([("Red Hat:enterprise_linux:9", "openssl")])
+        assert [c.advisory.id for c in found] == ["RHSA-2099:0001", "RHSA-2099:0001"]
+        assert (await store.current_version()).ecosystems == {"Red Hat:enterprise_linux:9": 1}
+    finally:
+        await engine.dispose()
