@@ -4,6 +4,7 @@ real Berkeley DB and NDB files from other scanners' test data (tests/fixtures/rp
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from secapi.adapters.catalog import LayerLimits, catalog_layer
 from secapi.adapters.catalog.rpm import parse_rpm_bdb, parse_rpm_ndb, parse_rpm_sqlite
+from secapi.adapters.catalog.rpm.ndb import ndb_blobs
 from secapi.adapters.catalog.rules import RPM_DATABASE_BYTES
 from secapi.domain.inventory import PackageRecord
 
@@ -121,3 +123,36 @@ def test_ndb_file_from_sle_15_reads_as_rpm_listed_it() -> None:
     expected = (FIXTURES / "sle15-bci" / "rpm-qa.txt").read_text().splitlines()
     assert [line(r) for r in records] == expected
     assert "libstdc++6 11.2.1+git610-1.3.9 x86_64 gcc11-11.2.1+git610-1.3.9.src.rpm" in expected
+
+
+def _db_load() -> str:
+    tool = shutil.which("db5.3_load") or shutil.which("db_load")
+    if tool is None:
+        if IN_CI:
+            pytest.fail("db5.3_load not installed (Debian: db5.3-util); required under CI=true, .ci/run installs it")
+        pytest.skip("db5.3_load not installed (Debian: db5.3-util)")
+    return tool
+
+
+@pytest.mark.parametrize(("page_size", "byte_order"), [(512, 1234), (4096, 1234), (4096, 4321), (65536, 1234)])
+def test_berkeley_db_files_written_by_berkeley_db_read_as_rpm_lists_them(
+    tmp_path: Path, page_size: int, byte_order: int
+) -> None:
+    """Berkeley DB 5.3's own db_load writes a hash `Packages` of real SUSE headers, ten times over (350
+    records: many hash pages, overflow chains, and at 64 KiB pages headers stored inline); rpm reads it too."""
+    ndb = (FIXTURES / "sle15-bci" / "Packages.db").read_bytes()
+    blobs = list(ndb_blobs(ndb, 100)) * 10
+    dump = [f"VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize={page_size}\ndb_lorder={byte_order}\nHEADER=END\n"]
+    for number, blob in enumerate(blobs, start=1):
+        dump.append(f" {struct.pack('<I', number).hex()}\n {blob.hex()}\n")
+    (tmp_path / "dump.txt").write_text("".join(dump) + "DATA=END\n")
+    (tmp_path / "db").mkdir()
+    subprocess.run([_db_load(), "-f", str(tmp_path / "dump.txt"), str(tmp_path / "db" / "Packages")], check=True)
+    records = parse_rpm_bdb((tmp_path / "db" / "Packages").read_bytes())
+    expected = (FIXTURES / "sle15-bci" / "rpm-qa.txt").read_text().splitlines() * 10
+    assert sorted(line(r) for r in records) == sorted(expected)
+    oracle = subprocess.run(
+        ["rpm", "--dbpath", str(tmp_path / "db"), "--define", "_db_backend bdb_ro", "-qa", "--qf", QUERY_FORMAT],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert sorted(oracle.stdout.splitlines()) == sorted(expected)
