@@ -1,7 +1,9 @@
 """What a layer holds that SecAPI cannot read yet, so a clean answer can say it did not look there.
 
-Found by name (RPM databases, Java archives) or by sniffing executables (Go, Rust); listed, never parsed,
-except a Go ELF executable's build info, whose modules become packages (what of it is no package is listed).
+Found by name (Java archives) or by sniffing executables (Go, Rust). Java archives are opened (java.py), their
+Maven packages kept and what of them has no identity listed; the rest is listed, never parsed,
+except a Go executable's build info and a Rust one's cargo-auditable dependency list, whose modules and crates
+become packages (what of them is no package is listed).
 """
 
 from __future__ import annotations
@@ -11,28 +13,18 @@ from dataclasses import dataclass
 
 from secapi.adapters.catalog.binaries import GO_BINARY, RUST_BINARY, Executable, examine_binary
 from secapi.adapters.catalog.gobuildinfo import GoPackages, go_packages
+from secapi.adapters.catalog.java import DEFAULT_JAVA_LIMITS, JAVA_ARCHIVE, read_java_archive, too_large
+from secapi.adapters.catalog.rustaudit import RustPackages
 from secapi.domain.inventory import PackageRecord
 from secapi.domain.packages import UnscannedItem
 
-RPM_DB, JAVA_ARCHIVE = "rpm-db", "java-archive"
 GO_MODULE_LOCAL, GO_DEVEL_TOOLCHAIN = "go-module-local", "go-devel-toolchain"
 MAX_LISTED = 200
 """Items of one kind listed per layer; a layer of 5,000 jars gets 200 and one item counting the rest."""
-RPM_DATABASES = {
-    "var/lib/rpm/Packages": "Berkeley DB",
-    "var/lib/rpm/rpmdb.sqlite": "SQLite",
-    "usr/lib/sysimage/rpm/Packages.db": "NDB",
-    "usr/lib/sysimage/rpm/rpmdb.sqlite": "SQLite",
-}
-RPM_TAILS = ("/Packages", "/Packages.db", "/rpmdb.sqlite")
 JAVA_ARCHIVES = (".jar", ".war", ".ear")
 _MIN_EXECUTABLE = 64
 """No ELF, PE or Mach-O executable is smaller than its 64-byte ELF header, the smallest of the three."""
-_REASONS = {
-    RUST_BINARY: "a Rust executable with a cargo-auditable dependency list: Rust binaries are not read yet, "
-    "so the crates built into it were not scanned",
-    JAVA_ARCHIVE: "a Java archive: archives are not opened yet, so the libraries in it were not scanned",
-}
+_UNREAD = {GO_BINARY: ("a Go executable", "modules"), RUST_BINARY: ("a Rust executable", "crates")}
 _PLURALS = {GO_BINARY: "Go executables", RUST_BINARY: "Rust executables", JAVA_ARCHIVE: "Java archives"}
 _MAX_NAMED = 20
 """Local replacements named in one item's reason; the rest are counted."""
@@ -44,18 +36,16 @@ class Examined:
 
     item: UnscannedItem | None = None
     packages: tuple[PackageRecord, ...] | None = None
+    located: dict[str, tuple[PackageRecord, ...]] | None = None
+    """A Java archive's packages by location: its path, or `<path>/<inner path>` for a nested archive."""
+    items: tuple[UnscannedItem, ...] = ()
+    """More items, each at its own path (a Java archive's nested archives)."""
 
 
 def examine_member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> Examined | None:
     """What a regular file SecAPI reads little of yields; None for any other (reads at most the member itself)."""
-    if path in RPM_DATABASES:
-        reason = (
-            f"an RPM database ({RPM_DATABASES[path]}): RPM databases are not read yet, "
-            "so the packages it lists were not scanned"
-        )
-        return Examined(item=UnscannedItem(path=path, kind=RPM_DB, reason=reason))
     if path.endswith(JAVA_ARCHIVES):
-        return Examined(item=UnscannedItem(path=path, kind=JAVA_ARCHIVE, reason=_REASONS[JAVA_ARCHIVE]))
+        return _java_archive(tar, member, path)
     if member.mode & 0o111 and member.size >= _MIN_EXECUTABLE:
         data = tar.extractfile(member)
         found = examine_binary(data.read) if data is not None else None
@@ -64,14 +54,35 @@ def examine_member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> 
     return None
 
 
+def _java_archive(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> Examined:
+    if member.size > DEFAULT_JAVA_LIMITS.max_archive_bytes:
+        return Examined(item=too_large(path, member.size), located={})
+    data = tar.extractfile(member)
+    found = read_java_archive(path, data.read() if data is not None else b"")
+    return Examined(located=found.packages, items=found.unscanned)
+
+
 def _executable(path: str, found: Executable) -> Examined:
     if found.go_build_info is not None:
         go = go_packages(found.go_build_info)
         return Examined(item=_go_note(path, go), packages=go.records)
-    if found.unread_because is not None:
-        reason = f"a Go executable: {found.unread_because}; the modules built into it were not scanned"
-        return Examined(item=UnscannedItem(path=path, kind=found.kind, reason=reason))
-    return Examined(item=UnscannedItem(path=path, kind=found.kind, reason=_REASONS[found.kind]))
+    if found.rust_packages is not None:
+        return Examined(item=_rust_note(path, found.rust_packages), packages=found.rust_packages.records)
+    what, parts = _UNREAD[found.kind]
+    because = found.unread_because or "it could not be read"
+    reason = f"{what}: {because}; the {parts} built into it were not scanned"
+    return Examined(item=UnscannedItem(path=path, kind=found.kind, reason=reason))
+
+
+def _rust_note(path: str, rust: RustPackages) -> UnscannedItem | None:
+    """One item per executable for its crates that are not crates.io releases (no advisory source to match)."""
+    if not rust.unmatchable:
+        return None
+    named = "; ".join(rust.unmatchable[:_MAX_NAMED])
+    more = len(rust.unmatchable) - _MAX_NAMED
+    named += f"; and {more} more" if more > 0 else ""
+    reason = f"Rust crates not from crates.io (no advisories to match) were not scanned: {named}"
+    return UnscannedItem(path=path, kind=RUST_BINARY, reason=reason)
 
 
 def _go_note(path: str, go: GoPackages) -> UnscannedItem | None:
@@ -97,7 +108,7 @@ def might_be_unread(member: tarfile.TarInfo) -> bool:
     if not member.isreg():  # links are listed where their targets are; the rest hold nothing to read
         return False
     name = member.name
-    return bool(member.mode & 0o111) or name.endswith(JAVA_ARCHIVES) or name.endswith(RPM_TAILS)
+    return bool(member.mode & 0o111) or name.endswith(JAVA_ARCHIVES)
 
 
 def unlisted_item(kind: str, count: int) -> UnscannedItem:
