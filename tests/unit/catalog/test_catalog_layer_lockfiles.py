@@ -229,3 +229,32 @@ def test_composer_1_installed_json_is_a_bare_array() -> None:
     }
     [item] = read.unscanned
     assert item.reason.startswith("acme/billing ([0])")
+
+
+def test_lockfiles_past_the_layers_parsing_budget_are_skipped_with_the_reason(
+    build_layer: LayerBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budget = len(PACKAGE_LOCK) + len(INSTALLED_JSON) // 2
+    monkeypatch.setattr("secapi.adapters.catalog.layer.APP_FILE_BYTES_PER_LAYER", budget)
+    members: list[Member] = [
+        ("srv/shop/package-lock.json", PACKAGE_LOCK),
+        ("srv/api/vendor/composer/installed.json", INSTALLED_JSON),
+    ]
+    image = merge_layers([layer(build_layer, "sha256:aa", members)])
+    assert ("npm", "lodash", "4.17.11") in found(image)
+    assert ("Packagist", "guzzlehttp/psr7", "1.8.3") not in found(image)
+    [skipped] = [i for i in image.unscanned if i.kind == "skipped-file"]
+    assert skipped.path == "sha256:aa:srv/api/vendor/composer/installed.json"
+    assert skipped.reason == f"not cataloged: the layer's lockfiles and manifests exceed {budget} bytes in all"
+
+
+def test_an_installed_package_and_its_hidden_lockfile_entry_are_one_package(build_layer: LayerBuilder) -> None:
+    lodash = json.dumps({"name": "lodash", "version": "4.17.11", "license": "MIT"}).encode()
+    members: list[Member] = [
+        ("app/node_modules/lodash/package.json", lodash),
+        ("app/node_modules/.package-lock.json", PACKAGE_LOCK),
+    ]
+    image = merge_layers([layer(build_layer, "sha256:aa", members)])
+    assert [p.location for p in image.packages if p.name == "lodash"] == [
+        "sha256:aa:app/node_modules/lodash/package.json"
+    ]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import msgspec
 
+from secapi.adapters.catalog.lockfiles import APP_FILE_BYTES_PER_LAYER
 from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, Reader, is_candidate, rule_for
 from secapi.adapters.catalog.streams import GuardedStream, LayerLimits
 from secapi.adapters.catalog.tarstream import describe_member, open_tar_stream
@@ -54,6 +55,7 @@ class _LayerReader:
         self.unread: dict[str, UnscannedItem] = {}
         self.entries: dict[str, tuple[UnscannedItem, ...]] = {}
         """What lockfiles, by path, name but could not pin (git and path dependencies, ...)."""
+        self._app_bytes = 0
         self.found: dict[str, int] = {}
         self._entries = 0
         self._kept = 0
@@ -154,6 +156,12 @@ class _LayerReader:
             self.skipped[path] = f"not cataloged: {exc}"
 
     def _read_app_file(self, path: str, data: bytes, read: Reader) -> None:
+        """Parse a lockfile or manifest within the layer's budget for them: parsing costs far more than reading."""
+        self._app_bytes += len(data)
+        if self._app_bytes > APP_FILE_BYTES_PER_LAYER:
+            reason = f"the layer's lockfiles and manifests exceed {APP_FILE_BYTES_PER_LAYER} bytes in all"
+            self.skipped[path] = f"not cataloged: {reason}"
+            return
         try:
             found = read(path, data)
         except (ValueError, RecursionError) as exc:

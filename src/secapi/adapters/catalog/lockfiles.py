@@ -49,6 +49,9 @@ _LOCKFILE_CAPS = {
     "uv.lock": 8 * MiB,
 }
 DEPS_JSON_CAP = INSTALLED_JSON_CAP = 8 * MiB
+APP_FILE_BYTES_PER_LAYER = 32 * MiB
+"""Lockfile and manifest bytes one layer may have parsed; the rest are skipped with the reason. Parsing, not
+reading, is their cost (an 8 MiB pnpm-lock.yaml takes ~11 s), so it is bounded apart from `max_kept_bytes`."""
 GEMSPEC_CAP = 256 * KiB
 NPM_HIDDEN_LOCKFILE = "node_modules/.package-lock.json"
 COMPOSER_INSTALLED = "vendor/composer/installed.json"
