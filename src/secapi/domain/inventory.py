@@ -9,17 +9,21 @@ from urllib.parse import quote
 import msgspec
 
 from secapi.domain.errors import InvalidInput
-from secapi.domain.os_release import OsInfo, detect_os
+from secapi.domain.os_release import RPM_OSES, OsInfo, detect_os
 from secapi.domain.packages import Package, UnscannedItem
 
 CATALOGER_VERSION: int = 7
 """Bump whenever a cataloger changes what it finds, so layer inventories cached under the old one are recomputed."""
 
-DPKG, APK, PYTHON, NPM, OPKG = "dpkg", "apk", "python", "npm", "opkg"
+DPKG, APK, PYTHON, NPM, OPKG, RPM = "dpkg", "apk", "python", "npm", "opkg", "rpm"
 GO_MODULE = "go-module"
 """A module (or the standard library, `stdlib`) built into a Go executable, read from its build info."""
 LOCKFILE = "lockfile"
 """A package an application's lockfile or installed-package manifest names; the record carries its ecosystem."""
+CARGO = "cargo"
+"""A crates.io crate built into a Rust executable, read from its cargo-auditable dependency list."""
+MAVEN = "maven"
+"""A Maven artifact (`groupId:artifactId`) in a Java archive, read from its pom.properties or manifest."""
 
 
 class LayerRejected(InvalidInput):
@@ -35,7 +39,7 @@ class PackageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A package as a layer's database file names it, before the image's OS gives it an ecosystem."""
 
     kind: str
-    """`dpkg`, `apk`, `opkg`, `python`, `npm` or `go-module`."""
+    """`dpkg`, `apk`, `opkg`, `python`, `npm`, `go-module`, `cargo` or `maven`."""
     name: str
     version: str
     source_name: str | None = None
@@ -45,6 +49,10 @@ class PackageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     arch: str | None = None
     ecosystem: str | None = None
     """The OSV ecosystem, where the file itself decides it (lockfiles: kind `lockfile`); else from the kind or OS."""
+    modularity_label: str | None = None
+    """rpm only: the module stream a package came from (`nodejs:18:8090020240315081818:a75119d5`), kept so
+    the inventory can tell streams apart; matching does not use it, since OSV's RPM records write the
+    stream into the fixed version's release (`...module+el8.9.0+...`), which the RPM order compares."""
 
 
 class LayerInventory(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,17 +62,18 @@ class LayerInventory(msgspec.Struct, frozen=True, kw_only=True):
     cataloger_version: int = CATALOGER_VERSION
     packages: dict[str, tuple[PackageRecord, ...]] = msgspec.field(default_factory=dict)
     """Keyed by the relative path of the database file (`var/lib/dpkg/status`) or Go executable; empty tuple =
-    file with none."""
+    file with none. A Java archive's packages are under its path, a nested archive's below it (`app.jar/lib/x.jar`)."""
     os_files: dict[str, str] = msgspec.field(default_factory=dict)
     deleted: tuple[str, ...] = ()
-    """Paths hidden from lower layers: `.wh.` whiteouts, and cataloged paths this layer turns into links."""
+    """Paths hidden from lower layers: `.wh.` whiteouts, cataloged paths this layer turns into links, and Java
+    archives (which replace what a lower layer had inside the same path)."""
     opaque_dirs: tuple[str, ...] = ()
     skipped: dict[str, str] = msgspec.field(default_factory=dict)
     """Database files found but not cataloged (too large, invalid, a link), with the reason."""
     refused_members: int = 0
     """Tar members with absolute paths or `..` components, never used."""
     unscanned: tuple[UnscannedItem, ...] = ()
-    """Content seen but not read (RPM databases, Go and Rust binaries, Java archives) by layer-relative path;
+    """Content seen but not read (Go and Rust binaries, Java archives) by layer-relative path;
     an empty path stands for the whole layer (how many more were found than listed)."""
 
 
@@ -80,12 +89,25 @@ class ImageInventory(msgspec.Struct, frozen=True, kw_only=True):
 _V = TypeVar("_V")
 # opkg (OpenWrt, embedded images) has no OSV ecosystem: "opkg" is SecAPI's own name, so nothing matches it
 # and each opkg database is listed under `unscanned` as `no-advisory-source` (a stable token).
-_OS_INDEPENDENT_ECOSYSTEMS = {PYTHON: "PyPI", NPM: "npm", OPKG: "opkg", GO_MODULE: "Go"}
+_OS_INDEPENDENT_ECOSYSTEMS = {
+    PYTHON: "PyPI",
+    NPM: "npm",
+    OPKG: "opkg",
+    GO_MODULE: "Go",
+    CARGO: "crates.io",
+    MAVEN: "Maven",
+}
 _NO_ADVISORY_SOURCE = frozenset({OPKG})
-_DISTRO_KINDS = {DPKG: ("debian", "ubuntu"), APK: ("alpine", "wolfi", "chainguard")}
-_READ_OSES = frozenset({"debian", "ubuntu", "alpine", "wolfi", "chainguard", "openwrt"})
+NO_OSV_RPM = "rpm"
+"""SecAPI's own ecosystem for RPMs of distributions OSV publishes nothing for (CentOS, Fedora, Oracle Linux,
+Amazon Linux, CBL-Mariner 2): listed, matched against nothing, and reported as `no-advisory-source`."""
+_DISTRO_KINDS = {DPKG: ("debian", "ubuntu"), APK: ("alpine", "wolfi", "chainguard"), RPM: tuple(sorted(RPM_OSES))}
+_READ_OSES = frozenset({"debian", "ubuntu", "alpine", "wolfi", "chainguard", "openwrt"}) | RPM_OSES
 """OSes whose package databases SecAPI reads (openwrt: opkg); any other is reported as not scanned."""
-_RELEASE_FILES = ("etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/lsb-release", "etc/debian_version")
+_RELEASE_FILES = (
+    "etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/lsb-release", "etc/debian_version",
+    "etc/redhat-release", "etc/system-release",
+)  # fmt: skip
 
 
 def _encode(segment: str) -> str:
@@ -93,16 +115,20 @@ def _encode(segment: str) -> str:
 
 
 def distro_purl(record: PackageRecord, os: OsInfo) -> str:
-    """`pkg:deb/debian/libc6@2.36-9%2Bdeb12u3?arch=amd64&distro=debian-12` (apk likewise)."""
-    kind = "deb" if record.kind == DPKG else "apk"
-    qualifiers = []
+    """`pkg:deb/debian/libc6@2.36-9%2Bdeb12u3?arch=amd64&distro=debian-12` (apk likewise; rpm's epoch is a
+    qualifier: `pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1&distro=rocky-9.3`)."""
+    kind = {DPKG: "deb", APK: "apk", RPM: "rpm"}[record.kind]
+    version, qualifiers = record.version, []
     if record.arch:
         qualifiers.append(f"arch={_encode(record.arch)}")
+    if record.kind == RPM and ":" in version:
+        epoch, _, version = version.partition(":")
+        qualifiers.append(f"epoch={_encode(epoch)}")
     release = os.version_id or (os.ecosystem or "").partition(":")[2].lstrip("v")
     if release:
         qualifiers.append(f"distro={_encode(f'{os.id}-{release}')}")
     query = "?" + "&".join(qualifiers) if qualifiers else ""
-    return f"pkg:{kind}/{_encode(os.id)}/{_encode(record.name)}@{_encode(record.version)}{query}"
+    return f"pkg:{kind}/{_encode(os.id)}/{_encode(record.name)}@{_encode(version)}{query}"
 
 
 def _hidden(path: str, deleted: set[str], opaque: set[str]) -> bool:
@@ -135,7 +161,7 @@ def _to_package(record: PackageRecord, os: OsInfo | None, location: str) -> Pack
     if record.kind in _DISTRO_KINDS:
         if os is None or os.id not in _DISTRO_KINDS[record.kind]:
             return None
-        ecosystem, purl = os.ecosystem, distro_purl(record, os)
+        ecosystem, purl = os.ecosystem or (NO_OSV_RPM if record.kind == RPM else None), distro_purl(record, os)
     if ecosystem is None:
         return None
     return Package(
@@ -231,7 +257,7 @@ def merge_layers(layers: Sequence[LayerInventory]) -> ImageInventory:
                 first, count = missing.get(record.kind, (location, 0))
                 missing[record.kind] = (first, count + 1)
                 continue
-            if record.kind in _NO_ADVISORY_SOURCE:
+            if record.kind in _NO_ADVISORY_SOURCE or package.ecosystem == NO_OSV_RPM:
                 unadvised[location] = (record.kind, unadvised.get(location, (record.kind, 0))[1] + 1)
             # The same package at several paths is reported once, at the first location found.
             packages.setdefault(msgspec.structs.replace(package, location=None), package)
@@ -241,8 +267,8 @@ def merge_layers(layers: Sequence[LayerInventory]) -> ImageInventory:
         UnscannedItem(
             path=location,
             kind="no-advisory-source",
-            reason=f"{count} {kind} packages listed: "
-            f"no public advisory database (OSV) covers {kind} packages, so none was matched",
+            reason=f"{count} {kind} packages listed: no public advisory database (OSV) covers "
+            f"{f'{_os_name(os)} packages' if kind == RPM and os else f'{kind} packages'}, so none was matched",
         )
         for location, (kind, count) in unadvised.items()
     ]
