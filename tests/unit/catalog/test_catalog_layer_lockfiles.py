@@ -9,8 +9,15 @@ import msgspec
 import pytest
 
 from secapi.adapters.catalog import catalog_layer
-from secapi.adapters.catalog.lockfiles import GEMSPEC_CAP, UNSCANNABLE_ENTRY, app_file_cap, read_app_file
+from secapi.adapters.catalog.lockfiles import (
+    GEMSPEC_CAP,
+    MAX_ENTRIES_LISTED,
+    UNSCANNABLE_ENTRY,
+    app_file_cap,
+    read_app_file,
+)
 from secapi.adapters.catalog.rules import is_candidate, rule_for
+from secapi.adapters.catalog.unread import MAX_LISTED
 from secapi.domain.inventory import LOCKFILE, ImageInventory, LayerInventory, merge_layers
 from secapi.domain.packages import Package
 
@@ -258,3 +265,34 @@ def test_an_installed_package_and_its_hidden_lockfile_entry_are_one_package(buil
     assert [p.location for p in image.packages if p.name == "lodash"] == [
         "sha256:aa:app/node_modules/lodash/package.json"
     ]
+
+
+def test_a_symlinked_lockfile_is_skipped_and_hides_the_lower_one(build_layer: LayerBuilder) -> None:
+    lower = layer(build_layer, "sha256:aa", [("srv/shop/package-lock.json", PACKAGE_LOCK)])
+    upper = layer(build_layer, "sha256:bb", [("srv/shop/package-lock.json", "symlink:/etc/shadow")])
+    image = merge_layers([lower, upper])
+    assert not image.packages
+    [item] = image.unscanned
+    assert (item.path, item.kind) == ("sha256:bb:srv/shop/package-lock.json", "skipped-file")
+
+
+def test_a_lockfile_lists_its_first_unscannable_entries_and_counts_the_rest(build_layer: LayerBuilder) -> None:
+    local = [{"name": f"acme/lib-{n}", "version": "1.0.0", "dist": {"type": "path"}} for n in range(60)]
+    installed = json.dumps({"packages": local, "dev": False, "dev-package-names": []}).encode()
+    image = merge_layers([layer(build_layer, "sha256:aa", [("vendor/composer/installed.json", installed)])])
+    items = [i for i in image.unscanned if i.kind == UNSCANNABLE_ENTRY]
+    assert len(items) == MAX_ENTRIES_LISTED + 1
+    assert items[0].reason.startswith("acme/lib-0 (packages[0]): installed from a local path repository")
+    assert items[-1].reason == "10 more entries of this file could not be scanned and were not listed"
+    assert {i.path for i in items} == {"sha256:aa:vendor/composer/installed.json"}
+
+
+def test_a_layer_lists_at_most_max_listed_unscannable_entries_and_counts_the_rest(build_layer: LayerBuilder) -> None:
+    # 300 tiny lockfiles of one path dependency each: listed up to MAX_LISTED, then one whole-layer count.
+    one_local = json.dumps({"packages": [{"name": "acme/lib", "version": "1.0.0", "dist": {"type": "path"}}]})
+    members: list[Member] = [(f"srv/app-{n}/vendor/composer/installed.json", one_local.encode()) for n in range(300)]
+    image = merge_layers([layer(build_layer, "sha256:aa", members)])
+    entries = [i for i in image.unscanned if i.kind == UNSCANNABLE_ENTRY]
+    assert len(entries) == MAX_LISTED + 1
+    assert entries[-1].path == "sha256:aa"
+    assert entries[-1].reason == f"{300 - MAX_LISTED} more {UNSCANNABLE_ENTRY} items in this layer were not listed"

@@ -168,9 +168,14 @@ class _LayerReader:
             self.skipped[path] = f"not cataloged: {exc}"
             return
         self.packages[path] = found.records
-        if found.unscanned:
-            self._budget(sum(len(item.reason) for item in found.unscanned))
-            self.entries[path] = found.unscanned
+        listed = []
+        for item in found.unscanned:  # like binaries: `MAX_LISTED` of each kind per layer, the rest counted
+            count = self.found[item.kind] = self.found.get(item.kind, 0) + 1
+            if count <= MAX_LISTED:
+                listed.append(item)
+        if listed:
+            self._budget(sum(len(item.reason) for item in listed))
+            self.entries[path] = tuple(listed)
 
     def _note(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         """Keep a Go executable's modules; list content SecAPI cannot read, up to `MAX_LISTED` of each kind."""
