@@ -148,8 +148,8 @@ def test_a_lockfile_that_cannot_be_read_is_skipped_with_the_reason(
         "app/test/fixtures/package-lock.json",
         "src/spec/fixtures/Gemfile.lock",
         "app/examples/web/yarn.lock",
-        "usr/lib/ruby/gems/3.1.0/specifications/rexml-3.2.5.gemspec",  # Debian's libruby3.1: dpkg reports it
-        "usr/share/rubygems-integration/all/specifications/rake-13.0.6.gemspec",
+        "usr/share/rubygems-integration/all/specifications/rake-13.0.6.gemspec",  # Debian's ruby-rake: dpkg has it
+        "root/.nuget/packages/dotnet-ef/8.0.0/tools/net8.0/any/dotnet-ef.deps.json",
         "app/lib/rexml-3.2.5.gemspec",  # not an installed gem's specification
         "app/.deps.json",
     ],
@@ -179,6 +179,7 @@ def test_lockfiles_that_are_not_the_images_own_are_not_read(path: str) -> None:
         "usr/local/bundle/specifications/rack-3.0.8.gemspec",
         "app/vendor/bundle/ruby/3.2.0/specifications/nokogiri-1.15.4-x86_64-linux.gemspec",
         "var/lib/gems/3.1.0/specifications/default/json-2.6.1.gemspec",
+        "usr/lib/ruby/gems/3.2.0/specifications/rails-7.1.1.gemspec",  # Alpine's `gem install` puts gems here
     ],
 )
 def test_app_lockfiles_are_candidates_with_a_rule(path: str) -> None:

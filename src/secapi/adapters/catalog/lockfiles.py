@@ -10,9 +10,14 @@ development dependencies it pins are scanned too, though an image built with `--
 Which not: a lockfile inside a dependency (under `node_modules/`, `vendor/`, a gem or Cargo source directory,
 the Go module cache, `site-packages/`) describes how that dependency is developed, not what the image runs, and
 one under a test, fixture or example directory is test data; both would be false positives (Trivy, for one,
-reads installed-package metadata in images and leaves lockfiles to repository scans for the same reason). Gem
-specifications under `usr/lib/ruby/` and `usr/share/rubygems-integration/` belong to distribution packages,
-already reported from the OS package database, whose advisories account for the fixes distributions backport.
+reads installed-package metadata in images and leaves lockfiles to repository scans for the same reason).
+Neither is a NuGet package cache's `.deps.json`. Gem specifications under `usr/share/rubygems-integration/`
+belong to Debian's `ruby-*` packages only, already reported from the dpkg database, whose advisories account
+for the fixes Debian backports. Those under `usr/lib/ruby/gems/` are read although some belong to the OS's
+Ruby package (Debian's `libruby3.1` bundles rexml, net-imap, ...): on Alpine, `gem install` puts the user's
+gems in the same directory, and nothing in one layer tells the two apart, so a possible over-report (a fix a
+distribution backported) is preferred to an unseen gem. `requirements.txt` is not read: the installed
+distributions' metadata already says what pip installed, with exact versions.
 
 How they travel: each package becomes a `PackageRecord` of kind `lockfile` that carries the OSV ecosystem and
 purl the parser gave it (so `merge_layers` needs no OS for it); entries the parser could not pin (git and path
@@ -60,9 +65,9 @@ NAME_TAILS = (*_LOCKFILE_CAPS, ".deps.json", ".gemspec", NPM_HIDDEN_LOCKFILE, CO
 
 _TEST_DIRS = frozenset({"test", "tests", "testdata", "fixtures", "__tests__", "spec", "examples", "example"})
 _DEPENDENCY_DIRS = frozenset(
-    {"node_modules", "bower_components", "vendor", "gems", ".cargo", "site-packages", "dist-packages"}
+    {"node_modules", "bower_components", "vendor", "gems", ".cargo", ".nuget", "site-packages", "dist-packages"}
 )
-_DISTRO_GEMS = ("usr/lib/ruby/", "usr/share/rubygems-integration/")
+_DEBIAN_PACKAGED_GEMS = "usr/share/rubygems-integration/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,7 @@ def app_file_cap(path: str) -> int | None:
         return None
     if name.endswith(".gemspec"):
         wanted = parts[-1:] == ["specifications"] or parts[-2:] == ["specifications", "default"]
-        return GEMSPEC_CAP if wanted and not path.startswith(_DISTRO_GEMS) else None
+        return GEMSPEC_CAP if wanted and not path.startswith(_DEBIAN_PACKAGED_GEMS) else None
     if path == NPM_HIDDEN_LOCKFILE or path.endswith(f"/{NPM_HIDDEN_LOCKFILE}"):
         return _LOCKFILE_CAPS["package-lock.json"] if _outside_dependencies(parts[:-1]) else None
     if path == COMPOSER_INSTALLED or path.endswith(f"/{COMPOSER_INSTALLED}"):
