@@ -168,11 +168,12 @@ def _sqlite(tmp_path: Path, schema: str) -> bytes:
 @pytest.mark.parametrize(
     ("schema", "message"),
     [
-        ("CREATE TABLE other (x);", "no such table: Packages"),
+        ("CREATE TABLE other (x);", "without a Packages table"),
         ("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob); INSERT INTO Packages VALUES (1, 'text');",
          "Packages.blob is not a blob"),
-        # A view standing in for the table is read like one, its rows checked like any.
         ("CREATE TABLE t (x); CREATE VIEW Packages AS SELECT 1 AS hnum, zeroblob(8) AS blob;",
+         "without a Packages table"),  # only a stored table is read
+        ("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob); INSERT INTO Packages VALUES (1, zeroblob(8));",
          "package 1: an RPM header claims 0 index entries"),
     ],
 )  # fmt: skip
@@ -219,3 +220,27 @@ def test_arbitrary_header_blobs_parse_or_raise_value_error(tail: bytes) -> None:
     for blob in (tail, GOOD[:8] + tail, GOOD[: len(GOOD) // 2] + tail):
         with contextlib.suppress(ValueError):
             package_record(parse_header(blob))
+
+
+def test_an_endless_query_in_a_sqlite_file_is_not_run(tmp_path: Path) -> None:
+    recursive = (
+        "CREATE VIEW Packages AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n)"
+        " SELECT x AS hnum, zeroblob(8) AS blob FROM n;"
+    )
+    with pytest.raises(ValueError, match="without a Packages table"):
+        parse_rpm_sqlite(_sqlite(tmp_path, recursive))
+
+
+def test_a_query_over_its_step_budget_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from secapi.adapters.catalog.rpm import sqlite
+
+    data = _sqlite(tmp_path, "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob);")
+    path = tmp_path / "rpmdb.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.executemany("INSERT INTO Packages (blob) VALUES (?)", [(GOOD,)] * 20_000)
+    connection.close()
+    data = path.read_bytes()
+    assert len(parse_rpm_sqlite(data)) == 20_000
+    monkeypatch.setattr(sqlite, "_MAX_STEPS", 20_000)  # far fewer steps than 20,000 rows take
+    with pytest.raises(ValueError, match="interrupted"):
+        parse_rpm_sqlite(data)

@@ -48,8 +48,9 @@ OPKG_STATUS = FileRule(32 * MiB, truncatable=False, parse=parse_opkg_status)
 PYTHON_METADATA = FileRule(1 * MiB, truncatable=True, parse=parse_python_metadata)
 NPM_PACKAGE_JSON = FileRule(1 * MiB, truncatable=False, parse=parse_npm_package_json)
 # rpm databases are read whole (SQLite needs the file, not a stream): RHEL-family ones are 5-100 MB, so
-# 128 MiB holds any real one; a larger file is skipped with its size as the reason. SQLite copies it
-# once more on `deserialize`, so one database costs at most twice the cap while it is read.
+# 128 MiB holds any real one; a larger file is skipped with its size as the reason. SQLite gets its own
+# copy on `deserialize` (and rpm's WAL-mode files a patched one first), so one database costs up to three
+# times its size while it is opened, twice while it is read.
 RPM_DATABASE_BYTES = 128 * MiB
 RPM_SQLITE = FileRule(RPM_DATABASE_BYTES, truncatable=False, parse=parse_rpm_sqlite)
 RPM_BDB = FileRule(RPM_DATABASE_BYTES, truncatable=False, parse=parse_rpm_bdb)
