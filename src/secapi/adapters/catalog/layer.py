@@ -3,9 +3,12 @@
 Links are never followed: a symlink at a cataloged path (say `var/lib/dpkg/status -> /etc/shadow`) only
 hides what lower layers had there, and is reported as skipped. A hard link to a file this layer already
 read reuses that file's result; any other hard link is treated like a symlink. Members with absolute
-paths or `..` components are never used, only counted. What SecAPI cannot read yet (RPM databases, Java
+paths or `..` components are never used, only counted. Package databases (dpkg, apk, rpm's SQLite,
+Berkeley DB and NDB, ...) are read whole, each up to its rule's cap. What SecAPI cannot read yet (Java
 archives, Go and Rust executables) is listed in `LayerInventory.unscanned`, never parsed; only a Go ELF
-executable's build info is read, its modules kept as packages under the executable's path.
+executable's build info is read, its modules kept as packages under the executable's path. Java archives
+are opened (java.py): their Maven packages are kept under the archive's path, or `<path>/<inner path>` for a
+nested archive, and a Java archive hides what lower layers had at or below its path.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class _LayerReader:
         """What lockfiles, by path, name but could not pin (git and path dependencies, ...)."""
         self._app_bytes = 0
         self.found: dict[str, int] = {}
+        self._archives: set[str] = set()
         self._entries = 0
         self._kept = 0
 
@@ -189,13 +193,30 @@ class _LayerReader:
         if examined.packages is not None:
             self._budget(sum(len(r.name) + len(r.version) + len(r.purl or "") for r in examined.packages))
             self.packages[path] = examined.packages
-        item = examined.item
-        if item is None:
-            return
-        found = self.found[item.kind] = self.found.get(item.kind, 0) + 1
-        if found <= MAX_LISTED:
-            self._budget(len(item.path))
-            self.unread[item.path] = item
+        if examined.located is not None:
+            self._java_archive(path, examined.located)
+        for item in (examined.item, *examined.items):
+            if item is None:
+                continue
+            found = self.found[item.kind] = self.found.get(item.kind, 0) + 1
+            if found <= MAX_LISTED:
+                self._budget(len(item.path))
+                self.unread[item.path] = item
+
+    def _java_archive(self, path: str, located: dict[str, tuple[PackageRecord, ...]]) -> None:
+        """Keep a Java archive's packages, located at its path or below it (nested archives).
+
+        Like a directory, it hides whatever lower layers (or an earlier entry of this layer) had below its path.
+        """
+        self._hide(path)
+        below = f"{path}/"
+        if path in self._archives:
+            for stale in [p for p in (*self.packages, *self.unread) if p.startswith(below)]:
+                self._forget(stale)
+        self._archives.add(path)
+        for location, records in located.items():
+            self._budget(len(location) + sum(len(r.name) + len(r.version) + len(r.purl or "") for r in records))
+            self.packages[location] = records
 
     def _copy_link(self, member: tarfile.TarInfo, path: str) -> bool:
         target = normalise(member.linkname)
