@@ -17,7 +17,7 @@ from secapi.entrypoints.worker import serve_worker
 
 from support.http import serve
 from support.images import debian_image, layer, push
-from support.java_archives import real_jar, spring_boot_jar
+from support.java_archives import ear, real_jar, spring_boot_jar, war
 from support.registry import RunningRegistry, registry_fixture  # noqa: F401 - fixture used by name
 from support.seed import bearer, container_of, create_user
 
@@ -105,8 +105,9 @@ async def test_a_vulnerable_library_in_a_spring_boot_jar_is_found_inside_it(
     api: tuple[AsyncClient, str, Litestar], registry: RunningRegistry
 ) -> None:
     client, key, _ = api
-    commons_io, databind = real_jar("commons-io"), real_jar("jackson-databind")
-    image = debian_image(layer({"opt/app/app.jar": spring_boot_jar([commons_io, databind])}))
+    commons_io, databind, lang = real_jar("commons-io"), real_jar("jackson-databind"), real_jar("commons-lang3")
+    store = ear([], {"shop.war": war([lang])})
+    image = debian_image(layer({"opt/app/app.jar": spring_boot_jar([commons_io, databind]), "srv/store.ear": store}))
     push(registry, "java/boot", "1", [image])
     result = await scan(client, key, f"{registry.host_port}/java/boot:1")
     digest = image.layers[1].digest
@@ -119,7 +120,11 @@ async def test_a_vulnerable_library_in_a_spring_boot_jar_is_found_inside_it(
         "com.example:demo": f"{digest}:opt/app/app.jar",
         "commons-io:commons-io": f"{lib}/commons-io-2.11.0.jar",
         "com.fasterxml.jackson.core:jackson-databind": f"{lib}/jackson-databind-2.14.0.jar",
+        "com.example:store-ear": f"{digest}:srv/store.ear",
+        "org.apache.commons:commons-lang3": f"{digest}:srv/store.ear/shop.war/WEB-INF/lib/commons-lang3-3.12.0.jar",
     }
+    unscanned = [(item["path"], item["kind"]) for item in result["unscanned"]]  # type: ignore[attr-defined]
+    assert unscanned == [(f"{digest}:srv/store.ear/shop.war", "java-archive")]  # the war's own classes
     coverage = {c["ecosystem"]: c for c in result["vulndb"]["ecosystems"]}  # type: ignore[index]
     assert coverage["Maven"]["advisories"] >= 1
     assert coverage["Maven"]["version_order"] == "maven"
