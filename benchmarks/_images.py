@@ -39,7 +39,9 @@ RUST_BINARY = Path(
 NPM_PACKAGES = ("express@4.18.2", "lodash@4.17.20", "minimist@1.2.5")
 PYTHON_WHEELS = ("requests==2.28.0", "urllib3==1.26.5", "flask==2.2.4", "jinja2==3.1.2", "pyyaml==6.0.1")
 DEBIAN_JARS = ("commons-lang3-3.12.0.jar", "commons-io-2.11.0.jar", "commons-codec-1.15.jar", "gson-2.10.jar",
-               "guava-31.1-jre.jar", "commons-cli-1.5.0.jar")  # fmt: skip
+               "guava-31.1-jre.jar", "commons-cli-1.5.0.jar",
+               # built by Debian without Maven: no pom.properties, only a manifest (or nothing) to go by
+               "commons-logging-1.2.jar", "aopalliance-1.0.jar", "bson-3.6.3.jar")  # fmt: skip
 SLIM_REMOVALS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/cache/apt",
                  "var/lib/apt/lists")  # fmt: skip
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -123,7 +125,7 @@ def java_dir() -> Path:
     """Debian's jars (copied from /usr/share/java) and `app.jar`, a Spring Boot style fat jar nesting them."""
     root = ARTEFACTS / "java"
     fat = root / "app.jar"
-    if not fat.exists():
+    if not fat.exists() or not all((root / "lib" / name).exists() for name in DEBIAN_JARS):
         (root / "lib").mkdir(parents=True, exist_ok=True)
         for name in DEBIAN_JARS:
             shutil.copyfile(Path("/usr/share/java") / name, root / "lib" / name)

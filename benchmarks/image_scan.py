@@ -412,7 +412,7 @@ def comparison_images(args: argparse.Namespace) -> dict[str, Image]:
     images.update(_images.rpm_images(_images.ensure_rpm_databases(args.go_rpmdb)))
     if args.huge_mib:
         images["debian-apps-1gib"] = _images.huge(apps, args.huge_mib * 1024 * 1024)
-    return images
+    return {name: image for name, image in images.items() if not args.only or name in args.only.split(",")}
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -486,5 +486,6 @@ if __name__ == "__main__":
     parser.add_argument("--huge-mib", type=int, default=1024, help="size of the large image (0: none)")
     parser.add_argument("--workdir", type=Path, help="where images are written (default: the system temp dir)")
     parser.add_argument("--smoke", action="store_true", help="a small synthetic image only, no Trivy, for CI")
+    parser.add_argument("--only", help="comma-separated image names to compare (default: all)")
     parser.add_argument("--repeat", type=int, default=3, help="cold scans per scanner and image (times: median)")
     sys.exit(asyncio.run(main(parser.parse_args())))
