@@ -93,10 +93,25 @@ def c_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_rust_binary_is_one_only_with_a_cargo_auditable_section(rust_binary: Path) -> None:
-    assert _sniff(rust_binary) is None  # a plain Rust binary carries no dependency list to read
+def test_a_rustc_built_binary_without_a_dependency_list_is_listed_as_rust(rust_binary: Path) -> None:
+    with rust_binary.open("rb") as binary:
+        plain = examine_binary(binary.read)
+    assert plain is not None
+    assert (plain.kind, plain.rust_packages) == ("rust-binary", None)  # its .comment names rustc
+    assert plain.unread_because is not None
+    assert "without a cargo-auditable dependency list" in plain.unread_because
     audit = zlib.compress(b'{"packages":[{"name":"hello","version":"0.1.0","source":"local","root":true}]}')
-    assert _sniff(_add_section(rust_binary, ".dep-v0", audit)) == "rust-binary"
+    with _add_section(rust_binary, ".dep-v0", audit).open("rb") as binary:
+        listed = examine_binary(binary.read)
+    assert listed is not None
+    assert listed.rust_packages is not None
+    assert listed.rust_packages.unmatchable == ("hello 0.1.0 (local, the executable's own crate)",)
+
+
+def test_a_rustc_built_binary_without_its_comment_section_is_not_told_apart(rust_binary: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run(["objcopy", "--remove-section=.comment", str(rust_binary), str(bare)], check=True)
+    assert _sniff(bare) is None  # the panic paths still name /rustc/, but strings in data are no evidence
 
 
 def test_c_binary_is_neither_until_it_carries_go_build_info(c_binary: Path) -> None:

@@ -220,3 +220,31 @@ def test_the_inflate_cap_is_exact() -> None:
     assert read_dependency_list(padded(MAX_JSON)).records == ()
     with pytest.raises(RustAuditError, match="inflates to more than"):
         read_dependency_list(padded(MAX_JSON + 1))
+
+
+RUSTC_COMMENT = b"GCC: (Debian 12.2.0-14) 12.2.0\0rustc version 1.95.0 (59807616e 2026-04-14)\0"
+
+
+def test_rustc_named_in_comment_is_a_rust_executable_even_megabytes_before_the_table() -> None:
+    # Unstripped (rustup, cargo): .symtab and .strtab pass between .comment and the section table.
+    binary = elf({".text": bytes(500), ".comment": RUSTC_COMMENT, ".symtab": os.urandom(3 * 1024 * 1024)})
+    found = examine_binary(io.BytesIO(binary).read)
+    assert found is not None
+    assert (found.kind, found.rust_packages) == ("rust-binary", None)
+    assert found.unread_because is not None
+    assert found.unread_because.startswith("it was built by rustc without a cargo-auditable dependency list")
+
+
+def test_rustc_named_outside_comment_is_no_evidence() -> None:
+    rodata = b"usage: print the rustc version \0" + RUSTC_COMMENT
+    assert examine_binary(io.BytesIO(elf({".rodata": rodata, ".comment": b"GCC: 12\0"})).read) is None
+
+
+def test_rustc_mark_split_between_read_chunks_is_seen() -> None:
+    # .text fills the file up to offset 65,472, so the mark starts 5 bytes before the 64 KiB chunk boundary.
+    comment = b"G" * 58 + b"\0" + b"rustc version 1.95.0\0"
+    binary = elf({".text": bytes(65_408), ".comment": comment})
+    assert binary.find(b"rustc version ") == 65_536 - 5
+    found = examine_binary(io.BytesIO(binary).read)
+    assert found is not None
+    assert found.kind == "rust-binary"

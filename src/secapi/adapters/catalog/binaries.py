@@ -12,7 +12,9 @@ works for the inline layout of Go ≥ 1.18 (older ones are listed with the reaso
 Mach-O files the section table is in the headers, so the section is always ahead; in ELF files it is read
 when ahead of the read position or still in the window (linkers put it just before the section header
 table, unless unstripped symbols come between). In a universal (fat) Mach-O file the first slice that has
-one is read (the slices of one build list the same crates, bar target-specific ones).
+one is read (the slices of one build list the same crates, bar target-specific ones). An ELF executable
+without the section whose `.comment` names rustc (rustc ≥ 1.73 writes `rustc version ...` there) is still
+a Rust executable, listed as one whose crates cannot be known.
 """
 
 from __future__ import annotations
@@ -41,12 +43,21 @@ _MAX_BUILD_INFO = 1024 * 1024
 """Bytes kept from the Go magic on: real build info is a few KiB, so more is not a plausible executable's."""
 _MAX_TABLE = 256 * 1024
 """A larger section header or name table is not a plausible executable's: give up rather than hold it."""
+_RUSTC = b"rustc version "
+"""What rustc (≥ 1.73) writes into an executable's `.comment` section."""
+_MAX_RUSTC_MARKS = 64
+"""Offsets of `_RUSTC` kept while reading: `.comment` may lie MiBs back when the section table is read."""
+_NO_LIST = (
+    "it was built by rustc without a cargo-auditable dependency list (`cargo auditable build`), "
+    "so which crates are in it cannot be known"
+)
 
 Read = Callable[[int], bytes]
 
 
 class _Stream:
-    """Reads forward in chunks, keeps the last `_WINDOW` bytes, and notes an aligned Go build info magic."""
+    """Reads forward in chunks, keeps the last `_WINDOW` bytes, notes an aligned Go build info magic and
+    where rustc's name appears."""
 
     def __init__(self, read: Read) -> None:
         self._read = read
@@ -55,6 +66,7 @@ class _Stream:
         self.end = 0
         self.go_at: int | None = None
         self._go_bytes = bytearray()
+        self.rustc_at: list[int] = []
 
     @property
     def go_magic(self) -> bool:
@@ -75,6 +87,7 @@ class _Stream:
                 self._go_bytes += data[at : at + _MAX_BUILD_INFO]
         elif len(self._go_bytes) < _MAX_BUILD_INFO:
             self._go_bytes += chunk[: _MAX_BUILD_INFO - len(self._go_bytes)]
+        self._note_rustc(start, chunk)
         self._chunks.append((start, chunk))
         self._kept += len(chunk)
         self.end += len(chunk)
@@ -103,6 +116,16 @@ class _Stream:
         while len(self._go_bytes) < min(size, _MAX_BUILD_INFO) and self.more():
             pass
         return bytes(self._go_bytes[:size])
+
+    def _note_rustc(self, start: int, chunk: bytes) -> None:
+        seam = self._tail(len(_RUSTC) - 1)  # a mark split between chunks is still seen, and only once
+        joined = seam + chunk[: len(_RUSTC) - 1]
+        hits = [start - len(seam) + at for at in (joined.find(_RUSTC),) if at >= 0]
+        at = chunk.find(_RUSTC)
+        while at >= 0 and len(hits) < _MAX_RUSTC_MARKS:
+            hits.append(start + at)
+            at = chunk.find(_RUSTC, at + 1)
+        self.rustc_at += hits[: _MAX_RUSTC_MARKS - len(self.rustc_at)]
 
     def _tail(self, size: int) -> bytes:
         return self._chunks[-1][1][-size:] if self._chunks else b""
@@ -233,7 +256,9 @@ def examine_binary(read: Read) -> Executable | None:
         if sections is not None and _GO_SECTION in sections:
             return _go_build_info(stream, sections[_GO_SECTION])
         if sections is not None and not stream.go_magic:
-            return _rust_section(stream, sections[_RUST_SECTION]) if _RUST_SECTION in sections else None
+            if _RUST_SECTION in sections:
+                return _rust_section(stream, sections[_RUST_SECTION])
+            return _rustc_built(stream, sections.get(".comment"))
         stream.drain()
         return _go_build_info(stream, None) if stream.go_magic else None
     if not (head.startswith(b"MZ") or head[:4] in _MACHO):
@@ -259,6 +284,13 @@ def _rust_section(stream: _Stream, section: tuple[int, int]) -> Executable:
         return Executable(RUST_BINARY, rust_packages=read_dependency_list(data))
     except RustAuditError as exc:
         return Executable(RUST_BINARY, unread_because=str(exc))
+
+
+def _rustc_built(stream: _Stream, comment: tuple[int, int] | None) -> Executable | None:
+    """A Rust executable with no dependency list, when its `.comment` section names rustc; else None."""
+    if comment is None or not any(comment[0] <= at < comment[0] + comment[1] for at in stream.rustc_at):
+        return None
+    return Executable(RUST_BINARY, unread_because=_NO_LIST)
 
 
 def _go_build_info(stream: _Stream, section: tuple[int, int] | None) -> Executable:
