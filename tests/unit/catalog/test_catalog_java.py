@@ -195,6 +195,15 @@ def test_an_upper_layer_deleting_or_replacing_a_fat_jar_drops_what_was_inside_it
     assert merge_layers([base, replaced]).unscanned == ()
 
 
+def test_a_link_replacing_a_jar_in_an_upper_layer_hides_what_was_inside_it(
+    build_layer: Callable[..., Path],
+) -> None:
+    io_jar = real_jar("commons-io")
+    base = catalog_layer(build_layer([("opt/app.jar", spring_boot_jar([io_jar]))]), GZIP, "sha256:0", LayerLimits())
+    link = catalog_layer(build_layer([("opt/app.jar", "symlink:/dev/null")]), GZIP, "sha256:1", LayerLimits())
+    assert merge_layers([base, link]).packages == ()
+
+
 def test_a_later_entry_for_the_same_archive_replaces_the_earlier_ones_packages(
     build_layer: Callable[..., Path],
 ) -> None:

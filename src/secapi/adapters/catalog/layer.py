@@ -22,12 +22,14 @@ from secapi.adapters.catalog.lockfiles import APP_FILE_BYTES_PER_LAYER
 from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, Reader, is_candidate, rule_for
 from secapi.adapters.catalog.streams import GuardedStream, LayerLimits
 from secapi.adapters.catalog.tarstream import describe_member, open_tar_stream
-from secapi.adapters.catalog.unread import MAX_LISTED, examine_member, might_be_unread, unlisted_item
+from secapi.adapters.catalog.unread import JAVA_ARCHIVES, MAX_LISTED, examine_member, might_be_unread, unlisted_item
 from secapi.domain.inventory import CATALOGER_VERSION, LayerInventory, LayerRejected, PackageRecord
 from secapi.domain.packages import UnscannedItem
 
 DEFAULT_LIMITS = LayerLimits()
 _OPAQUE = ".wh..wh..opq"
+_REPLACING_TAILS = DIRECTORY_TAILS + JAVA_ARCHIVES
+"""A link at such a path hides what lower layers had at and below it (a Java archive's packages are below it)."""
 
 
 def normalise(name: str) -> str | None:
@@ -83,7 +85,7 @@ class _LayerReader:
             if might_be_unread(member):
                 self._note(tar, member)
                 continue
-            if not member.isdir() and not member.isreg() and name.rstrip("/").endswith(DIRECTORY_TAILS):
+            if not member.isdir() and not member.isreg() and name.rstrip("/").endswith(_REPLACING_TAILS):
                 self._hide(normalise(name))
         return LayerInventory(
             digest=self._digest,
