@@ -232,7 +232,19 @@ def test_rustc_named_in_comment_is_a_rust_executable_even_megabytes_before_the_t
     assert found is not None
     assert (found.kind, found.rust_packages) == ("rust-binary", None)
     assert found.unread_because is not None
-    assert found.unread_because.startswith("it was built by rustc without a cargo-auditable dependency list")
+    assert found.unread_because.startswith("it was built without a cargo-auditable dependency list")
+
+
+def test_a_rust_executable_without_a_list_is_listed_in_its_layer(build_layer: Callable[..., Path]) -> None:
+    blob = build_layer([("usr/bin/rg", elf({".text": bytes(500), ".comment": RUSTC_COMMENT}), EXEC)])
+    layer = catalog_layer(blob, GZIP, "sha256:rg", LayerLimits())
+    assert layer.packages == {}
+    (item,) = layer.unscanned
+    assert (item.path, item.kind) == ("usr/bin/rg", "rust-binary")
+    assert item.reason == (
+        "a Rust executable: it was built without a cargo-auditable dependency list (`cargo auditable build`), "
+        "the only record of its crates; the crates built into it were not scanned"
+    )
 
 
 def test_rustc_named_outside_comment_is_no_evidence() -> None:

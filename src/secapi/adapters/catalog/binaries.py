@@ -48,8 +48,7 @@ _RUSTC = b"rustc version "
 _MAX_RUSTC_MARKS = 64
 """Offsets of `_RUSTC` kept while reading: `.comment` may lie MiBs back when the section table is read."""
 _NO_LIST = (
-    "it was built by rustc without a cargo-auditable dependency list (`cargo auditable build`), "
-    "so which crates are in it cannot be known"
+    "it was built without a cargo-auditable dependency list (`cargo auditable build`), the only record of its crates"
 )
 
 Read = Callable[[int], bytes]
