@@ -166,6 +166,8 @@ class Measured:
     """SecAPI only: the result's `unscanned` items."""
     remote_times: list[float] = field(default_factory=list)
     """Trivy only: the same image pulled from the registry (`--image-src remote`), fresh cache."""
+    baseline_mb: float = 0.0
+    """SecAPI only: the scanning process's RSS before the scan (interpreter and imports)."""
 
     @property
     def seconds(self) -> float:
@@ -196,6 +198,7 @@ def secapi_cold_scans(database_url: str, registry: str, image: str, repeat: int)
             done = json.loads(output.read_text())
         measured.times.append(done["seconds"])
         measured.peaks_mb.append(done["growth"] / 2**20)
+        measured.baseline_mb = done["baseline"] / 2**20
     packages = done["result"]["packages"]
     measured.raw_count = len(packages)
     for package in packages:
@@ -398,6 +401,23 @@ def _spread(times: list[float]) -> str:
     return f"{statistics.median(times) * 1000:.0f} ms (median; {min(times) * 1000:.0f}–{max(times) * 1000:.0f} of {len(times)})"
 
 
+def print_summary(results: dict[str, tuple[float, Measured, Measured | None]]) -> None:
+    """Time and memory of both scanners, one row per image (medians of the cold runs)."""
+    print("\n### time and memory, cold, same run\n")
+    print("| image | blobs MB | SecAPI scan | Trivy, OCI layout | Trivy, from the registry "
+          "| SecAPI RSS growth (peak RSS) | Trivy peak RSS |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for name, (size_mb, ours, theirs) in results.items():
+        secapi = f"{ours.seconds * 1000:.0f} ms"
+        memory = f"{ours.peak_mb:.1f} MB ({ours.baseline_mb + ours.peak_mb:.0f} MB)"
+        if theirs is None:
+            print(f"| {name} | {size_mb:.1f} | {secapi} | – | – | {memory} | – |")
+            continue
+        remote = f"{statistics.median(theirs.remote_times) * 1000:.0f} ms" if theirs.remote_times else "failed"
+        print(f"| {name} | {size_mb:.1f} | {secapi} | {theirs.seconds * 1000:.0f} ms | {remote} | {memory} "
+              f"| {theirs.peak_mb:.0f} MB |")  # fmt: skip
+
+
 def verdict(label: str, ok: bool, detail: str) -> bool:
     print(f"{'PASS' if ok else 'MISS'}: {label} ({detail})")
     return ok
@@ -454,6 +474,7 @@ async def main(args: argparse.Namespace) -> int:
     print(f"| second image sharing the base layer | {warm * 1000:.0f} ms ({warm / cold:.0%} of cold; "
           f"layers fetched: {fetched2}) | < 20 % |")  # fmt: skip
     explained = {name: print_comparison(name, *measured) for name, measured in results.items()}
+    print_summary(results)
     print()
     ok = verdict("cold scan < 1 s", cold < 1.0, f"{cold * 1000:.0f} ms")
     ok &= verdict("second image < 20 % of cold, base not fetched", warm / cold < 0.2 and fetched2[0] is False,
