@@ -2,7 +2,8 @@
 
 - `debian_apps`: a debootstrap'ed Debian 12 minbase rootfs, then an application layer holding a real `npm install`
   (node_modules and package-lock.json), a real `pip install --target` of wheels into a venv, the real esbuild Go
-  executable, uvx (a Rust executable with a cargo-auditable list, from uv's wheel), Debian's own jars from /usr/share/java and a Spring Boot style fat jar nesting them.
+  executable, uvx (a Rust executable with a cargo-auditable list, from uv's wheel), Debian's own jars from
+  /usr/share/java (three without pom.properties) and a Spring Boot style fat jar nesting them.
 - `rpm_images`: real RPM databases (go-rpmdb's public test data: UBI 8 Berkeley DB, CBL-Mariner 2.0 SQLite,
   SLES 15 SP3 NDB) at the paths their distributions use, next to a matching os-release.
 - `huge`: the Debian application image plus incompressible layers, ~1 GiB of blobs.

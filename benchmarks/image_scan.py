@@ -11,7 +11,7 @@ In one run:
 
 SecAPI's inventory is the `packages` of a real scan's result (through the real runner: resolve, download, catalog,
 match, persist); Trivy's is the CycloneDX components of
-`trivy image --input <OCI layout> --format cyclonedx --scanners '' --offline-scan --skip-db-update
+`trivy image --input <OCI layout> --format cyclonedx --scanners '' --list-all-pkgs --offline-scan --skip-db-update
 --skip-java-db-update --disable-telemetry --cache-dir <fresh>` (no vulnerability DB needed; the Java index DB is an
 empty one the script writes, so jars are identified from their own pom.properties/MANIFEST.MF, offline).
 
@@ -270,7 +270,7 @@ def _empty_java_db(cache: Path) -> None:
     (directory / "metadata.json").write_text(json.dumps(metadata))
 
 
-TRIVY_FLAGS = ("--format", "cyclonedx", "--scanners", "", "--offline-scan", "--skip-db-update",
+TRIVY_FLAGS = ("--format", "cyclonedx", "--scanners", "", "--list-all-pkgs", "--offline-scan", "--skip-db-update",
                "--skip-java-db-update", "--disable-telemetry", "--quiet")  # fmt: skip
 
 
@@ -398,7 +398,8 @@ def _spread(times: list[float]) -> str:
     """`median ms (min–max of n)`."""
     if len(times) == 1:
         return f"{times[0] * 1000:.0f} ms"
-    return f"{statistics.median(times) * 1000:.0f} ms (median; {min(times) * 1000:.0f}–{max(times) * 1000:.0f} of {len(times)})"
+    low, high = min(times) * 1000, max(times) * 1000
+    return f"{statistics.median(times) * 1000:.0f} ms (median; {low:.0f}–{high:.0f} of {len(times)})"
 
 
 def print_summary(results: dict[str, tuple[float, Measured, Measured | None]]) -> None:
