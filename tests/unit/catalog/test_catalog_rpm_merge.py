@@ -3,16 +3,19 @@ are filed under, and an honest `no-advisory-source` where OSV publishes nothing 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from secapi.adapters.catalog.rpm import parse_rpm_sqlite
 from secapi.adapters.osv.reader import iter_records
 from secapi.domain.advisories import normalize_ecosystem
 from secapi.domain.inventory import LayerInventory, PackageRecord, merge_layers
+from secapi.domain.osv_records import parse_osv_record
 from secapi.domain.packages import Package
-from secapi.domain.services.matching import VulnerabilityMatcher, lookup_key, matched_version
+from secapi.domain.services.matching import VulnerabilityMatcher, lookup_keys, matched_version
 from secapi.domain.services.vulndb_import import VulnDbImporter
 
 from support.fakes import InMemoryVulnerabilityStore
@@ -86,23 +89,34 @@ def test_red_hat_ecosystems_are_keyed_by_product_and_major(ecosystem: str, key: 
 
 
 @pytest.mark.parametrize(
-    ("ecosystem", "name"),
+    "ecosystem",
     [
-        ("AlmaLinux:9", "python3-libs"),
-        ("Rocky Linux:9", "python3-libs"),
-        ("Red Hat:enterprise_linux:9", "python3-libs"),
-        ("SUSE:Linux Enterprise Server 15 SP5", "python3.9"),
-        ("openSUSE:Leap 15.5", "python3.9"),
-        ("Photon OS:5.0", "python3.9"),
+        "AlmaLinux:9",
+        "Rocky Linux:9",
+        "Red Hat:enterprise_linux:9",
+        "SUSE:Linux Enterprise Server 15 SP5",
+        "openSUSE:Leap 15.5",
+        "Photon OS:5.0",
+        "Azure Linux:3",
     ],
 )
-def test_rpm_advisories_are_looked_up_by_the_name_their_ecosystem_files_them_under(ecosystem: str, name: str) -> None:
+def test_rpms_are_looked_up_by_binary_and_source_name_and_compared_by_their_own_version(ecosystem: str) -> None:
     package = Package(
         name="python3-libs", version="3.9.10-2.el9", ecosystem=ecosystem, source_name="python3.9",
         source_version="3.9.10-2.el9",
     )  # fmt: skip
-    assert lookup_key(package) == (ecosystem, name)
+    assert lookup_keys(package) == ((ecosystem, "python3-libs"), (ecosystem, "python3.9"))
     assert matched_version(package) == "3.9.10-2.el9"
+    same = msgspec.structs.replace(package, name="python3.9")
+    assert lookup_keys(same) == ((ecosystem, "python3.9"),)
+
+
+def test_debian_packages_are_still_looked_up_by_source_only() -> None:
+    package = Package(
+        name="libssl3", version="3.0.11-1~deb12u2", ecosystem="Debian:12", source_name="openssl",
+        source_version="3.0.11-1~deb12u2",
+    )  # fmt: skip
+    assert lookup_keys(package) == (("Debian:12", "openssl"),)
 
 
 async def test_an_almalinux_rpmdb_matches_real_alsa_records_by_binary_name_and_epoch(tmp_path: Path) -> None:
@@ -124,4 +138,34 @@ async def test_an_almalinux_rpmdb_matches_real_alsa_records_by_binary_name_and_e
     assert sorted((f.id, f.package.name, f.fixed_versions) for f in findings) == [
         ("ALSA-2022:7323", "python3", ("3.9.10-3.el9_0",)),
         ("ALSA-2022:7323", "python3-libs", ("3.9.10-3.el9_0",)),
+    ]
+
+
+async def test_an_advisory_naming_the_source_rpm_finds_its_binaries() -> None:
+    # Shaped like Rocky Linux's RLSA-2020:4641 (python38:3.8 module), which names the source RPM `babel`.
+    record = {
+        "id": "RLSA-2020:4641",
+        "modified": "2023-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "Rocky Linux:8", "name": "babel"},
+                "ranges": [
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [{"introduced": "0"}, {"fixed": "0:2.7.0-10.module+el8.4.0+570+c2eaf144"}],
+                    }
+                ],
+            }
+        ],
+    }
+    store = InMemoryVulnerabilityStore()
+    await store.upsert([parse_osv_record(json.dumps(record).encode())])
+    installed = PackageRecord(
+        kind="rpm", name="python38-babel", version="2.7.0-9.module+el8.3.0+100+aaaaaaaa", source_name="babel",
+        source_version="2.7.0-9.module+el8.3.0+100+aaaaaaaa", arch="noarch",
+    )  # fmt: skip
+    packages, _ = image('ID="rocky"\nVERSION_ID="8.9"\n', installed)
+    findings = await VulnerabilityMatcher(store).match(list(packages))
+    assert [(f.id, f.package.name, f.fixed_versions) for f in findings] == [
+        ("RLSA-2020:4641", "python38-babel", ("0:2.7.0-10.module+el8.4.0+570+c2eaf144",))
     ]

@@ -61,25 +61,34 @@ def coverage(ecosystems: Iterable[str], version: VulnDbVersion) -> tuple[Ecosyst
     return tuple(out)
 
 
-_BY_BINARY_NAME = frozenset({"red hat", "almalinux", "rocky linux"})
-"""RPM ecosystems whose OSV records name each binary package (`openssl-libs`, not `openssl`); SUSE, openSUSE,
-Photon OS and Azure Linux name the source RPM, as Debian, Ubuntu and Alpine name the source package."""
-
-
-def _by_binary(ecosystem: str) -> bool:
-    return ecosystem.partition(":")[0].lower() in _BY_BINARY_NAME
+def _is_rpm(ecosystem: str) -> bool:
+    return scheme_for_ecosystem(ecosystem).name == "rpm"
 
 
 def lookup_key(package: Package) -> tuple[str, str]:
     """(ecosystem, normalised name) under which advisories for `package` are filed.
 
-    Most distro advisories are filed under the source package (dpkg `Source:`, apk
-    origin, source RPM), so a binary package is looked up by its source name;
-    Red Hat, AlmaLinux and Rocky Linux file them under each binary RPM.
+    Distro advisories are filed under the source package (dpkg `Source:`, apk
+    origin), so a binary package is looked up by its source name; RPMs are
+    looked up by their own name first (`lookup_keys`).
     """
     ecosystem = normalize_ecosystem(package.ecosystem)
-    name = package.name if _by_binary(ecosystem) else package.source_name or package.name
+    name = package.name if _is_rpm(ecosystem) else package.source_name or package.name
     return ecosystem, normalize_package_name(ecosystem, name)
+
+
+def lookup_keys(package: Package) -> tuple[tuple[str, str], ...]:
+    """Every key advisories for `package` may be filed under.
+
+    RPM distributions' OSV records name binary RPMs (AlmaLinux: `python3-libs`, never its source
+    `python3.9`), source RPMs (SUSE and Rocky Linux, per OSV's ecosystem notes; Rocky's python38
+    module advisories name `babel`, not `python38-babel`) or either (Red Hat), so an installed RPM is
+    looked up under both its names; one advisory found both ways is still one finding.
+    """
+    first = lookup_key(package)
+    if not _is_rpm(first[0]) or not package.source_name or package.source_name == package.name:
+        return (first,)
+    return first, (first[0], normalize_package_name(first[0], package.source_name))
 
 
 def _coverage_of(
@@ -91,14 +100,16 @@ def _coverage_of(
 def _by_lookup_key(packages: Iterable[Package]) -> dict[tuple[str, str], list[Package]]:
     by_key: dict[tuple[str, str], list[Package]] = defaultdict(list)
     for package in packages:
-        by_key[lookup_key(package)].append(package)
+        for key in lookup_keys(package):
+            by_key[key].append(package)
     return by_key
 
 
 def matched_version(package: Package) -> str:
-    """The version compared with advisory ranges: the source version for distro packages that have one,
-    unless the advisories name the binary package (`_BY_BINARY_NAME`)."""
-    if _by_binary(package.ecosystem):
+    """The version compared with advisory ranges: the source version for distro packages that have one;
+    an RPM's own (a binary and its source RPM share version and release, and only the binary's carries
+    the epoch)."""
+    if _is_rpm(package.ecosystem):
         return package.version
     return package.source_version or package.version
 
