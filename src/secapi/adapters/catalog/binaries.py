@@ -1,48 +1,43 @@
 """Go and Rust executables told apart while their bytes stream past, in bounded memory.
 
 pyelftools and LIEF need a seekable file; a layer is a forward-only tar stream, and executables run to
-hundreds of MB. So this hand-reads the little it needs: the ELF header, then the section header table and
-its name table wherever each lies (Go's linker writes the table near the start, GNU ld at the end), keeping
-only a bounded window of the bytes already passed. Go's build info is also found by its magic (16-byte
-aligned, as the Go runtime writes it), which covers PE and Mach-O executables and ELF without section headers.
-From that magic on, up to `_MAX_BUILD_INFO` bytes are kept, so an ELF executable's build info can be parsed
-(gobuildinfo.py) wherever its section lies; in PE and Mach-O executables it is read from the magic on, which
-works for the inline layout of Go ≥ 1.18 (older ones are listed with the reason). A Rust executable's
-`.dep-v0` section (cargo-auditable) is read, at most `rustaudit.MAX_COMPRESSED` bytes of it: in PE and
-Mach-O files the section table is in the headers, so the section is always ahead; in ELF files it is read
-when ahead of the read position or still in the window (linkers put it just before the section header
-table, unless unstripped symbols come between). In a universal (fat) Mach-O file the first slice that has
-one is read (the slices of one build list the same crates, bar target-specific ones). An ELF executable
-without the section whose `.comment` names rustc (rustc ≥ 1.73 writes `rustc version ...` there) is still
-a Rust executable, listed as one whose crates cannot be known.
+hundreds of MB. So this hand-reads the little it needs (sectiontables.py): the ELF header, then the section
+header table and its name table wherever each lies (Go's linker writes the table near the start, GNU ld at the
+end), or PE and Mach-O section tables, keeping only a bounded window of the bytes already passed. Go's build
+info is also found by its magic (16-byte aligned, as the Go runtime writes it), which covers PE and Mach-O
+executables and ELF without section headers. From that magic on, up to `_MAX_BUILD_INFO` bytes are kept, so an
+ELF executable's build info can be parsed (gobuildinfo.py) wherever its section lies; in PE and Mach-O
+executables it is read from the magic on, which works for the inline layout of Go ≥ 1.18 (older ones are
+listed with the reason). A Rust executable's `.dep-v0` section (cargo-auditable) is read, at most
+`rustaudit.MAX_COMPRESSED` bytes of it: in PE and Mach-O files the section table is in the headers, so the
+section is always ahead; in ELF files it is read when ahead of the read position or still in the window
+(linkers put it just before the section header table, unless unstripped symbols come between). In a universal
+(fat) Mach-O file the first slice that has one is read (the slices of one build list the same crates, bar
+target-specific ones). An ELF executable without the section whose `.comment` names rustc (rustc ≥ 1.73 writes
+`rustc version ...` there) is still a Rust executable, listed as one whose crates cannot be known.
 """
 
 from __future__ import annotations
 
-import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from secapi.adapters.catalog.gobuildinfo import GoBuildInfo, parse_go_build_info
 from secapi.adapters.catalog.rustaudit import MAX_COMPRESSED, RustAuditError, RustPackages, read_dependency_list
+from secapi.adapters.catalog.sectiontables import elf_sections, macho_section, pe_section
 
 GO_BINARY, RUST_BINARY = "go-binary", "rust-binary"
 GO_MAGIC = b"\xff Go buildinf:"
 _GO_SECTION, _RUST_SECTION = ".go.buildinfo", ".dep-v0"  # cargo-auditable's dependency list
-_FAT = b"\xca\xfe\xba\xbe"
 _MACHO = frozenset(  # 32- and 64-bit, either byte order, and universal (fat) files
-    {b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe", _FAT}
+    {b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe"}
 )
-_MAX_SLICES = 16
-"""Architectures in one universal Mach-O file; real ones have two or three."""
 _CHUNK = 64 * 1024
 _WINDOW = 1024 * 1024
 """Bytes kept behind the read position, for a name table that precedes the section header table."""
 _MAX_BUILD_INFO = 1024 * 1024
 """Bytes kept from the Go magic on: real build info is a few KiB, so more is not a plausible executable's."""
-_MAX_TABLE = 256 * 1024
-"""A larger section header or name table is not a plausible executable's: give up rather than hold it."""
 _RUSTC = b"rustc version "
 """What rustc (≥ 1.73) writes into an executable's `.comment` section."""
 _MAX_RUSTC_MARKS = 64
@@ -138,101 +133,6 @@ def _aligned_magic(data: bytes, base: int) -> int:
     return at
 
 
-def _pe_dep_section(stream: _Stream) -> tuple[int, int] | None:
-    """The file offset and size of a PE file's `.dep-v0` section, from the section table after its headers."""
-    pointer = stream.bytes_at(0x3C, 4)
-    signature_at = struct.unpack("<I", pointer)[0] if pointer else 0
-    coff = stream.bytes_at(signature_at, 24) if 0x40 <= signature_at <= _MAX_TABLE else None
-    if coff is None or not coff.startswith(b"PE\0\0"):
-        return None
-    count, optional_size = struct.unpack_from("<H12xH", coff, 6)
-    table = stream.bytes_at(signature_at + 24 + optional_size, 40 * count) if 40 * count <= _MAX_TABLE else None
-    for at in range(0, len(table or b""), 40):
-        name, virtual_size, raw_size, raw_offset = struct.unpack_from("<8sI4xII", table or b"", at)
-        if name.rstrip(b"\0") == _RUST_SECTION.encode():
-            # The raw data is padded to the file alignment; the virtual size is the section's own.
-            return raw_offset, min(virtual_size, raw_size) if virtual_size else raw_size
-    return None
-
-
-_MACHO_LAYOUTS = {  # magic → byte order, header size, LC_SEGMENT(_64), its size, section size, section fields
-    b"\xcf\xfa\xed\xfe": ("<", 32, 0x19, 72, 80, "32xQQI"),
-    b"\xfe\xed\xfa\xcf": (">", 32, 0x19, 72, 80, "32xQQI"),
-    b"\xce\xfa\xed\xfe": ("<", 28, 0x1, 56, 68, "32xIII"),
-    b"\xfe\xed\xfa\xce": (">", 28, 0x1, 56, 68, "32xIII"),
-}
-
-
-def _fat_dep_section(head: bytes, stream: _Stream) -> tuple[int, int] | None:
-    """The `.dep-v0` section of the first slice of a universal Mach-O file that has one."""
-    count = struct.unpack_from(">I", head, 4)[0] if len(head) >= 8 else 0
-    if not 0 < count <= _MAX_SLICES:  # Java class files share the magic; their version reads as 45 or more
-        return None
-    slices = stream.bytes_at(8, 20 * count) or b""
-    for at in range(0, len(slices), 20):
-        offset = struct.unpack_from(">I", slices, at + 8)[0]
-        found = _macho_dep_section(stream.bytes_at(offset, 32) or b"", stream, base=offset)
-        if found is not None:
-            return found
-    return None
-
-
-def _macho_dep_section(head: bytes, stream: _Stream, base: int = 0) -> tuple[int, int] | None:
-    """The file offset and size of a Mach-O file's (or slice's, at `base`) `__DATA,.dep-v0` section."""
-    if head[:4] == _FAT:
-        return _fat_dep_section(head, stream) if base == 0 else None
-    layout = _MACHO_LAYOUTS.get(head[:4])
-    if layout is None or len(head) < 32:
-        return None
-    order, header_size, segment, segment_size, section_size, fields = layout
-    count, size = struct.unpack_from(order + "II", head, 16)
-    commands = stream.bytes_at(base + header_size, size) if size <= _MAX_TABLE else None
-    at = 0
-    for _ in range(count):
-        if commands is None or at + 8 > len(commands):
-            return None
-        command, command_size = struct.unpack_from(order + "II", commands, at)
-        body = commands[at : at + command_size]
-        if command == segment and len(body) >= segment_size:
-            listed = struct.unpack_from(order + "I", body, segment_size - 8)[0]
-            for entry in range(segment_size, segment_size + section_size * listed, section_size):
-                if entry + section_size > len(body):
-                    break
-                name, segname = body[entry : entry + 16].rstrip(b"\0"), body[entry + 16 : entry + 32].rstrip(b"\0")
-                if (name, segname) == (_RUST_SECTION.encode(), b"__DATA"):
-                    _, section_bytes, offset = struct.unpack_from(order + fields, body, entry)
-                    return base + offset, section_bytes
-        if command_size < 8:
-            return None
-        at += command_size
-    return None
-
-
-def _elf_sections(head: bytes, stream: _Stream) -> dict[str, tuple[int, int]] | None:
-    """An ELF file's sections by name (offset, size), or None when its header or tables are missing or implausible."""
-    if len(head) < 64 or head[4] not in (1, 2) or head[5] not in (1, 2):  # class: 32/64-bit; data: LE/BE
-        return None
-    wide, order = head[4] == 2, "<" if head[5] == 1 else ">"
-    shoff = struct.unpack_from(order + ("Q" if wide else "I"), head, 0x28 if wide else 0x20)[0]
-    entsize, count, names_index = struct.unpack_from(order + "HHH", head, 0x3A if wide else 0x2E)
-    if shoff == 0 or names_index >= count or entsize < (64 if wide else 40) or entsize * count > _MAX_TABLE:
-        return None
-    table = stream.bytes_at(shoff, entsize * count)
-    if table is None:
-        return None
-    layout = order + ("I20xQQ" if wide else "I12xII")  # sh_name, then sh_offset and sh_size
-    sections = [struct.unpack_from(layout, table, i * entsize) for i in range(count)]
-    _, names_offset, names_size = sections[names_index]
-    names = stream.bytes_at(names_offset, names_size) if names_size <= _MAX_TABLE else None
-    if names is None:
-        return None
-    return {
-        names[name : names.find(b"\0", name)].decode("latin-1"): (offset, size)
-        for name, offset, size in sections
-        if name < len(names)
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class Executable:
     """A Go or Rust executable, with its build info or dependency list when it could be read."""
@@ -251,7 +151,7 @@ def examine_binary(read: Read) -> Executable | None:
         return None
     head = stream.bytes_at(0, min(stream.end, 64)) or b""
     if head.startswith(b"\x7fELF"):
-        sections = _elf_sections(head, stream)
+        sections = elf_sections(head, stream.bytes_at)
         if sections is not None and _GO_SECTION in sections:
             return _go_build_info(stream, sections[_GO_SECTION])
         if sections is not None and not stream.go_magic:
@@ -262,7 +162,8 @@ def examine_binary(read: Read) -> Executable | None:
         return _go_build_info(stream, None) if stream.go_magic else None
     if not (head.startswith(b"MZ") or head[:4] in _MACHO):
         return None
-    dep_section = _pe_dep_section(stream) if head.startswith(b"MZ") else _macho_dep_section(head, stream)
+    bytes_at, name = stream.bytes_at, _RUST_SECTION
+    dep_section = pe_section(name, bytes_at) if head.startswith(b"MZ") else macho_section(name, head, bytes_at)
     if dep_section is not None:
         return _rust_section(stream, dep_section)
     stream.drain()
