@@ -3,7 +3,8 @@
 - `debian_apps`: a debootstrap'ed Debian 12 minbase rootfs, then an application layer holding a real `npm install`
   (node_modules and package-lock.json), a real `pip install --target` of wheels into a venv, the real esbuild Go
   executable, uvx (a Rust executable with a cargo-auditable list, from uv's wheel), Debian's own jars from
-  /usr/share/java (three without pom.properties) and a Spring Boot style fat jar nesting them.
+  /usr/share/java (three without pom.properties) and a Spring Boot style fat jar nesting them; a last layer of
+  whiteouts removes PyYAML and one of the jars.
 - `rpm_images`: real RPM databases (go-rpmdb's public test data: UBI 8 Berkeley DB, CBL-Mariner 2.0 SQLite,
   SLES 15 SP3 NDB) at the paths their distributions use, next to a matching os-release.
 - `huge`: the Debian application image plus incompressible layers, ~1 GiB of blobs.
@@ -157,9 +158,14 @@ def rootfs_layer(root: Path) -> Layer:
     return tree_layer({"": root})
 
 
+REMOVALS = ("opt/venv/lib/python3.11/site-packages/.wh.PyYAML-6.0.1.dist-info", "opt/java/lib/.wh.gson-2.10.jar")
+"""A last layer's whiteouts, as `pip uninstall pyyaml` and `rm gson-2.10.jar` leave them: PyYAML is gone from
+the image, gson is still there, nested in app.jar. Both scanners must apply them."""
+
+
 def debian_apps(rootfs: Path) -> Image:
-    """Debian 12 minbase plus the application layer."""
-    return Image([rootfs_layer(ensure_rootfs(rootfs)), app_layer()])
+    """Debian 12 minbase, the application layer, and a layer removing some of it (`REMOVALS`)."""
+    return Image([rootfs_layer(ensure_rootfs(rootfs)), app_layer(), layer(dict.fromkeys(REMOVALS, b""))])
 
 
 def ensure_rpm_databases(source: Path | None = None) -> Path:
