@@ -12,6 +12,7 @@ from secapi.adapters.catalog import catalog_layer
 from secapi.adapters.catalog.lockfiles import (
     GEMSPEC_CAP,
     MAX_ENTRIES_LISTED,
+    TEST_LOCKFILE,
     UNSCANNABLE_ENTRY,
     app_file_cap,
     read_app_file,
@@ -145,9 +146,7 @@ def test_a_lockfile_that_cannot_be_read_is_skipped_with_the_reason(
         "root/go/pkg/mod/github.com/x/y@v1.0.0/web/yarn.lock",
         "usr/lib/python3/dist-packages/notebook/static/package-lock.json",
         "usr/local/lib/python3.12/site-packages/jupyterlab/staging/yarn.lock",
-        "app/test/fixtures/package-lock.json",
-        "src/spec/fixtures/Gemfile.lock",
-        "app/examples/web/yarn.lock",
+        "app/node_modules/lodash/test/fixtures/package-lock.json",  # test data of a dependency: not even listed
         "usr/share/rubygems-integration/all/specifications/rake-13.0.6.gemspec",  # Debian's ruby-rake: dpkg has it
         "root/.nuget/packages/dotnet-ef/8.0.0/tools/net8.0/any/dotnet-ef.deps.json",
         "app/lib/rexml-3.2.5.gemspec",  # not an installed gem's specification
@@ -297,3 +296,16 @@ def test_a_layer_lists_at_most_max_listed_unscannable_entries_and_counts_the_res
     assert len(entries) == MAX_LISTED + 1
     assert entries[-1].path == "sha256:aa"
     assert entries[-1].reason == f"{300 - MAX_LISTED} more {UNSCANNABLE_ENTRY} items in this layer were not listed"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["app/test/fixtures/package-lock.json", "src/spec/fixtures/Gemfile.lock", "app/examples/web/yarn.lock"],
+)
+def test_an_apps_test_data_lockfile_is_listed_never_parsed(build_layer: LayerBuilder, path: str) -> None:
+    # Not parsed: the bytes are not even a lockfile; listed, so the clean answer says where it did not look.
+    image = merge_layers([layer(build_layer, "sha256:aa", [(path, b"\x00 not a lockfile " * 1000)])])
+    assert not image.packages
+    [item] = image.unscanned
+    assert (item.path, item.kind) == (f"sha256:aa:{path}", TEST_LOCKFILE)
+    assert "taken as test data" in item.reason

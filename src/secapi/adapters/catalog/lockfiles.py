@@ -9,7 +9,8 @@ development dependencies it pins are scanned too, though an image built with `--
 
 Which not: a lockfile inside a dependency (under `node_modules/`, `vendor/`, a gem or Cargo source directory,
 the Go module cache, `site-packages/`) describes how that dependency is developed, not what the image runs, and
-one under a test, fixture or example directory is test data; both would be false positives (Trivy, for one,
+one under a test, fixture or example directory is test data (the application's own are listed as unscanned,
+`test-lockfile`, never parsed); both would be false positives (Trivy, for one,
 reads installed-package metadata in images and leaves lockfiles to repository scans for the same reason).
 Neither is a NuGet package cache's `.deps.json`. Gem specifications under `usr/share/rubygems-integration/`
 belong to Debian's `ruby-*` packages only, already reported from the dpkg database, whose advisories account
@@ -37,7 +38,12 @@ from secapi.domain.lockfiles import LockfileError, LockfileParser, ParsedLockfil
 from secapi.domain.packages import UnscannedItem
 
 KiB, MiB = 1024, 1024 * 1024
-UNSCANNABLE_ENTRY = "unscannable-entry"
+UNSCANNABLE_ENTRY, TEST_LOCKFILE = "unscannable-entry", "test-lockfile"
+TEST_DATA = 0
+"""The cap of a lockfile under a test, fixture or example directory: it is listed as test data, not read."""
+_TEST_REASON = (
+    "a lockfile under a test, fixture or example directory, taken as test data: its packages were not scanned"
+)
 MAX_ENTRIES_LISTED = 50
 """Unscannable entries of one file listed one by one; one more item counts the rest."""
 
@@ -79,11 +85,17 @@ class AppFile:
 
 
 def app_file_cap(path: str) -> int | None:
-    """The size cap for a normalised path if it is an application's lockfile or manifest, else None."""
+    """The size cap for a normalised path if it is an application's lockfile or manifest, else None.
+
+    `TEST_DATA` (0) for one under an application's test, fixture or example directory: listed, never read.
+    """
     directory, _, name = path.rpartition("/")
     parts = directory.split("/") if directory else []
-    if _TEST_DIRS.intersection(parts):
-        return None
+    cap = _cap(path, name, parts)
+    return TEST_DATA if cap is not None and _TEST_DIRS.intersection(parts) else cap
+
+
+def _cap(path: str, name: str, parts: list[str]) -> int | None:
     if name.endswith(".gemspec"):
         wanted = parts[-1:] == ["specifications"] or parts[-2:] == ["specifications", "default"]
         return GEMSPEC_CAP if wanted and not path.startswith(_DEBIAN_PACKAGED_GEMS) else None
@@ -104,6 +116,8 @@ def _outside_dependencies(parts: list[str]) -> bool:
 
 def read_app_file(path: str, data: bytes) -> AppFile:
     """Parse one file `app_file_cap` accepted; ValueError (naming the problem) when it cannot be read."""
+    if app_file_cap(path) == TEST_DATA:
+        return AppFile(records=(), unscanned=(UnscannedItem(path=path, kind=TEST_LOCKFILE, reason=_TEST_REASON),))
     name = path.rpartition("/")[2]
     try:
         text = data.decode("utf-8")

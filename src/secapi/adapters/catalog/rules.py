@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from secapi.adapters.catalog.apk import parse_apk_installed
 from secapi.adapters.catalog.dpkg import parse_dpkg_status, parse_dpkg_status_d
-from secapi.adapters.catalog.lockfiles import NAME_TAILS, AppFile, app_file_cap, read_app_file
+from secapi.adapters.catalog.lockfiles import NAME_TAILS, TEST_DATA, AppFile, app_file_cap, read_app_file
 from secapi.adapters.catalog.npm import parse_npm_package_json
 from secapi.adapters.catalog.opkg import parse_opkg_status
 from secapi.adapters.catalog.python import parse_python_metadata
@@ -104,7 +104,8 @@ def rule_for(path: str) -> FileRule | None:
 
 @functools.cache
 def _app_file_rule(cap: int) -> FileRule:
-    return FileRule(cap, truncatable=False, parse=None, read=read_app_file)
+    # A lockfile of test data (cap 0) is read as an empty prefix: listed by `read_app_file`, never parsed.
+    return FileRule(cap, truncatable=cap == TEST_DATA, parse=None, read=read_app_file)
 
 
 def is_candidate(name: str) -> bool:
