@@ -295,7 +295,10 @@ def test_a_layer_lists_at_most_max_listed_unscannable_entries_and_counts_the_res
     entries = [i for i in image.unscanned if i.kind == UNSCANNABLE_ENTRY]
     assert len(entries) == MAX_LISTED + 1
     assert entries[-1].path == "sha256:aa"
-    assert entries[-1].reason == f"{300 - MAX_LISTED} more {UNSCANNABLE_ENTRY} items in this layer were not listed"
+    assert (
+        entries[-1].reason
+        == f"{300 - MAX_LISTED} more lockfile entries that could not be scanned in this layer were not listed"
+    )
 
 
 @pytest.mark.parametrize(

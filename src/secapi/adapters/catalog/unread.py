@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from secapi.adapters.catalog.binaries import GO_BINARY, RUST_BINARY, Executable, examine_binary
 from secapi.adapters.catalog.gobuildinfo import GoPackages, go_packages
 from secapi.adapters.catalog.java import DEFAULT_JAVA_LIMITS, JAVA_ARCHIVE, read_java_archive, too_large
+from secapi.adapters.catalog.lockfiles import UNSCANNABLE_ENTRY
 from secapi.adapters.catalog.rustaudit import RustPackages
 from secapi.domain.inventory import PackageRecord
 from secapi.domain.packages import UnscannedItem
@@ -25,7 +26,12 @@ JAVA_ARCHIVES = (".jar", ".war", ".ear")
 _MIN_EXECUTABLE = 64
 """No ELF, PE or Mach-O executable is smaller than its 64-byte ELF header, the smallest of the three."""
 _UNREAD = {GO_BINARY: ("a Go executable", "modules"), RUST_BINARY: ("a Rust executable", "crates")}
-_PLURALS = {GO_BINARY: "Go executables", RUST_BINARY: "Rust executables", JAVA_ARCHIVE: "Java archives"}
+_PLURALS = {
+    GO_BINARY: "Go executables",
+    RUST_BINARY: "Rust executables",
+    JAVA_ARCHIVE: "Java archives",
+    UNSCANNABLE_ENTRY: "lockfile entries that could not be scanned",
+}
 _MAX_NAMED = 20
 """Local replacements named in one item's reason; the rest are counted."""
 
