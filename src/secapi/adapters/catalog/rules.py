@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from secapi.adapters.catalog.apk import parse_apk_installed
 from secapi.adapters.catalog.dpkg import parse_dpkg_status, parse_dpkg_status_d
-from secapi.adapters.catalog.lockfiles import NAME_TAILS, AppFile, app_file_cap, read_app_file
 from secapi.adapters.catalog.lockfiles import NAME_TAILS, TEST_DATA, AppFile, app_file_cap, read_app_file
 from secapi.adapters.catalog.npm import parse_npm_package_json
 from secapi.adapters.catalog.opkg import parse_opkg_status
