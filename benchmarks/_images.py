@@ -153,6 +153,24 @@ def app_layer() -> Layer:
     return tree_layer(trees)
 
 
+def distro_language_files() -> Path:
+    """This host's Debian-packaged language metadata: python3-* `*-info` under /usr/lib/python3/dist-packages,
+    nodejs's bundled npm (/usr/lib/node_modules/npm) and node-* packages (/usr/share/nodejs), copied as they are."""
+    root = ARTEFACTS / "distro-langs"
+    if not root.exists():
+        staging = root.with_suffix(".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        site = Path("/usr/lib/python3/dist-packages")
+        for entry in sorted(site.glob("*-info")):
+            target = staging / "usr/lib/python3/dist-packages" / entry.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if entry.is_dir() else shutil.copyfile)(entry, target)
+        for tree in ("usr/lib/node_modules/npm", "usr/share/nodejs"):
+            shutil.copytree(Path("/") / tree, staging / tree, symlinks=True)
+        staging.rename(root)
+    return root
+
+
 def rootfs_layer(root: Path) -> Layer:
     """A rootfs as one gzip layer."""
     return tree_layer({"": root})
@@ -161,6 +179,11 @@ def rootfs_layer(root: Path) -> Layer:
 REMOVALS = ("opt/venv/lib/python3.11/site-packages/.wh.PyYAML-6.0.1.dist-info", "opt/java/lib/.wh.gson-2.10.jar")
 """A last layer's whiteouts, as `pip uninstall pyyaml` and `rm gson-2.10.jar` leave them: PyYAML is gone from
 the image, gson is still there, nested in app.jar. Both scanners must apply them."""
+
+
+def debian_distro_languages(rootfs: Path) -> Image:
+    """Debian 12 minbase plus Debian's own Python and Node packages' metadata (`distro_language_files`)."""
+    return Image([rootfs_layer(ensure_rootfs(rootfs)), tree_layer({"": distro_language_files()})])
 
 
 def debian_apps(rootfs: Path) -> Image:

@@ -332,6 +332,8 @@ def explain(kind: str, keys: set[str], ours: Measured, theirs: Measured) -> tupl
         paths = theirs.paths.get((kind, key), set())
         if kind == "golang" and version == "(no version)":
             reason = "Go main module built as `(devel)`: no version, SecAPI leaves it out"
+        elif kind == "npm" and paths and all(path.startswith("usr/share/nodejs/") for path in paths):
+            reason = "a Debian node-* package's package.json in /usr/share/nodejs (dpkg's, not under node_modules/)"
         elif kind == "npm" and paths and not any("node_modules/" in path for path in paths):
             reason = "the application's own package.json, not an installed package"
         elif kind == "cargo" and any(f"{name} {version} " in text for text in rust):
@@ -429,7 +431,7 @@ def comparison_images(args: argparse.Namespace) -> dict[str, Image]:
     if args.smoke:
         return {"debian-synthetic": debian_image(app_layer())}
     apps = _images.debian_apps(args.rootfs)
-    images = {"debian-apps": apps}
+    images = {"debian-apps": apps, "debian-distro-languages": _images.debian_distro_languages(args.rootfs)}
     images.update(_images.rpm_images(_images.ensure_rpm_databases(args.go_rpmdb)))
     if args.huge_mib:
         images["debian-apps-1gib"] = _images.huge(apps, args.huge_mib * 1024 * 1024)
