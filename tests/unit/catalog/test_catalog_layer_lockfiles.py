@@ -19,6 +19,7 @@ from secapi.adapters.catalog.lockfiles import (
 )
 from secapi.adapters.catalog.rules import is_candidate, rule_for
 from secapi.adapters.catalog.unread import MAX_LISTED
+from secapi.adapters.lockfiles.registry import parse_lockfile
 from secapi.domain.inventory import LOCKFILE, ImageInventory, LayerInventory, merge_layers
 from secapi.domain.packages import Package
 
@@ -312,3 +313,25 @@ def test_an_apps_test_data_lockfile_is_listed_never_parsed(build_layer: LayerBui
     [item] = image.unscanned
     assert (item.path, item.kind) == (f"sha256:aa:{path}", TEST_LOCKFILE)
     assert "taken as test data" in item.reason
+
+
+_UPLOAD_DIRECTORIES = ("yarn-v1", "yarn-berry", "pnpm-v6", "pnpm-v9", "cargo", "poetry", "pipenv", "uv", "composer")
+UPLOAD_FIXTURES = [
+    *(path for directory in _UPLOAD_DIRECTORIES for path in sorted((LOCKFILE_FIXTURES / directory).iterdir())),
+    LOCKFILE_FIXTURES / "npm-v1" / "package-lock.json",
+    LOCKFILE_FIXTURES / "shrinkwrap-v2" / "npm-shrinkwrap.json",
+]
+
+
+@pytest.mark.parametrize("fixture", UPLOAD_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_lockfile_in_a_layer_yields_what_its_upload_yields(build_layer: LayerBuilder, fixture: Path) -> None:
+    path = f"srv/app/{fixture.name}"
+    uploaded = parse_lockfile(fixture.name, fixture.read_text(encoding="utf-8"))
+    image = merge_layers([layer(build_layer, "sha256:aa", [(path, fixture.read_bytes())])])
+    assert uploaded.packages
+    assert {(p.ecosystem, p.name, p.version, p.purl) for p in image.packages} == {
+        (p.ecosystem, p.name, p.version, p.purl) for p in uploaded.packages
+    }
+    assert {p.location for p in image.packages} == {f"sha256:aa:{path}"}
+    listed = [i for i in image.unscanned if i.kind == UNSCANNABLE_ENTRY]
+    assert len(listed) == min(len(uploaded.unscannable), MAX_ENTRIES_LISTED)
