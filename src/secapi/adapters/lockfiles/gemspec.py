@@ -4,7 +4,8 @@ These files are Ruby source. Nothing is executed: only the lines RubyGems' `Gem:
 writes for the identity of the gem are read, under this grammar (anything else in the file is ignored):
 
     block    := 'Gem::Specification.new do |' VAR '|'          (the first such line; VAR is an identifier)
-    identity := VAR '.' ('name' | 'version' | 'platform') ' = ' STRING ['.freeze']   (a whole line)
+    identity := VAR '.' ('name' | 'version' | 'platform') '=' STRING ['.freeze']   (a whole line, spaces
+                aside; the first assignment of each field counts, later ones and other receivers are ignored)
     STRING   := '"' (any character but '"', '\\' or '#{' | '\\' one of '"', '\\', '#')* '"'
               | "'" (any character but "'" or '\\' | '\\' one of "'", '\\')* "'"
 
