@@ -177,6 +177,31 @@ def test_a_layer_with_java_archives_gives_maven_packages_at_their_locations(
     }
 
 
+def test_a_jenkins_plugin_is_read_like_a_war(build_layer: Callable[..., Path]) -> None:
+    lang = real_jar("commons-lang3")
+    plugin = zip_bytes(
+        {
+            "META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\r\nShort-Name: workflow-support\r\n\r\n",
+            "META-INF/maven/org.jenkins-ci.plugins.workflow/workflow-support/pom.properties": pom_properties(
+                "org.jenkins-ci.plugins.workflow", "workflow-support", "865.v43e78cc44e0d"
+            ),
+            f"WEB-INF/lib/{lang.file_name}": lang.data(),
+        }
+    )
+    blob = build_layer([("var/jenkins_home/plugins/workflow-support.jpi", plugin)])
+    layer = catalog_layer(blob, GZIP, "sha256:jenkins", LayerLimits())
+    assert identities(layer.packages) == {
+        "var/jenkins_home/plugins/workflow-support.jpi": {
+            (
+                "org.jenkins-ci.plugins.workflow:workflow-support",
+                "865.v43e78cc44e0d",
+                "pkg:maven/org.jenkins-ci.plugins.workflow/workflow-support@865.v43e78cc44e0d",
+            )
+        },
+        f"var/jenkins_home/plugins/workflow-support.jpi/WEB-INF/lib/{lang.file_name}": {maven(lang)},
+    }
+
+
 def test_an_upper_layer_deleting_or_replacing_a_fat_jar_drops_what_was_inside_it(
     build_layer: Callable[..., Path],
 ) -> None:

@@ -1,4 +1,4 @@
-"""Java archives (.jar, .war, .ear) in a layer → Maven packages, read from the archives' own metadata.
+"""Java archives (.jar, .war, .ear, Jenkins' .hpi and .jpi) in a layer → Maven packages, from their own metadata.
 
 A zip needs random access and a layer is a forward-only tar stream, so an archive is read into memory whole,
 at most `JavaLimits.max_archive_bytes` of it; a bigger one is listed, not read. The buffer is released before
@@ -30,7 +30,8 @@ from secapi.domain.packages import UnscannedItem
 
 KiB, MiB = 1024, 1024 * 1024
 JAVA_ARCHIVE = "java-archive"
-NESTED_ARCHIVES = (".jar", ".war", ".ear")
+JAVA_ARCHIVES = (".jar", ".war", ".ear", ".hpi", ".jpi")
+"""Zip-based Java archives by name: jars, web and enterprise archives, Jenkins plugins (`.hpi`, `.jpi`)."""
 MAX_LOCATIONS = 200
 """Locations with reasons listed for one archive in the layer (as many as a layer lists of one kind)."""
 
@@ -203,7 +204,7 @@ class _Reader:
 
 
 def _is_archive(info: zipfile.ZipInfo) -> bool:
-    return info.filename.lower().endswith(NESTED_ARCHIVES)  # (ZipInfo.is_dir raises on an empty name)
+    return info.filename.lower().endswith(JAVA_ARCHIVES)  # (ZipInfo.is_dir raises on an empty name)
 
 
 def directory_bytes(data: bytes) -> int | None:

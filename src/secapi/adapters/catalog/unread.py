@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from secapi.adapters.catalog.binaries import GO_BINARY, RUST_BINARY, Executable, examine_binary
 from secapi.adapters.catalog.gobuildinfo import GoPackages, go_packages
-from secapi.adapters.catalog.java import DEFAULT_JAVA_LIMITS, JAVA_ARCHIVE, read_java_archive, too_large
+from secapi.adapters.catalog.java import (
+    DEFAULT_JAVA_LIMITS,
+    JAVA_ARCHIVE,
+    JAVA_ARCHIVES,
+    read_java_archive,
+    too_large,
+)
 from secapi.adapters.catalog.lockfiles import UNSCANNABLE_ENTRY
 from secapi.adapters.catalog.rustaudit import RustPackages
 from secapi.domain.inventory import PackageRecord
@@ -22,7 +28,6 @@ from secapi.domain.packages import UnscannedItem
 GO_MODULE_LOCAL, GO_DEVEL_TOOLCHAIN = "go-module-local", "go-devel-toolchain"
 MAX_LISTED = 200
 """Items of one kind listed per layer; a layer of 5,000 jars gets 200 and one item counting the rest."""
-JAVA_ARCHIVES = (".jar", ".war", ".ear")
 _MIN_EXECUTABLE = 64
 """No ELF, PE or Mach-O executable is smaller than its 64-byte ELF header, the smallest of the three."""
 _UNREAD = {GO_BINARY: ("a Go executable", "modules"), RUST_BINARY: ("a Rust executable", "crates")}
