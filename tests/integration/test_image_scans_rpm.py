@@ -40,7 +40,11 @@ SLES_15 = b'NAME="SLES"\nVERSION="15-SP3"\nVERSION_ID="15.3"\nPRETTY_NAME="SUSE 
 SPECS = [
     Spec("python3.9", "3.9.10", "2.el9", subpackages=("python3", "python3-libs"), main_package=False),
     Spec("openssl", "3.0.1", "47.el9_1", epoch=1, subpackages=("openssl-libs",)),
-]
+    Spec(
+        "nodejs", "18.10.0", "1.module_el9.1.0+14+3dc0c2d2", epoch=1,
+        defines={"modularitylabel": "nodejs:18:9010020221004164026:rhel9"},
+    ),
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -110,11 +114,14 @@ async def test_an_almalinux_image_built_by_rpm_is_matched_against_alsa_records(
     vulnerabilities = result["vulnerabilities"]
     assert isinstance(vulnerabilities, list)
     # Filed under the binary names python3 and python3-libs, not the source RPM python3.9; openssl is
-    # installed at ALSA-2023:0946's fix, 1:3.0.1-47.el9_1, so it is not affected.
+    # installed at ALSA-2023:0946's fix, 1:3.0.1-47.el9_1, so it is not affected; nodejs of the 18 stream
+    # gets the nodejs:18 update, not the nodejs:20 one (ALSA-2024:1688), although below both fixes.
     assert sorted((v["id"], v["package"]["name"], v["location"]) for v in vulnerabilities) == [
         ("ALSA-2022:7323", "python3", database),
         ("ALSA-2022:7323", "python3-libs", database),
+        ("ALSA-2022:8832", "nodejs", database),
     ]
+    assert "rpmmod=nodejs:18:9010020221004164026:rhel9" in packages(result)["nodejs"][2]
     assert result["unscanned"] == []
 
 

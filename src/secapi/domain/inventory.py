@@ -50,9 +50,8 @@ class PackageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     ecosystem: str | None = None
     """The OSV ecosystem, where the file itself decides it (lockfiles: kind `lockfile`); else from the kind or OS."""
     modularity_label: str | None = None
-    """rpm only: the module stream a package came from (`nodejs:18:8090020240315081818:a75119d5`), kept so
-    the inventory can tell streams apart; matching does not use it, since OSV's RPM records write the
-    stream into the fixed version's release (`...module+el8.9.0+...`), which the RPM order compares."""
+    """rpm only: the module stream a package came from (`nodejs:18:8090020240315081818:a75119d5`); it
+    reaches matching as the purl's `rpmmod` qualifier, so one stream's advisories skip another's packages."""
 
 
 class LayerInventory(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,19 +114,22 @@ def _encode(segment: str) -> str:
 
 
 def distro_purl(record: PackageRecord, os: OsInfo) -> str:
-    """`pkg:deb/debian/libc6@2.36-9%2Bdeb12u3?arch=amd64&distro=debian-12` (apk likewise; rpm's epoch is a
-    qualifier: `pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1&distro=rocky-9.3`)."""
+    """`pkg:deb/debian/libc6@2.36-9%2Bdeb12u3?arch=amd64&distro=debian-12` (apk likewise; rpm's epoch and
+    module stream are qualifiers, the stream as Red Hat's purls write it:
+    `pkg:rpm/rocky/nodejs@18.19.0-1.module%2Bel9.3.0%2B35?arch=x86_64&distro=rocky-9.3&epoch=1&rpmmod=nodejs:18:...`)."""
     kind = {DPKG: "deb", APK: "apk", RPM: "rpm"}[record.kind]
     version, qualifiers = record.version, []
     if record.arch:
         qualifiers.append(f"arch={_encode(record.arch)}")
-    if record.kind == RPM and ":" in version:
-        epoch, _, version = version.partition(":")
-        qualifiers.append(f"epoch={_encode(epoch)}")
     release = os.version_id or (os.ecosystem or "").partition(":")[2].lstrip("v")
     if release:
         qualifiers.append(f"distro={_encode(f'{os.id}-{release}')}")
-    query = "?" + "&".join(qualifiers) if qualifiers else ""
+    if record.kind == RPM and ":" in version:
+        epoch, _, version = version.partition(":")
+        qualifiers.append(f"epoch={_encode(epoch)}")
+    if record.kind == RPM and record.modularity_label:
+        qualifiers.append(f"rpmmod={_encode(record.modularity_label)}")
+    query = "?" + "&".join(qualifiers) if qualifiers else ""  # keys in order, as canonical purls have them
     return f"pkg:{kind}/{_encode(os.id)}/{_encode(record.name)}@{_encode(version)}{query}"
 
 

@@ -46,7 +46,7 @@ def test_rpm_packages_on_rocky_get_its_ecosystem_and_an_rpm_purl() -> None:
             "Rocky Linux:9",
             "openssl-libs",
             "1:3.0.7-27.el9",
-            "pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1&distro=rocky-9.3",
+            "pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=x86_64&distro=rocky-9.3&epoch=1",
             "openssl",
         )
     ]
@@ -55,7 +55,7 @@ def test_rpm_packages_on_rocky_get_its_ecosystem_and_an_rpm_purl() -> None:
 def test_rpm_packages_where_osv_has_no_data_are_listed_and_said_to_be_unmatched() -> None:
     packages, unscanned = image(AMAZON_2, OPENSSL_LIBS)
     assert [(p.ecosystem, p.name, p.purl) for p in packages] == [
-        ("rpm", "openssl-libs", "pkg:rpm/amzn/openssl-libs@3.0.7-27.el9?arch=x86_64&epoch=1&distro=amzn-2")
+        ("rpm", "openssl-libs", "pkg:rpm/amzn/openssl-libs@3.0.7-27.el9?arch=x86_64&distro=amzn-2&epoch=1")
     ]
     assert unscanned == [
         (
@@ -145,6 +145,7 @@ async def test_an_advisory_naming_the_source_rpm_finds_its_binaries() -> None:
     # Shaped like Rocky Linux's RLSA-2020:4641 (python38:3.8 module), which names the source RPM `babel`.
     record = {
         "id": "RLSA-2020:4641",
+        "summary": "Moderate: python38:3.8 security update",
         "modified": "2023-01-01T00:00:00Z",
         "affected": [
             {
@@ -163,9 +164,49 @@ async def test_an_advisory_naming_the_source_rpm_finds_its_binaries() -> None:
     installed = PackageRecord(
         kind="rpm", name="python38-babel", version="2.7.0-9.module+el8.3.0+100+aaaaaaaa", source_name="babel",
         source_version="2.7.0-9.module+el8.3.0+100+aaaaaaaa", arch="noarch",
+        modularity_label="python38:3.8:8030020210201230445:4a68dabc",
     )  # fmt: skip
     packages, _ = image('ID="rocky"\nVERSION_ID="8.9"\n', installed)
     findings = await VulnerabilityMatcher(store).match(list(packages))
     assert [(f.id, f.package.name, f.fixed_versions) for f in findings] == [
         ("RLSA-2020:4641", "python38-babel", ("0:2.7.0-10.module+el8.4.0+570+c2eaf144",))
     ]
+
+
+NODEJS_18 = PackageRecord(
+    kind="rpm", name="nodejs", version="1:18.10.0-1.module_el9.1.0+14+3dc0c2d2", source_name="nodejs",
+    source_version="1:18.10.0-1.module_el9.1.0+14+3dc0c2d2", arch="x86_64",
+    modularity_label="nodejs:18:9010020221004164026:rhel9",
+)  # fmt: skip
+NODEJS_PLAIN = PackageRecord(
+    kind="rpm", name="nodejs", version="1:16.14.0-1.el9", source_name="nodejs",
+    source_version="1:16.14.0-1.el9", arch="x86_64",
+)  # fmt: skip
+
+
+def test_the_module_stream_is_a_purl_qualifier() -> None:
+    packages, _ = image(ALMA_9, NODEJS_18)
+    assert packages[0].purl == (
+        "pkg:rpm/almalinux/nodejs@18.10.0-1.module_el9.1.0%2B14%2B3dc0c2d2?arch=x86_64&distro=almalinux-9.3"
+        "&epoch=1&rpmmod=nodejs:18:9010020221004164026:rhel9"
+    )
+
+
+@pytest.mark.parametrize(
+    ("installed", "expected"),
+    [
+        # ALSA-2022:8832 is the nodejs:18 update (fixed 1:18.12.1-1.module_el9.1.0+...), ALSA-2024:1688 the
+        # nodejs:20 one (fixed 1:20.11.1-1.module_el9.3.0+...), which the 18 stream's version is below.
+        (NODEJS_18, ["ALSA-2022:8832"]),
+        # Not from a module: neither stream's builds fix it.
+        (NODEJS_PLAIN, []),
+    ],
+)
+async def test_module_stream_advisories_match_only_their_own_streams_packages(
+    installed: PackageRecord, expected: list[str]
+) -> None:
+    packages, _ = image(ALMA_9, installed)
+    store = InMemoryVulnerabilityStore()
+    await VulnDbImporter(store).run(iter_records(ALMALINUX_OSV), source="almalinux fixtures")
+    findings = await VulnerabilityMatcher(store).match(list(packages))
+    assert sorted(f.id for f in findings) == expected

@@ -6,8 +6,10 @@ borrows severities from records sharing an alias (`severity_sources`).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
@@ -89,6 +91,38 @@ def lookup_keys(package: Package) -> tuple[tuple[str, str], ...]:
     if not _is_rpm(first[0]) or not package.source_name or package.source_name == package.name:
         return (first,)
     return first, (first[0], normalize_package_name(first[0], package.source_name))
+
+
+_MODULE_BUILD = re.compile(r"\.module[_+]")
+"""A module stream's build in an RPM release (`1.module_el9.1.0+16+91bc168f`, `1.module+el8.4.0+570+c2eaf144`)."""
+
+
+def _other_stream(package: Package, group: Sequence[Candidate]) -> bool:
+    """Whether an RPM advisory is for another module stream than the package's, so it cannot apply.
+
+    RPM distributions ship several streams of one package (nodejs 18 and 20 on AlmaLinux 9), and OSV
+    records name the stream only in their summary (`Important: nodejs:20 security update`): a package
+    of a stream the summary does not name is not matched. A package from no stream is not fixed by
+    module builds, so an advisory whose every fix is one does not apply to it either.
+    """
+    if not _is_rpm(package.ecosystem):
+        return False
+    label = _rpm_module(package.purl)
+    if label is None:
+        fixes = [e.fixed for c in group for r in c.ranges.ranges for e in r.events if e.fixed is not None]
+        return bool(fixes) and all(_MODULE_BUILD.search(fix) for fix in fixes)
+    module, _, rest = label.partition(":")
+    stream = rest.partition(":")[0]
+    named = set(re.findall(rf"(?<![\w.+-]){re.escape(module)}:([\w.+-]+)", group[0].advisory.summary))
+    return bool(named) and stream not in named
+
+
+def _rpm_module(purl: str | None) -> str | None:
+    """The `rpmmod` qualifier of an rpm purl (`nodejs:18:9030020231120082734:rhel9`)."""
+    if not purl or not purl.startswith("pkg:rpm/"):
+        return None
+    values = parse_qs(urlsplit(purl).query).get("rpmmod")
+    return values[0] if values else None
 
 
 def _coverage_of(
@@ -175,6 +209,8 @@ class VulnerabilityMatcher:
                 version = matched_version(package)
                 identity = (package.ecosystem, package.name, package.version, advisory_id)
                 if identity in findings or not any(is_affected(ecosystem, version, c.ranges) for c in group):
+                    continue
+                if _other_stream(package, group):
                     continue
                 findings[identity] = _finding(package, group, ecosystem, version)
         return list(findings.values())
