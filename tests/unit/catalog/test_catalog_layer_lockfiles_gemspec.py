@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secapi.adapters.catalog import catalog_layer
-from secapi.adapters.catalog.lockfiles import read_app_file
+from secapi.adapters.catalog.lockfiles import app_file_cap, read_app_file
+from secapi.adapters.catalog.rules import is_candidate
 from secapi.adapters.lockfiles.gemspec import GemspecParser
 from secapi.domain.inventory import LayerRejected, merge_layers
 from secapi.domain.lockfiles import MalformedLockfile
@@ -173,3 +174,21 @@ def test_deeply_nested_lockfile_in_a_layer_is_skipped_not_a_crash(build_layer: L
     image = merge_layers([inventory])
     assert not image.packages
     assert {i.kind for i in image.unscanned} == {"skipped-file"}
+
+
+_PATH_PARTS = st.sampled_from(
+    [
+        *("node_modules", ".package-lock.json", "vendor", "composer", "installed.json", "specifications"),
+        *("default", "test", "gems", "x.gemspec", ".deps.json", "a.deps.json", "package-lock.json"),
+        *("pkg", "mod", "", ".", ".."),
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PATH_PARTS | st.text(max_size=5), max_size=8).map("/".join))
+def test_any_member_path_gets_a_cap_or_none_and_never_raises(path: str) -> None:
+    cap = app_file_cap(path)
+    assert cap is None or 0 <= cap <= 16 * 1024 * 1024
+    if cap is not None:
+        assert is_candidate(path)
