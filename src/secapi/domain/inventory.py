@@ -39,13 +39,13 @@ class PackageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A package as a layer's database file names it, before the image's OS gives it an ecosystem."""
 
     kind: str
-    """`dpkg`, `apk`, `opkg`, `python`, `npm`, `go-module`, `cargo` or `maven`."""
+    """`dpkg`, `apk`, `opkg`, `python`, `npm`, `go-module`, `cargo`, `maven` or `lockfile`."""
     name: str
     version: str
     source_name: str | None = None
     source_version: str | None = None
     purl: str | None = None
-    """Only where the cataloger knows it without the OS (PyPI, npm, Go)."""
+    """Only where the cataloger knows it without the OS (PyPI, npm, Go, lockfiles)."""
     arch: str | None = None
     ecosystem: str | None = None
     """The OSV ecosystem, where the file itself decides it (lockfiles: kind `lockfile`); else from the kind or OS."""
