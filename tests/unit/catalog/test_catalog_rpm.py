@@ -15,7 +15,7 @@ from secapi.adapters.catalog import LayerLimits, catalog_layer
 from secapi.adapters.catalog.rpm import parse_rpm_bdb, parse_rpm_ndb, parse_rpm_sqlite
 from secapi.adapters.catalog.rpm.ndb import ndb_blobs
 from secapi.adapters.catalog.rules import RPM_DATABASE_BYTES
-from secapi.domain.inventory import PackageRecord
+from secapi.domain.inventory import PackageRecord, merge_layers
 
 from support.rpmroot import DBPATH, IN_CI, QUERY_FORMAT, Spec, build_root, rpm_query_all
 
@@ -156,3 +156,24 @@ def test_berkeley_db_files_written_by_berkeley_db_read_as_rpm_lists_them(
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     assert sorted(oracle.stdout.splitlines()) == sorted(expected)
+
+
+def test_a_link_replacing_the_rpm_directory_hides_the_lower_database(build_layer: Callable[..., Path]) -> None:
+    # SUSE moved its database to usr/lib/sysimage/rpm and left var/lib/rpm a link to it.
+    lower = build_layer([("var/lib/rpm/Packages", (FIXTURES / "centos8-libuuid" / "Packages").read_bytes())])
+    upper = build_layer(
+        [
+            ("etc/os-release", b'ID="sles"\nVERSION_ID="15.3"\nPRETTY_NAME="SUSE Linux Enterprise Server 15 SP3"\n'),
+            ("var/lib/rpm", "symlink:../../usr/lib/sysimage/rpm"),
+            ("usr/lib/sysimage/rpm/Packages.db", (FIXTURES / "sle15-bci" / "Packages.db").read_bytes()),
+        ]
+    )
+    layers = [catalog_layer(blob, GZIP, f"sha256:{n}", LayerLimits()) for n, blob in enumerate((lower, upper))]
+    image = merge_layers(layers)
+    assert {p.location for p in image.packages} == {"sha256:1:usr/lib/sysimage/rpm/Packages.db"}
+    assert "libuuid" not in {p.name for p in image.packages}
+
+
+def test_rpm_ostree_keeps_its_database_in_usr_share(rpm_root: Path, build_layer: Callable[..., Path]) -> None:
+    blob = build_layer([("usr/share/rpm/rpmdb.sqlite", (rpm_root / DBPATH / "rpmdb.sqlite").read_bytes())])
+    assert len(catalog_layer(blob, GZIP, "sha256:ostree", LayerLimits()).packages["usr/share/rpm/rpmdb.sqlite"]) == 6

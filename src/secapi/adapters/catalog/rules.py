@@ -56,6 +56,7 @@ RPM_SQLITE = FileRule(RPM_DATABASE_BYTES, truncatable=False, parse=parse_rpm_sql
 RPM_BDB = FileRule(RPM_DATABASE_BYTES, truncatable=False, parse=parse_rpm_bdb)
 RPM_NDB = FileRule(RPM_DATABASE_BYTES, truncatable=False, parse=parse_rpm_ndb)
 
+RPM_DIRECTORIES = ("var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm")
 OS_FILES = frozenset(
     {"etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/debian_version", "etc/lsb-release"}
     | {"etc/redhat-release", "etc/system-release"}
@@ -64,9 +65,10 @@ _EXACT = (
     {"var/lib/dpkg/status": DPKG_STATUS, "lib/apk/db/installed": APK_INSTALLED}
     | dict.fromkeys(("usr/lib/opkg/status", "var/lib/opkg/status"), OPKG_STATUS)
     | dict.fromkeys(OS_FILES, OS_FILE)
-    | dict.fromkeys(("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite"), RPM_SQLITE)
-    | dict.fromkeys(("var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages"), RPM_BDB)
-    | {"usr/lib/sysimage/rpm/Packages.db": RPM_NDB}
+    # rpm keeps its database in var/lib/rpm, usr/lib/sysimage/rpm (Fedora 36+, SUSE) or usr/share/rpm (rpm-ostree).
+    | {f"{directory}/rpmdb.sqlite": RPM_SQLITE for directory in RPM_DIRECTORIES}
+    | {f"{directory}/Packages": RPM_BDB for directory in RPM_DIRECTORIES}
+    | {f"{directory}/Packages.db": RPM_NDB for directory in RPM_DIRECTORIES}
 )
 _STATUS_D = re.compile(r"var/lib/dpkg/status\.d/[^/]+")
 _PYTHON = re.compile(r"(?:.*/)?[^/]+\.(?:dist-info/METADATA|egg-info/PKG-INFO|egg/EGG-INFO/PKG-INFO)")
@@ -81,7 +83,7 @@ CANDIDATE_TAILS = (
     "/redhat-release", "/system-release", "/Packages", "/Packages.db", "/rpmdb.sqlite",
 )  # fmt: skip
 """Raw member names worth a closer look end with one of these (or contain `/status.d/`): a cheap first filter."""
-DIRECTORY_TAILS = ("node_modules", ".dist-info", ".egg-info", ".egg", "var/lib/dpkg/status.d")
+DIRECTORY_TAILS = ("node_modules", ".dist-info", ".egg-info", ".egg", "var/lib/dpkg/status.d", *RPM_DIRECTORIES)
 """Directories that hold cataloged files: a link or file replacing one hides what lower layers had below it."""
 
 
