@@ -335,3 +335,23 @@ def test_a_lockfile_in_a_layer_yields_what_its_upload_yields(build_layer: LayerB
     assert {p.location for p in image.packages} == {f"sha256:aa:{path}"}
     listed = [i for i in image.unscanned if i.kind == UNSCANNABLE_ENTRY]
     assert len(listed) == min(len(uploaded.unscannable), MAX_ENTRIES_LISTED)
+
+
+@pytest.mark.parametrize(
+    ("directory", "lower"),
+    [
+        ("srv/api/vendor", "srv/api/vendor/composer/installed.json"),
+        ("srv/api/vendor/composer", "srv/api/vendor/composer/installed.json"),
+        (GEMS, f"{GEMS}/rexml-3.2.5.gemspec"),
+        (f"{GEMS}/default", f"{GEMS}/default/json-2.6.1.gemspec"),
+        ("srv/shop/node_modules", "srv/shop/node_modules/.package-lock.json"),
+    ],
+)
+def test_a_link_replacing_a_manifest_directory_hides_the_lower_manifests(
+    build_layer: LayerBuilder, directory: str, lower: str
+) -> None:
+    lower_layer = layer(build_layer, "sha256:aa", app_layer_members())
+    upper = layer(build_layer, "sha256:bb", [(directory, "symlink:/opt/elsewhere")])
+    image = merge_layers([lower_layer, upper])
+    assert all(not (p.location or "").endswith(lower) for p in image.packages)
+    assert all(not i.path.endswith(lower) for i in image.unscanned)

@@ -83,7 +83,10 @@ CANDIDATE_TAILS = (
     "/redhat-release", "/system-release", "/Packages", "/Packages.db", "/rpmdb.sqlite",
 )  # fmt: skip
 """Raw member names worth a closer look end with one of these (or contain `/status.d/`): a cheap first filter."""
-DIRECTORY_TAILS = ("node_modules", ".dist-info", ".egg-info", ".egg", "var/lib/dpkg/status.d", *RPM_DIRECTORIES)
+DIRECTORY_TAILS = (
+    "node_modules", ".dist-info", ".egg-info", ".egg", "var/lib/dpkg/status.d", *RPM_DIRECTORIES,
+    "vendor", "vendor/composer", "specifications", "specifications/default",
+)  # fmt: skip
 """Directories that hold cataloged files: a link or file replacing one hides what lower layers had below it."""
 
 
