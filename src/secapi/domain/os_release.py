@@ -35,7 +35,7 @@ _RELEASE_NAMES = {
 }  # fmt: skip
 _MAJOR = re.compile(r"(\d+)")
 RPM_OSES = frozenset(
-    {"rhel", "rocky", "almalinux", "centos", "fedora", "ol", "amzn", "photon", "mariner", "azurelinux"}
+    {"rhel", "rocky", "almalinux", "centos", "fedora", "ol", "amzn", "photon", "mariner", "azurelinux", "mageia"}
     | {"opensuse", "opensuse-leap", "opensuse-tumbleweed", "opensuse-leap-micro", "opensuse-microos"}
     | {"sles", "sled", "sles_sap", "sle-micro", "suse-microos", "sl-micro"}
 )
@@ -45,6 +45,7 @@ _BY_MAJOR = {
     "rocky": "Rocky Linux",
     "almalinux": "AlmaLinux",
     "azurelinux": "Azure Linux",
+    "mageia": "Mageia",
 }
 """OSV ecosystems named by release major (`AlmaLinux:9`, `Azure Linux:3`); Red Hat's is the CPE-like
 `Red Hat:enterprise_linux:9::appstream`, whose repository stream an rpmdb does not record, so both sides

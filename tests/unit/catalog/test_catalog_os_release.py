@@ -120,6 +120,7 @@ RPM_DISTRIBUTIONS = [
      "SUSE:Linux Enterprise Micro 5.5"),
     ('ID=photon\nVERSION_ID=5.0\nPRETTY_NAME="VMware Photon OS/Linux"', "Photon OS:5.0"),
     ('ID=azurelinux\nVERSION_ID="3.0"\nPRETTY_NAME="Microsoft Azure Linux 3.0"', "Azure Linux:3"),
+    ('ID="mageia"\nVERSION_ID="9"\nPRETTY_NAME="Mageia 9"', "Mageia:9"),
     # OSV publishes nothing for these: their packages are listed, and reported as `no-advisory-source`.
     ('ID=mariner\nVERSION_ID="2.0"\nPRETTY_NAME="CBL-Mariner/Linux"', None),
     ('ID="centos"\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"', None),
