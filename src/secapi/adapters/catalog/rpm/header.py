@@ -16,7 +16,7 @@ from secapi.domain.inventory import RPM, PackageRecord
 MAX_INDEX_ENTRIES = 0xFFFF
 """rpm itself refuses headers with more index entries (hdrchkTags)."""
 MAX_HEADER_BYTES = 16 * 1024 * 1024
-"""Far above real headers: SLE 15's 35 run from 4 KB to 342 KB (glibc, its file list), RHEL 8's libuuid is 81 KB."""
+"""Far above real headers: SLE 15's 35 run from 4 KB to 342 KB (sles-release), RHEL 8's libuuid is 81 KB."""
 _NAME, _VERSION, _RELEASE, _EPOCH, _ARCH, _SOURCERPM, _MODULARITYLABEL = 1000, 1001, 1002, 1003, 1022, 1044, 5096
 _WANTED = frozenset({_NAME, _VERSION, _RELEASE, _EPOCH, _ARCH, _SOURCERPM, _MODULARITYLABEL})
 _INT32, _STRING, _I18NSTRING = 4, 6, 9
