@@ -39,7 +39,7 @@ class PackageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A package as a layer's database file names it, before the image's OS gives it an ecosystem."""
 
     kind: str
-    """`dpkg`, `apk`, `opkg`, `python`, `npm`, `go-module`, `cargo`, `maven` or `lockfile`."""
+    """`dpkg`, `apk`, `rpm`, `opkg`, `python`, `npm`, `go-module`, `cargo`, `maven` or `lockfile`."""
     name: str
     version: str
     source_name: str | None = None

@@ -1,4 +1,4 @@
-"""Package catalogers for image layers: dpkg, apk, opkg, Python and npm databases read from layer tar streams.
+"""Package catalogers for image layers: dpkg, apk, rpm, opkg, Python and npm databases read from layer tar streams.
 
 `catalog_layer` turns one layer blob into a `LayerInventory`; `secapi.domain.inventory.merge_layers`
 stacks them. The parsers (`parse_dpkg_status`, ...) are pure functions of a file's bytes.
