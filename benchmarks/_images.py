@@ -191,26 +191,37 @@ def debian_apps(rootfs: Path) -> Image:
     return Image([rootfs_layer(ensure_rootfs(rootfs)), app_layer(), layer(dict.fromkeys(REMOVALS, b""))])
 
 
-def ensure_rpm_databases(source: Path | None = None) -> Path:
-    """ARTEFACTS/rpmdb, copied from a go-rpmdb checkout (`git clone https://github.com/knqyf263/go-rpmdb`)."""
-    target = ARTEFACTS / "rpmdb"
-    if all((target / name / file).exists() for name, (file, *_) in RPM_DATABASES.items()):
-        return target
-    if source is None:
-        raise FileNotFoundError(f"{target}: no RPM databases; pass --go-rpmdb <a go-rpmdb checkout>")
+REPO_FIXTURES = Path(__file__).resolve().parents[1] / "tests/fixtures/rpmdb"
+IN_REPO = {"ubi8-bdb": "centos8-libuuid/Packages", "sle15-ndb": "sle15-bci/Packages.db"}
+"""The same go-rpmdb files, already in the repository as test fixtures (see their NOTICE.md)."""
+
+
+def rpm_database_files(source: Path | None = None) -> dict[str, Path]:
+    """Each RPM image's database: from ARTEFACTS/rpmdb, a go-rpmdb checkout (`source`, copied there once), or the
+    repository's fixtures; an image none of them has is left out, and said so."""
+    target, found = ARTEFACTS / "rpmdb", {}
     for name, (file, origin, *_) in RPM_DATABASES.items():
-        (target / name).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / origin, target / name / file)
-    shutil.copyfile(source / "LICENSE", target / "LICENSE.go-rpmdb")
-    (target / "NOTICE").write_text(RPMDB_NOTICE)
-    return target
+        cached = target / name / file
+        if not cached.exists() and source is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / origin, cached)
+            shutil.copyfile(source / "LICENSE", target / "LICENSE.go-rpmdb")
+            (target / "NOTICE").write_text(RPMDB_NOTICE)
+        if cached.exists():
+            found[name] = cached
+        elif name in IN_REPO:
+            found[name] = REPO_FIXTURES / IN_REPO[name]
+        else:
+            print(f"{name}: not compared, no copy of {origin} (pass --go-rpmdb <a go-rpmdb checkout>)")
+    return found
 
 
-def rpm_images(databases: Path) -> dict[str, Image]:
+def rpm_images(databases: dict[str, Path]) -> dict[str, Image]:
     """One single-layer image per RPM database: the database at its distribution's path plus os-release."""
     images = {}
-    for name, (file, _, path, os_files) in RPM_DATABASES.items():
-        images[name] = Image([layer({**os_files, path: (databases / name / file).read_bytes()})])
+    for name, database in databases.items():
+        _, _, path, os_files = RPM_DATABASES[name]
+        images[name] = Image([layer({**os_files, path: database.read_bytes()})])
     return images
 
 

@@ -432,7 +432,7 @@ def comparison_images(args: argparse.Namespace) -> dict[str, Image]:
         return {"debian-synthetic": debian_image(app_layer())}
     apps = _images.debian_apps(args.rootfs)
     images = {"debian-apps": apps, "debian-distro-languages": _images.debian_distro_languages(args.rootfs)}
-    images.update(_images.rpm_images(_images.ensure_rpm_databases(args.go_rpmdb)))
+    images.update(_images.rpm_images(_images.rpm_database_files(args.go_rpmdb)))
     if args.huge_mib:
         images["debian-apps-1gib"] = _images.huge(apps, args.huge_mib * 1024 * 1024)
     return {name: image for name, image in images.items() if not args.only or name in args.only.split(",")}
@@ -504,7 +504,12 @@ if __name__ == "__main__":
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rootfs", type=Path, default=DEFAULT_ROOTFS)
-    parser.add_argument("--go-rpmdb", type=Path, help="a go-rpmdb checkout to copy the RPM databases from, once")
+    parser.add_argument(
+        "--go-rpmdb",
+        type=Path,
+        help="a go-rpmdb checkout to copy the RPM databases from, once (else the cache, "
+        "else tests/fixtures/rpmdb for two of the three)",
+    )
     parser.add_argument("--trivy", help="the trivy binary (default: $SECAPI_BENCH_TRIVY, PATH, the venv above)")
     parser.add_argument("--skip-trivy", action="store_true")
     parser.add_argument("--huge-mib", type=int, default=1024, help="size of the large image (0: none)")
