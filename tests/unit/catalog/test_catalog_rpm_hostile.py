@@ -12,9 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from secapi.adapters.catalog import LayerLimits, catalog_layer
 from secapi.adapters.catalog.rpm import parse_rpm_bdb, parse_rpm_ndb, parse_rpm_sqlite
 from secapi.adapters.catalog.rpm.bdb import bdb_blobs
 from secapi.adapters.catalog.rpm.header import MAX_INDEX_ENTRIES, package_record, parse_header, split_source_rpm
+
+from conftest import tar_bytes
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rpmdb"
 BDB = (FIXTURES / "centos8-libuuid" / "Packages").read_bytes()
@@ -244,3 +247,23 @@ def test_a_query_over_its_step_budget_is_stopped(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(sqlite, "_MAX_STEPS", 20_000)  # far fewer steps than 20,000 rows take
     with pytest.raises(ValueError, match="interrupted"):
         parse_rpm_sqlite(data)
+
+
+@FUZZ
+@given(
+    st.sampled_from(["var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages.db", "usr/share/rpm/rpmdb.sqlite"]),
+    st.lists(st.tuples(st.integers(0, len(BDB) - 1), st.integers(0, 255)), min_size=1, max_size=4),
+    st.sampled_from([BDB, NDB[:8192] + bytes(4096), b"SQLite format 3\0" + bytes(4096)]),
+)
+def test_a_layer_with_a_mangled_rpm_database_skips_or_reads_it(
+    tmp_path_factory: pytest.TempPathFactory, path: str, flips: list[tuple[int, int]], base: bytes
+) -> None:
+    data = bytearray(base)
+    for offset, value in flips:
+        data[offset % len(data)] = value
+    blob = tmp_path_factory.mktemp("layer") / "layer.tar"
+    blob.write_bytes(tar_bytes([(path, bytes(data))]))
+    layer = catalog_layer(blob, "application/vnd.oci.image.layer.v1.tar", "sha256:fuzz", LayerLimits())
+    assert (path in layer.packages) != (path in layer.skipped)
+    if path in layer.skipped:
+        assert layer.skipped[path].startswith("not cataloged: ")
