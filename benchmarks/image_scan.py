@@ -3,11 +3,14 @@
 In one run:
 - the cold scan of a ~30 MB Debian 12 rootfs image (target < 1 s) and of a second image sharing its base layer
   (target < 20 % of the cold time; the base is not fetched again), as before;
-- for each comparison image (`_images.py`: Debian 12 + Node, Python, Go and Java; UBI 8, CBL-Mariner 2.0 and
-  SLES 15 RPM databases; the Debian image plus incompressible layers to ~1 GiB), SecAPI's cold scan in a fresh
-  process (layer inventories forgotten first: time, peak RSS growth) and Trivy's inventory of the same bytes
-  (fresh cache: wall time, peak RSS), then a table per package type: both counts, only-in-SecAPI, only-in-Trivy;
-- PASS/MISS lines for the targets (the 1 GiB image: no slower than Trivy, RSS growth < 100 MB).
+- for each comparison image (`_images.py`: Debian 12 + Node, Python, Go, Rust and Java, then whiteouts; Debian 12
+  + Debian's own Python and Node packages' files; UBI 8, CBL-Mariner 2.0 and SLES 15 RPM databases; the first
+  image plus incompressible layers to ~1 GiB), SecAPI's cold scans, each in a fresh process (layer inventories
+  forgotten first: time, peak RSS growth) and Trivy's cold inventories of the same bytes (fresh cache: wall time,
+  peak RSS), `--repeat` times each; then a table per package type (both counts, only-in-SecAPI, only-in-Trivy),
+  each difference sorted into a known reason (docs/coverage.md) or printed UNEXPLAINED, and a time/memory table;
+- PASS/MISS lines for the targets (the 1 GiB image: no slower than Trivy, RSS growth < 100 MB; per image: package
+  sets equal or every difference explained).
 
 SecAPI's inventory is the `packages` of a real scan's result (through the real runner: resolve, download, catalog,
 match, persist); Trivy's is the CycloneDX components of
@@ -20,6 +23,7 @@ Trivy is never a SecAPI dependency. Install it into a separate venv and the scri
 (`--trivy PATH`, else $BENCH_TRIVY, else `trivy` on PATH, else /var/tmp/trivy-venv/bin/trivy.)
 
 Usage: uv run python benchmarks/image_scan.py [--rootfs DIR] [--go-rpmdb CHECKOUT] [--skip-trivy] [--huge-mib N]
+                                             [--only NAME,...] [--repeat N]
        uv run python benchmarks/image_scan.py --smoke   (small synthetic image, no Trivy, no debootstrap)
 Needs root (debootstrap), Debian's docker-registry, npm, pip and PostgreSQL on 127.0.0.1.
 """
