@@ -39,6 +39,7 @@ RUST_BINARY = Path(
 )
 """uvx from uv 0.13.9's wheel: a real Rust executable with a cargo-auditable dependency list (see .ci/run)."""
 NPM_PACKAGES = ("express@4.18.2", "lodash@4.17.20", "minimist@1.2.5")
+NPM_DEV_PACKAGES = ("is-number@7.0.0",)
 PYTHON_WHEELS = ("requests==2.28.0", "urllib3==1.26.5", "flask==2.2.4", "jinja2==3.1.2", "pyyaml==6.0.1")
 DEBIAN_JARS = ("commons-lang3-3.12.0.jar", "commons-io-2.11.0.jar", "commons-codec-1.15.jar", "gson-2.10.jar",
                "guava-31.1-jre.jar", "commons-cli-1.5.0.jar",
@@ -102,12 +103,16 @@ def tree_layer(trees: dict[str, Path], files: dict[str, bytes] | None = None) ->
 
 
 def node_app() -> Path:
-    """A directory with package.json, package-lock.json and node_modules from a real `npm install`."""
-    root = ARTEFACTS / "node"
+    """package.json, package-lock.json and node_modules from a real `npm install`, as a production image holds them:
+    a development dependency (`NPM_DEV_PACKAGES`) is in the lockfile but pruned from node_modules (`--omit=dev`)."""
+    root = ARTEFACTS / "node-prod"
     if not (root / "package-lock.json").exists():
         root.mkdir(parents=True, exist_ok=True)
         (root / "package.json").write_text('{"name": "bench-app", "version": "1.0.0", "private": true}\n')
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", *NPM_PACKAGES], cwd=root, check=True)
+        npm = ["npm", "--no-audit", "--no-fund"]
+        subprocess.run([*npm, "install", *NPM_PACKAGES], cwd=root, check=True)
+        subprocess.run([*npm, "install", "--save-dev", *NPM_DEV_PACKAGES], cwd=root, check=True)
+        subprocess.run([*npm, "prune", "--omit=dev"], cwd=root, check=True)
     return root
 
 

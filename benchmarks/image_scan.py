@@ -165,7 +165,7 @@ class Measured:
     namespaces: dict[str, set[str]] = field(default_factory=dict)
     """purl type -> namespaces seen, for the distro types whose keys leave them out."""
     paths: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    """Trivy only: (type, key) -> the files it read the package from."""
+    """(type, key) -> the files it was read from (Trivy: each; SecAPI: the first, layer digest dropped)."""
     unscanned: list[dict[str, str]] = field(default_factory=list)
     """SecAPI only: the result's `unscanned` items."""
     remote_times: list[float] = field(default_factory=list)
@@ -206,7 +206,8 @@ def secapi_cold_scans(database_url: str, registry: str, image: str, repeat: int)
     packages = done["result"]["packages"]
     measured.raw_count = len(packages)
     for package in packages:
-        measured.add(package.get("purl") or f"pkg:{package['ecosystem']}/{package['name']}@{package['version']}")
+        purl = package.get("purl") or f"pkg:{package['ecosystem']}/{package['name']}@{package['version']}"
+        measured.add(purl, (package.get("location") or "").partition(":")[2].partition(":")[2])
     measured.unscanned = done["result"].get("unscanned", [])
     for item in measured.unscanned:
         path = item["path"].partition(":")[2].partition(":")[2] or item["path"][:19]  # drop the layer digest
@@ -352,6 +353,21 @@ def explain(kind: str, keys: set[str], ours: Measured, theirs: Measured) -> tupl
     return reasons, left
 
 
+def explain_ours(kind: str, keys: set[str], ours: Measured) -> tuple[dict[str, int], set[str]]:
+    """Packages only SecAPI lists, sorted into known reasons (docs/coverage.md) and the unexplained rest."""
+    reasons: dict[str, int] = {}
+    left = set()
+    for key in keys:
+        paths = ours.paths.get((kind, key), set())
+        lockfile = "package-lock.json", "yarn.lock", "pnpm-lock.yaml"
+        if kind == "npm" and paths and all(p.endswith(lockfile) and "node_modules/" not in p for p in paths):
+            reason = "pinned by the application's lockfile, not installed (a dev dependency, `npm prune --omit=dev`)"
+            reasons[reason] = reasons.get(reason, 0) + 1
+        else:
+            left.add(key)
+    return reasons, left
+
+
 def _examples(keys: set[str]) -> str:
     if not keys:
         return "–"
@@ -380,7 +396,10 @@ def print_comparison(name: str, size_mb: float, ours: Measured, theirs: Measured
         reasons, left = explain(kind, other - mine, ours, theirs)
         for reason, count in reasons.items():
             print(f"- only in Trivy, {kind} ×{count}: {reason}")
-        for side, keys in (("Trivy", left), ("SecAPI", mine - other)):
+        reasons, ours_left = explain_ours(kind, mine - other, ours)
+        for reason, count in reasons.items():
+            print(f"- only in SecAPI, {kind} ×{count}: {reason}")
+        for side, keys in (("Trivy", left), ("SecAPI", ours_left)):
             if keys:
                 unexplained += len(keys)
                 print(f"- UNEXPLAINED, only in {side}, {kind}: {_examples(keys)}")
