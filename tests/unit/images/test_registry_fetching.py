@@ -292,3 +292,43 @@ async def test_without_a_digest_header_the_manifest_is_hashed(client: HttpRegist
 
     assert await client.resolve_digest(REF, AMD64) == digests["top"]
     assert (await client.resolve(REF, AMD64)).reference.digest == digests["top"]
+
+
+@pytest.mark.parametrize("extra", [0, 1, 77_777])
+async def test_a_layer_of_several_write_batches_is_written_and_hashed_in_order(
+    client: HttpRegistryClient, fake_registry, tmp_path: Path, extra: int
+) -> None:
+    # Batches are hashed and written in a thread while the next one is read: order and the tail must survive.
+    fake_registry.add_image("team/app", "1.0", ["linux/amd64"])
+    resolved = await client.resolve(REF, AMD64)
+    body = bytes(range(256)) * (4 * 4096) * 4 + b"t" * extra  # 4 MiB and a tail
+    layer = LayerDescriptor(digest=digest_of(body), size=len(body), media_type=resolved.layers[0].media_type)
+    parts = [body[i : i + 100_003] for i in range(0, len(body), 100_003)]
+    fake_registry.scripts.append(
+        lambda r: httpx.Response(200, content=_chunks(parts)) if "/blobs/" in r.url.path else None
+    )
+
+    path = await client.download_layer(resolved, layer, tmp_path)
+
+    assert path.read_bytes() == body
+    assert _names(tmp_path) == [path.name]
+
+
+async def test_a_many_batch_layer_with_the_wrong_content_leaves_no_file(
+    client: HttpRegistryClient, fake_registry, tmp_path: Path
+) -> None:
+    fake_registry.add_image("team/app", "1.0", ["linux/amd64"])
+    resolved = await client.resolve(REF, AMD64)
+    body = b"y" * (3 * 1024 * 1024 + 5)
+    layer = LayerDescriptor(digest=digest_of(b"z" * len(body)), size=len(body), media_type="application/x-tar")
+    fake_registry.scripts.append(
+        lambda r: (
+            httpx.Response(200, content=_chunks([body[i : i + 65536] for i in range(0, len(body), 65536)]))
+            if "/blobs/" in r.url.path
+            else None
+        )
+    )
+
+    with pytest.raises(ImageRejected, match="does not match its digest"):
+        await client.download_layer(resolved, layer, tmp_path)
+    assert _names(tmp_path) == []
