@@ -336,7 +336,7 @@ def explain(kind: str, keys: set[str], ours: Measured, theirs: Measured) -> tupl
         name, _, version = key.rpartition("@")
         paths = theirs.paths.get((kind, key), set())
         if kind == "golang" and version == "(no version)":
-            reason = "Go main module built as `(devel)`: no version, SecAPI leaves it out"
+            reason = "Go main module built as `(devel)`: no version, SecAPI lists it under unscanned (go-main-devel)"
         elif kind == "npm" and paths and all(path.startswith("usr/share/nodejs/") for path in paths):
             reason = "a Debian node-* package's package.json in /usr/share/nodejs (dpkg's, not under node_modules/)"
         elif kind == "npm" and paths and not any("node_modules/" in path for path in paths):

@@ -121,6 +121,8 @@ async def test_real_rust_and_go_pe_binaries_in_an_image_are_matched_at_their_pat
     reason = unscanned[(rust, "rust-binary")]
     assert "uv 0.13.9 (local, the executable's own crate)" in reason
     assert reason.endswith("; and 66 more")
-    assert not any(path == go for path, _ in unscanned)  # the PE build info was read whole
+    # The PE build info was read whole; only its `(devel)` main module, which has no version, is listed.
+    assert [kind for path, kind in unscanned if path == go] == ["go-main-devel"]
+    assert "github.com/evanw/esbuild was built without a version" in unscanned[(go, "go-main-devel")]
     coverage = {c["ecosystem"]: c for c in result["vulndb"]["ecosystems"]}
     assert coverage["crates.io"]["advisories"] >= 3

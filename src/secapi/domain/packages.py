@@ -36,10 +36,10 @@ class UnscannedItem(msgspec.Struct, frozen=True, kw_only=True):
     """Content that was seen but not looked into, so no finding can come from it.
 
     A Rust binary, a Go binary whose build info was not read,
-    a Go module replaced by a local directory or a Go standard library from a
-    development toolchain, a Java archive, an OS with no known advisories, or
+    a Go module replaced by a local directory, a Go main module or standard library
+    without a version (`(devel)`), a Java archive, an OS with no known advisories, or
     the transitive modules a pre-1.17 `go.mod` does not list. `kind` is a short
-    stable token (`go-binary`, `go-module-local`, `go-devel-toolchain`,
+    stable token (`go-binary`, `go-module-local`, `go-devel-toolchain`, `go-main-devel`,
     `rust-binary`, `java-archive`, `unknown-os`, `go-transitive`, ...); `reason`
     a sentence.
     """

@@ -144,9 +144,11 @@ async def test_a_real_go_binary_in_a_layer_yields_packages_that_match(build_laye
     binary = Path(configured).read_bytes()  # noqa: ASYNC240  (a test: blocking reads are fine here)
     blob = build_layer([("usr/local/bin/esbuild", binary, 0o755)], compression="zstd")
     layer = catalog_layer(blob, "application/vnd.oci.image.layer.v1.tar+zstd", "sha256:go", LayerLimits())
-    assert layer.unscanned == ()  # its build info was read
-    # esbuild 0.19.12's build info (cross-checked with `strings`): main module `(devel)`, so no package for it;
-    # one dependency; built by go1.20.12.
+    # esbuild 0.19.12's build info (cross-checked with `strings`): main module `(devel)`, so no package for it,
+    # and the result says so; one dependency; built by go1.20.12.
+    (item,) = layer.unscanned
+    assert (item.path, item.kind) == ("usr/local/bin/esbuild", "go-main-devel")
+    assert "github.com/evanw/esbuild was built without a version" in item.reason
     packages = merge_layers([layer]).packages
     assert [(p.ecosystem, p.name, p.version, p.location) for p in packages] == [
         ("Go", "golang.org/x/sys", "v0.0.0-20220715151400-c0bba94af5f8", "sha256:go:usr/local/bin/esbuild"),

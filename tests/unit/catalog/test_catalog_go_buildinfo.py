@@ -78,13 +78,22 @@ def test_modules_replacements_main_module_and_stdlib_become_packages(
     assert image.os is None  # Go packages need no OS
 
 
-def test_a_development_main_module_is_no_package(build_layer: Callable[..., Path]) -> None:
+def test_a_development_main_module_is_no_package_and_the_result_says_so(build_layer: Callable[..., Path]) -> None:
     lines = ["path\texample.com/app", "mod\texample.com/app\t(devel)\t", "dep\tgolang.org/x/sys\tv0.15.0\th1:x="]
     layer = _layer(build_layer, elf({".go.buildinfo": build_info("go1.22.0", lines)}))
     assert [(r.name, r.version) for r in layer.packages["usr/local/bin/app"]] == [
         ("golang.org/x/sys", "v0.15.0"),
         ("stdlib", "1.22.0"),
     ]
+    (item,) = layer.unscanned
+    assert (item.path, item.kind) == ("usr/local/bin/app", "go-main-devel")
+    assert "example.com/app was built without a version" in item.reason
+
+
+def test_a_versioned_main_module_is_a_package_and_nothing_is_listed(build_layer: Callable[..., Path]) -> None:
+    lines = ["path\texample.com/app", "mod\texample.com/app\tv1.4.2\th1:y=", "dep\tgolang.org/x/sys\tv0.15.0\th1:x="]
+    layer = _layer(build_layer, elf({".go.buildinfo": build_info("go1.24.0", lines)}))
+    assert ("example.com/app", "v1.4.2") in [(r.name, r.version) for r in layer.packages["usr/local/bin/app"]]
     assert layer.unscanned == ()
 
 

@@ -131,14 +131,19 @@ class GoPackages:
     """`path => directory` for each module replaced by a local directory (no version to match)."""
     devel_toolchain: str | None
     """The toolchain version when it is no release (`devel go1.22-abc`): no `stdlib` package then."""
+    unversioned_main: str | None = None
+    """The main module's path when it was built without a version (`(devel)`, or none): it is no package."""
 
 
 def go_packages(info: GoBuildInfo) -> GoPackages:
     """The main module (unless `(devel)`), each dependency as replaced, and the standard library as `stdlib`."""
     records: list[PackageRecord] = []
     local: list[str] = []
+    unversioned_main = None
     if info.main is not None and info.main.version and info.main.version != "(devel)":
         records.append(_record(info.main.path, info.main.version))
+    elif info.main is not None and info.main.path:
+        unversioned_main = info.main.path
     for dep in info.deps:
         module = dep.replace or dep
         if _is_local(module):
@@ -149,4 +154,9 @@ def go_packages(info: GoBuildInfo) -> GoPackages:
     if stdlib is not None:
         records.append(_record("stdlib", stdlib))
     devel = info.go_version if stdlib is None else None
-    return GoPackages(records=tuple(records), local_replacements=tuple(local), devel_toolchain=devel)
+    return GoPackages(
+        records=tuple(records),
+        local_replacements=tuple(local),
+        devel_toolchain=devel,
+        unversioned_main=unversioned_main,
+    )

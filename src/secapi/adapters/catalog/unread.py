@@ -25,7 +25,7 @@ from secapi.adapters.catalog.rustaudit import RustPackages
 from secapi.domain.inventory import PackageRecord
 from secapi.domain.packages import UnscannedItem
 
-GO_MODULE_LOCAL, GO_DEVEL_TOOLCHAIN = "go-module-local", "go-devel-toolchain"
+GO_MODULE_LOCAL, GO_DEVEL_TOOLCHAIN, GO_MAIN_DEVEL = "go-module-local", "go-devel-toolchain", "go-main-devel"
 MAX_LISTED = 200
 """Items of one kind listed per layer; a layer of 5,000 jars gets 200 and one item counting the rest."""
 _MIN_EXECUTABLE = 64
@@ -108,9 +108,16 @@ def _go_note(path: str, go: GoPackages) -> UnscannedItem | None:
         reasons.append(
             f"built by the development Go toolchain {go.devel_toolchain!r}, so its standard library was not scanned"
         )
+    if go.unversioned_main is not None:
+        # Go before 1.24 stamps `(devel)` on every `go build` in a checkout; advisories for the program itself
+        # (an old etcd, an old esbuild) then have no version to match, which a clean answer must not hide.
+        reasons.append(
+            f"its main module {go.unversioned_main} was built without a version ((devel)), "
+            "so advisories for the program itself were not checked"
+        )
     if not reasons:
         return None
-    kind = GO_MODULE_LOCAL if go.local_replacements else GO_DEVEL_TOOLCHAIN
+    kind = GO_MODULE_LOCAL if go.local_replacements else GO_DEVEL_TOOLCHAIN if go.devel_toolchain else GO_MAIN_DEVEL
     return UnscannedItem(path=path, kind=kind, reason="; ".join(reasons))
 
 
