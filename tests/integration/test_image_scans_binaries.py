@@ -3,7 +3,6 @@ real registry, scanned over HTTP, matched against real RustSec and Go vulndb rec
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import tarfile
@@ -15,14 +14,11 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from secapi.config import Settings
-from secapi.entrypoints.http.app import create_app
-from secapi.entrypoints.vulndb import import_paths, import_sample
-from secapi.entrypoints.worker import serve_worker
 
-from support.http import serve
+from support.image_api import RunningApi, image_api, registry_settings
 from support.images import LAYER_TAR, Layer, debian_image, digest_of, push
 from support.registry import RunningRegistry, registry_fixture  # noqa: F401 - fixture used by name
-from support.seed import bearer, container_of, create_user
+from support.seed import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -58,33 +54,11 @@ def executables_layer(files: Mapping[str, bytes]) -> Layer:
 
 
 @pytest.fixture
-def image_settings(settings: Settings, registry: RunningRegistry) -> Settings:
-    return Settings.from_env(
-        {},
-        **{
-            **settings.__dict__,
-            "registry_allowlist": registry.host_port,
-            "registry_insecure": registry.host_port,
-            "scan_sync_budget": 20.0,
-            "registry_read_timeout": 10.0,
-        },
-    )
-
-
-@pytest.fixture
-async def api(image_settings: Settings) -> AsyncIterator[tuple[AsyncClient, str, Litestar]]:
-    stop = asyncio.Event()
-    worker = asyncio.create_task(serve_worker(image_settings, stop))
-    app = create_app(image_settings)
-    try:
-        async with serve(app) as client:
-            await import_sample(container_of(app))
-            await import_paths(container_of(app), ADVISORIES, show_progress=False)
-            _, key = await create_user(app, "binaries@example.com")
-            yield client, key, app
-    finally:
-        stop.set()
-        await asyncio.wait_for(worker, timeout=30)
+async def api(settings: Settings, registry: RunningRegistry) -> AsyncIterator[RunningApi]:
+    async with image_api(
+        registry_settings(settings, registry, sync_budget=20.0, read_timeout=10.0), ADVISORIES, "binaries@example.com"
+    ) as running:
+        yield running
 
 
 async def test_real_rust_and_go_pe_binaries_in_an_image_are_matched_at_their_paths(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,15 +10,11 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from secapi.config import Settings
-from secapi.entrypoints.http.app import create_app
-from secapi.entrypoints.vulndb import import_paths, import_sample
-from secapi.entrypoints.worker import serve_worker
 
-from support.http import serve
+from support.image_api import RunningApi, image_api, registry_settings, scan_image
 from support.images import debian_image, layer, push
 from support.java_archives import ear, real_jar, spring_boot_jar, war
 from support.registry import RunningRegistry, registry_fixture  # noqa: F401 - fixture used by name
-from support.seed import bearer, container_of, create_user
 
 pytestmark = pytest.mark.integration
 
@@ -27,41 +22,9 @@ COMMONS_IO_ADVISORY = Path(__file__).parents[1] / "fixtures" / "osv" / "ghsa" / 
 
 
 @pytest.fixture
-def image_settings(settings: Settings, registry: RunningRegistry) -> Settings:
-    return Settings.from_env(
-        {},
-        **{
-            **settings.__dict__,
-            "registry_allowlist": registry.host_port,
-            "registry_insecure": registry.host_port,
-            "scan_sync_budget": 10.0,
-            "registry_read_timeout": 5.0,
-        },
-    )
-
-
-@pytest.fixture
-async def api(image_settings: Settings) -> AsyncIterator[tuple[AsyncClient, str, Litestar]]:
-    stop = asyncio.Event()
-    worker = asyncio.create_task(serve_worker(image_settings, stop))
-    app = create_app(image_settings)
-    try:
-        async with serve(app) as client:
-            await import_sample(container_of(app))
-            await import_paths(container_of(app), [COMMONS_IO_ADVISORY], show_progress=False)
-            _, key = await create_user(app, "java@example.com")
-            yield client, key, app
-    finally:
-        stop.set()
-        await asyncio.wait_for(worker, timeout=30)
-
-
-async def scan(client: AsyncClient, key: str, image: str) -> dict[str, object]:
-    response = await client.post("/api/v1/scan/docker", json={"image": image}, headers=bearer(key))
-    assert response.status_code == 200, response.text
-    result = response.json()["result"]
-    assert isinstance(result, dict)
-    return result
+async def api(settings: Settings, registry: RunningRegistry) -> AsyncIterator[RunningApi]:
+    async with image_api(registry_settings(settings, registry), [COMMONS_IO_ADVISORY], "java@example.com") as running:
+        yield running
 
 
 def findings(result: dict[str, object]) -> dict[tuple[str, str], str]:
@@ -84,7 +47,7 @@ async def test_a_vulnerable_jar_in_an_image_is_found_at_its_path(
         )
     )
     push(registry, "java/plain", "1", [image])
-    result = await scan(client, key, f"{registry.host_port}/java/plain:1")
+    result = await scan_image(client, key, f"{registry.host_port}/java/plain:1")
     digest = image.layers[1].digest
     assert findings(result)[("GHSA-78wr-2p64-hpwj", "commons-io:commons-io")] == (
         f"{digest}:usr/share/java/commons-io-2.11.0.jar"
@@ -109,7 +72,7 @@ async def test_a_vulnerable_library_in_a_spring_boot_jar_is_found_inside_it(
     store = ear([], {"shop.war": war([lang])})
     image = debian_image(layer({"opt/app/app.jar": spring_boot_jar([commons_io, databind]), "srv/store.ear": store}))
     push(registry, "java/boot", "1", [image])
-    result = await scan(client, key, f"{registry.host_port}/java/boot:1")
+    result = await scan_image(client, key, f"{registry.host_port}/java/boot:1")
     digest = image.layers[1].digest
     assert findings(result)[("GHSA-78wr-2p64-hpwj", "commons-io:commons-io")] == (
         f"{digest}:opt/app/app.jar/BOOT-INF/lib/commons-io-2.11.0.jar"

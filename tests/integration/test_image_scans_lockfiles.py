@@ -8,7 +8,6 @@ API with the sample database plus four real GitHub advisories: each finding is l
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,14 +16,10 @@ from httpx import AsyncClient
 from litestar import Litestar
 
 from secapi.config import Settings
-from secapi.entrypoints.http.app import create_app
-from secapi.entrypoints.vulndb import import_paths, import_sample
-from secapi.entrypoints.worker import serve_worker
 
-from support.http import serve
+from support.image_api import RunningApi, image_api, registry_settings, scan_image
 from support.images import debian_image, layer, push
 from support.registry import RunningRegistry, registry_fixture  # noqa: F401 - fixture used by name
-from support.seed import bearer, container_of, create_user
 
 pytestmark = pytest.mark.integration
 
@@ -49,41 +44,9 @@ APP_FILES = {
 
 
 @pytest.fixture
-def image_settings(settings: Settings, registry: RunningRegistry) -> Settings:
-    return Settings.from_env(
-        {},
-        **{
-            **settings.__dict__,
-            "registry_allowlist": registry.host_port,
-            "registry_insecure": registry.host_port,
-            "scan_sync_budget": 10.0,
-            "registry_read_timeout": 5.0,
-        },
-    )
-
-
-@pytest.fixture
-async def api(image_settings: Settings) -> AsyncIterator[tuple[AsyncClient, str, Litestar]]:
-    stop = asyncio.Event()
-    worker = asyncio.create_task(serve_worker(image_settings, stop))
-    app = create_app(image_settings)
-    try:
-        async with serve(app) as client:
-            await import_sample(container_of(app))
-            await import_paths(container_of(app), ADVISORIES, show_progress=False)
-            _, key = await create_user(app, "lockfiles@example.com")
-            yield client, key, app
-    finally:
-        stop.set()
-        await asyncio.wait_for(worker, timeout=30)
-
-
-async def scan(client: AsyncClient, key: str, image: str) -> dict[str, object]:
-    response = await client.post("/api/v1/scan/docker", json={"image": image}, headers=bearer(key))
-    assert response.status_code == 200, response.text
-    result = response.json()["result"]
-    assert isinstance(result, dict)
-    return result
+async def api(settings: Settings, registry: RunningRegistry) -> AsyncIterator[RunningApi]:
+    async with image_api(registry_settings(settings, registry), ADVISORIES, "lockfiles@example.com") as running:
+        yield running
 
 
 def findings(result: dict[str, object]) -> dict[tuple[str, str], str]:
@@ -105,7 +68,7 @@ async def test_node_ruby_php_and_dotnet_apps_are_found_at_their_lockfiles(
     apps = layer({path: source.read_bytes() for path, source in APP_FILES.items()})
     image = debian_image(apps)
     push(registry, "scan/apps", "1", [image])
-    result = await scan(client, key, f"{registry.host_port}/scan/apps:1")
+    result = await scan_image(client, key, f"{registry.host_port}/scan/apps:1")
     at = apps.digest
     expected = {
         ("GHSA-jf85-cpcp-j695", "lodash"): f"{at}:srv/shop/package-lock.json",
@@ -144,7 +107,7 @@ async def test_a_lockfile_removed_by_a_later_layer_yields_nothing(
     apps = layer({path: source.read_bytes() for path, source in APP_FILES.items()})
     removal = layer({"srv/api/vendor/composer/.wh.installed.json": b"", "srv/shop/.wh.package-lock.json": b""})
     push(registry, "scan/apps-removed", "1", [debian_image(apps, removal)])
-    result = await scan(client, key, f"{registry.host_port}/scan/apps-removed:1")
+    result = await scan_image(client, key, f"{registry.host_port}/scan/apps-removed:1")
     found = findings(result)
     assert ("GHSA-jf85-cpcp-j695", "lodash") not in found
     assert ("GHSA-q7rv-6hp3-vh96", "guzzlehttp/psr7") not in found

@@ -3,7 +3,6 @@ real AlmaLinux ALSA records, a real SAQ worker, HTTP in front."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,15 +15,11 @@ from secapi.adapters.sql.engine import create_engine
 from secapi.adapters.sql.migrate import upgrade
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.config import Settings
-from secapi.entrypoints.http.app import create_app
-from secapi.entrypoints.vulndb import import_paths, import_sample
-from secapi.entrypoints.worker import serve_worker
 
-from support.http import serve
+from support.image_api import RunningApi, image_api, registry_settings, scan_image
 from support.images import Image, layer, push
 from support.registry import RunningRegistry, registry_fixture  # noqa: F401 - fixture used by name
 from support.rpmroot import Spec, build_root
-from support.seed import bearer, container_of, create_user
 
 pytestmark = pytest.mark.integration
 
@@ -48,46 +43,14 @@ SPECS = [
 
 
 @pytest.fixture
-def image_settings(settings: Settings, registry: RunningRegistry) -> Settings:
-    return Settings.from_env(
-        {},
-        **{
-            **settings.__dict__,
-            "registry_allowlist": registry.host_port,
-            "registry_insecure": registry.host_port,
-            "scan_sync_budget": 10.0,
-            "registry_read_timeout": 5.0,
-        },
-    )
-
-
-@pytest.fixture
-async def api(image_settings: Settings) -> AsyncIterator[tuple[AsyncClient, str, Litestar]]:
-    stop = asyncio.Event()
-    worker = asyncio.create_task(serve_worker(image_settings, stop))
-    app = create_app(image_settings)
-    try:
-        async with serve(app) as client:
-            await import_sample(container_of(app))
-            await import_paths(container_of(app), ALSA_RECORDS, show_progress=False)
-            _, key = await create_user(app, "rpm@example.com")
-            yield client, key, app
-    finally:
-        stop.set()
-        await asyncio.wait_for(worker, timeout=30)
+async def api(settings: Settings, registry: RunningRegistry) -> AsyncIterator[RunningApi]:
+    async with image_api(registry_settings(settings, registry), ALSA_RECORDS, "rpm@example.com") as running:
+        yield running
 
 
 def root_files(root: Path) -> dict[str, bytes]:
     """Every regular file of an rpm --root tree, as a layer holds it (database, WAL and lock files)."""
     return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
-
-
-async def scan(client: AsyncClient, key: str, image: str) -> dict[str, object]:
-    response = await client.post("/api/v1/scan/docker", json={"image": image}, headers=bearer(key))
-    assert response.status_code == 200, response.text
-    result = response.json()["result"]
-    assert isinstance(result, dict)
-    return result
 
 
 def packages(result: dict[str, object]) -> dict[str, tuple[str, str, str]]:
@@ -103,7 +66,7 @@ async def test_an_almalinux_image_built_by_rpm_is_matched_against_alsa_records(
     root = build_root(tmp_path, SPECS)
     image = Image([layer({"etc/os-release": ALMA_9}), layer(root_files(root))])
     push(registry, "rpm/alma", "9", [image])
-    result = await scan(client, key, f"{registry.host_port}/rpm/alma:9")
+    result = await scan_image(client, key, f"{registry.host_port}/rpm/alma:9")
     database = f"{image.layers[1].digest}:var/lib/rpm/rpmdb.sqlite"
     assert packages(result)["python3-libs"] == (
         "3.9.10-2.el9",
@@ -132,7 +95,7 @@ async def test_a_centos_image_lists_its_packages_but_says_no_advisories_cover_th
     berkeley_db = (FIXTURES / "rpmdb" / "centos8-libuuid" / "Packages").read_bytes()
     image = Image([layer({"etc/os-release": CENTOS_8, "var/lib/rpm/Packages": berkeley_db})])
     push(registry, "rpm/centos", "8", [image])
-    result = await scan(client, key, f"{registry.host_port}/rpm/centos:8")
+    result = await scan_image(client, key, f"{registry.host_port}/rpm/centos:8")
     assert packages(result) == {
         "libuuid": ("2.32.1-42.el8_8", "rpm", "pkg:rpm/centos/libuuid@2.32.1-42.el8_8?arch=x86_64&distro=centos-8")
     }
@@ -154,7 +117,7 @@ async def test_a_sles_image_with_an_ndb_database_is_read(
     ndb = (FIXTURES / "rpmdb" / "sle15-bci" / "Packages.db").read_bytes()
     image = Image([layer({"etc/os-release": SLES_15, "usr/lib/sysimage/rpm/Packages.db": ndb})])
     push(registry, "rpm/sles", "15", [image])
-    result = await scan(client, key, f"{registry.host_port}/rpm/sles:15")
+    result = await scan_image(client, key, f"{registry.host_port}/rpm/sles:15")
     listed = packages(result)
     assert len(listed) == 35
     assert listed["libstdc++6"][:2] == ("11.2.1+git610-1.3.9", "SUSE:Linux Enterprise Server 15 SP3")
