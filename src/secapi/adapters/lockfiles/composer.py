@@ -33,12 +33,15 @@ class ComposerLockParser(EntryParser):
         document = as_mapping(load_json(content), "")
         for group in ("packages", "packages-dev"):
             for index, raw in enumerate(as_list(document.get(group) or [], group)):
-                where = f"{group}[{index}]"
-                try:
-                    entry = self._entry(raw, where)
-                except StructureError as error:
-                    entry = unreadable(where, raw.get("name") if isinstance(raw, dict) else None, error)
-                yield entry
+                yield self._read(raw, f"{group}[{index}]")
+
+    @classmethod
+    def _read(cls, raw: object, where: str) -> Entry:
+        """One package entry, or an unscannable entry saying why it could not be read."""
+        try:
+            return cls._entry(raw, where)
+        except StructureError as error:
+            return unreadable(where, raw.get("name") if isinstance(raw, dict) else None, error)
 
     @staticmethod
     def _entry(raw: object, where: str) -> Entry:

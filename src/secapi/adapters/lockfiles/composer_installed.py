@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from secapi.adapters.lockfiles._common import Entry, StructureError, as_list, as_mapping, load_json, unreadable
+from secapi.adapters.lockfiles._common import Entry, as_list, as_mapping, load_json
 from secapi.adapters.lockfiles.composer import ComposerLockParser
 
 
@@ -27,9 +27,4 @@ class InstalledJsonParser(ComposerLockParser):
         else:
             packages = as_list(as_mapping(document, "").get("packages") or [], group)
         for index, raw in enumerate(packages):
-            where = f"{group}[{index}]"
-            try:
-                entry = self._entry(raw, where)
-            except StructureError as error:
-                entry = unreadable(where, raw.get("name") if isinstance(raw, dict) else None, error)
-            yield entry
+            yield self._read(raw, f"{group}[{index}]")
