@@ -26,6 +26,8 @@ from secapi.domain.inventory import PackageRecord
 from secapi.domain.packages import UnscannedItem
 
 GO_MODULE_LOCAL, GO_DEVEL_TOOLCHAIN, GO_MAIN_DEVEL = "go-module-local", "go-devel-toolchain", "go-main-devel"
+RPM_WAL = "rpm-wal"
+_RPM_WAL_SUFFIX = "/rpmdb.sqlite-wal"
 MAX_LISTED = 200
 """Items of one kind listed per layer; a layer of 5,000 jars gets 200 and one item counting the rest."""
 _MIN_EXECUTABLE = 64
@@ -57,12 +59,26 @@ def examine_member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> 
     """What a regular file SecAPI reads little of yields; None for any other (reads at most the member itself)."""
     if path.endswith(JAVA_ARCHIVES):
         return _java_archive(tar, member, path)
+    if path.endswith(_RPM_WAL_SUFFIX):
+        return _rpm_wal(path, member.size)
     if member.mode & 0o111 and member.size >= _MIN_EXECUTABLE:
         data = tar.extractfile(member)
         found = examine_binary(data.read) if data is not None else None
         if found is not None:
             return _executable(path, found)
     return None
+
+
+def _rpm_wal(path: str, size: int) -> Examined | None:
+    """rpm checkpoints its SQLite write-ahead log on close, so the database is read without it (rpm/sqlite.py);
+    a log left with content means it was not closed cleanly, and what the log holds was not read."""
+    if size == 0:
+        return None
+    reason = (
+        f"a write-ahead log of {size:,} bytes beside the rpm database was not applied: "
+        "packages installed or removed since rpm's last checkpoint may be missing from this scan"
+    )
+    return Examined(item=UnscannedItem(path=path, kind=RPM_WAL, reason=reason))
 
 
 def _java_archive(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> Examined:
@@ -126,7 +142,7 @@ def might_be_unread(member: tarfile.TarInfo) -> bool:
     if not member.isreg():  # links are listed where their targets are; the rest hold nothing to read
         return False
     name = member.name
-    return bool(member.mode & 0o111) or name.endswith(JAVA_ARCHIVES)
+    return bool(member.mode & 0o111) or name.endswith(JAVA_ARCHIVES) or name.endswith(_RPM_WAL_SUFFIX)
 
 
 def unlisted_item(kind: str, count: int) -> UnscannedItem:
