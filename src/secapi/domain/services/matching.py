@@ -37,7 +37,7 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
 def coverage(ecosystems: Iterable[str], version: VulnDbVersion) -> tuple[EcosystemCoverage, ...]:
     """For each scanned ecosystem: how many advisories it has and which version order matched them."""
     out = []
-    for ecosystem in sorted({normalize_ecosystem(e) for e in ecosystems}):
+    for ecosystem in sorted({normalize_ecosystem(e) for e in set(ecosystems)}):  # each distinct name once
         scheme = scheme_for_ecosystem(ecosystem)
         advisories = None if version.ecosystems is None else version.ecosystems.get(ecosystem, 0)
         note = None
@@ -125,12 +125,6 @@ def _rpm_module(purl: str | None) -> str | None:
     return values[0] if values else None
 
 
-def _coverage_of(
-    ecosystems: Iterable[str], packages: Sequence[Package], version: VulnDbVersion
-) -> tuple[EcosystemCoverage, ...]:
-    return coverage([*ecosystems, *(p.ecosystem for p in packages)], version)
-
-
 def _by_lookup_key(packages: Iterable[Package]) -> dict[tuple[str, str], list[Package]]:
     by_key: dict[tuple[str, str], list[Package]] = defaultdict(list)
     for package in packages:
@@ -168,14 +162,13 @@ class VulnerabilityMatcher:
         if version.version == 0 or version.advisories == 0:
             raise VulnDbEmpty
         vulnerabilities, informational = await self._findings(packages)
-        covered = await cpu_bound(len(packages) >= OFF_LOOP_ITEMS, _coverage_of, ecosystems, packages, version)
         return Assessment(
             vulnerabilities=vulnerabilities,
             informational=informational,
             vulndb=VulnDbInfo(
                 version=version.version,
                 updated_at=version.updated_at,
-                ecosystems=covered,
+                ecosystems=coverage({*ecosystems, *(p.ecosystem for p in packages)}, version),
             ),
         )
 
