@@ -243,7 +243,8 @@ def merge_layers(layers: Sequence[LayerInventory]) -> ImageInventory:
         _apply(skipped, layer, layer.skipped)
         for path in layer.packages:  # a cataloged file replaces an earlier skipped one at the same path
             skipped.pop(path, None)
-            found.pop(path, None)  # ... and what was not scanned of an earlier file there
+        for path in (*layer.packages, *layer.skipped):  # a file read or skipped replaces what was not
+            found.pop(path, None)  # scanned of an earlier file there (a lockfile's unscannable entries)
         _apply(found, layer, _by_path(layer.unscanned))
         for path in layer.skipped:
             files.pop(path, None)

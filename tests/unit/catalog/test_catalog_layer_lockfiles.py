@@ -108,6 +108,15 @@ def test_a_rewritten_lockfile_replaces_the_earlier_ones_unscanned_entries(build_
     assert found(image)[("Packagist", "guzzlehttp/psr7", "1.8.3")] == "sha256:bb:srv/api/vendor/composer/installed.json"
 
 
+def test_a_lockfile_rewritten_unreadable_drops_the_earlier_ones_unscanned_entries(build_layer: LayerBuilder) -> None:
+    lower = layer(build_layer, "sha256:aa", [("srv/api/vendor/composer/installed.json", INSTALLED_JSON)])
+    upper = layer(build_layer, "sha256:bb", [("srv/api/vendor/composer/installed.json", b"{not json")])
+    image = merge_layers([lower, upper])
+    assert not image.packages
+    [item] = image.unscanned  # the upper file, skipped: not the lower one's entries, which no longer exist
+    assert (item.path, item.kind) == ("sha256:bb:srv/api/vendor/composer/installed.json", "skipped-file")
+
+
 def test_a_lockfile_over_its_cap_is_skipped_with_the_reason(build_layer: LayerBuilder) -> None:
     too_big = gem("rexml-3.2.5.gemspec") + b"#" * GEMSPEC_CAP
     image = merge_layers([layer(build_layer, "sha256:aa", [(f"{GEMS}/rexml-3.2.5.gemspec", too_big)])])
