@@ -416,3 +416,17 @@ def test_real_jars_cover_each_debian_package_the_ci_installs() -> None:
     assert {package for package, _ in REAL_JARS.values()} >= {
         "libcommons-lang3-java", "libcommons-io-java", "libjackson2-databind-java", "liblog4j2-java", "libguava-java",
     }  # fmt: skip
+
+
+def test_an_unresolved_pom_properties_beside_resolved_ones_is_listed_not_dropped() -> None:
+    found = read_java_archive(
+        "app.jar",
+        zip_bytes(
+            {
+                "META-INF/maven/org.a/a/pom.properties": pom_properties("org.a", "a", "1.0"),
+                "META-INF/maven/org.b/b/pom.properties": pom_properties("org.b", "b", "${project.version}"),
+            }
+        ),
+    )
+    assert [record.name for record in found.packages["app.jar"]] == ["org.a:a"]
+    assert "META-INF/maven/org.b/b/pom.properties" in found.reasons["app.jar"][0]

@@ -150,6 +150,7 @@ class _Reader:
 
     def _identities(self, archive: zipfile.ZipFile, location: str) -> tuple[PackageRecord, ...]:
         records: dict[tuple[str, str, str], PackageRecord] = {}
+        unresolved: list[str] = []
         for info in archive.infolist():
             if not _POM_PROPERTIES.fullmatch(info.filename):
                 continue
@@ -161,7 +162,14 @@ class _Reader:
             coordinates = from_pom_properties(self._read_small(archive, info))
             if coordinates is not None:
                 records.setdefault(coordinates, maven_record(*coordinates))
+            else:
+                unresolved.append(info.filename)
         if records:
+            if unresolved:  # a shaded jar's other artifacts are read; these are not, and must not vanish
+                named = ", ".join(unresolved[:20]) + (
+                    f" and {len(unresolved) - 20} more" if len(unresolved) > 20 else ""
+                )
+                self._note(location, f"pom.properties naming no resolved Maven coordinates, not scanned: {named}")
             return tuple(records.values())
         try:
             manifest = archive.getinfo("META-INF/MANIFEST.MF")
