@@ -98,6 +98,18 @@ def test_packages_lock_json_entry_without_resolved_is_unscannable_and_projects_a
     assert "resolved" in broken.reason
 
 
+def test_packages_lock_json_reports_a_name_again_when_another_framework_gives_another_reason() -> None:
+    parsed = parse_lockfile(
+        "packages.lock.json",
+        '{"version": 1, "dependencies": {"net6.0": {"Acme.Shared": {"type": "Project"}},'
+        ' "net8.0": {"Acme.Shared": {"type": "Transitive"}}}}',
+    )
+    project, broken = parsed.unscannable
+    assert (project.name, project.location) == ("Acme.Shared", 'dependencies["net6.0"]["Acme.Shared"]')
+    assert (broken.name, broken.location) == ("Acme.Shared", 'dependencies["net8.0"]["Acme.Shared"]')
+    assert "resolved" in broken.reason
+
+
 def test_packages_config_reads_every_package_element_with_its_line() -> None:
     parsed = _parse("packages-config", "packages.config")
     assert parsed.ecosystem == "NuGet"

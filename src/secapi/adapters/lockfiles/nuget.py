@@ -37,7 +37,8 @@ class PackagesLockJsonParser(EntryParser):
     def entries(self, content: str) -> Iterator[Entry]:
         """Every package of every target framework (and runtime), each project reference once."""
         frameworks = section(as_mapping(load_json(content), ""), "dependencies")
-        reported: set[str] = set()  # unscannable names, reported once across target frameworks
+        # An unscannable entry is reported once across target frameworks, unless its reason differs.
+        reported: set[tuple[str, str]] = set()
         for framework, raw_packages in frameworks.items():
             parent = keyed("dependencies", framework)
             for name, raw in as_mapping(raw_packages, parent).items():
@@ -47,9 +48,9 @@ class PackagesLockJsonParser(EntryParser):
                 except StructureError as error:
                     entry = unreadable(where, name, error)
                 if isinstance(entry, UnscannableEntry):
-                    if entry.name in reported:
+                    if (entry.name, entry.reason) in reported:
                         continue
-                    reported.add(entry.name)
+                    reported.add((entry.name, entry.reason))
                 yield entry
 
 
