@@ -18,10 +18,6 @@ _CHUNK = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _free(count: int) -> None:
-    """Charges nothing: the caller bounds scratch space otherwise."""
-
-
 def normalise_member_name(name: str) -> str:
     """`./blobs/sha256/x` → `blobs/sha256/x`; absolute paths and `..` components are refused."""
     if name.startswith("/") or "\\" in name or "\x00" in name:
@@ -32,9 +28,7 @@ def normalise_member_name(name: str) -> str:
     return "/".join(parts)
 
 
-def plain_tar(
-    archive: Path, scratch_dir: Path | None, max_bytes: int, charge: Callable[[int], None] = _free
-) -> Path | None:
+def plain_tar(archive: Path, scratch_dir: Path | None, max_bytes: int, charge: Callable[[int], None]) -> Path | None:
     """A decompressed copy of a gzipped archive in `scratch_dir` (the caller deletes it), or None if not gzipped.
 
     Decompressing once to a file keeps member reads random-access; tarfile on a gzip stream would
@@ -140,9 +134,7 @@ class ArchiveMembers:
             hasher.update(chunk)
         return "sha256:" + hasher.hexdigest()
 
-    def copy_verified(
-        self, name: str, target: Path, limit: int, digest: str, charge: Callable[[int], None] = _free
-    ) -> None:
+    def copy_verified(self, name: str, target: Path, limit: int, digest: str, charge: Callable[[int], None]) -> None:
         """Copy the member to `target`, hashing as it goes; on a digest mismatch or an error no file remains.
 
         Each chunk is `charge`d to the scratch budget before it is written.
