@@ -101,14 +101,17 @@ def _executable(path: str, found: Executable) -> Examined:
     return Examined(item=UnscannedItem(path=path, kind=found.kind, reason=reason))
 
 
+def _named(items: tuple[str, ...]) -> str:
+    """The first `_MAX_NAMED` items joined, the rest counted."""
+    more = len(items) - _MAX_NAMED
+    return "; ".join(items[:_MAX_NAMED]) + (f"; and {more} more" if more > 0 else "")
+
+
 def _rust_note(path: str, rust: RustPackages) -> UnscannedItem | None:
     """One item per executable for its crates that are not crates.io releases (no advisory source to match)."""
     if not rust.unmatchable:
         return None
-    named = "; ".join(rust.unmatchable[:_MAX_NAMED])
-    more = len(rust.unmatchable) - _MAX_NAMED
-    named += f"; and {more} more" if more > 0 else ""
-    reason = f"Rust crates not from crates.io (no advisories to match) were not scanned: {named}"
+    reason = f"Rust crates not from crates.io (no advisories to match) were not scanned: {_named(rust.unmatchable)}"
     return UnscannedItem(path=path, kind=RUST_BINARY, reason=reason)
 
 
@@ -116,9 +119,7 @@ def _go_note(path: str, go: GoPackages) -> UnscannedItem | None:
     """One item per executable (items are keyed by path) for what its build info names but is no package."""
     reasons = []
     if go.local_replacements:
-        named = "; ".join(go.local_replacements[:_MAX_NAMED])
-        more = len(go.local_replacements) - _MAX_NAMED
-        named += f"; and {more} more" if more > 0 else ""
+        named = _named(go.local_replacements)
         reasons.append(f"Go modules replaced by local directories (no version to match) were not scanned: {named}")
     if go.devel_toolchain is not None:
         reasons.append(
