@@ -70,8 +70,7 @@ async def scan_uploaded_archive(request: Request[Any, Any, Any]) -> Response[Any
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(task), timeout=settings.scan_sync_budget)
     outcome = await submitter.archive_outcome(principal, scan)
-    status = outcome.cache.status if outcome.cache else submitter.archive_cache_status(scan)
-    return scan_response(request, outcome.scan, outcome.cache, cache_status=status)
+    return scan_response(request, outcome.scan, outcome.cache, cache_status=submitter.archive_cache_status(scan))
 
 
 async def cancel_archive_scans() -> None:
