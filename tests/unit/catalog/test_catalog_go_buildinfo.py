@@ -182,3 +182,11 @@ def test_the_existing_minimal_section_is_still_only_detected() -> None:
     found = examine_binary(io.BytesIO(elf({".go.buildinfo": GO_BUILDINFO})).read)
     assert found is not None
     assert (found.kind, found.go_build_info) == ("go-binary", None)
+
+
+def test_a_build_outside_module_mode_says_its_packages_are_not_recorded(build_layer: Callable[..., Path]) -> None:
+    layer = _layer(build_layer, elf({".go.buildinfo": build_info(lines=["path\tgithub.com/old/tool"])}))
+    assert [r.name for r in layer.packages["usr/local/bin/app"]] == ["stdlib"]
+    (item,) = layer.unscanned
+    assert (item.path, item.kind) == ("usr/local/bin/app", "go-binary")
+    assert "built outside module mode" in item.reason

@@ -133,6 +133,8 @@ class GoPackages:
     """The toolchain version when it is no release (`devel go1.22-abc`): no `stdlib` package then."""
     unversioned_main: str | None = None
     """The main module's path when it was built without a version (`(devel)`, or none): it is no package."""
+    outside_modules: bool = False
+    """No main module at all: built in GOPATH mode, where the packages compiled in are not recorded."""
 
 
 def go_packages(info: GoBuildInfo) -> GoPackages:
@@ -159,4 +161,5 @@ def go_packages(info: GoBuildInfo) -> GoPackages:
         local_replacements=tuple(local),
         devel_toolchain=devel,
         unversioned_main=unversioned_main,
+        outside_modules=info.main is None,
     )

@@ -132,9 +132,22 @@ def _go_note(path: str, go: GoPackages) -> UnscannedItem | None:
             f"its main module {go.unversioned_main} was built without a version ((devel)), "
             "so advisories for the program itself were not checked"
         )
+    if go.outside_modules:
+        reasons.append(
+            "its build info names no main module (built outside module mode), so the packages built into it "
+            "other than the standard library are not recorded and were not scanned"
+        )
     if not reasons:
         return None
-    kind = GO_MODULE_LOCAL if go.local_replacements else GO_DEVEL_TOOLCHAIN if go.devel_toolchain else GO_MAIN_DEVEL
+    kind = (
+        GO_MODULE_LOCAL
+        if go.local_replacements
+        else GO_DEVEL_TOOLCHAIN
+        if go.devel_toolchain
+        else GO_MAIN_DEVEL
+        if go.unversioned_main
+        else GO_BINARY
+    )
     return UnscannedItem(path=path, kind=kind, reason="; ".join(reasons))
 
 
