@@ -189,6 +189,8 @@ def test_lockfiles_that_are_not_the_images_own_are_not_read(path: str) -> None:
         "app/vendor/bundle/ruby/3.2.0/specifications/nokogiri-1.15.4-x86_64-linux.gemspec",
         "var/lib/gems/3.1.0/specifications/default/json-2.6.1.gemspec",
         "usr/lib/ruby/gems/3.2.0/specifications/rails-7.1.1.gemspec",  # Alpine's `gem install` puts gems here
+        "srv/apkg/models/web/package-lock.json",  # "pkg/mod" only as part of longer names: not the module cache
+        "srv/pkg/modules/web/yarn.lock",
     ],
 )
 def test_app_lockfiles_are_candidates_with_a_rule(path: str) -> None:

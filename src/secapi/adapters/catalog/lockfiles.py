@@ -29,6 +29,7 @@ the file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from secapi.adapters.lockfiles.composer_installed import InstalledJsonParser
 from secapi.adapters.lockfiles.gemspec import GemspecParser
@@ -111,7 +112,8 @@ def _cap(path: str, name: str, parts: list[str]) -> int | None:
 
 
 def _outside_dependencies(parts: list[str]) -> bool:
-    return not _DEPENDENCY_DIRS.intersection(parts) and "pkg/mod" not in "/".join(parts)
+    """Whether no directory in `parts` is a dependency's (nor Go's module cache, `pkg/mod`: whole names only)."""
+    return not _DEPENDENCY_DIRS.intersection(parts) and ("pkg", "mod") not in pairwise(parts)
 
 
 def read_app_file(path: str, data: bytes) -> AppFile:
