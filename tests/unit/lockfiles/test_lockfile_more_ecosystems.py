@@ -254,6 +254,19 @@ def test_cabal_freeze_reports_ranges_and_unreadable_constraints() -> None:
     assert "could not be read" in reasons["!!!"][1]
 
 
+def test_cabal_freeze_reports_a_package_given_only_flags_and_no_version() -> None:
+    parsed = parse_lockfile(
+        "cabal.project.freeze",
+        "constraints: any.zlib -bundled-c-zlib,\n"
+        "             any.zlib ==0.6.3.0,\n"
+        "             hashable +random-initial-seed\n",
+    )
+    assert [(p.name, p.version) for p in parsed.packages] == [("zlib", "0.6.3.0")]
+    (hashable,) = parsed.unscannable
+    assert (hashable.name, hashable.location) == ("hashable", "line 3")
+    assert "only flags" in hashable.reason
+
+
 def test_stack_lock_reads_hackage_extra_deps_and_reports_git_deps_and_the_snapshot() -> None:
     parsed = _parse("stack", "stack.yaml.lock")
     assert [(p.name, p.version, p.location) for p in parsed.packages] == [

@@ -70,19 +70,32 @@ def _constraint_items(content: str) -> Iterator[tuple[int, str]]:
 
 
 class CabalFreezeParser(EntryParser):
-    """Reads `cabal.project.freeze`; `installed` boot packages and ranges are unscannable, flags skipped."""
+    """Reads `cabal.project.freeze`; `installed` boot packages, ranges and flag-only packages are unscannable."""
 
     ecosystem = ECOSYSTEM
     default_filename = "cabal.project.freeze"
 
     def entries(self, content: str) -> Iterator[Entry]:
-        """One entry per version constraint."""
+        """One entry per version constraint; a package given only flags, never a version, is unscannable."""
+        named: set[str] = set()
+        flagged: dict[str, str] = {}  # package name -> where its first flag-only line is
         for number, item in _constraint_items(content):
             where = line(number)
             try:
-                yield _constraint(item, where)
+                entry = _constraint(item, where)
             except StructureError as error:
-                yield unreadable(where, item.split()[0], error)
+                entry = unreadable(where, item.split()[0], error)
+            if entry is None:
+                found = _CONSTRAINT.fullmatch(item)
+                if found is not None:
+                    flagged.setdefault(found["name"], where)
+                continue
+            named.add(entry.name)
+            yield entry
+        for name, where in flagged.items():
+            if name not in named:
+                reason = "only flags are set for it; no constraint pins its version"
+                yield UnscannableEntry(name=name, reason=reason, location=where)
 
 
 def _stack_package(raw: Mapping[str, object], where: str) -> Entry:
