@@ -149,6 +149,17 @@ def test_an_encrypted_or_oddly_paged_berkeley_db_is_refused() -> None:
         parse_rpm_bdb(bytes(data))
 
 
+@pytest.mark.parametrize("length", [2 * 512, 2 * 512 + 100])
+def test_a_truncated_berkeley_db_is_refused_not_read_in_part(length: int) -> None:
+    # Page 1 holds one whole package, its metadata names page 2 (a lost hash page) as the last: reading
+    # only what is left would list one package and say nothing of the rest.
+    meta_says_three_pages = bytearray(bdb_file([GOOD], {}, pages=3))
+    struct.pack_into("<I", meta_says_three_pages, 32, 2)
+    assert len(parse_rpm_bdb(bytes(meta_says_three_pages))) == 1
+    with pytest.raises(ValueError, match=r"truncated Berkeley DB database: .* names page 2 as the last"):
+        parse_rpm_bdb(bytes(meta_says_three_pages[:length]))
+
+
 def test_ndb_slots_and_blobs_must_lie_inside_the_file() -> None:
     beyond = bytearray(NDB)
     struct.pack_into("<I", beyond, 32 + 8, 1 << 28)  # the first package's block offset

@@ -32,7 +32,7 @@ class _Pages:
         else:
             raise ValueError("not a Berkeley DB hash database (no hash magic number)")
         self.order = order
-        page_size, encryption, kind = struct.unpack_from(f"{order}IBB", data, 20)
+        page_size, encryption, kind, _, _, _, last_page = struct.unpack_from(f"{order}IBBBBII", data, 20)
         if kind != _HASH_META:
             raise ValueError(f"a Berkeley DB hash database whose first page has type {kind}, not hash metadata")
         if page_size not in _PAGE_SIZES:
@@ -40,6 +40,11 @@ class _Pages:
         if encryption:
             raise ValueError("an encrypted Berkeley DB database")
         self.data, self.size, self.count = data, page_size, len(data) // page_size
+        if last_page >= self.count:  # the pages past the end would be packages passed over unread
+            raise ValueError(
+                f"a truncated Berkeley DB database: {len(data)} bytes hold {self.count} whole pages, "
+                f"its metadata names page {last_page} as the last"
+            )
 
     def header(self, pgno: int) -> tuple[int, int, int, int]:
         """(next page, entries, bytes used on an overflow page, page type) of page `pgno`."""
