@@ -17,7 +17,7 @@ from secapi.adapters.catalog.rpm.ndb import ndb_blobs
 from secapi.adapters.catalog.rules import RPM_DATABASE_BYTES
 from secapi.domain.inventory import PackageRecord, merge_layers
 
-from support.rpmroot import DBPATH, IN_CI, QUERY_FORMAT, Spec, build_root, rpm_query_all
+from support.rpmroot import DBPATH, IN_CI, QUERY_FORMAT, Spec, build_root, require_rpm, rpm_query_all
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rpmdb"
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -151,6 +151,7 @@ def test_berkeley_db_files_written_by_berkeley_db_read_as_rpm_lists_them(
     records = parse_rpm_bdb((tmp_path / "db" / "Packages").read_bytes())
     expected = (FIXTURES / "sle15-bci" / "rpm-qa.txt").read_text().splitlines() * 10
     assert sorted(line(r) for r in records) == sorted(expected)
+    require_rpm()
     oracle = subprocess.run(
         ["rpm", "--dbpath", str(tmp_path / "db"), "--define", "_db_backend bdb_ro", "-qa", "--qf", QUERY_FORMAT],
         check=True, capture_output=True, text=True,
