@@ -173,6 +173,27 @@ async def test_an_advisory_naming_the_source_rpm_finds_its_binaries() -> None:
     ]
 
 
+async def test_an_advisory_naming_both_the_binary_and_its_source_rpm_is_one_finding() -> None:
+    # Red Hat's records may name a binary RPM and its source RPM in separate affected entries.
+    ranges = [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.7-28.el9"}]}]
+    record = {
+        "id": "RHSA-2099:0002",
+        "summary": "Important: openssl security update",
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {"package": {"ecosystem": "Red Hat:enterprise_linux:9::baseos", "name": name}, "ranges": ranges}
+            for name in ("openssl", "openssl-libs")
+        ],
+    }
+    store = InMemoryVulnerabilityStore()
+    await store.upsert([parse_osv_record(json.dumps(record).encode())])
+    packages, _ = image('ID="rhel"\nVERSION_ID="9.3"\n', OPENSSL_LIBS)
+    findings = await VulnerabilityMatcher(store).match(list(packages))
+    assert [(f.id, f.package.name, f.fixed_versions) for f in findings] == [
+        ("RHSA-2099:0002", "openssl-libs", ("1:3.0.7-28.el9",))
+    ]
+
+
 NODEJS_18 = PackageRecord(
     kind="rpm", name="nodejs", version="1:18.10.0-1.module_el9.1.0+14+3dc0c2d2", source_name="nodejs",
     source_version="1:18.10.0-1.module_el9.1.0+14+3dc0c2d2", arch="x86_64",
