@@ -213,6 +213,18 @@ def test_a_hard_link_to_a_lockfile_keeps_its_packages_and_entries(build_layer: L
     assert {i.path for i in inventory.unscanned} == {a, b}
 
 
+def test_hard_links_to_a_lockfile_cannot_list_more_than_max_listed_entries(build_layer: LayerBuilder) -> None:
+    target = "a/vendor/composer/installed.json"
+    links = [(f"l{n}/vendor/composer/installed.json", f"hardlink:{target}") for n in range(MAX_LISTED + 5)]
+    members: list[Member] = [(target, INSTALLED_JSON), *links]
+    inventory = layer(build_layer, "sha256:aa", members)
+    assert all(path in inventory.packages for path, _ in links)
+    entries = [i for i in inventory.unscanned if i.kind == UNSCANNABLE_ENTRY]
+    assert len([i for i in entries if i.path]) == MAX_LISTED
+    [rest] = [i for i in entries if not i.path]
+    assert rest.reason.startswith("6 more")  # one entry (acme/billing) at the target and at each link
+
+
 def test_layer_inventory_with_lockfile_records_survives_the_json_cache(build_layer: LayerBuilder) -> None:
     inventory = layer(build_layer, "sha256:aa", app_layer_members())
     decoded = msgspec.json.decode(msgspec.json.encode(inventory), type=LayerInventory)

@@ -175,8 +175,12 @@ class _LayerReader:
             self.skipped[path] = f"not cataloged: {exc}"
             return
         self.packages[path] = found.records
+        self._list_entries(path, found.unscanned)
+
+    def _list_entries(self, path: str, items: tuple[UnscannedItem, ...]) -> None:
+        """Keep what a lockfile could not pin: like binaries, `MAX_LISTED` of each kind per layer, the rest counted."""
         listed = []
-        for item in found.unscanned:  # like binaries: `MAX_LISTED` of each kind per layer, the rest counted
+        for item in items:
             count = self.found[item.kind] = self.found.get(item.kind, 0) + 1
             if count <= MAX_LISTED:
                 listed.append(item)
@@ -228,8 +232,8 @@ class _LayerReader:
             return False
         if target in self.packages:
             self.packages[path] = self.packages[target]
-            if target in self.entries:
-                self.entries[path] = tuple(msgspec.structs.replace(item, path=path) for item in self.entries[target])
+            if target in self.entries:  # counted and budgeted like the target's: links must not multiply them
+                self._list_entries(path, tuple(msgspec.structs.replace(i, path=path) for i in self.entries[target]))
         elif target in self.os_files:
             self.os_files[path] = self.os_files[target]
         else:
