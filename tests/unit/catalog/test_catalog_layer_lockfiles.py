@@ -266,14 +266,18 @@ def test_lockfiles_past_the_layers_parsing_budget_are_skipped_with_the_reason(
     build_layer: LayerBuilder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     budget = len(PACKAGE_LOCK) + len(INSTALLED_JSON) // 2
+    small_gem = b'Gem::Specification.new do |s|\n  s.name = "rexml".freeze\n  s.version = "3.2.5"\nend\n'
+    assert len(small_gem) <= len(INSTALLED_JSON) // 2
     monkeypatch.setattr("secapi.adapters.catalog.layer.APP_FILE_BYTES_PER_LAYER", budget)
     members: list[Member] = [
         ("srv/shop/package-lock.json", PACKAGE_LOCK),
         ("srv/api/vendor/composer/installed.json", INSTALLED_JSON),
+        (f"{GEMS}/rexml-3.2.5.gemspec", small_gem),  # fits in what the skipped one left
     ]
     image = merge_layers([layer(build_layer, "sha256:aa", members)])
     assert ("npm", "lodash", "4.17.11") in found(image)
     assert ("Packagist", "guzzlehttp/psr7", "1.8.3") not in found(image)
+    assert found(image)[("RubyGems", "rexml", "3.2.5")] == f"sha256:aa:{GEMS}/rexml-3.2.5.gemspec"
     [skipped] = [i for i in image.unscanned if i.kind == "skipped-file"]
     assert skipped.path == "sha256:aa:srv/api/vendor/composer/installed.json"
     assert skipped.reason == f"not cataloged: the layer's lockfiles and manifests exceed {budget} bytes in all"

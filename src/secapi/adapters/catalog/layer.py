@@ -164,11 +164,11 @@ class _LayerReader:
 
     def _read_app_file(self, path: str, data: bytes, read: Reader) -> None:
         """Parse a lockfile or manifest within the layer's budget for them: parsing costs far more than reading."""
-        self._app_bytes += len(data)
-        if self._app_bytes > APP_FILE_BYTES_PER_LAYER:
+        if self._app_bytes + len(data) > APP_FILE_BYTES_PER_LAYER:  # a file not parsed spends none of the budget
             reason = f"the layer's lockfiles and manifests exceed {APP_FILE_BYTES_PER_LAYER} bytes in all"
             self.skipped[path] = f"not cataloged: {reason}"
             return
+        self._app_bytes += len(data)
         try:
             found = read(path, data)
         except (ValueError, RecursionError) as exc:
