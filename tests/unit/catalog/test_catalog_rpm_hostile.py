@@ -149,6 +149,16 @@ def test_an_encrypted_or_oddly_paged_berkeley_db_is_refused() -> None:
         parse_rpm_bdb(bytes(data))
 
 
+def test_a_berkeley_db_page_of_a_type_no_hash_database_holds_is_refused_not_passed_over() -> None:
+    data = bytearray(bdb_file([GOOD], {}, pages=3))
+    assert list(bdb_blobs(bytes(data), 10)) == [GOOD]  # page 2: an unused overflow page, 0 a free one
+    data[2 * 512 + 25] = 0
+    assert list(bdb_blobs(bytes(data), 10)) == [GOOD]
+    data[2 * 512 + 25] = 5  # a B-tree leaf page
+    with pytest.raises(ValueError, match="page 2 has type 5, not one a hash database holds"):
+        list(bdb_blobs(bytes(data), 10))
+
+
 @pytest.mark.parametrize("length", [2 * 512, 2 * 512 + 100])
 def test_a_truncated_berkeley_db_is_refused_not_read_in_part(length: int) -> None:
     # Page 1 holds one whole package, its metadata names page 2 (a lost hash page) as the last: reading

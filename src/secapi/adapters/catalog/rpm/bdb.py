@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterator
 
 _HASH_MAGIC = 0x061561
-_HASH_META, _HASH_UNSORTED, _HASH, _OVERFLOW = 8, 2, 13, 7
+_INVALID, _HASH_META, _HASH_UNSORTED, _HASH, _OVERFLOW = 0, 8, 2, 13, 7
 _KEYDATA, _DUPLICATE, _OFFPAGE, _OFFDUP = 1, 2, 3, 4
 _PAGE_HEADER = 26
 _PAGE_SIZES = frozenset(1 << n for n in range(9, 17))  # 512 B to 64 KiB, Berkeley DB's own bounds
@@ -68,8 +68,10 @@ def bdb_blobs(data: bytes, max_blobs: int) -> Iterator[bytes]:
     found = 0
     for pgno in range(1, pages.count):
         _, entries, _, kind = pages.header(pgno)
-        if kind not in (_HASH, _HASH_UNSORTED):
+        if kind in (_INVALID, _OVERFLOW):  # a free page; an overflow page, read through its chain
             continue
+        if kind not in (_HASH, _HASH_UNSORTED):  # passing it over could pass packages over unsaid
+            raise ValueError(f"Berkeley DB page {pgno} has type {kind}, not one a hash database holds")
         offsets = pages.offsets(pgno, entries)
         if entries % 2:
             raise ValueError(f"Berkeley DB hash page {pgno} has a key without a value")
