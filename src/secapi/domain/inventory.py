@@ -72,8 +72,9 @@ class LayerInventory(msgspec.Struct, frozen=True, kw_only=True):
     refused_members: int = 0
     """Tar members with absolute paths or `..` components, never used."""
     unscanned: tuple[UnscannedItem, ...] = ()
-    """Content seen but not read (Go and Rust binaries, Java archives) by layer-relative path;
-    an empty path stands for the whole layer (how many more were found than listed)."""
+    """Content seen but not read, by layer-relative path: executables and Java archives (or parts of them) that
+    could not be read, an rpm write-ahead log, a lockfile's entries it could not pin (several at one path) or
+    a test-data lockfile; an empty path stands for the whole layer (how many more were found than listed)."""
 
 
 class ImageInventory(msgspec.Struct, frozen=True, kw_only=True):

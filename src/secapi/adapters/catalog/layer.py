@@ -4,11 +4,12 @@ Links are never followed: a symlink at a cataloged path (say `var/lib/dpkg/statu
 hides what lower layers had there, and is reported as skipped. A hard link to a file this layer already
 read reuses that file's result; any other hard link is treated like a symlink. Members with absolute
 paths or `..` components are never used, only counted. Package databases (dpkg, apk, rpm's SQLite,
-Berkeley DB and NDB, ...) are read whole, each up to its rule's cap. What SecAPI cannot read yet (Java
-archives, Go and Rust executables) is listed in `LayerInventory.unscanned`, never parsed; only a Go ELF
-executable's build info is read, its modules kept as packages under the executable's path. Java archives
-are opened (java.py): their Maven packages are kept under the archive's path, or `<path>/<inner path>` for a
-nested archive, and a Java archive hides what lower layers had at or below its path.
+Berkeley DB and NDB, ...) are read whole, each up to its rule's cap; applications' lockfiles and manifests
+too (lockfiles.py), within a per-layer parsing budget. Go and Rust executables' build info and dependency
+lists are read (binaries.py), their modules kept as packages under the executable's path; what of them could
+not be read is listed in `LayerInventory.unscanned`. Java archives are opened (java.py): their Maven packages
+are kept under the archive's path, or `<path>/<inner path>` for a nested archive, and a Java archive hides
+what lower layers had at or below its path.
 """
 
 from __future__ import annotations
