@@ -12,7 +12,7 @@ from secapi.domain.errors import InvalidInput
 from secapi.domain.os_release import RPM_OSES, OsInfo, detect_os
 from secapi.domain.packages import Package, UnscannedItem
 
-CATALOGER_VERSION: int = 7
+CATALOGER_VERSION: int = 8
 """Bump whenever a cataloger changes what it finds, so layer inventories cached under the old one are recomputed."""
 
 DPKG, APK, PYTHON, NPM, OPKG, RPM = "dpkg", "apk", "python", "npm", "opkg", "rpm"

@@ -430,3 +430,12 @@ def test_an_unresolved_pom_properties_beside_resolved_ones_is_listed_not_dropped
     )
     assert [record.name for record in found.packages["app.jar"]] == ["org.a:a"]
     assert "META-INF/maven/org.b/b/pom.properties" in found.reasons["app.jar"][0]
+
+
+def test_an_archive_extension_in_capitals_is_still_a_java_archive(build_layer: Callable[..., Path]) -> None:
+    lang = real_jar("commons-lang3")
+    base = catalog_layer(build_layer([("opt/App.JAR", lang.data())]), GZIP, "sha256:0", LayerLimits())
+    assert identities(base.packages) == {"opt/App.JAR": {maven(lang)}}
+    link = catalog_layer(build_layer([("opt/App.JAR", "symlink:/dev/null")]), GZIP, "sha256:1", LayerLimits())
+    assert merge_layers([base]).packages != ()
+    assert merge_layers([base, link]).packages == ()

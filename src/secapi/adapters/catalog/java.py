@@ -32,6 +32,13 @@ KiB, MiB = 1024, 1024 * 1024
 JAVA_ARCHIVE = "java-archive"
 JAVA_ARCHIVES = (".jar", ".war", ".ear", ".hpi", ".jpi")
 """Zip-based Java archives by name: jars, web and enterprise archives, Jenkins plugins (`.hpi`, `.jpi`)."""
+
+
+def is_java_archive(path: str) -> bool:
+    """Whether a path names a Java archive, whatever the case of its extension (`App.JAR` is a jar to the JVM)."""
+    return path[-4:].lower() in JAVA_ARCHIVES
+
+
 MAX_LOCATIONS = 200
 """Locations with reasons listed for one archive in the layer (as many as a layer lists of one kind)."""
 

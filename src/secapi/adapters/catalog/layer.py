@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from secapi.adapters.catalog.java import JAVA_ARCHIVES
+from secapi.adapters.catalog.java import is_java_archive
 from secapi.adapters.catalog.lockfiles import APP_FILE_BYTES_PER_LAYER
 from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, Reader, is_candidate, rule_for
 from secapi.adapters.catalog.streams import GuardedStream, LayerLimits
@@ -30,7 +30,6 @@ from secapi.domain.packages import UnscannedItem
 
 DEFAULT_LIMITS = LayerLimits()
 _OPAQUE = ".wh..wh..opq"
-_REPLACING_TAILS = DIRECTORY_TAILS + JAVA_ARCHIVES
 """A link at such a path hides what lower layers had at and below it (a Java archive's packages are below it)."""
 
 
@@ -87,7 +86,7 @@ class _LayerReader:
             if might_be_unread(member):
                 self._note(tar, member)
                 continue
-            if not member.isdir() and not member.isreg() and name.rstrip("/").endswith(_REPLACING_TAILS):
+            if not member.isdir() and not member.isreg() and _replaces_contents(name.rstrip("/")):
                 self._hide(normalise(name))
         return LayerInventory(
             digest=self._digest,
@@ -268,3 +267,8 @@ def catalog_layer(blob: Path, media_type: str, digest: str, limits: LayerLimits 
                 return _LayerReader(stream, digest, limits).walk(tar)
         except tarfile.TarError as exc:
             raise LayerRejected(f"layer {digest} is not a valid tar archive: {exc}", digest=digest) from exc
+
+
+def _replaces_contents(path: str) -> bool:
+    """A non-file entry at a path whose lower-layer contents SecAPI read (a database directory, a Java archive)."""
+    return path.endswith(DIRECTORY_TAILS) or is_java_archive(path)

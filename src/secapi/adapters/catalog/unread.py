@@ -16,7 +16,7 @@ from secapi.adapters.catalog.gobuildinfo import GoPackages, go_packages
 from secapi.adapters.catalog.java import (
     DEFAULT_JAVA_LIMITS,
     JAVA_ARCHIVE,
-    JAVA_ARCHIVES,
+    is_java_archive,
     read_java_archive,
     too_large,
 )
@@ -57,7 +57,7 @@ class Examined:
 
 def examine_member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> Examined | None:
     """What a regular file SecAPI reads little of yields; None for any other (reads at most the member itself)."""
-    if path.endswith(JAVA_ARCHIVES):
+    if is_java_archive(path):
         return _java_archive(tar, member, path)
     if path.endswith(_RPM_WAL_SUFFIX):
         return _rpm_wal(path, member.size)
@@ -156,7 +156,7 @@ def might_be_unread(member: tarfile.TarInfo) -> bool:
     if not member.isreg():  # links are listed where their targets are; the rest hold nothing to read
         return False
     name = member.name
-    return bool(member.mode & 0o111) or name.endswith(JAVA_ARCHIVES) or name.endswith(_RPM_WAL_SUFFIX)
+    return bool(member.mode & 0o111) or is_java_archive(name) or name.endswith(_RPM_WAL_SUFFIX)
 
 
 def unlisted_item(kind: str, count: int) -> UnscannedItem:
