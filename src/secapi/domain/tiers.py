@@ -24,6 +24,9 @@ RATE_LIMITS: Final[dict[str, dict[str, int]]] = {
 
 CACHE_TTL: Final[dict[str, int]] = {"free": 3600, "starter": 86400, "pro": 86400, "business": 604800}
 
+WATCH_LIMITS: Final[dict[str, int]] = {"free": 3, "starter": 25, "pro": 250, "business": 2500}
+"""How many watched targets (`POST /api/v1/watches`) a tenant may hold at once."""
+
 
 def parse_tier(value: str) -> Tier:
     """The tier named `value` (case-insensitive), or ValueError listing the valid names."""
