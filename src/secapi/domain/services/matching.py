@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
@@ -24,6 +25,9 @@ from secapi.domain.severity_sources import identifiers, index_related, needs_bor
 from secapi.domain.versions import scheme_for_ecosystem
 
 VERSIONS_LIST_ONLY = "versions-list-only"
+G = TypeVar("G")
+Distinct = tuple[str, str, str, str | None, str | None]
+"""A package's ecosystem, name, version, source name and source version."""
 
 
 class Assessment(msgspec.Struct, frozen=True, kw_only=True):
@@ -188,6 +192,43 @@ class VulnerabilityMatcher:
             sort_findings([f for f in found if f.informational is not None]),
         )
 
+    async def match_by_key(
+        self, groups: Mapping[G, tuple[tuple[str, str], Sequence[Package]]]
+    ) -> dict[G, tuple[Finding, ...]]:
+        """Vulnerability findings of many package groups at once, each group matched only through its own key.
+
+        A group is (lookup key, packages filed under it), e.g. one watched inventory's packages under one
+        (ecosystem, name). Every group is answered from ONE candidates query over the union of the keys,
+        and each distinct package (ecosystem, name, version, source) is evaluated once per key however many
+        groups hold it: re-matching 10,000 inventories costs what matching their distinct packages costs.
+        """
+        by_key: dict[tuple[str, str], dict[Distinct, Package]] = defaultdict(dict)
+        for key, packages in groups.values():
+            distinct = by_key[key]
+            for package in packages:
+                distinct.setdefault(_distinct(package), package)
+        if not by_key:
+            return {}
+        candidates = await self._store.candidates(list(by_key))
+        found = await cpu_bound(len(candidates) >= OFF_LOOP_ITEMS, _evaluate_by_key, by_key, candidates)
+        unscored = [f for fs in found.values() for f in fs if needs_borrowing(f) and f.informational is None]
+        related = index_related(await self._store.related_severities(identifiers(unscored)) if unscored else ())
+        out: dict[G, tuple[Finding, ...]] = {}
+        for group, (key, packages) in groups.items():
+            findings = found.get(key)
+            if not findings:
+                out[group] = ()
+                continue
+            held = {(p.ecosystem, p.name, p.version) for p in packages}
+            out[group] = sort_findings(
+                [
+                    resolve(f, related)
+                    for f in findings
+                    if f.informational is None and (f.package.ecosystem, f.package.name, f.package.version) in held
+                ]
+            )
+        return out
+
     @staticmethod
     def _evaluate(by_key: dict[tuple[str, str], list[Package]], candidates: Sequence[Candidate]) -> list[Finding]:
         # An advisory may name one package in several affected entries (GHSA lists urllib3's 1.x and
@@ -207,6 +248,25 @@ class VulnerabilityMatcher:
                     continue
                 findings[identity] = _finding(package, group, ecosystem, version)
         return list(findings.values())
+
+
+def _distinct(package: Package) -> Distinct:
+    """What decides a package's findings (its location does not): one evaluation serves every copy."""
+    return (package.ecosystem, package.name, package.version, package.source_name, package.source_version)
+
+
+def _evaluate_by_key(
+    by_key: Mapping[tuple[str, str], Mapping[Distinct, Package]], candidates: Sequence[Candidate]
+) -> dict[tuple[str, str], list[Finding]]:
+    """`VulnerabilityMatcher._evaluate` key by key, so each finding is attributed to the key it was found under."""
+    per_key: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        per_key[(candidate.ecosystem, candidate.name)].append(candidate)
+    return {
+        key: VulnerabilityMatcher._evaluate({key: list(by_key[key].values())}, group)
+        for key, group in per_key.items()
+        if key in by_key
+    }
 
 
 def _finding(package: Package, group: list[Candidate], ecosystem: str, version: str) -> Finding:
