@@ -140,9 +140,10 @@ def canonical_hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-RESULT_FORMAT = 2
+RESULT_FORMAT = 3
 """Bumped when a result document gains what older ones lack (2: `unscanned`, `informational`, `vulndb`,
-severity sources): keys change with it, so a result cached by an older release is never served."""
+severity sources; 3: findings' `epss` and `kev`, the `risk` summary and the exploit-risk order): keys
+change with it, so a result cached by an older release is never served."""
 
 
 def cache_key(scan_type: str, data: dict[str, Any], *, tenant: UUID | None) -> str:

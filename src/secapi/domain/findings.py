@@ -6,6 +6,7 @@ from datetime import datetime
 
 import msgspec
 
+from secapi.domain.exploits import Epss, Kev, RiskSummary
 from secapi.domain.packages import Package, UnscannableEntry, UnscannedItem
 from secapi.domain.severity import Severity
 
@@ -53,6 +54,10 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     severity_source: SeveritySource | None = None
     informational: str | None = None
     """Informational advisories (RustSec `unmaintained`, `unsound`, `notice`): the kind; None for vulnerabilities."""
+    epss: Epss | None = None
+    """FIRST's EPSS score of the advisory's CVE (the highest when it has several); None when not scored or not loaded."""
+    kev: Kev | None = None
+    """The advisory's CVE is in CISA's Known Exploited Vulnerabilities catalogue; None otherwise or when not loaded."""
 
 
 class EcosystemCoverage(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,6 +137,8 @@ class ScanResult(msgspec.Struct, kw_only=True):
     informational: tuple[Finding, ...] = ()
     """Informational advisories (unmaintained, unsound, notice): listed, never counted as vulnerabilities."""
     vulndb: VulnDbInfo | None = None
+    risk: RiskSummary | None = None
+    """Exploit risk of `vulnerabilities` (KEV, EPSS) and whether that data was loaded at all."""
 
 
 def severity_counts(findings: tuple[Finding, ...]) -> dict[str, int]:
@@ -142,15 +149,49 @@ def severity_counts(findings: tuple[Finding, ...]) -> dict[str, int]:
     return counts
 
 
+SEVERITY_MIDPOINT = {
+    Severity.CRITICAL: 9.5,
+    Severity.HIGH: 7.95,
+    Severity.MEDIUM: 5.45,
+    Severity.LOW: 2.0,
+    Severity.UNKNOWN: 5.0,
+}
+"""The CVSS weight of a finding without a score: the middle of its level's CVSS range (unknown: the scale's middle)."""
+
+
+def risk_value(finding: Finding) -> float | None:
+    """Severity weight (the CVSS score when known, else the level's midpoint) x EPSS probability; None without EPSS."""
+    if finding.epss is None:
+        return None
+    weight = finding.score if finding.score is not None else SEVERITY_MIDPOINT[finding.severity]
+    return weight * finding.epss.score
+
+
 def sort_findings(findings: list[Finding]) -> tuple[Finding, ...]:
-    """Most severe first, then by score, package and id: a stable order clients can diff."""
+    """Riskiest first, in a stable order clients can diff.
+
+    1. Findings in CISA's KEV catalogue (exploited in the wild) before the others.
+    2. Within each group, findings with an EPSS score before those without, by risk value
+       (`risk_value`: CVSS score, or the level's midpoint, x EPSS probability), highest first.
+    3. Then as before enrichment: most severe level first, higher CVSS score, package name,
+       package version, advisory id. Without any EPSS or KEV data this is the whole order.
+    """
     rank = {level: n for n, level in enumerate(SEVERITY_ORDER)}
-    return tuple(
-        sorted(
-            findings,
-            key=lambda f: (rank[f.severity], -(f.score or 0.0), f.package.name, f.package.version, f.id),
+
+    def key(f: Finding) -> tuple[int, int, float, int, float, str, str, str]:
+        risk = risk_value(f)
+        return (
+            0 if f.kev is not None else 1,
+            0 if risk is not None else 1,
+            -(risk or 0.0),
+            rank[f.severity],
+            -(f.score or 0.0),
+            f.package.name,
+            f.package.version,
+            f.id,
         )
-    )
+
+    return tuple(sorted(findings, key=key))
 
 
 def _ms(seconds: float) -> float:
