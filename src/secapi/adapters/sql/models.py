@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.base import BigIntBase, DefaultBase, UUIDBase
-from advanced_alchemy.types import DateTimeUTC, JsonB
+from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -188,3 +188,65 @@ class NotificationEndpointModel(DefaultBase):
     url: Mapped[str] = mapped_column(String(2000))
     secret: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class WatchModel(UUIDBase):
+    """A watched target of a tenant: what it follows and where its findings stand."""
+
+    __tablename__ = "watches"
+    __table_args__ = (
+        Index("idx_watches_user_created", "user_id", "created_at", "id"),
+        Index("idx_watches_status_kind", "status", "kind"),
+    )
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(600))
+    status: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    scan_id: Mapped[UUID | None] = mapped_column(GUID(length=16), nullable=True)
+    """The scan the baseline comes (or will come) from; no foreign key: a scan row may be pruned, the watch stays."""
+    image_digest: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    packages: Mapped[int] = mapped_column(Integer, default=0)
+    findings: Mapped[int] = mapped_column(Integer, default=0)
+    vulndb_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    matched_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class WatchKeyModel(DefaultBase):
+    """One lookup key of a watch: the packages filed under it and the findings last matched through it."""
+
+    __tablename__ = "watch_keys"
+    __table_args__ = (Index("idx_watch_keys_ecosystem_name", "ecosystem", "name"),)
+
+    watch_id: Mapped[UUID] = mapped_column(ForeignKey("watches.id", ondelete="CASCADE"), primary_key=True)
+    ecosystem: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500), primary_key=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    """msgpack-encoded packages and findings (`KeyState` without its key)."""
+
+
+class WatchEventModel(UUIDBase):
+    """Findings a watch gained or lost at one database version; `new_findings` rows are also a webhook outbox."""
+
+    __tablename__ = "watch_events"
+    __table_args__ = (
+        Index("idx_watch_events_watch_created", "watch_id", "created_at", "id"),
+        Index("idx_watch_events_due", "next_attempt_at"),
+    )
+
+    watch_id: Mapped[UUID] = mapped_column(ForeignKey("watches.id", ondelete="CASCADE"))
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    target: Mapped[str] = mapped_column(String(600))
+    advisories: Mapped[list[str]] = mapped_column(JsonB)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JsonB)
+    vulndb_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    """When delivery is due (or a claim's lease ends); NULL once delivered, given up, or for unposted kinds."""
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    given_up: Mapped[str | None] = mapped_column(Text, nullable=True)
