@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.base import BigIntBase, DefaultBase, UUIDBase
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -177,6 +177,48 @@ class RateLimitCounterModel(DefaultBase):
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     """Bucket index: unix time divided by the bucket length (a day for the monthly quota)."""
     count: Mapped[int] = mapped_column(Integer)
+
+
+class EpssScoreModel(DefaultBase):
+    """FIRST's EPSS score of one CVE, from the day's file named in `exploit_feeds` (replaced whole on import)."""
+
+    __tablename__ = "epss_scores"
+
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    percentile: Mapped[float] = mapped_column(Float)
+
+
+class KevEntryModel(DefaultBase):
+    """One entry of CISA's Known Exploited Vulnerabilities catalogue (replaced whole on import)."""
+
+    __tablename__ = "kev_entries"
+
+    cve: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(200))
+    product: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(500))
+    date_added: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    known_ransomware_use: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """True: known use in ransomware campaigns; NULL: CISA does not know (its "Unknown")."""
+    required_action: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+
+
+class ExploitFeedModel(DefaultBase):
+    """What is loaded from one exploit-risk feed (`epss`, `kev`): rows, data version and date, import time."""
+
+    __tablename__ = "exploit_feeds"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(100))
+    """EPSS model version, or KEV catalogue version."""
+    data_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    """EPSS score date, or the KEV catalogue's release day."""
+    imported_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    source: Mapped[str] = mapped_column(String(1000))
 
 
 class NotificationEndpointModel(DefaultBase):
