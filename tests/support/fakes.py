@@ -203,6 +203,9 @@ class InMemoryVulnerabilityStore:
                 counts.updated += 1
             if advisory.withdrawn is not None:
                 counts.withdrawn += 1
+            for replaced in (stored, advisory):
+                if replaced is not None:
+                    counts.changed_keys.update((entry.ecosystem, entry.name) for entry in replaced.affected)
             self.advisories[advisory.id] = advisory
         return counts
 

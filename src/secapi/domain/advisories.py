@@ -104,6 +104,9 @@ class UpsertCounts(msgspec.Struct, kw_only=True):
     updated: int = 0
     unchanged: int = 0
     withdrawn: int = 0
+    changed_keys: set[tuple[str, str]] = msgspec.field(default_factory=set)
+    """(ecosystem, normalised name) of every affected entry of the records added, updated or withdrawn,
+    the replaced versions' entries included (a package dropped from a record must be re-matched too)."""
 
     @property
     def changed(self) -> int:
@@ -116,6 +119,7 @@ class UpsertCounts(msgspec.Struct, kw_only=True):
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.withdrawn += other.withdrawn
+        self.changed_keys |= other.changed_keys
 
 
 class VulnDbVersion(msgspec.Struct, frozen=True, kw_only=True):

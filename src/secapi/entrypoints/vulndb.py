@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from dishka import AsyncContainer
@@ -34,12 +34,16 @@ async def import_paths(
     with tqdm(total=total, unit="rec", desc="importing", disable=not show_progress, mininterval=0.5) as bar:
         summary = await importer.run(_all(paths), source=source, progress=bar.update)
     if summary.counts.changed and summary.version is not None:
-        await after_update(container, summary.version.version)
+        await after_update(container, summary.version.version, summary.changed_keys)
     return summary
 
 
-async def after_update(container: AsyncContainer, version: int) -> None:
-    """A new database version: announce it (older cached results stop being served) and warm popular images."""
+async def after_update(container: AsyncContainer, version: int, changed_keys: Collection[tuple[str, str]] = ()) -> None:
+    """A new database version: announce it (older cached results stop being served) and warm popular images.
+
+    `changed_keys` are the (ecosystem, normalised name) keys of the records that changed, for re-matching
+    what is watched; called once per import or sync run, after the version is stored.
+    """
     await (await container.get(VersionSource)).publish(version)
     settings = await container.get(Settings)
     if settings.cache_warm_top > 0:

@@ -177,6 +177,8 @@ class SqlVulnerabilityStore:
                 if advisory.withdrawn is not None:
                     counts.withdrawn += 1
                 fresh.append(advisory)
+                counts.changed_keys.update((entry.ecosystem, entry.name) for entry in advisory.affected)
+            counts.changed_keys |= await self._affected_keys_of(connection, replaced)
             for start in range(0, len(replaced), _LOOKUP_CHUNK):
                 await connection.execute(delete(_V).where(_V.c.id.in_(replaced[start : start + _LOOKUP_CHUNK])))
             await self._insert(connection, fresh)
@@ -190,6 +192,18 @@ class SqlVulnerabilityStore:
             )
             found.update({row.id: row.modified for row in rows})
         return found
+
+    async def _affected_keys_of(self, connection: AsyncConnection, ids: list[str]) -> set[tuple[str, str]]:
+        # The entries a replaced record had: a package it no longer names must be re-matched too.
+        keys: set[tuple[str, str]] = set()
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            rows = await connection.execute(
+                select(_A.c.ecosystem, _A.c.name)
+                .where(_A.c.vulnerability_id.in_(ids[start : start + _LOOKUP_CHUNK]))
+                .distinct()
+            )
+            keys.update((row.ecosystem, row.name) for row in rows)
+        return keys
 
     async def _insert(self, connection: AsyncConnection, advisories: list[Advisory]) -> None:
         if not advisories:

@@ -7,6 +7,7 @@ import concurrent.futures
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from secapi.domain.advisories import Advisory, OsvRecordError, UpsertCounts, VulnDbVersion
@@ -43,6 +44,13 @@ class ImportSummary:
     rejected: list[Rejection] = field(default_factory=list)
     read: int = 0
     version: VulnDbVersion | None = None
+    newest_modified: datetime | None = None
+    """The latest `modified` among the records read (a sync's high-water mark after importing a whole dump)."""
+
+    @property
+    def changed_keys(self) -> set[tuple[str, str]]:
+        """(ecosystem, normalised name) keys of every affected entry the import added, updated or withdrawn."""
+        return self.counts.changed_keys
 
 
 class VulnDbImporter:
@@ -120,7 +128,10 @@ class VulnDbImporter:
             summary.rejected.append(Rejection(raw.source, None, "empty record"))
             return None
         try:
-            return parse_osv_record(raw.data)
+            advisory = parse_osv_record(raw.data)
         except OsvRecordError as exc:
             summary.rejected.append(Rejection(raw.source, exc.record_id, exc.reason))
             return None
+        if summary.newest_modified is None or advisory.modified > summary.newest_modified:
+            summary.newest_modified = advisory.modified
+        return advisory
