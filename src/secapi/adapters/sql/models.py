@@ -142,6 +142,21 @@ class VulnDbVersionModel(BigIntBase):
     """JSON object: non-withdrawn advisories per ecosystem at this version (NULL for versions before 0005)."""
 
 
+class VulnDbSyncStateModel(DefaultBase):
+    """What `secapi vulndb sync` last fetched from one URL or file: cache validators and high-water mark."""
+
+    __tablename__ = "vulndb_sync_state"
+
+    resource: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    """The full URL or path (a new source location starts from scratch)."""
+    etag: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """The `Last-Modified` header as received, sent back as `If-Modified-Since`."""
+    high_water: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    """The newest `modified` imported from this ecosystem (set on its `modified_id.csv` row)."""
+    last_success: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
 class LayerInventoryModel(DefaultBase):
     """What the catalogers found in one image layer, by layer digest and cataloger version."""
 
