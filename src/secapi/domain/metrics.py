@@ -80,6 +80,16 @@ class MetricsSink(Protocol):
         """Scans waiting for a worker, across every process."""
         ...
 
+    def vulndb_sync_ecosystem(
+        self, ecosystem: str, *, failed: bool, seconds: float, added: int, updated: int, withdrawn: int
+    ) -> None:
+        """`secapi vulndb sync` synced one ecosystem (or feed, `feed:<name>`), or failed to."""
+        ...
+
+    def vulndb_sync_finished(self, *, failed: bool, seconds: float, finished_at: float) -> None:
+        """A sync run ended at Unix time `finished_at`; `failed` when any ecosystem or feed failed."""
+        ...
+
 
 class ScanBacklog(Protocol):
     """Counts scans still waiting for a worker (the database is the source of truth)."""
@@ -123,4 +133,12 @@ class NoMetrics:
         """Drop."""
 
     def backlog_sampled(self, queued_scans: int) -> None:
+        """Drop."""
+
+    def vulndb_sync_ecosystem(
+        self, ecosystem: str, *, failed: bool, seconds: float, added: int, updated: int, withdrawn: int
+    ) -> None:
+        """Drop."""
+
+    def vulndb_sync_finished(self, *, failed: bool, seconds: float, finished_at: float) -> None:
         """Drop."""

@@ -40,6 +40,10 @@ class RecordingMetrics(MetricsSink):
     dependencies: dict[str, bool] = field(default_factory=dict)
     vulndb: VulnDbSample | None = None
     queued_scans: int | None = None
+    sync_records: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(ecosystem, added|updated|withdrawn) → records, like `secapi_vulndb_sync_records_total`."""
+    sync_failures: Counter[str] = field(default_factory=Counter)
+    sync_last_success: float | None = None
 
     def scan_requested(self, scan_type: str, tier: Tier, status: ScanRequestStatus, seconds: float | None) -> None:
         """Count the request; a hit's seconds are a scan duration."""
@@ -100,3 +104,19 @@ class RecordingMetrics(MetricsSink):
         """Remember the latest sample."""
         self.events.append(("backlog_sampled", queued_scans))
         self.queued_scans = queued_scans
+
+    def vulndb_sync_ecosystem(
+        self, ecosystem: str, *, failed: bool, seconds: float, added: int, updated: int, withdrawn: int
+    ) -> None:
+        """Count records by change and failures by ecosystem."""
+        self.events.append(("vulndb_sync_ecosystem", ecosystem, failed, added, updated, withdrawn))
+        for change, count in (("added", added), ("updated", updated), ("withdrawn", withdrawn)):
+            self.sync_records[(ecosystem, change)] += count
+        if failed:
+            self.sync_failures[ecosystem] += 1
+
+    def vulndb_sync_finished(self, *, failed: bool, seconds: float, finished_at: float) -> None:
+        """Remember the last success time."""
+        self.events.append(("vulndb_sync_finished", failed))
+        if not failed:
+            self.sync_last_success = finished_at

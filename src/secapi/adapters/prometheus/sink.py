@@ -22,6 +22,7 @@ SCAN_DURATION_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
 )  # fmt: skip
 
+SYNC_DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 M = TypeVar("M", Counter, Gauge, Histogram)
 
 
@@ -144,6 +145,34 @@ class PrometheusMetricsSink(MetricsSink):
         self._queued = Gauge(
             "secapi_scan_queue_depth", "Scans waiting for a worker.", multiprocess_mode="mostrecent", registry=registry
         )
+        self._sync_last_success = Gauge(
+            "secapi_vulndb_sync_last_success_timestamp_seconds",
+            "Unix time the last `secapi vulndb sync` run in which every ecosystem and feed succeeded ended.",
+            multiprocess_mode="max",
+            registry=registry,
+        )
+        self._sync_duration = Histogram(
+            "secapi_vulndb_sync_duration_seconds",
+            "Seconds a sync run took.",
+            buckets=SYNC_DURATION_BUCKETS,
+            registry=registry,
+        )
+        self._sync_records = LabelledChildren(
+            Counter(
+                "secapi_vulndb_sync_records",
+                "Records a sync stored, by ecosystem and change (added, updated, withdrawn).",
+                ["ecosystem", "change"],
+                registry=registry,
+            )
+        )
+        self._sync_failures = LabelledChildren(
+            Counter(
+                "secapi_vulndb_sync_failures",
+                "Ecosystems (or feeds) a sync could not bring up to date.",
+                ["ecosystem"],
+                registry=registry,
+            )
+        )
 
     def scan_requested(self, scan_type: str, tier: Tier, status: ScanRequestStatus, seconds: float | None) -> None:
         """Count the request; observe a hit's answer time as its scan duration."""
@@ -200,3 +229,19 @@ class PrometheusMetricsSink(MetricsSink):
     def backlog_sampled(self, queued_scans: int) -> None:
         """Record the queue depth."""
         self._queued.set(queued_scans)
+
+    def vulndb_sync_ecosystem(
+        self, ecosystem: str, *, failed: bool, seconds: float, added: int, updated: int, withdrawn: int
+    ) -> None:
+        """Count the records by change, or the failure (ecosystems come from settings: a bounded set)."""
+        for change, count in (("added", added), ("updated", updated), ("withdrawn", withdrawn)):
+            if count:
+                self._sync_records(ecosystem, change).inc(count)
+        if failed:
+            self._sync_failures(ecosystem).inc()
+
+    def vulndb_sync_finished(self, *, failed: bool, seconds: float, finished_at: float) -> None:
+        """Observe the run's duration; a run without failures sets the last success time."""
+        self._sync_duration.observe(seconds)
+        if not failed:
+            self._sync_last_success.set(finished_at)
