@@ -164,6 +164,19 @@ class Settings:
     vulndb_update_period: float = 86400.0
     """Seconds between the vulnerability data imports you schedule; exported so an alert fires when data is older."""
 
+    vulndb_epss_source: str = ""
+    """FIRST's daily EPSS scores (gzip CSV), URL or file path, kept current by `secapi vulndb sync`; empty: off.
+    FIRST's public file is `https://epss.empiricalsecurity.com/epss_scores-current.csv.gz`. Off by default so
+    nothing reaches the internet unless configured; results then say `"epss_loaded": false`."""
+
+    vulndb_kev_source: str = ""
+    """CISA's Known Exploited Vulnerabilities catalogue (JSON), URL or file path, kept current by `secapi vulndb
+    sync`; empty: off. CISA's public file is
+    `https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json`."""
+
+    vulndb_feed_max_bytes: int = 64 * 1024 * 1024
+    """Largest EPSS or KEV file imported (and largest decompressed EPSS text); a larger one is refused unread."""
+
     log_level: str = "INFO"
     """Python logging level name."""
 
