@@ -164,6 +164,24 @@ class Settings:
     vulndb_update_period: float = 86400.0
     """Seconds between the vulnerability data imports you schedule; exported so an alert fires when data is older."""
 
+    vulndb_source: str = "https://osv-vulnerabilities.storage.googleapis.com"
+    """Where `secapi vulndb sync` reads OSV's bucket layout (`<ECOSYSTEM>/all.zip`, `modified_id.csv`, `<ID>.json`,
+    `ecosystems.txt`): an http(s) base URL (OSV's public bucket, or a mirror), a `file://` URL or a directory."""
+
+    vulndb_ecosystems: str = ""
+    """Comma-separated ecosystems to sync (empty: every ecosystem SecAPI can scan). A bare name (`Debian`) takes
+    its directory, or every `Debian:*` one when only those are published; `Debian:12` takes exactly that one."""
+
+    vulndb_sync_cron: str = "41 */6 * * *"
+    """When workers run `vulndb sync` (cron syntax; one worker at a time, under a lock; empty, `off`, `none`,
+    `never`, `false` or `disabled`: never)."""
+
+    vulndb_sync_max_bytes: int = 2 * 1024**3
+    """Largest file a sync downloads (an ecosystem's `all.zip`, a feed); larger ones fail that ecosystem."""
+
+    vulndb_sync_max_changed: int = 5_000
+    """Changed records in `modified_id.csv` fetched one by one at most; beyond that the whole `all.zip` is taken."""
+
     vulndb_epss_source: str = ""
     """FIRST's daily EPSS scores (gzip CSV), URL or file path, kept current by `secapi vulndb sync`; empty: off.
     FIRST's public file is `https://epss.empiricalsecurity.com/epss_scores-current.csv.gz`. Off by default so
