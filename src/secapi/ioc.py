@@ -27,6 +27,7 @@ from secapi.adapters.memory.scan_cache import InMemoryScanCache
 from secapi.adapters.memory.scan_queue import InProcessScanQueue
 from secapi.adapters.memory.single_flight import InMemorySingleFlight
 from secapi.adapters.memory.versions import InMemoryVersionSource
+from secapi.adapters.osv.bucket import OsvBucketSource
 from secapi.adapters.prometheus.exposition import PrometheusExposition
 from secapi.adapters.prometheus.http import PrometheusHttpMetrics
 from secapi.adapters.prometheus.pool import SqlAlchemyPoolMetrics
@@ -40,6 +41,7 @@ from secapi.adapters.redis.rate_limiter import RedisRateLimiter
 from secapi.adapters.redis.scan_cache import RedisScanCache
 from secapi.adapters.redis.scan_queue import SaqScanQueue, create_saq_queue
 from secapi.adapters.redis.single_flight import RedisSingleFlight
+from secapi.adapters.redis.sync_lock import RedisSyncLock
 from secapi.adapters.redis.versions import RedisVersionSource
 from secapi.adapters.registry.client import HttpRegistryClient
 from secapi.adapters.registry.scratch import ScratchBudget
@@ -54,6 +56,8 @@ from secapi.adapters.sql.repositories import (
     SqlScanRepository,
     SqlUserRepository,
 )
+from secapi.adapters.sql.sync_lock import FileSyncLock, PostgresAdvisorySyncLock
+from secapi.adapters.sql.sync_state import SqlSyncStateStore
 from secapi.adapters.sql.usage import SqlScanWriter, SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.adapters.webhooks import HttpWebhookSender, WebhookAddressPolicy
@@ -95,6 +99,7 @@ from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.domain.services.usage import UsageRecorder
 from secapi.domain.services.vulndb_import import VulnDbImporter
+from secapi.domain.services.vulndb_sync import Feed, SyncLock, SyncSource, SyncStateStore, VulnDbSync
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +215,10 @@ class RedisProvider(Provider):
         return RedisDigestCache(redis)
 
     @provide(scope=Scope.APP)
+    def sync_lock(self, redis: Redis) -> SyncLock:
+        return RedisSyncLock(redis)
+
+    @provide(scope=Scope.APP)
     def scan_queue(self, queue: Queue, settings: Settings) -> ScanQueue:
         return SaqScanQueue(queue, job_timeout=settings.scan_lease_seconds * settings.scan_max_attempts * 10)
 
@@ -244,6 +253,13 @@ class MemoryProvider(Provider):
     @provide(scope=Scope.APP)
     def versions(self, store: VulnerabilityStore, clock: Clock) -> VersionSource:
         return InMemoryVersionSource(store, clock=clock)
+
+    @provide(scope=Scope.APP)
+    def sync_lock(self, engine: AsyncEngine, settings: Settings) -> SyncLock:
+        # Without Redis: PostgreSQL's advisory lock spans hosts; SQLite is one host's file, so a file lock.
+        if settings.is_sqlite:
+            return FileSyncLock.for_database(settings.database_url, settings.sqlite_path())
+        return PostgresAdvisorySyncLock(engine)
 
     @provide(scope=Scope.APP)
     def digests(self, clock: Clock) -> DigestCache:
@@ -472,6 +488,46 @@ class DomainProvider(Provider):
         return ScanQueries(scans, default_limit=settings.page_size_default, max_limit=settings.page_size_max)
 
 
+class SyncProvider(Provider):
+    """`secapi vulndb sync`: the OSV bucket source, its persisted state and the service (lock: Redis/Memory)."""
+
+    scope = Scope.APP
+    sync_states = provide(SqlSyncStateStore, provides=SyncStateStore)
+
+    @provide
+    async def sync_source(self, settings: Settings) -> AsyncIterator[SyncSource]:
+        source = OsvBucketSource(
+            settings.vulndb_source, max_bytes=settings.vulndb_sync_max_bytes, scratch_dir=settings.scan_tmp_dir or None
+        )
+        yield source
+        await source.aclose()
+
+    @provide
+    def vulndb_sync(
+        self,
+        source: SyncSource,
+        states: SyncStateStore,
+        importer: VulnDbImporter,
+        store: VulnerabilityStore,
+        lock: SyncLock,
+        metrics: MetricsSink,
+        clock: Clock,
+        settings: Settings,
+    ) -> VulnDbSync:
+        feeds: tuple[Feed, ...] = ()  # EPSS / KEV feeds are provided here (SECAPI_VULNDB_EPSS_SOURCE, _KEV_SOURCE)
+        return VulnDbSync(
+            source,
+            states,
+            importer,
+            store,
+            lock,
+            metrics,
+            clock,
+            feeds,
+            max_changed_ids=settings.vulndb_sync_max_changed,
+        )
+
+
 class PrometheusProvider(Provider):
     """Metrics exported to Prometheus (the default)."""
 
@@ -498,7 +554,7 @@ class NoMetricsProvider(Provider):
 
 def backend_providers(settings: Settings) -> list[Provider]:
     """The providers for the configured backends."""
-    providers: list[Provider] = [DomainProvider(), DatabaseProvider()]
+    providers: list[Provider] = [DomainProvider(), DatabaseProvider(), SyncProvider()]
     providers.append(RedisProvider() if settings.redis_url else MemoryProvider())
     providers.append(PrometheusProvider() if settings.metrics_enabled else NoMetricsProvider())
     return providers
