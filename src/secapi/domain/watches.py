@@ -31,9 +31,10 @@ import msgspec
 
 from secapi.domain.errors import Conflict, InvalidInput, NotFound
 from secapi.domain.findings import Finding, PackageRef
-from secapi.domain.model import PageCursor
+from secapi.domain.model import PageCursor, Scan
 from secapi.domain.notifications import WebhookEvent
 from secapi.domain.packages import Package
+from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.severity import Severity
 
 NEW_FINDINGS_EVENT: Final = "scan.new_findings"
@@ -55,7 +56,13 @@ class WatchStatus(StrEnum):
 
     PENDING = "pending"
     ACTIVE = "active"
+    RESCANNING = "rescanning"
+    """An image watch whose tag moved: the new digest is being scanned; the old baseline is still re-matched."""
     FAILED = "failed"
+
+
+MATCHED_STATUSES: Final = (WatchStatus.ACTIVE, WatchStatus.RESCANNING)
+"""Watches whose baseline is re-matched after an update."""
 
 
 class EventKind(StrEnum):
@@ -169,6 +176,9 @@ class WatchUpdate:
     vulndb_version: int
     matched_at: datetime
     events: Sequence[WatchEvent] = ()
+    findings: int | None = None
+    """The watch's finding count when all its keys are rewritten (`replace_all`); else `findings_delta` applies."""
+    findings_delta: int = 0
     status: WatchStatus | None = None
     scan_id: UUID | None = None
     image_digest: str | None = None
@@ -189,6 +199,18 @@ class ScanNotWatchable(Conflict):
 
 class FailedScanNotWatchable(InvalidInput):
     """The scan failed: it has no inventory to watch."""
+
+
+class WatchLimitExceeded(RateLimitExceeded):
+    """A new watch would exceed the tier's watch limit (a 429 like any quota, with the same headers)."""
+
+
+class ImageRescanner(Protocol):
+    """Starts a scan of a watched image on behalf of its owner (a rescan after the tag moved)."""
+
+    async def rescan(self, watch: Watch) -> Scan:
+        """The scan of the image as it is now: finished (from the cache) or queued."""
+        ...
 
 
 class WatchLimitReached(Exception):

@@ -69,6 +69,8 @@ class QuotaLedger:
 
     requests: RateLimitResult | None = None
     scans: RateLimitResult | None = None
+    watches: RateLimitResult | None = None
+    """The watch limit (a count, not a time window), on the watch endpoints."""
     degraded: list[str] = field(default_factory=list)
     """Windows this request was not held to because the limiter was unavailable (`X-RateLimit-Degraded`)."""
 

@@ -25,7 +25,7 @@ from secapi.domain.errors import (
 )
 from secapi.domain.lockfiles import LockfileError, MalformedLockfile, UnsupportedLockfile
 from secapi.domain.rate_limits import RateLimitExceeded
-from secapi.domain.tiers import RATE_LIMITS, next_tier
+from secapi.domain.tiers import RATE_LIMITS, WATCH_LIMITS, next_tier
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +121,17 @@ def _quota_exceeded(request: Request[Any, Any, Any], exc: Exception) -> Response
     violated = [w for w in result.windows if w.name in result.violated] or list(result.windows)
     retry = max(1, math.ceil(result.retry_after or 1))
     frees_at = datetime.fromtimestamp(time.time() + retry, UTC).isoformat(timespec="seconds")
-    limits = RATE_LIMITS[exc.tier.value]
+    limits = {**RATE_LIMITS[exc.tier.value], "watches": WATCH_LIMITS[exc.tier.value]}
     described = ", ".join(f"{w.limit} {_UNITS.get(w.quota, w.quota)}" for w in violated)
     detail = (
         f"Your {exc.tier.value} tier allows {described}, and you have reached it; "
         f"room frees up at {frees_at} (in {retry} s)."
     )
+    if all(w.seconds == 0 for w in violated):  # a count (watches), not a time window: only a delete frees room
+        detail = f"Your {exc.tier.value} tier allows {described} at once, and you have reached it; delete one first."
     upgrade = next_tier(exc.tier)
     if upgrade is not None:
-        better = RATE_LIMITS[upgrade.value]
+        better = {**RATE_LIMITS[upgrade.value], "watches": WATCH_LIMITS[upgrade.value]}
         detail += (
             " The "
             + upgrade.value
@@ -158,6 +160,7 @@ _UNITS = {
     "api_requests_per_minute": "API requests per minute",
     "scans_per_hour": "scans per hour",
     "scans_per_month": "scans per month",
+    "watches": "watched targets",
 }
 
 

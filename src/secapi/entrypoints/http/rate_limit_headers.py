@@ -32,7 +32,7 @@ def most_restrictive(windows: tuple[WindowState, ...]) -> WindowState:
 def rate_limit_headers(ledger: QuotaLedger, now: float | None = None) -> dict[str, str]:
     """The header fields for a request whose checks are in `ledger` (empty when nothing was checked)."""
     now = time.time() if now is None else now
-    results: list[RateLimitResult] = [r for r in (ledger.requests, ledger.scans) if r is not None]
+    results: list[RateLimitResult] = [r for r in (ledger.requests, ledger.scans, ledger.watches) if r is not None]
     if not results:
         return {}
     windows = tuple(w for result in results for w in result.windows)

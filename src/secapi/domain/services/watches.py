@@ -1,0 +1,670 @@
+"""Watched targets: the API's use cases (`WatchService`), re-matching after updates (`WatchRematcher`) and
+the `scan.new_findings` webhooks (`WatchEventDelivery`).
+
+How a watch gets its baseline: a watch on a finished scan takes that scan's `packages` at once. A watch on
+an image reference is stored `pending` first (so the tier limit is enforced before any work), then the
+image is scanned through the ordinary image scan flow (from the cache when its digest was scanned already;
+otherwise it is queued and charged as any scan). If that scan finishes within the request's sync budget the
+watch is `active` when the request answers; otherwise `WatchRematcher.fill_baselines` takes the baseline
+from the scan row once it has finished (it runs before every re-match and in the delivery loop every few
+seconds), and a failed scan makes the watch `failed` with the scan's error. A baseline is matched against
+the database in force when it is taken, so it starts current and produces no event of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from secapi.domain.errors import DomainError, ScanNotFound
+from secapi.domain.images import DEFAULT_PLATFORM, ImageSource, parse_image_reference, parse_platform
+from secapi.domain.model import PageCursor, Principal, Scan, ScanStatus
+from secapi.domain.notifications import NotificationEndpoints, WebhookSender, retry_delay
+from secapi.domain.packages import Package
+from secapi.domain.ports import Clock, ScanRepository, VulnerabilityStore
+from secapi.domain.rate_limits import RateLimitResult, WindowState
+from secapi.domain.services.matching import VulnerabilityMatcher, lookup_keys
+from secapi.domain.services.quotas import QuotaLedger
+from secapi.domain.tiers import WATCH_LIMITS, Tier
+from secapi.domain.watches import (
+    EventKind,
+    EventOutbox,
+    EventPage,
+    FailedScanNotWatchable,
+    ImageRescanner,
+    KeyState,
+    LookupKey,
+    ScanNotWatchable,
+    Watch,
+    WatchedFinding,
+    WatchEvent,
+    WatchKind,
+    WatchLimitExceeded,
+    WatchLimitReached,
+    WatchNotFound,
+    WatchPage,
+    WatchRepository,
+    WatchStatus,
+    WatchUpdate,
+    diff_findings,
+    new_findings_event,
+)
+
+log = logging.getLogger(__name__)
+
+WATCH_WINDOW = "watches"
+"""The name of the watch limit in the rate-limit headers and the 429 problem."""
+LIMIT_RETRY_AFTER = 60.0
+"""A watch slot frees when a watch is deleted, not with time; every 429 still says when asking again is sensible."""
+UPDATE_BATCH = 1000
+"""Watches written per transaction by the re-matcher."""
+
+
+def watch_limit_state(tier: Tier, count: int, now: float) -> RateLimitResult:
+    """The watch limit as a quota window (for the same headers and 429 as the time windows)."""
+    limit = WATCH_LIMITS[tier.value]
+    remaining = max(0, limit - count)
+    state = WindowState(
+        name=WATCH_WINDOW, quota=WATCH_WINDOW, limit=limit, used=count, remaining=remaining, reset_at=now, seconds=0
+    )
+    return RateLimitResult(
+        allowed=remaining > 0,
+        limit=limit,
+        remaining=remaining,
+        reset_at=now,
+        windows=(state,),
+        retry_after=None if remaining > 0 else LIMIT_RETRY_AFTER,
+        violated=() if remaining > 0 else (WATCH_WINDOW,),
+    )
+
+
+def packages_of(result: Mapping[str, Any] | None) -> tuple[Package, ...]:
+    """The inventory of a finished scan's result document."""
+    return msgspec.convert((result or {}).get("packages", ()), tuple[Package, ...])
+
+
+def group_by_key(packages: Iterable[Package]) -> dict[LookupKey, list[Package]]:
+    """Each lookup key with the packages filed under it (an RPM under its own and its source name)."""
+    by_key: dict[LookupKey, list[Package]] = defaultdict(list)
+    for package in packages:
+        for key in lookup_keys(package):
+            by_key[key].append(package)
+    return by_key
+
+
+def _distinct(findings: Iterable[WatchedFinding]) -> int:
+    return len({f.identity for f in findings})
+
+
+class Baselines:
+    """Matches a whole inventory key by key (a new watch, a finished baseline scan, a moved tag)."""
+
+    def __init__(self, matcher: VulnerabilityMatcher, store: VulnerabilityStore) -> None:
+        self._matcher = matcher
+        self._store = store
+
+    async def match(self, packages: Sequence[Package]) -> tuple[list[KeyState], int]:
+        """The key rows of `packages` with their findings now, and the database version they were matched at."""
+        version = (await self._store.current_version()).version
+        by_key = group_by_key(packages)
+        found = await self._matcher.match_by_key({key: (key, group) for key, group in by_key.items()})
+        keys = [
+            KeyState(key=key, packages=tuple(group), findings=tuple(WatchedFinding.of(f) for f in found.get(key, ())))
+            for key, group in by_key.items()
+        ]
+        return keys, version
+
+
+class WatchService:
+    """What `/api/v1/watches` does for a tenant; every read is scoped to the caller."""
+
+    def __init__(
+        self,
+        watches: WatchRepository,
+        scans: ScanRepository,
+        baselines: Baselines,
+        clock: Clock,
+        ledger: QuotaLedger,
+        *,
+        images: Any = None,
+        default_limit: int = 20,
+        max_limit: int = 100,
+    ) -> None:
+        self._watches = watches
+        self._scans = scans
+        self._baselines = baselines
+        self._clock = clock
+        self._ledger = ledger
+        self._images = images
+        """An `ImageScanSubmitter` (typed loosely: it lives in `image_scans`, which must not import this module)."""
+        self._default_limit = default_limit
+        self._max_limit = max_limit
+
+    async def watch_scan(self, principal: Principal, scan_id: uuid.UUID) -> Watch:
+        """Watch the inventory of one of the caller's finished scans."""
+        scan = await self._scans.get_for_user(scan_id, principal.user_id)
+        if scan is None:
+            raise ScanNotFound(f"no scan {scan_id} belongs to you")
+        _check_watchable(scan)
+        packages = packages_of(scan.result)
+        keys, version = await self._baselines.match(packages)
+        now = self._clock.now()
+        findings = _distinct(f for k in keys for f in k.findings)
+        watch = Watch(
+            id=uuid.uuid4(),
+            user_id=principal.user_id,
+            kind=WatchKind.SCAN,
+            target=_target_of(scan),
+            status=WatchStatus.ACTIVE,
+            created_at=now,
+            platform=scan.input_data.get("platform") if isinstance(scan.input_data.get("platform"), str) else None,
+            scan_id=scan.id,
+            image_digest=_digest_of(scan),
+            packages=len(packages),
+            findings=findings,
+            vulndb_version=version,
+            matched_at=now,
+        )
+        await self._add(principal, watch, keys)
+        return watch
+
+    async def watch_image(self, principal: Principal, image: str, platform: str | None) -> Watch:
+        """Watch an image reference: stored pending, then scanned (or answered from the cache) for its baseline."""
+        if self._images is None:
+            raise DomainError("image watches are not available in this process")
+        reference = parse_image_reference(image)
+        target_platform = parse_platform(platform) if platform else DEFAULT_PLATFORM
+        await self._images.refuse_if_vulndb_empty()
+        watch = Watch(
+            id=uuid.uuid4(),
+            user_id=principal.user_id,
+            kind=WatchKind.IMAGE,
+            target=reference.canonical(),
+            status=WatchStatus.PENDING,
+            created_at=self._clock.now(),
+            platform=str(target_platform),
+        )
+        # The limit first: a refused watch costs no scan.
+        await self._add(principal, watch, ())
+        try:
+            outcome = await self._images.scan(principal, image, platform)
+        except BaseException:
+            await self._watches.delete(principal.user_id, watch.id)
+            raise
+        scan: Scan = outcome.scan
+        if scan.status is ScanStatus.FAILED:
+            await self._watches.delete(principal.user_id, watch.id)
+            raise FailedScanNotWatchable(
+                f"the image could not be scanned, so there is nothing to watch: {scan.error}", field="image"
+            )
+        if scan.status is ScanStatus.COMPLETED:
+            return await self._activate(watch, scan)
+        await self._watches.apply(
+            [WatchUpdate(watch_id=watch.id, keys=(), vulndb_version=0, matched_at=watch.created_at, scan_id=scan.id)]
+        )
+        return await self._get(principal, watch.id)
+
+    async def get(self, principal: Principal, watch_id: uuid.UUID) -> Watch:
+        """One of the caller's watches."""
+        return await self._get(principal, watch_id)
+
+    async def page(self, principal: Principal, *, limit: int | None, after: PageCursor | None) -> WatchPage:
+        """The caller's watches, newest first; the headers show the watch limit."""
+        page = await self._watches.page(principal.user_id, limit=self._limit(limit), after=after)
+        self._ledger.watches = watch_limit_state(
+            principal.user.tier, await self._watches.count(principal.user_id), self._clock.now().timestamp()
+        )
+        return page
+
+    async def delete(self, principal: Principal, watch_id: uuid.UUID) -> None:
+        """Stop watching (its events go too)."""
+        if not await self._watches.delete(principal.user_id, watch_id):
+            raise WatchNotFound
+
+    async def events(
+        self, principal: Principal, watch_id: uuid.UUID, *, limit: int | None, after: PageCursor | None
+    ) -> EventPage:
+        """A watch's events, newest first."""
+        await self._get(principal, watch_id)
+        return await self._watches.events(principal.user_id, watch_id, limit=self._limit(limit), after=after)
+
+    async def _add(self, principal: Principal, watch: Watch, keys: Sequence[KeyState]) -> None:
+        tier = principal.user.tier
+        now = self._clock.now().timestamp()
+        try:
+            count = await self._watches.add(watch, keys, limit=WATCH_LIMITS[tier.value])
+        except WatchLimitReached as full:
+            state = watch_limit_state(tier, full.count, now)
+            self._ledger.watches = state
+            raise WatchLimitExceeded(state, tier, WATCH_WINDOW) from None
+        self._ledger.watches = watch_limit_state(tier, count, now)
+
+    async def _activate(self, watch: Watch, scan: Scan) -> Watch:
+        packages = packages_of(scan.result)
+        keys, version = await self._baselines.match(packages)
+        now = self._clock.now()
+        update = WatchUpdate(
+            watch_id=watch.id,
+            keys=keys,
+            replace_all=True,
+            vulndb_version=version,
+            matched_at=now,
+            findings=_distinct(f for k in keys for f in k.findings),
+            status=WatchStatus.ACTIVE,
+            scan_id=scan.id,
+            image_digest=_digest_of(scan),
+            packages=len(packages),
+        )
+        await self._watches.apply([update])
+        return await self._get_any(watch)
+
+    async def _get_any(self, watch: Watch) -> Watch:
+        found = await self._watches.get(watch.user_id, watch.id)
+        if found is None:
+            raise WatchNotFound
+        return found
+
+    async def _get(self, principal: Principal, watch_id: uuid.UUID) -> Watch:
+        watch = await self._watches.get(principal.user_id, watch_id)
+        if watch is None:
+            raise WatchNotFound
+        return watch
+
+    def _limit(self, limit: int | None) -> int:
+        return max(1, min(limit or self._default_limit, self._max_limit))
+
+
+def _check_watchable(scan: Scan) -> None:
+    if scan.status is ScanStatus.FAILED:
+        raise FailedScanNotWatchable(
+            f"scan {scan.id} failed ({scan.error or 'no reason recorded'}): it has no inventory to watch",
+            field="scan_id",
+        )
+    if scan.status is not ScanStatus.COMPLETED or scan.result is None:
+        raise ScanNotWatchable(
+            f"scan {scan.id} is still {scan.status.value}: watch it once it has finished (poll /api/v1/scans/{scan.id})"
+        )
+
+
+def _target_of(scan: Scan) -> str:
+    result = scan.result or {}
+    target = result.get("target")
+    if isinstance(target, str) and target:
+        return target[:600]
+    return str(scan.input_data.get("image") or scan.input_data.get("filename") or scan.id)[:600]
+
+
+def _digest_of(scan: Scan) -> str | None:
+    image = (scan.result or {}).get("image")
+    digest = image.get("manifest_digest") if isinstance(image, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class RematchReport:
+    """What one re-match did."""
+
+    keys: int = 0
+    watches: int = 0
+    groups: int = 0
+    new_events: int = 0
+    resolved_events: int = 0
+    seconds: float = 0.0
+
+
+class WatchRematcher:
+    """After a database update: re-match only the watched packages under the changed keys, and record events."""
+
+    def __init__(
+        self,
+        watches: WatchRepository,
+        scans: ScanRepository,
+        baselines: Baselines,
+        matcher: VulnerabilityMatcher,
+        clock: Clock,
+        *,
+        source: ImageSource | None = None,
+        rescanner: ImageRescanner | None = None,
+        batch: int = UPDATE_BATCH,
+    ) -> None:
+        self._watches = watches
+        self._scans = scans
+        self._baselines = baselines
+        self._matcher = matcher
+        self._clock = clock
+        self._source = source
+        self._rescanner = rescanner
+        self._batch = batch
+
+    async def rematch(self, changed_keys: Collection[LookupKey], version: int) -> RematchReport:
+        """Re-match every active watch holding one of `changed_keys`; one candidates query for all of them."""
+        started = time.perf_counter()
+        await self.fill_baselines()
+        if not changed_keys:
+            return RematchReport(seconds=time.perf_counter() - started)
+        affected = await self._watches.affected(changed_keys)
+        groups = {
+            (watch_id, state.key): (state.key, state.packages)
+            for watch_id, states in affected.items()
+            for state in states
+        }
+        found = await self._matcher.match_by_key(groups)
+        now = self._clock.now()
+        updates: list[WatchUpdate] = []
+        pending_events: dict[uuid.UUID, tuple[tuple[WatchedFinding, ...], tuple[WatchedFinding, ...]]] = {}
+        for watch_id, states in affected.items():
+            rewritten: list[KeyState] = []
+            before: list[WatchedFinding] = []
+            after: list[WatchedFinding] = []
+            for state in states:
+                fresh = tuple(WatchedFinding.of(f) for f in found.get((watch_id, state.key), ()))
+                before.extend(state.findings)
+                after.extend(fresh)
+                if fresh != state.findings:
+                    rewritten.append(KeyState(key=state.key, packages=state.packages, findings=fresh))
+            diff = diff_findings(before, after)
+            if diff.new or diff.resolved:
+                pending_events[watch_id] = (diff.new, diff.resolved)
+            updates.append(
+                WatchUpdate(
+                    watch_id=watch_id,
+                    keys=rewritten,
+                    vulndb_version=version,
+                    matched_at=now,
+                    findings_delta=_distinct(after) - _distinct(before),
+                )
+            )
+        targets = {w.id: w for w in await self._watches.watches(list(pending_events))} if pending_events else {}
+        new_events = resolved_events = 0
+        with_events: list[WatchUpdate] = []
+        for update in updates:
+            changes = pending_events.get(update.watch_id)
+            watch = targets.get(update.watch_id)
+            if changes is None or watch is None:
+                with_events.append(update)
+                continue
+            events = _events(watch, changes[0], changes[1], version, now)
+            new_events += sum(1 for e in events if e.kind is EventKind.NEW_FINDINGS)
+            resolved_events += sum(1 for e in events if e.kind is EventKind.RESOLVED_FINDINGS)
+            with_events.append(
+                WatchUpdate(
+                    watch_id=update.watch_id,
+                    keys=update.keys,
+                    vulndb_version=update.vulndb_version,
+                    matched_at=update.matched_at,
+                    findings_delta=update.findings_delta,
+                    events=events,
+                )
+            )
+        for start in range(0, len(with_events), self._batch):
+            await self._watches.apply(with_events[start : start + self._batch])
+        report = RematchReport(
+            keys=len(changed_keys),
+            watches=len(affected),
+            groups=len(groups),
+            new_events=new_events,
+            resolved_events=resolved_events,
+            seconds=time.perf_counter() - started,
+        )
+        log.info(
+            "re-matched %d watches under %d changed keys (%d groups) at version %d in %.2f s: %d new, %d resolved",
+            report.watches,
+            report.keys,
+            report.groups,
+            version,
+            report.seconds,
+            new_events,
+            resolved_events,
+        )
+        return report
+
+    async def fill_baselines(self, limit: int = 500) -> int:
+        """Give pending watches whose scan finished their baseline, and moved images their new one; how many."""
+        done = 0
+        for status in (WatchStatus.PENDING, WatchStatus.RESCANNING):
+            for watch in await self._watches.by_status(status, limit=limit):
+                try:
+                    done += await self._fill(watch)
+                except DomainError as exc:
+                    log.warning("baseline of watch %s not taken yet: %s", watch.id, exc)
+        return done
+
+    async def _fill(self, watch: Watch) -> int:
+        if watch.scan_id is None:
+            return 0
+        scan = await self._scans.get(watch.scan_id)
+        now = self._clock.now()
+        if scan is None or scan.status is ScanStatus.FAILED:
+            reason = "its scan no longer exists" if scan is None else f"its scan failed: {scan.error}"
+            if watch.status is WatchStatus.RESCANNING:
+                # The old baseline stays: a moved tag that cannot be scanned must not silence the watch.
+                log.warning(
+                    "rescan of watch %s (%s) failed; keeping the old baseline: %s", watch.id, watch.target, reason
+                )
+                await self._watches.apply(
+                    [
+                        WatchUpdate(
+                            watch_id=watch.id,
+                            keys=(),
+                            vulndb_version=watch.vulndb_version,
+                            matched_at=now,
+                            status=WatchStatus.ACTIVE,
+                            error=reason,
+                        )
+                    ]
+                )
+                return 1
+            await self._watches.apply(
+                [
+                    WatchUpdate(
+                        watch_id=watch.id,
+                        keys=(),
+                        vulndb_version=0,
+                        matched_at=now,
+                        status=WatchStatus.FAILED,
+                        error=reason,
+                    )
+                ]
+            )
+            return 1
+        if scan.status is not ScanStatus.COMPLETED:
+            return 0
+        packages = packages_of(scan.result)
+        keys, version = await self._baselines.match(packages)
+        events: list[WatchEvent] = []
+        if watch.status is WatchStatus.RESCANNING:
+            # The tag moved: the findings of the new image against those of the old one.
+            old = [f for state in await self._watches.key_states(watch.id) for f in state.findings]
+            diff = diff_findings(old, (f for k in keys for f in k.findings))
+            events = _events(watch, diff.new, diff.resolved, version, now)
+        await self._watches.apply(
+            [
+                WatchUpdate(
+                    watch_id=watch.id,
+                    keys=keys,
+                    replace_all=True,
+                    vulndb_version=version,
+                    matched_at=now,
+                    findings=_distinct(f for k in keys for f in k.findings),
+                    status=WatchStatus.ACTIVE,
+                    scan_id=scan.id,
+                    image_digest=_digest_of(scan) or watch.image_digest,
+                    packages=len(packages),
+                    events=events,
+                )
+            ]
+        )
+        return 1
+
+    async def refresh_images(self, limit: int = 10_000) -> int:
+        """Re-resolve every watched image tag; rescan those that moved. An unreachable registry keeps the old
+        baseline (logged). Returns how many rescans were started."""
+        if self._source is None or self._rescanner is None:
+            return 0
+        watches = await self._watches.by_status(WatchStatus.ACTIVE, kind=WatchKind.IMAGE, limit=limit)
+        digests: dict[tuple[str, str], str | None] = {}
+        started = 0
+        for watch in watches:
+            platform = watch.platform or str(DEFAULT_PLATFORM)
+            spot = (watch.target, platform)
+            if spot not in digests:
+                try:
+                    digests[spot] = await self._source.resolve_digest(
+                        parse_image_reference(watch.target), parse_platform(platform)
+                    )
+                except DomainError as exc:
+                    log.warning("watched image %s not re-resolved (keeping its baseline): %s", watch.target, exc)
+                    digests[spot] = None
+            digest = digests[spot]
+            if digest is None or digest == watch.image_digest:
+                continue
+            try:
+                scan = await self._rescanner.rescan(watch)
+            except DomainError as exc:
+                log.warning("watched image %s moved but could not be rescanned: %s", watch.target, exc)
+                continue
+            await self._watches.apply(
+                [
+                    WatchUpdate(
+                        watch_id=watch.id,
+                        keys=(),
+                        vulndb_version=watch.vulndb_version,
+                        matched_at=self._clock.now(),
+                        status=WatchStatus.RESCANNING,
+                        scan_id=scan.id,
+                    )
+                ]
+            )
+            started += 1
+        if started:
+            await self.fill_baselines()
+        return started
+
+
+def _events(
+    watch: Watch,
+    new: Sequence[WatchedFinding],
+    resolved: Sequence[WatchedFinding],
+    version: int,
+    now: datetime,
+) -> list[WatchEvent]:
+    events = []
+    for kind, findings in ((EventKind.NEW_FINDINGS, new), (EventKind.RESOLVED_FINDINGS, resolved)):
+        if findings:
+            events.append(
+                WatchEvent(
+                    id=uuid.uuid4(),
+                    watch_id=watch.id,
+                    user_id=watch.user_id,
+                    kind=kind,
+                    target=watch.target,
+                    advisories=tuple(sorted({f.id for f in findings})),
+                    findings=tuple(findings),
+                    vulndb_version=version,
+                    created_at=now,
+                )
+            )
+    return events
+
+
+@dataclass(frozen=True, slots=True)
+class EventDeliveryReport:
+    """What one delivery pass did."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    given_up: int = 0
+
+
+class WatchEventDelivery:
+    """Delivers `new_findings` events from the outbox: same signature, headers and retry rules as reset notices."""
+
+    def __init__(
+        self,
+        outbox: EventOutbox,
+        endpoints: NotificationEndpoints,
+        sender: WebhookSender,
+        clock: Clock,
+        *,
+        batch: int = 20,
+        lease_seconds: float = 120.0,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._outbox = outbox
+        self._endpoints = endpoints
+        self._sender = sender
+        self._clock = clock
+        self._batch = batch
+        self._lease = lease_seconds
+        self._jitter = jitter
+
+    async def deliver_due(self) -> EventDeliveryReport:
+        """Claim due events (hidden from other claimers for a lease) and deliver them concurrently."""
+        now = self._clock.now()
+        events = await self._outbox.claim(now, now + timedelta(seconds=self._lease), self._batch)
+        outcomes = await asyncio.gather(*(self._deliver(event) for event in events))
+        return EventDeliveryReport(
+            claimed=len(events),
+            delivered=outcomes.count("delivered"),
+            retried=outcomes.count("retried"),
+            given_up=outcomes.count("given_up"),
+        )
+
+    async def deliver_forever(
+        self, rematcher: WatchRematcher | None = None, interval: float = 1.0, baseline_every: float = 5.0
+    ) -> None:
+        """The worker loop: deliver due events; every `baseline_every` seconds also take finished baselines."""
+        next_baselines = 0.0
+        while True:
+            report = EventDeliveryReport()
+            try:
+                if rematcher is not None and self._clock.monotonic() >= next_baselines:
+                    next_baselines = self._clock.monotonic() + baseline_every
+                    await rematcher.fill_baselines()
+                report = await self.deliver_due()
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("watch event delivery failed")
+            if report.claimed < self._batch:
+                await asyncio.sleep(interval)
+
+    async def _deliver(self, event: WatchEvent) -> str:
+        attempt = event.attempts + 1
+        try:
+            endpoint = await self._endpoints.get(event.user_id)
+            if endpoint is None:
+                await self._outbox.give_up(event.id, "no notification endpoint is registered", event.attempts)
+                return "given_up"
+            result = await self._sender.send(endpoint.url, endpoint.secret, new_findings_event(event))
+            if result.ok:
+                await self._outbox.delivered(event.id, self._clock.now(), attempt)
+                log.info(
+                    "delivered scan.new_findings %s (watch %s) to user %s", event.id, event.watch_id, event.user_id
+                )
+                return "delivered"
+            delay = retry_delay(attempt) if result.retry else None
+            if delay is None:
+                await self._outbox.give_up(event.id, result.reason, attempt)
+                log.warning("gave up on scan.new_findings %s after %d attempt(s): %s", event.id, attempt, result.reason)
+                return "given_up"
+            # Up to 10% jitter, so events that failed together (a receiver outage) do not retry in lockstep.
+            at = self._clock.now() + timedelta(seconds=delay * (1 + 0.1 * self._jitter()))
+            await self._outbox.retry(event.id, at, attempt)
+            log.info(
+                "scan.new_findings %s attempt %d failed (%s); retrying at %s", event.id, attempt, result.reason, at
+            )
+            return "retried"
+        except DomainError as exc:
+            # Left claimed: its lease runs out and it comes due again.
+            log.warning("scan.new_findings %s deferred: %s", event.id, exc)
+            return "deferred"
