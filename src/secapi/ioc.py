@@ -7,9 +7,11 @@ win) instead of monkeypatching modules.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from uuid import UUID
 
 from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
@@ -18,6 +20,8 @@ from saq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from secapi.adapters.catalog.cataloger import TarLayerCataloger
+from secapi.adapters.exploits.epss import read_epss
+from secapi.adapters.exploits.kev import read_kev
 from secapi.adapters.lockfiles.reader import RegistryLockfileReader
 from secapi.adapters.memory.digests import InMemoryDigestCache
 from secapi.adapters.memory.notice_schedule import InMemoryNoticeSchedule
@@ -47,6 +51,7 @@ from secapi.adapters.registry.client import HttpRegistryClient
 from secapi.adapters.registry.scratch import ScratchBudget
 from secapi.adapters.sql.backlog import SqlScanBacklog
 from secapi.adapters.sql.engine import create_engine, create_session_factory
+from secapi.adapters.sql.exploits import SqlExploitStore
 from secapi.adapters.sql.health import SqlHealthProbe
 from secapi.adapters.sql.inventories import SqlInventoryCache
 from secapi.adapters.sql.notification_endpoints import SqlNotificationEndpoints
@@ -64,6 +69,7 @@ from secapi.adapters.webhooks import HttpWebhookSender, WebhookAddressPolicy
 from secapi.config import Settings, host_list, registry_credentials
 from secapi.domain.caching import CacheUnavailable, DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.clock import SystemClock
+from secapi.domain.exploits import EPSS, KEV, ExploitStore
 from secapi.domain.images import ImageSource
 from secapi.domain.metrics import MetricsSink, NoMetrics, ScanBacklog
 from secapi.domain.notifications import (
@@ -85,6 +91,7 @@ from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
 from secapi.domain.services.cache_warming import CacheWarmer
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader, QuotaGate
+from secapi.domain.services.exploit_intel import ExploitIntel
 from secapi.domain.services.health import ReadinessService, VulnDbProbe
 from secapi.domain.services.image_scan_runner import ImageScanRunner, InventoryCache, LayerCataloger
 from secapi.domain.services.image_scans import ImageScanSubmitter, RegistryGate
@@ -123,6 +130,7 @@ class DatabaseProvider(Provider):
     scans = provide(SqlScanRepository, scope=Scope.APP, provides=ScanRepository)
 
     vulnerabilities = provide(SqlVulnerabilityStore, scope=Scope.APP, provides=VulnerabilityStore)
+    exploits = provide(SqlExploitStore, scope=Scope.APP, provides=ExploitStore)
     inventories = provide(SqlInventoryCache, scope=Scope.APP, provides=InventoryCache)
     quota_store = provide(SqlQuotaStore, scope=Scope.APP, provides=QuotaStore)
     notification_endpoints = provide(SqlNotificationEndpoints, scope=Scope.APP, provides=NotificationEndpoints)
@@ -285,7 +293,15 @@ class DomainProvider(Provider):
         return PrincipalCache(clock, ttl=settings.auth_cache_ttl, max_entries=settings.auth_cache_size)
 
     lockfiles = provide(RegistryLockfileReader, scope=Scope.APP, provides=LockfileReader)
-    matcher = provide(VulnerabilityMatcher, scope=Scope.APP)
+    exploit_intel = provide(ExploitIntel, scope=Scope.APP)
+
+    @provide(scope=Scope.APP)
+    def matcher(self, store: VulnerabilityStore, exploits: ExploitIntel) -> VulnerabilityMatcher:
+        return VulnerabilityMatcher(store, exploits)
+
+    @provide(scope=Scope.APP)
+    def feeds(self, settings: Settings, intel: ExploitIntel) -> Sequence[Feed]:
+        return exploit_feeds(settings, intel)
 
     @provide(scope=Scope.APP)
     def scratch_budget(self, settings: Settings) -> ScratchBudget:
@@ -513,8 +529,8 @@ class SyncProvider(Provider):
         metrics: MetricsSink,
         clock: Clock,
         settings: Settings,
+        feeds: Sequence[Feed],
     ) -> VulnDbSync:
-        feeds: tuple[Feed, ...] = ()  # EPSS / KEV feeds are provided here (SECAPI_VULNDB_EPSS_SOURCE, _KEV_SOURCE)
         return VulnDbSync(
             source,
             states,
@@ -558,6 +574,37 @@ def backend_providers(settings: Settings) -> list[Provider]:
     providers.append(RedisProvider() if settings.redis_url else MemoryProvider())
     providers.append(PrometheusProvider() if settings.metrics_enabled else NoMetricsProvider())
     return providers
+
+
+async def load_epss_file(intel: ExploitIntel, path: Path, *, max_bytes: int, source: str) -> int:
+    """Parse a downloaded EPSS file in a thread (300,000 rows) and replace the stored scores with it."""
+    scores = await asyncio.to_thread(read_epss, path, max_bytes=max_bytes)
+    return await intel.import_epss(scores, source=source)
+
+
+async def load_kev_file(intel: ExploitIntel, path: Path, *, max_bytes: int, source: str) -> int:
+    """Parse a downloaded KEV catalogue and replace the stored entries with it."""
+    catalog = await asyncio.to_thread(read_kev, path, max_bytes=max_bytes)
+    return await intel.import_kev(catalog, source=source)
+
+
+def exploit_feeds(settings: Settings, intel: ExploitIntel) -> tuple[Feed, ...]:
+    """The EPSS and KEV feeds `secapi vulndb sync` keeps current: those whose source setting is not empty."""
+    feeds: list[Feed] = []
+    limit = settings.vulndb_feed_max_bytes
+    if epss := settings.vulndb_epss_source.strip():
+
+        async def apply_epss(path: Path) -> int:
+            return await load_epss_file(intel, path, max_bytes=limit, source=epss)
+
+        feeds.append(Feed(name=EPSS, location=epss, apply=apply_epss))
+    if kev := settings.vulndb_kev_source.strip():
+
+        async def apply_kev(path: Path) -> int:
+            return await load_kev_file(intel, path, max_bytes=limit, source=kev)
+
+        feeds.append(Feed(name=KEV, location=kev, apply=apply_kev))
+    return tuple(feeds)
 
 
 def make_container(settings: Settings, *overrides: Provider) -> AsyncContainer:

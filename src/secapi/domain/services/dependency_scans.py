@@ -276,6 +276,7 @@ class DependencyScanService:
             unscanned=parsed.unscanned,
             informational=assessment.informational,
             vulndb=assessment.vulndb,
+            risk=assessment.risk,
         )
         scan = Scan(
             id=uuid.uuid4(),

@@ -238,6 +238,7 @@ class ImageScanRunner:
             timings=Timings.between(started, inventoried_at, matched_at, parse_from=resolved_at),
             informational=assessment.informational,
             vulndb=assessment.vulndb,
+            risk=assessment.risk,
             image=ImageDetails(
                 reference=resolved.reference.canonical(),
                 manifest_digest=resolved.manifest_digest,

@@ -16,10 +16,12 @@ import msgspec
 
 from secapi.domain.advisories import Candidate, VulnDbVersion, normalize_ecosystem
 from secapi.domain.errors import VulnDbEmpty
+from secapi.domain.exploits import RiskSummary
 from secapi.domain.findings import EcosystemCoverage, Finding, PackageRef, VulnDbInfo, sort_findings
 from secapi.domain.osv_ranges import AffectedRanges, fixed_versions, is_affected, normalize_package_name
 from secapi.domain.packages import Package
 from secapi.domain.ports import VulnerabilityStore
+from secapi.domain.services.exploit_intel import ExploitIntel
 from secapi.domain.services.off_loop import OFF_LOOP_ITEMS, cpu_bound
 from secapi.domain.severity_sources import identifiers, index_related, needs_borrowing, resolve
 from secapi.domain.versions import scheme_for_ecosystem
@@ -36,6 +38,8 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
     vulnerabilities: tuple[Finding, ...]
     informational: tuple[Finding, ...]
     vulndb: VulnDbInfo
+    risk: RiskSummary | None = None
+    """Exploit risk of `vulnerabilities`; None when the matcher has no exploit data source."""
 
 
 def coverage(ecosystems: Iterable[str], version: VulnDbVersion) -> tuple[EcosystemCoverage, ...]:
@@ -149,8 +153,9 @@ def matched_version(package: Package) -> str:
 class VulnerabilityMatcher:
     """Finds the advisories affecting each package."""
 
-    def __init__(self, store: VulnerabilityStore) -> None:
+    def __init__(self, store: VulnerabilityStore, exploits: ExploitIntel | None = None) -> None:
         self._store = store
+        self._exploits = exploits
 
     async def match(self, packages: Iterable[Package]) -> tuple[Finding, ...]:
         """Vulnerability findings for `packages`, one per (package, advisory), most severe first."""
@@ -166,9 +171,13 @@ class VulnerabilityMatcher:
         if version.version == 0 or version.advisories == 0:
             raise VulnDbEmpty
         vulnerabilities, informational = await self._findings(packages)
+        risk = None
+        if self._exploits is not None:  # EPSS and KEV on the findings, one lookup; the order becomes risk order
+            vulnerabilities, risk = await self._exploits.enrich(vulnerabilities)
         return Assessment(
             vulnerabilities=vulnerabilities,
             informational=informational,
+            risk=risk,
             vulndb=VulnDbInfo(
                 version=version.version,
                 updated_at=version.updated_at,
