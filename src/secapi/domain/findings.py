@@ -55,7 +55,7 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     informational: str | None = None
     """Informational advisories (RustSec `unmaintained`, `unsound`, `notice`): the kind; None for vulnerabilities."""
     epss: Epss | None = None
-    """FIRST's EPSS score of the advisory's CVE (the highest when it has several); None when not scored or not loaded."""
+    """FIRST's EPSS score of the advisory's CVE (the highest of several); None when not scored or not loaded."""
     kev: Kev | None = None
     """The advisory's CVE is in CISA's Known Exploited Vulnerabilities catalogue; None otherwise or when not loaded."""
 
