@@ -223,6 +223,41 @@ def vulndb_import(settings: Settings, paths: tuple[Path, ...], show_rejected: in
         )
 
 
+@vulndb.command("sync")
+@click.option("--ecosystem", "ecosystems", multiple=True, help="Sync only this ecosystem (repeatable).")
+@click.option("--source", default=None, help="Base URL or directory of the OSV bucket layout [SECAPI_VULNDB_SOURCE].")
+@click.pass_obj
+def vulndb_sync(settings: Settings, ecosystems: tuple[str, ...], source: str | None) -> None:
+    """Bring the database up to date from OSV's bucket layout: only what changed since the last sync.
+
+    Exits 1 if any ecosystem or feed failed (the others are still applied), 0 when another sync is running.
+    """
+    from dataclasses import replace
+
+    from secapi.entrypoints.vulndb import LogProgress, TerminalProgress, describe, sync
+
+    if source:
+        settings = replace(settings, vulndb_source=source)
+    progress = TerminalProgress() if sys.stderr.isatty() else LogProgress()
+    report = _run(settings, lambda c: sync(c, ecosystems, progress=progress))
+    if report.skipped:
+        click.echo("another sync is running; this one did nothing")
+        return
+    if isinstance(progress, LogProgress):  # the terminal printed each line as it finished
+        for outcome in report.outcomes:
+            click.echo(describe(outcome))
+    if report.version is not None:
+        click.echo(
+            f"vulnerability database version {report.version.version} ({report.version.advisories} advisories), "
+            f"{len(report.changed_keys)} packages affected by changes"
+        )
+    else:
+        click.echo("nothing changed")
+    if report.failed:
+        names = ", ".join(outcome.ecosystem for outcome in report.failed)
+        raise click.ClickException(f"{len(report.failed)} failed ({names}); the rest were applied")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)

@@ -27,6 +27,15 @@ from secapi.domain.services.vulndb_import import ImportSummary, RawRecord, VulnD
 T = TypeVar("T")
 DEFAULT_MAX_CHANGED_IDS = 5_000
 """Beyond this many changed records, one `all.zip` costs less than as many single-record requests."""
+SCANNABLE_ECOSYSTEMS = (
+    # Language packages: the lockfile parsers and the image catalogers (Python, npm, Go, Rust, Java).
+    "PyPI", "npm", "Go", "crates.io", "Maven", "NuGet", "RubyGems", "Packagist", "Pub", "Hex", "Hackage", "CRAN",
+    "SwiftURL", "ConanCenter",
+    # Distributions whose package databases are read (dpkg, apk, rpm), as `os_release` names their ecosystems.
+    "Debian", "Ubuntu", "Alpine", "Wolfi", "Chainguard", "AlmaLinux", "Rocky Linux", "Red Hat", "Azure Linux",
+    "Mageia", "Photon OS", "openSUSE", "SUSE",
+)  # fmt: skip
+"""What `SECAPI_VULNDB_ECOSYSTEMS` means when empty: every OSV ecosystem a scan can produce packages of."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +224,12 @@ class SyncReport:
     def failed(self) -> list[EcosystemOutcome]:
         """The ecosystems and feeds that failed."""
         return [outcome for outcome in self.outcomes if outcome.error is not None]
+
+
+def configured_ecosystems(setting: str) -> list[str]:
+    """The comma-separated setting's names, or `SCANNABLE_ECOSYSTEMS` when it names none."""
+    names = [name.strip() for name in setting.split(",") if name.strip()]
+    return list(dict.fromkeys(names)) or list(SCANNABLE_ECOSYSTEMS)
 
 
 def select_ecosystems(wanted: Sequence[str], published: Sequence[str] | None) -> list[str]:
