@@ -22,7 +22,7 @@ async def _cron_keys_after_start(settings: Settings) -> list[bytes]:
     await asyncio.wait_for(task, timeout=30)
     redis = Redis.from_url(settings.redis_url or "")
     try:
-        return [key async for key in redis.scan_iter(match="*cron:*")]
+        return [key async for key in redis.scan_iter(match="*cron:*warm_cache*")]
     finally:
         await redis.aclose()
 

@@ -24,6 +24,7 @@ from secapi.config import Settings, schedule
 from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.domain.services.scan_sweeper import ScanSweeper
+from secapi.entrypoints.vulndb import sync
 from secapi.ioc import make_container, run_scan_job, sweep_scans, warm_popular
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ SWEEP_INTERVAL = 15.0
 HAND_BACK_SECONDS = 5.0
 """Of the grace period, at most this much is kept for handing back the scans that did not finish."""
 DEQUEUE_TIMEOUT = 1.0
+SYNC_JOB_TIMEOUT = 6 * 3600
+"""A scheduled sync's time limit (SAQ's default is 10 s): a first sync of every ecosystem takes a while."""
 """An idle slot asks Redis for a job this often, so a stopping worker's idle slots end within it."""
 
 
@@ -50,6 +53,17 @@ async def sweep_forever(container: Any, interval: float = SWEEP_INTERVAL) -> Non
         await asyncio.sleep(interval)
 
 
+async def run_sync_job(container: Any) -> None:
+    """One scheduled `vulndb sync`: log lines per ecosystem; a sync already running elsewhere makes it a no-op."""
+    try:
+        report = await sync(container)
+    except Exception:  # the next tick tries again; the staleness alert tells if it keeps failing
+        log.exception("scheduled vulndb sync failed")
+        return
+    if report.skipped:
+        log.info("scheduled vulndb sync skipped: another sync is running")
+
+
 async def hand_back(container: Any, scan_id: UUID) -> None:
     """Put an interrupted scan back in the queued state, so the next worker takes it at once."""
     try:
@@ -64,6 +78,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     if not settings.redis_url:
         raise SystemExit("secapi worker needs SECAPI_REDIS_URL; without Redis the API runs scans in-process")
     warm_cron = schedule(settings.cache_warm_cron)
+    sync_cron = schedule(settings.vulndb_sync_cron)
     container = make_container(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -88,10 +103,16 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     async def warm_cache(_ctx: Context) -> None:
         await warm_popular(container, settings.cache_warm_top)
 
+    async def sync_vulndb(_ctx: Context) -> None:
+        await run_sync_job(container)
+
     run_scan.__qualname__ = run_scan.__name__ = JOB_FUNCTION
     queue = await container.get(Queue)
     # SAQ enqueues a cron job under one key per run, so several workers still warm once.
     cron = [CronJob(warm_cache, cron=warm_cron, unique=True)] if warm_cron else []
+    if sync_cron:
+        # unique=True keeps one queued run per tick; the sync's own lock keeps CLI runs and slow ticks apart.
+        cron.append(CronJob(sync_vulndb, cron=sync_cron, unique=True, timeout=SYNC_JOB_TIMEOUT))
     grace = max(settings.worker_grace_seconds, 0.0)
     reserve = min(HAND_BACK_SECONDS, grace / 2)
     try:
@@ -106,7 +127,10 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
         )
     except ValueError as exc:  # an invalid cron expression
         await container.close()
-        raise SystemExit(f"secapi worker: {exc} (SECAPI_CACHE_WARM_CRON={settings.cache_warm_cron!r})") from exc
+        raise SystemExit(
+            f"secapi worker: {exc} (SECAPI_CACHE_WARM_CRON={settings.cache_warm_cron!r}, "
+            f"SECAPI_VULNDB_SYNC_CRON={settings.vulndb_sync_cron!r})"
+        ) from exc
     metrics_server = await start_metrics_server(container, settings)
     saq_task = asyncio.create_task(worker.start(), name="saq-worker")
     tasks = [
