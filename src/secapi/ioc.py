@@ -65,13 +65,16 @@ from secapi.adapters.sql.sync_lock import FileSyncLock, PostgresAdvisorySyncLock
 from secapi.adapters.sql.sync_state import SqlSyncStateStore
 from secapi.adapters.sql.usage import SqlScanWriter, SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
+from secapi.adapters.sql.watches import SqlWatchRepository
 from secapi.adapters.webhooks import HttpWebhookSender, WebhookAddressPolicy
 from secapi.config import Settings, host_list, registry_credentials
 from secapi.domain.caching import CacheUnavailable, DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.clock import SystemClock
+from secapi.domain.errors import UserNotFound
 from secapi.domain.exploits import EPSS, KEV, ExploitStore
 from secapi.domain.images import ImageSource
 from secapi.domain.metrics import MetricsSink, NoMetrics, ScanBacklog
+from secapi.domain.model import Principal, Scan
 from secapi.domain.notifications import (
     NoticeSchedule,
     NotificationEndpoints,
@@ -107,6 +110,8 @@ from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.domain.services.usage import UsageRecorder
 from secapi.domain.services.vulndb_import import VulnDbImporter
 from secapi.domain.services.vulndb_sync import Feed, SyncLock, SyncSource, SyncStateStore, VulnDbSync
+from secapi.domain.services.watches import Baselines, WatchEventDelivery, WatchRematcher, WatchService
+from secapi.domain.watches import EventOutbox, Watch, WatchRepository
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +138,16 @@ class DatabaseProvider(Provider):
     exploits = provide(SqlExploitStore, scope=Scope.APP, provides=ExploitStore)
     inventories = provide(SqlInventoryCache, scope=Scope.APP, provides=InventoryCache)
     quota_store = provide(SqlQuotaStore, scope=Scope.APP, provides=QuotaStore)
+    watch_store = provide(SqlWatchRepository, scope=Scope.APP)
+
+    @provide(scope=Scope.APP)
+    def watch_repository(self, store: SqlWatchRepository) -> WatchRepository:
+        return store
+
+    @provide(scope=Scope.APP)
+    def watch_outbox(self, store: SqlWatchRepository) -> EventOutbox:
+        return store
+
     notification_endpoints = provide(SqlNotificationEndpoints, scope=Scope.APP, provides=NotificationEndpoints)
     backlog = provide(SqlScanBacklog, scope=Scope.APP, provides=ScanBacklog)
 
@@ -502,6 +517,73 @@ class DomainProvider(Provider):
     @provide(scope=Scope.APP)
     def scan_queries(self, scans: ScanRepository, settings: Settings) -> ScanQueries:
         return ScanQueries(scans, default_limit=settings.page_size_default, max_limit=settings.page_size_max)
+
+    baselines = provide(Baselines, scope=Scope.APP)
+
+    @provide(scope=Scope.REQUEST)
+    def watch_service(
+        self,
+        watches: WatchRepository,
+        scans: ScanRepository,
+        baselines: Baselines,
+        clock: Clock,
+        ledger: QuotaLedger,
+        images: ImageScanSubmitter,
+        settings: Settings,
+    ) -> WatchService:
+        return WatchService(
+            watches,
+            scans,
+            baselines,
+            clock,
+            ledger,
+            images=images,
+            default_limit=settings.page_size_default,
+            max_limit=settings.page_size_max,
+        )
+
+    @provide(scope=Scope.APP)
+    def watch_rematcher(
+        self,
+        watches: WatchRepository,
+        scans: ScanRepository,
+        baselines: Baselines,
+        matcher: VulnerabilityMatcher,
+        clock: Clock,
+        source: ImageSource,
+        container: AsyncContainer,
+    ) -> WatchRematcher:
+        return WatchRematcher(
+            watches, scans, baselines, matcher, clock, source=source, rescanner=ContainerImageRescanner(container)
+        )
+
+    @provide(scope=Scope.APP)
+    def watch_event_delivery(
+        self, outbox: EventOutbox, endpoints: NotificationEndpoints, sender: WebhookSender, clock: Clock
+    ) -> WatchEventDelivery:
+        return WatchEventDelivery(outbox, endpoints, sender, clock)
+
+
+class ContainerImageRescanner:
+    """`ImageRescanner`: rescans a watched image for its owner through the ordinary image scan flow.
+
+    Not charged to the scan quota: the watch slot (a tier limit of its own) pays for following its tag.
+    """
+
+    def __init__(self, container: AsyncContainer) -> None:
+        self._container = container
+
+    async def rescan(self, watch: Watch) -> Scan:
+        """Queue (or answer from the cache) a scan of the watch's image in a request scope of its own."""
+        async with self._container() as request:
+            user = await (await request.get(UserRepository)).get(watch.user_id)
+            if user is None:
+                raise UserNotFound(f"the owner of watch {watch.id} no longer exists")
+            submitter = await request.get(ImageScanSubmitter)
+            # No API key made this request: the nil UUID says so wherever the principal's key is read.
+            principal = Principal(user=user, key_id=UUID(int=0))
+            outcome = await submitter.scan(principal, watch.target, watch.platform, wait=False, consume_quota=False)
+            return outcome.scan
 
 
 class SyncProvider(Provider):

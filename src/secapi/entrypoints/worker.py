@@ -24,6 +24,7 @@ from secapi.config import Settings, schedule
 from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.domain.services.scan_sweeper import ScanSweeper
+from secapi.domain.services.watches import WatchEventDelivery, WatchRematcher
 from secapi.entrypoints.vulndb import sync
 from secapi.ioc import make_container, run_scan_job, sweep_scans, warm_popular
 
@@ -136,6 +137,10 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     tasks = [
         asyncio.create_task(sweep_forever(container), name="scan-sweeper"),
         asyncio.create_task((await container.get(ResetNotifier)).deliver_forever(), name="reset-notifier"),
+        asyncio.create_task(
+            (await container.get(WatchEventDelivery)).deliver_forever(await container.get(WatchRematcher)),
+            name="watch-events",
+        ),
     ]
     await asyncio.sleep(0)  # let SAQ reach its wait before a stop that is already set is acted on
     try:

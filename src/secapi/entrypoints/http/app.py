@@ -26,6 +26,7 @@ from secapi.entrypoints.http.controllers.notifications import NotificationsContr
 from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsController
 from secapi.entrypoints.http.controllers.scans import ScansController
 from secapi.entrypoints.http.controllers.usage import UsageController
+from secapi.entrypoints.http.controllers.watches import WatchesController
 from secapi.entrypoints.http.docs_ui import docs_assets_router, docs_render_plugins
 from secapi.entrypoints.http.metrics import install_http_metrics, metrics_lifespan
 from secapi.entrypoints.http.openapi import ClosedStructSchemaPlugin
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             AdminCacheController,
             UsageController,
             NotificationsController,
+            WatchesController,
             *([metrics_routes(settings)] if metrics else []),
             *([docs_assets_router()] if settings.docs_enabled else []),
         ],

@@ -13,6 +13,7 @@ from litestar import Litestar
 from secapi.adapters.memory.scan_queue import InProcessScanQueue
 from secapi.domain.ports import ScanQueue
 from secapi.domain.services.reset_notifications import ResetNotifier
+from secapi.domain.services.watches import WatchEventDelivery, WatchRematcher
 from secapi.entrypoints.http.archive_scans import cancel_archive_scans
 from secapi.entrypoints.worker import sweep_forever
 from secapi.ioc import run_scan_job
@@ -25,6 +26,7 @@ async def background_work(app: Litestar) -> AsyncIterator[None]:
     queue = await container.get(ScanQueue)
     sweeper: asyncio.Task[None] | None = None
     notifier: asyncio.Task[None] | None = None
+    watch_events: asyncio.Task[None] | None = None
     if isinstance(queue, InProcessScanQueue):
 
         async def handle(scan_id: UUID) -> None:
@@ -34,11 +36,15 @@ async def background_work(app: Litestar) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(sweep_forever(container), name="scan-sweeper")
         # Without Redis there is no worker process: this one delivers quota-reset webhooks too.
         notifier = asyncio.create_task((await container.get(ResetNotifier)).deliver_forever(), name="reset-notifier")
+        # ... and scan.new_findings webhooks, taking finished baselines of watches on the way.
+        delivery = await container.get(WatchEventDelivery)
+        rematcher = await container.get(WatchRematcher)
+        watch_events = asyncio.create_task(delivery.deliver_forever(rematcher), name="watch-events")
     try:
         yield
     finally:
         await cancel_archive_scans()
-        for task in (sweeper, notifier):
+        for task in (sweeper, notifier, watch_events):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
