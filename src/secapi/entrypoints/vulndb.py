@@ -23,6 +23,7 @@ from secapi.domain.services.vulndb_sync import (
     VulnDbSync,
     configured_ecosystems,
 )
+from secapi.domain.services.watches import WatchRematcher
 
 log = logging.getLogger("secapi.vulndb.sync")
 
@@ -57,6 +58,10 @@ async def after_update(container: AsyncContainer, version: int, changed_keys: Co
     what is watched; called once per import or sync run, after the version is stored.
     """
     await (await container.get(VersionSource)).publish(version)
+    # Watched inventories: only the packages under the changed keys are re-matched; then moved tags are rescanned.
+    rematcher = await container.get(WatchRematcher)
+    await rematcher.rematch(changed_keys, version)
+    await rematcher.refresh_images()
     settings = await container.get(Settings)
     if settings.cache_warm_top > 0:
         async with container() as request:

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
         sa.Column("matched_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_watches_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_watches")),
     )
@@ -78,6 +79,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("delivered_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("given_up", sa.Text(), nullable=True),
+        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["watch_id"], ["watches.id"], name=op.f("fk_watch_events_watch_id_watches"), ondelete="CASCADE"
         ),
