@@ -11,6 +11,7 @@ import asyncio
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -57,8 +58,8 @@ def verify_archive(path: Path, *, source: str) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise SyncFailed(f"{source} is not a readable zip ({exc}); nothing imported") from exc
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+        raise SyncFailed(f"{source} is corrupt or not a zip ({exc}); nothing imported") from exc
     if bad is not None:
         raise SyncFailed(f"{source} is corrupt (CRC mismatch in {bad}); nothing imported")
 
@@ -90,24 +91,21 @@ class OsvBucketSource:
         for path in list(self._owned):
             self.release(path)
 
-    def resource(self, ecosystem: str, name: str) -> str:
-        """The URL or path of `name` in `ecosystem` (its sync state's key)."""
-        if self._local is not None:
-            return str(self._local / ecosystem / name)
-        return f"{self.location}/{quote(ecosystem, safe='')}/{quote(name, safe='')}"
+    def resource(self, ecosystem: str | None, name: str) -> str:
+        """The URL or path of `name` in `ecosystem` (None: at the top): its sync state's key."""
+        return self._where(name) if ecosystem is None else self._where(ecosystem, name)
 
-    async def ecosystems(self) -> Sequence[str] | None:
-        """`ecosystems.txt`'s names, or None when not published."""
-        try:
-            fetched = await self._download(self._where("ecosystems.txt"), None, limit=1024 * 1024)
-        except NotPublished:
-            return None
-        assert fetched.value is not None
+    async def ecosystems(self, validators: Validators | None) -> Fetched[list[str]]:
+        """`ecosystems.txt`'s names (NotPublished when absent)."""
+        fetched = await self._download(self._where("ecosystems.txt"), validators, limit=1024 * 1024)
+        if fetched.value is None:
+            return Fetched(None, fetched.validators)
         try:
             text = fetched.value.read_text(encoding="utf-8", errors="replace")
         finally:
             self.release(fetched.value)
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+        return Fetched(names, fetched.validators, fetched.size)
 
     async def modified_ids(self, ecosystem: str, validators: Validators | None) -> Fetched[list[ModifiedId]]:
         """`modified_id.csv`, parsed (NotPublished when absent)."""

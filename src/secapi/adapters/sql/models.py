@@ -153,8 +153,10 @@ class VulnDbSyncStateModel(DefaultBase):
     last_modified: Mapped[str | None] = mapped_column(String(100), nullable=True)
     """The `Last-Modified` header as received, sent back as `If-Modified-Since`."""
     high_water: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
-    """The newest `modified` imported from this ecosystem (set on its `modified_id.csv` row)."""
+    """The newest `modified` imported from this ecosystem (set on its `all.zip` and `modified_id.csv` rows)."""
     last_success: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """A small file's text (`ecosystems.txt`), so that a 304 for it still answers."""
 
 
 class LayerInventoryModel(DefaultBase):

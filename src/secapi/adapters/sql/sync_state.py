@@ -34,6 +34,7 @@ class SqlSyncStateStore:
                     etag=row.etag,
                     last_modified=row.last_modified,
                     high_water=row.high_water,
+                    content=row.content,
                 )
                 for row in rows
             }
@@ -54,6 +55,7 @@ class SqlSyncStateStore:
                         "last_modified": state.last_modified,
                         "high_water": state.high_water,
                         "last_success": state.last_success,
+                        "content": state.content,
                     }
                     for state in latest.values()
                 ],

@@ -90,6 +90,8 @@ class SyncState:
     last_modified: str | None = None
     high_water: datetime | None = None
     """The newest `modified` stored from this resource (the ecosystem's zip or its modified_id.csv)."""
+    content: str | None = None
+    """A small file's text (`ecosystems.txt`), kept so that a 304 for it still answers."""
 
     @property
     def validators(self) -> Validators:
@@ -110,12 +112,12 @@ class SyncSource(Protocol):
 
     location: str
 
-    def resource(self, ecosystem: str, name: str) -> str:
-        """The URL or path of `name` (`all.zip`, `modified_id.csv`) in `ecosystem`: the key of its state."""
+    def resource(self, ecosystem: str | None, name: str) -> str:
+        """The URL or path of `name` (`all.zip`, ...) in `ecosystem` (None: at the top): its state's key."""
         ...
 
-    async def ecosystems(self) -> Sequence[str] | None:
-        """The ecosystems listed in `ecosystems.txt`, or None when the source publishes no such list."""
+    async def ecosystems(self, validators: Validators | None) -> Fetched[list[str]]:
+        """The names listed in `ecosystems.txt`; NotPublished when the source has no such list."""
         ...
 
     async def modified_ids(self, ecosystem: str, validators: Validators | None) -> Fetched[list[ModifiedId]]:
@@ -296,8 +298,8 @@ class VulnDbSync:
             started = time.monotonic()
             report = SyncReport()
             try:
-                selected = select_ecosystems(ecosystems, await self._source.ecosystems())
-            except SyncFailed as exc:
+                selected = select_ecosystems(ecosystems, await self._published())
+            except (SyncFailed, DomainError) as exc:
                 report.outcomes.append(EcosystemOutcome("ecosystems.txt", error=str(exc)))
                 selected = []
             for ecosystem in selected:
@@ -312,6 +314,24 @@ class VulnDbSync:
                 failed=bool(report.failed), seconds=time.monotonic() - started, finished_at=time.time()
             )
             return report
+
+    async def _published(self) -> list[str] | None:
+        """`ecosystems.txt`, asked for conditionally (its last text is kept for a 304); None when not published."""
+        key = self._source.resource(None, "ecosystems.txt")
+        stored = (await self._states.load([key])).get(key)
+        known = stored is not None and stored.content is not None
+        try:
+            fetched = await self._source.ecosystems(stored.validators if stored is not None and known else None)
+        except NotPublished:
+            return None
+        if fetched.value is None and stored is not None and stored.content is not None:
+            await self._states.save([self._touched(stored)])
+            return stored.content.splitlines()
+        names = fetched.value or []
+        await self._states.save(
+            [SyncState(key, self._clock.now(), *_pair(fetched.validators), content="\n".join(names))]
+        )
+        return names
 
     async def _step(
         self,

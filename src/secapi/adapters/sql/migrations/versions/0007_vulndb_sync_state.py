@@ -5,7 +5,8 @@ Revises: 0006
 Create Date: 2026-12-04 22:45:00.000000
 
 `secapi vulndb sync` remembers, per URL (or file) of the source, the cache validators it last got
-(ETag, Last-Modified) and, for an ecosystem's `modified_id.csv`, the newest `modified` it imported.
+(ETag, Last-Modified), for an ecosystem's files the newest `modified` it imported, and the content of
+`ecosystems.txt` (so a 304 answers it too).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def upgrade() -> None:
         sa.Column("last_modified", sa.String(length=100), nullable=True),
         sa.Column("high_water", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("last_success", DateTimeUTC(timezone=True), nullable=False),
+        sa.Column("content", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("resource", name=op.f("pk_vulndb_sync_state")),
     )
 
