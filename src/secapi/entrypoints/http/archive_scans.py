@@ -16,6 +16,7 @@ from secapi.adapters.registry.scratch import ScratchBudget
 from secapi.config import Settings
 from secapi.domain.model import Principal
 from secapi.domain.services.image_scans import ImageScanSubmitter
+from secapi.entrypoints.http.risk_filters import risk_filter_from_form
 from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
 from secapi.entrypoints.http.uploads import receive_archive
 from secapi.ioc import run_scan_job
@@ -52,6 +53,7 @@ async def scan_uploaded_archive(request: Request[Any, Any, Any]) -> Response[Any
     await submitter.refuse_if_vulndb_empty()  # before reading a possibly large upload
     upload = await receive_archive(request, limit=settings.archive_max_bytes, directory=settings.scan_tmp_dir or None)
     try:
+        narrow = risk_filter_from_form(upload.fields)  # before the scan is recorded: a bad filter costs nothing
         scan = await submitter.record_archive(
             principal,
             filename=upload.filename,
@@ -70,7 +72,9 @@ async def scan_uploaded_archive(request: Request[Any, Any, Any]) -> Response[Any
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(task), timeout=settings.scan_sync_budget)
     outcome = await submitter.archive_outcome(principal, scan)
-    return scan_response(request, outcome.scan, outcome.cache, cache_status=submitter.archive_cache_status(scan))
+    return scan_response(
+        request, outcome.scan, outcome.cache, cache_status=submitter.archive_cache_status(scan), risk_filter=narrow
+    )
 
 
 async def cancel_archive_scans() -> None:

@@ -8,8 +8,10 @@ import msgspec
 from litestar import Request, Response
 
 from secapi.domain.model import Scan, ScanStatus
+from secapi.domain.services.exploit_intel import RiskFilter
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus
 from secapi.entrypoints.http.problems import problem
+from secapi.entrypoints.http.risk_filters import NO_FILTER, filtered_etag, filtered_raw, filtered_result
 from secapi.entrypoints.http.schemas import ScanView
 
 
@@ -40,6 +42,14 @@ def scan_etag(scan: Scan) -> str:
     return f'W/"{scan.id.hex}-{scan.status.value}-{stamp}"'
 
 
+def scan_view(scan: Scan, risk_filter: RiskFilter = NO_FILTER) -> ScanView:
+    """The scan as the API shows it, its result narrowed by `risk_filter` (the stored result is untouched)."""
+    view = ScanView.of(scan)
+    if not risk_filter.active or view.result is None:
+        return view
+    return msgspec.structs.replace(view, result=filtered_result(view.result, risk_filter))
+
+
 def _with_raw_result(scan: Scan, raw: bytes) -> bytes:
     # The view is encoded without its result, then the cached result's bytes go in its place: a cache
     # hit is never decoded and re-encoded. `"result":null` cannot occur earlier unescaped: the fields
@@ -55,22 +65,24 @@ def scan_response(
     raw_result: bytes | None = None,
     *,
     cache_status: CacheStatus | None = None,
+    risk_filter: RiskFilter = NO_FILTER,
 ) -> Response[Any]:
     """200 with the result; 202 + Location while queued or running; a 422 problem if the scan failed.
 
     `cache_status` gives `X-Cache-Status` alone when there is no result to describe with `cache`.
+    `risk_filter` (`min_epss`, `kev_only`) narrows the result's vulnerabilities in this response only.
     """
     headers = {"Location": scan_location(scan)}
     if cache is not None:
         headers.update(cache_headers(cache))
+        headers["ETag"] = filtered_etag(cache.etag, risk_filter)
     elif cache_status is not None:
         headers["X-Cache-Status"] = cache_status.value
     if scan.status is ScanStatus.COMPLETED and raw_result is not None:
-        return Response(
-            _with_raw_result(scan, raw_result), status_code=200, headers=headers, media_type="application/json"
-        )
+        body = _with_raw_result(scan, filtered_raw(raw_result, risk_filter))
+        return Response(body, status_code=200, headers=headers, media_type="application/json")
     if scan.status is ScanStatus.COMPLETED:
-        return Response(ScanView.of(scan), status_code=200, headers=headers)
+        return Response(scan_view(scan, risk_filter), status_code=200, headers=headers)
     if scan.status is ScanStatus.FAILED:
         return problem(
             422,

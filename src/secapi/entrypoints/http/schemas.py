@@ -173,6 +173,10 @@ class CompanionFile(_Schema):
     content: str
 
 
+MinEpss = Annotated[float, msgspec.Meta(ge=0.0, le=1.0, examples=[0.1])]
+"""`min_epss`: show only findings whose EPSS score is at least this (0..1); findings without a score are hidden."""
+
+
 class DependencyScanRequest(_Schema):
     """Body of `POST /api/v1/scan/dependencies` as JSON; the ecosystem comes from `filename`."""
 
@@ -182,6 +186,10 @@ class DependencyScanRequest(_Schema):
     """Share the result with other tenants (a public project's lockfile): a higher cache hit rate, no privacy."""
     files: Annotated[list[CompanionFile], msgspec.Meta(max_length=MAX_COMPANIONS)] = []
     """Files that complete the lockfile: a `go.sum` with a `go.mod` whose `go` directive is older than 1.17."""
+    min_epss: MinEpss | None = None
+    """Show only findings with an EPSS score of at least this (0..1) in the response; the stored result keeps all."""
+    kev_only: bool = False
+    """Show only findings in CISA's KEV catalogue in the response; the stored result keeps all."""
 
 
 ImageName = Annotated[str, msgspec.Meta(min_length=1, max_length=512, examples=["nginx:1.24"])]
@@ -193,6 +201,10 @@ class DockerScanRequest(_Schema):
 
     image: ImageName
     platform: PlatformName | None = None
+    min_epss: MinEpss | None = None
+    """Show only findings with an EPSS score of at least this (0..1) in the response; the stored result keeps all."""
+    kev_only: bool = False
+    """Show only findings in CISA's KEV catalogue in the response; the stored result keeps all."""
 
 
 class CacheStatsView(_Schema):

@@ -14,6 +14,7 @@ from litestar.params import JSONBody
 from secapi.domain.errors import InvalidInput
 from secapi.domain.model import Principal
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
+from secapi.domain.services.exploit_intel import RiskFilter
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.entrypoints.http.archive_scans import scan_uploaded_archive
 from secapi.entrypoints.http.media_types import archive_media_types, json_only, lockfile_media_types, media_type_of
@@ -27,6 +28,7 @@ from secapi.entrypoints.http.openapi import (
     problem_responses,
     scan_responses,
 )
+from secapi.entrypoints.http.risk_filters import risk_filter, risk_filter_from_form
 from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
 from secapi.entrypoints.http.schemas import MAX_COMPANIONS, DependencyScanRequest, DockerScanRequest
 
@@ -57,9 +59,9 @@ class ScanRequestsController(Controller):
         principal: FromDishka[Principal],
         scans: FromDishka[DependencyScanService],
     ) -> Response[Any]:
-        lockfile, shared = await _read_lockfile(request)
+        lockfile, shared, narrow = await _read_lockfile(request)
         outcome = await scans.scan(principal, lockfile, shared=shared, bypass_cache=wants_fresh(request))
-        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result)
+        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result, risk_filter=narrow)
 
     @post(
         "/docker",
@@ -80,8 +82,9 @@ class ScanRequestsController(Controller):
         principal: FromDishka[Principal],
         images: FromDishka[ImageScanSubmitter],
     ) -> Response[Any]:
+        narrow = risk_filter(data.min_epss, data.kev_only, source="body")
         outcome = await images.scan(principal, data.image, data.platform, bypass_cache=wants_fresh(request))
-        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result)
+        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result, risk_filter=narrow)
 
     @post(
         "/docker/archive",
@@ -99,8 +102,9 @@ class ScanRequestsController(Controller):
         return await scan_uploaded_archive(request)
 
 
-async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput, bool]:
-    """The lockfile (and whether the caller shares its result) from a JSON body or a multipart `file` upload."""
+async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput, bool, RiskFilter]:
+    """The lockfile, whether the caller shares its result, and the response filter, from a JSON body or a
+    multipart `file` upload (form fields `shared`, `min_epss`, `kev_only`)."""
     if media_type_of(request.headers.get("content-type", "")) == MULTIPART_MEDIA_TYPE:
         form = await request.form()
         uploads = form.getall("file", [])
@@ -116,11 +120,16 @@ async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput
         if len(parts) > MAX_COMPANIONS:
             raise InvalidInput(f"at most {MAX_COMPANIONS} companion files may be sent", field="files")
         shared = str(form.get("shared", "")).lower() in ("1", "true", "yes", "on")
-        return LockfileInput(
-            filename=upload.filename,
-            content=await _text_of(upload, "file"),
-            companions=tuple([(part.filename, await _text_of(part, "files")) for part in parts]),
-        ), shared
+        narrow = risk_filter_from_form(form)
+        return (
+            LockfileInput(
+                filename=upload.filename,
+                content=await _text_of(upload, "file"),
+                companions=tuple([(part.filename, await _text_of(part, "files")) for part in parts]),
+            ),
+            shared,
+            narrow,
+        )
     body = await request.body()
     try:
         data = msgspec.json.decode(body, type=DependencyScanRequest)
@@ -133,7 +142,8 @@ async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput
             detail="the request is not valid", extra=[{"key": "body", "message": f"JSON is malformed: {exc}"}]
         ) from exc
     companions = tuple((file.filename, file.content) for file in data.files)
-    return LockfileInput(filename=data.filename, content=data.content, companions=companions), data.shared
+    narrow = risk_filter(data.min_epss, data.kev_only, source="body")
+    return LockfileInput(filename=data.filename, content=data.content, companions=companions), data.shared, narrow
 
 
 _ONE_FILE_PART = (

@@ -19,7 +19,8 @@ from secapi.entrypoints.http.openapi import (
     not_modified,
     problem_responses,
 )
-from secapi.entrypoints.http.scan_responses import scan_etag
+from secapi.entrypoints.http.risk_filters import filtered_etag, risk_filter
+from secapi.entrypoints.http.scan_responses import scan_etag, scan_view
 from secapi.entrypoints.http.schemas import ScanListView, ScanView, decode_cursor
 
 
@@ -37,7 +38,7 @@ class ScansController(Controller):
         responses={
             200: ResponseSpec(ScanView, description="The scan", generate_examples=False),
             **not_modified(),
-            **problem_responses(*AUTHENTICATED, 404),
+            **problem_responses(400, *AUTHENTICATED, 404),
         },
     )
     @inject
@@ -50,13 +51,27 @@ class ScansController(Controller):
             str | None,
             HeaderParameter(name="If-None-Match", description="An `ETag` of this scan: 304 while it is unchanged"),
         ] = None,
+        min_epss: Annotated[
+            float | None,
+            Parameter(
+                description="Show only findings whose EPSS score is at least this (0..1); findings without one are "
+                "hidden. Narrows this response only.",
+                ge=0.0,
+                le=1.0,
+            ),
+        ] = None,
+        kev_only: Annotated[
+            bool,
+            Parameter(description="Show only findings in CISA's KEV catalogue. Narrows this response only."),
+        ] = False,
     ) -> Response[Any]:
+        narrow = risk_filter(min_epss, kev_only, source="query")
         scan = await scans.get(principal, scan_id)
-        etag = scan_etag(scan)
+        etag = filtered_etag(scan_etag(scan), narrow)
         headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
         if etag in _etags(if_none_match):
             return Response(content=None, status_code=304, headers=headers)
-        return Response(ScanView.of(scan), headers=headers)
+        return Response(scan_view(scan, narrow), headers=headers)
 
     @get(
         "/",
