@@ -258,6 +258,28 @@ def vulndb_sync(settings: Settings, ecosystems: tuple[str, ...], source: str | N
         raise click.ClickException(f"{len(report.failed)} failed ({names}); the rest were applied")
 
 
+@vulndb.command("enrich")
+@click.option("--epss", type=click.Path(path_type=Path, dir_okay=False), help="FIRST's epss_scores-*.csv.gz.")
+@click.option("--kev", type=click.Path(path_type=Path, dir_okay=False), help="CISA's KEV catalogue JSON.")
+@click.pass_obj
+def vulndb_enrich(settings: Settings, epss: Path | None, kev: Path | None) -> None:
+    """Import EPSS scores and/or the KEV catalogue from files (`vulndb sync` fetches them from the
+    SECAPI_VULNDB_EPSS_SOURCE / _KEV_SOURCE settings). A bad file changes nothing and exits 1."""
+    from secapi.entrypoints.exploits import enrich_files
+
+    if epss is None and kev is None:
+        raise click.UsageError("give --epss FILE, --kev FILE, or both")
+    summary = _run(settings, lambda c: enrich_files(c, epss=epss, kev=kev))
+    for name, rows in summary.stored.items():
+        click.echo(f"{name}: {rows} rows stored")
+    if summary.version is not None:
+        click.echo(f"vulnerability database version {summary.version} (cached results are recomputed)")
+    for name, reason in summary.failed.items():
+        click.echo(f"{name}: not imported, stored data kept: {reason}", err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
