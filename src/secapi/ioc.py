@@ -582,7 +582,10 @@ class ContainerImageRescanner:
             submitter = await request.get(ImageScanSubmitter)
             # No API key made this request: the nil UUID says so wherever the principal's key is read.
             principal = Principal(user=user, key_id=UUID(int=0))
-            outcome = await submitter.scan(principal, watch.target, watch.platform, wait=False, consume_quota=False)
+            # Bypass: the tag-to-digest memo may still name the old digest, whose cached result is the old image.
+            outcome = await submitter.scan(
+                principal, watch.target, watch.platform, bypass_cache=True, wait=False, consume_quota=False
+            )
             return outcome.scan
 
 
