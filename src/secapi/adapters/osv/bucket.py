@@ -197,6 +197,8 @@ class OsvBucketSource:
                     raise SyncFailed(f"{url} answered HTTP {response.status_code}; nothing imported")
                 received = Validators(response.headers.get("etag"), response.headers.get("last-modified"))
                 path, size = await self._stream_to_file(url, response, limit)
+        except httpx.RemoteProtocolError as exc:  # fewer bytes than Content-Length said, then a closed connection
+            raise SyncFailed(f"{url} was cut short ({exc}); nothing imported") from exc
         except httpx.HTTPError as exc:
             raise SyncFailed(f"{url}: download failed ({type(exc).__name__}: {exc}); nothing imported") from exc
         return Fetched(path, received, size)
