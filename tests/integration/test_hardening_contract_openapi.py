@@ -56,6 +56,11 @@ OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
     "PutNotificationEndpoint": ({"200"}, {*JSON_BODY, *API, "422"}, {"application/json"}),
     "GetNotificationEndpoint": ({"200"}, {*API, "404"}, set()),
     "DeleteNotificationEndpoint": ({"204"}, {*API, "404"}, set()),
+    "CreateWatch": ({"201"}, {*JSON_BODY, *API, "404", "409", "422"}, {"application/json"}),
+    "ListWatches": ({"200"}, {"400", *API, "422"}, set()),
+    "GetWatch": ({"200"}, {*API, "404"}, set()),
+    "DeleteWatch": ({"204"}, {*API, "404"}, set()),
+    "ListWatchEvents": ({"200"}, {"400", *API, "404", "422"}, set()),
 }
 OPTIONAL_BODY = {"IssueKey"}
 PUBLIC = {"Liveness", "Readiness", "Metrics"}

@@ -15,7 +15,6 @@ from secapi.domain.errors import InvalidInput
 from secapi.domain.findings import PackageRef
 from secapi.domain.model import Principal
 from secapi.domain.services.watches import WatchService
-from secapi.domain.severity import Severity
 from secapi.domain.watches import EventPage, Watch, WatchedFinding, WatchEvent, WatchPage
 from secapi.entrypoints.http.media_types import json_only
 from secapi.entrypoints.http.openapi import AUTHENTICATED, JSON_BODY, ApiOperation, problem_responses
@@ -87,23 +86,37 @@ class WatchListView(_Schema):
         return cls(items=[WatchView.of(w) for w in page.items], next_cursor=cursor)
 
 
+class PackageView(_Schema):
+    """The package a finding is about."""
+
+    name: str
+    version: str
+    ecosystem: str
+    purl: str | None
+
+    @classmethod
+    def of(cls, package: PackageRef) -> PackageView:
+        return cls(name=package.name, version=package.version, ecosystem=package.ecosystem, purl=package.purl)
+
+
 class WatchedFindingView(_Schema):
     """A finding an event reports."""
 
     id: str
-    package: PackageRef
+    package: PackageView
     installed_version: str
     fixed_versions: list[str]
-    severity: Severity
+    severity: str
+    """`CRITICAL`, `HIGH`, `MEDIUM`, `LOW` or `UNKNOWN`, as in scan results."""
 
     @classmethod
     def of(cls, finding: WatchedFinding) -> WatchedFindingView:
         return cls(
             id=finding.id,
-            package=finding.package,
+            package=PackageView.of(finding.package),
             installed_version=finding.installed_version,
             fixed_versions=list(finding.fixed_versions),
-            severity=finding.severity,
+            severity=finding.severity.value,
         )
 
 
