@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, tuple_, update
+from advanced_alchemy.types import GUID
+from sqlalchemy import LargeBinary, Table, and_, bindparam, column, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -47,6 +48,16 @@ T = TypeVar("T")
 KEY_BATCH = 1000
 """Lookup keys per query: 2,000 bind parameters, well within asyncpg's and SQLite's limits."""
 ID_BATCH = 1000
+
+_PG_AFFECTED = text(
+    """
+    SELECT k.watch_id, k.ecosystem, k.name, k.state
+    FROM unnest(CAST(:ecosystems AS text[]), CAST(:names AS text[])) AS c(ecosystem, name)
+    JOIN watch_keys k ON k.ecosystem = c.ecosystem AND k.name = c.name
+    JOIN watches w ON w.id = k.watch_id
+    WHERE w.status = ANY(CAST(:statuses AS text[]))
+    """
+).columns(column("watch_id", GUID(length=16)), column("ecosystem"), column("name"), column("state", LargeBinary()))
 
 
 class _KeyBlob(msgspec.Struct, array_like=True):
@@ -224,20 +235,36 @@ class SqlWatchRepository:
         return EventPage(items=items, next_cursor=cursor)
 
     async def affected(self, keys: Collection[LookupKey]) -> Mapping[UUID, Sequence[KeyState]]:
-        """Key rows of active watches for `keys`, batched by `KEY_BATCH` keys per indexed query."""
+        """Key rows of re-matched watches for `keys`: on PostgreSQL one query, the keys travelling as two arrays
+        joined to `idx_watch_keys_ecosystem_name` (a long row-value IN list would make the planner scan the
+        table); on SQLite `KEY_BATCH` keys per row-value IN query."""
         found: dict[UUID, list[KeyState]] = defaultdict(list)
         ordered = sorted(set(keys))
+        statuses = [status.value for status in MATCHED_STATUSES]
         async with translate_db_errors(), self._engine.connect() as connection:
-            for batch in _chunks(ordered, KEY_BATCH):
-                query = (
-                    select(_KEYS.c.watch_id, _KEYS.c.ecosystem, _KEYS.c.name, _KEYS.c.state)
-                    .join(_WATCHES, _WATCHES.c.id == _KEYS.c.watch_id)
-                    .where(
-                        tuple_(_KEYS.c.ecosystem, _KEYS.c.name).in_(batch),
-                        _WATCHES.c.status.in_([status.value for status in MATCHED_STATUSES]),
+            if self._postgres:
+                batches: list[tuple[Any, dict[str, Any]]] = [
+                    (
+                        _PG_AFFECTED,
+                        {
+                            "ecosystems": [k[0] for k in ordered],
+                            "names": [k[1] for k in ordered],
+                            "statuses": statuses,
+                        },
                     )
-                )
-                result = await connection.stream(query)
+                ]
+            else:
+                batches = [
+                    (
+                        select(_KEYS.c.watch_id, _KEYS.c.ecosystem, _KEYS.c.name, _KEYS.c.state)
+                        .join(_WATCHES, _WATCHES.c.id == _KEYS.c.watch_id)
+                        .where(tuple_(_KEYS.c.ecosystem, _KEYS.c.name).in_(batch), _WATCHES.c.status.in_(statuses)),
+                        {},
+                    )
+                    for batch in _chunks(ordered, KEY_BATCH)
+                ]
+            for query, parameters in batches:
+                result = await connection.stream(query, parameters)
                 async for row in result:
                     found[row.watch_id].append(_state(row.ecosystem, row.name, row.state))
         return found
