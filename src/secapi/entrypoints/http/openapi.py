@@ -19,6 +19,7 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Reference,
     RequestBody,
     Schema,
 )
@@ -205,12 +206,15 @@ class ScanOperation(ApiOperation):
 
 
 def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
-    """`schema` with msgspec's `$defs` references replaced by the definitions (none of ours is recursive)."""
+    """`schema` with msgspec's `$defs` references replaced by the definitions (none of ours is recursive).
+
+    `extra` (Litestar's channel for schema keywords in `Meta.extra_json_schema`) is not JSON Schema: dropped.
+    """
     if isinstance(schema, dict):
         ref = schema.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
             return _inline(definitions[ref.removeprefix("#/$defs/")], definitions)
-        return {key: _inline(value, definitions) for key, value in schema.items() if key != "$defs"}
+        return {key: _inline(value, definitions) for key, value in schema.items() if key not in ("$defs", "extra")}
     if isinstance(schema, list):
         return [_inline(item, definitions) for item in schema]
     return schema
@@ -227,6 +231,21 @@ def _binary(description: str) -> Schema:
     return Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, description=description)
 
 
+def _risk_filter_fields() -> dict[str, Schema | Reference]:
+    """Form fields of the response filter (see `secapi.entrypoints.http.risk_filters`)."""
+    return {
+        "min_epss": Schema(
+            type=OpenAPIType.NUMBER,
+            minimum=0.0,
+            maximum=1.0,
+            description="Show only findings with an EPSS score of at least this in the response",
+        ),
+        "kev_only": Schema(
+            type=OpenAPIType.BOOLEAN, default=False, description="Show only findings in CISA's KEV catalogue"
+        ),
+    }
+
+
 def lockfile_request_body() -> RequestBody:
     """`POST /api/v1/scan/dependencies`: a JSON document or a multipart upload."""
     form = Schema(
@@ -241,6 +260,7 @@ def lockfile_request_body() -> RequestBody:
             "shared": Schema(
                 type=OpenAPIType.BOOLEAN, default=False, description="Share the result with other tenants"
             ),
+            **_risk_filter_fields(),
         },
         required=["file"],
     )
@@ -264,6 +284,7 @@ def archive_request_body() -> RequestBody:
             "image": Schema(
                 type=OpenAPIType.STRING, max_length=512, description="Which image of a multi-image archive"
             ),
+            **_risk_filter_fields(),
         },
         required=["file"],
     )

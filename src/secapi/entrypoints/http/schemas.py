@@ -173,7 +173,8 @@ class CompanionFile(_Schema):
     content: str
 
 
-MinEpss = Annotated[float, msgspec.Meta(ge=0.0, le=1.0, examples=[0.1])]
+# Litestar drops a falsy bound (`ge=0.0`) from the OpenAPI schema: `minimum` is restated as schema extra.
+MinEpss = Annotated[float, msgspec.Meta(ge=0.0, le=1.0, examples=[0.1], extra_json_schema={"extra": {"minimum": 0.0}})]
 """`min_epss`: show only findings whose EPSS score is at least this (0..1); findings without a score are hidden."""
 
 

@@ -95,7 +95,7 @@ class ScanRequestsController(Controller):
         status_code=200,
         guards=[archive_media_types],
         operation_class=ArchiveScanOperation,
-        responses={**scan_responses(), **problem_responses(*AUTHENTICATED, 408, 413, 415, 422)},
+        responses={**scan_responses(), **problem_responses(400, *AUTHENTICATED, 408, 413, 415, 422)},
         request_max_body_size=None,  # checked against SECAPI_ARCHIVE_MAX_BYTES while streaming
     )
     async def scan_docker_archive(self, request: Request[Any, Any, Any]) -> Response[Any]:

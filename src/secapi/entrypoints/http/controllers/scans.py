@@ -58,6 +58,7 @@ class ScansController(Controller):
                 "hidden. Narrows this response only.",
                 ge=0.0,
                 le=1.0,
+                schema_extra={"minimum": 0.0},  # Litestar leaves a falsy `ge` out of the schema
             ),
         ] = None,
         kev_only: Annotated[
