@@ -9,6 +9,9 @@ refusing window is scheduled for the moment that window frees up; a worker then 
 with `Content-Type: application/json`, `SecAPI-Event: rate_limit.reset`, `SecAPI-Delivery: <id>`,
 `SecAPI-Timestamp` and `SecAPI-Signature` (the scheme is in `secapi.domain.webhook_signing`).
 Delivery is at least once; the delivery id stays the same across retries.
+
+The same endpoint receives `scan.new_findings` events of watched targets, with the same headers, signature
+and retry rules (`retry_delay`, `result_for_status`); their body is documented in `secapi.domain.watches`.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ async def test_register_show_and_remove(client: AsyncClient, endpoints: MemoryEn
     assert shown.status_code == 200
     assert SECRET not in shown.text
     assert "secret" not in shown.json()
-    assert shown.json()["events"] == ["rate_limit.reset"]
+    assert shown.json()["events"] == ["rate_limit.reset", "scan.new_findings"]
 
     assert (await client.delete(PATH)).status_code == 204
     assert (await client.get(PATH)).status_code == 404

@@ -19,6 +19,7 @@ from secapi.domain.notifications import (
     NotificationEndpoint,
 )
 from secapi.domain.services.notification_endpoints import NotificationEndpointService
+from secapi.domain.watches import NEW_FINDINGS_EVENT
 from secapi.entrypoints.http.media_types import json_only
 from secapi.entrypoints.http.openapi import AUTHENTICATED, JSON_BODY, ApiOperation, problem_responses
 
@@ -53,7 +54,7 @@ class NotificationEndpointView(msgspec.Struct, kw_only=True, forbid_unknown_fiel
         return cls(
             url=endpoint.url,
             created_at=endpoint.created_at,
-            events=(RESET_EVENT,),
+            events=(RESET_EVENT, NEW_FINDINGS_EVENT),
             signature='SecAPI-Signature: sha256=hex(HMAC-SHA256(secret, SecAPI-Timestamp + "." + raw body))',
         )
 
