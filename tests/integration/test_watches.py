@@ -12,9 +12,7 @@ import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import pytest
@@ -34,6 +32,7 @@ from secapi.entrypoints.vulndb import import_paths, import_sample
 
 from support.http import serve
 from support.seed import add_scans, bearer, container_of, create_user
+from support.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -42,41 +41,6 @@ CERTIFI = FIXTURES / "GHSA-xqr8-7jwr-rhp7.json"
 """certifi: introduced 2015.04.28, fixed 2023.07.22 (not in the bundled sample)."""
 SECRET = "watch-integration-secret"
 REQUIREMENTS = "certifi==2022.12.7\nidna==3.4\n"
-
-
-@dataclass
-class Receiver:
-    """An HTTP/1.1 endpoint on 127.0.0.1 answering each request with the next scripted status (then 200)."""
-
-    script: list[int] = field(default_factory=list)
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    _server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/hooks"
-
-    async def __aenter__(self) -> Receiver:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:] if line)}
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.requests.append((headers, body))
-            status = self.script.pop(0) if self.script else 200
-            writer.write(f"HTTP/1.1 {status} Scripted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
-            await writer.drain()
-        finally:
-            writer.close()
 
 
 @pytest.fixture
