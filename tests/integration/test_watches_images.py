@@ -72,6 +72,13 @@ async def test_a_moved_tag_is_rescanned_and_its_new_findings_are_an_event(
     assert watch["image_digest"] == first
     assert watch["packages"] > 1
 
+    # A second watch of the same image is answered from the cache: the same baseline, no scan run.
+    again = await client.post("/api/v1/watches", json={"image": image}, headers=bearer(key))
+    assert again.status_code == 201, again.text
+    assert again.json()["status"] == "active"
+    assert again.json()["packages"] == watch["packages"]
+    await client.delete(f"/api/v1/watches/{again.json()['id']}", headers=bearer(key))
+
     rematcher = await container_of(app).get(WatchRematcher)
     assert await rematcher.refresh_images() == 0  # the tag has not moved
 

@@ -14,6 +14,7 @@ the database in force when it is taken, so it starts current and produces no eve
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -202,6 +203,9 @@ class WatchService:
             await self._watches.delete(principal.user_id, watch.id)
             raise
         scan: Scan = outcome.scan
+        if scan.result is None and outcome.raw_result is not None:
+            # A cache hit answers with the stored bytes (its scan row is written behind): that is the baseline.
+            scan = dataclasses.replace(scan, result=msgspec.json.decode(outcome.raw_result))
         if scan.status is ScanStatus.FAILED:
             await self._watches.delete(principal.user_id, watch.id)
             raise FailedScanNotWatchable(
