@@ -222,20 +222,20 @@ class VulnerabilityMatcher:
         found = await cpu_bound(len(candidates) >= OFF_LOOP_ITEMS, _evaluate_by_key, by_key, candidates)
         unscored = [f for fs in found.values() for f in fs if needs_borrowing(f) and f.informational is None]
         related = index_related(await self._store.related_severities(identifiers(unscored)) if unscored else ())
+        # Each finding is resolved once and filed by package; a group then only gathers its packages' lists.
+        by_package: dict[tuple[str, str], dict[tuple[str, str, str], list[Finding]]] = {}
+        for key, findings in found.items():
+            filed: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
+            for finding in findings:
+                if finding.informational is None:
+                    ref = finding.package
+                    filed[(ref.ecosystem, ref.name, ref.version)].append(resolve(finding, related))
+            by_package[key] = filed
         out: dict[G, tuple[Finding, ...]] = {}
         for group, (key, packages) in groups.items():
-            findings = found.get(key)
-            if not findings:
-                out[group] = ()
-                continue
-            held = {(p.ecosystem, p.name, p.version) for p in packages}
-            out[group] = sort_findings(
-                [
-                    resolve(f, related)
-                    for f in findings
-                    if f.informational is None and (f.package.ecosystem, f.package.name, f.package.version) in held
-                ]
-            )
+            filed = by_package.get(key, {})
+            hits = [f for held in {(p.ecosystem, p.name, p.version) for p in packages} for f in filed.get(held, ())]
+            out[group] = sort_findings(hits) if len(hits) > 1 else tuple(hits)
         return out
 
     @staticmethod

@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 
 from secapi.domain.errors import DomainError, ScanNotFound
+from secapi.domain.findings import Finding
 from secapi.domain.images import DEFAULT_PLATFORM, ImageSource, parse_image_reference, parse_platform
 from secapi.domain.model import PageCursor, Principal, Scan, ScanStatus
 from secapi.domain.notifications import NotificationEndpoints, WebhookSender, retry_delay
@@ -364,6 +365,7 @@ class WatchRematcher:
         }
         found = await self._matcher.match_by_key(groups)
         now = self._clock.now()
+        converted: dict[int, WatchedFinding] = {}  # one Finding object serves many watches: converted once
         updates: list[WatchUpdate] = []
         pending_events: dict[uuid.UUID, tuple[tuple[WatchedFinding, ...], tuple[WatchedFinding, ...]]] = {}
         for watch_id, states in affected.items():
@@ -371,7 +373,7 @@ class WatchRematcher:
             before: list[WatchedFinding] = []
             after: list[WatchedFinding] = []
             for state in states:
-                fresh = tuple(WatchedFinding.of(f) for f in found.get((watch_id, state.key), ()))
+                fresh = tuple(_watched(f, converted) for f in found.get((watch_id, state.key), ()))
                 before.extend(state.findings)
                 after.extend(fresh)
                 if fresh != state.findings:
@@ -553,6 +555,14 @@ class WatchRematcher:
         if started:
             await self.fill_baselines()
         return started
+
+
+def _watched(finding: Finding, converted: dict[int, WatchedFinding]) -> WatchedFinding:
+    """`WatchedFinding.of`, memoised by object identity (the findings outlive the memo, so ids stay unique)."""
+    watched = converted.get(id(finding))
+    if watched is None:
+        watched = converted[id(finding)] = WatchedFinding.of(finding)
+    return watched
 
 
 def _events(
