@@ -32,7 +32,7 @@ OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
     "ScanDockerImage": ({"200", "202"}, {*JSON_BODY, *API, "422"}, {"application/json"}),
     "ScanDockerArchive": (
         {"200", "202"},
-        {*API, "408", "413", "415", "422"},
+        {"400", *API, "408", "413", "415", "422"},  # 400: a bad min_epss / kev_only form field
         {
             "multipart/form-data",
             "application/x-tar",
@@ -41,7 +41,7 @@ OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
             "application/octet-stream",
         },
     ),
-    "GetScan": ({"200", "304"}, {*API, "404"}, set()),
+    "GetScan": ({"200", "304"}, {"400", *API, "404"}, set()),  # 400: a bad min_epss / kev_only query
     "ListScans": ({"200"}, {"400", *API, "422"}, set()),
     "CreateUser": ({"201"}, {*JSON_BODY, *ADMIN, "409", "422"}, {"application/json"}),
     "GetUser": ({"200"}, {*ADMIN, "404"}, set()),
@@ -140,7 +140,8 @@ def test_lockfile_body_is_json_with_companions_or_a_multipart_form(document: dic
     content = _operations(document)["ScanDependencies"]["requestBody"]["content"]
     as_json = _resolve(document, content["application/json"]["schema"])
     assert set(as_json["required"]) == {"filename", "content"}
-    assert {"filename", "content", "shared", "files"} == set(as_json["properties"])
+    assert {"filename", "content", "shared", "files", "min_epss", "kev_only"} == set(as_json["properties"])
+    assert as_json["properties"]["kev_only"]["type"] == "boolean"
     assert as_json["additionalProperties"] is False
     companion = _resolve(document, as_json["properties"]["files"]["items"])
     assert companion["additionalProperties"] is False
@@ -150,13 +151,15 @@ def test_lockfile_body_is_json_with_companions_or_a_multipart_form(document: dic
     assert form["properties"]["file"]["format"] == "binary"
     assert form["properties"]["files"]["items"]["format"] == "binary"
     assert form["properties"]["shared"]["type"] == "boolean"
+    assert (form["properties"]["min_epss"]["minimum"], form["properties"]["min_epss"]["maximum"]) == (0.0, 1.0)
+    assert form["properties"]["kev_only"]["type"] == "boolean"
 
 
 def test_archive_body_is_a_form_or_the_raw_tarball(document: dict[str, Any]) -> None:
     content = _operations(document)["ScanDockerArchive"]["requestBody"]["content"]
     form = content["multipart/form-data"]["schema"]
     assert form["required"] == ["file"]
-    assert set(form["properties"]) == {"file", "platform", "image"}
+    assert set(form["properties"]) == {"file", "platform", "image", "min_epss", "kev_only"}
     assert content["application/x-tar"]["schema"]["format"] == "binary"
     assert content["application/gzip"]["schema"]["format"] == "binary"
 
