@@ -168,6 +168,8 @@ class OsvBucketSource:
         return "/".join([self.location, *(quote(part, safe="") for part in parts)])
 
     async def _read_small(self, where: str) -> bytes:
+        if _local_root(where) is None:
+            return await self._http_bytes(where, MAX_RECORD_BYTES)
         fetched = await self._download(where, None, limit=MAX_RECORD_BYTES)
         assert fetched.value is not None
         try:
@@ -202,6 +204,23 @@ class OsvBucketSource:
         except httpx.HTTPError as exc:
             raise SyncFailed(f"{url}: download failed ({type(exc).__name__}: {exc}); nothing imported") from exc
         return Fetched(path, received, size)
+
+    async def _http_bytes(self, url: str, limit: int) -> bytes:
+        """A small file (one record) kept in memory: no temporary file per request, still bounded."""
+        try:
+            async with self._client.stream("GET", url) as response:
+                if response.status_code == 404:
+                    raise NotPublished(f"{url} is not published (HTTP 404)")
+                if response.status_code != 200:
+                    raise SyncFailed(f"{url} answered HTTP {response.status_code}; nothing imported")
+                body = bytearray()
+                async for chunk in response.aiter_bytes(_CHUNK):
+                    body += chunk
+                    if len(body) > limit:
+                        raise SyncFailed(f"{url} is over the {limit}-byte limit; nothing imported")
+        except httpx.HTTPError as exc:
+            raise SyncFailed(f"{url}: download failed ({type(exc).__name__}: {exc}); nothing imported") from exc
+        return bytes(body)
 
     async def _stream_to_file(self, url: str, response: httpx.Response, limit: int) -> tuple[Path, int]:
         declared = response.headers.get("content-length")
