@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 ALERTS = {
     "SecAPICacheHitRateLow", "SecAPIHighErrorRatio", "SecAPILatencyP99High", "SecAPIRedisDown", "SecAPIVulnDbStale",
+    "SecAPIVulnDbSyncFailing",
 }  # fmt: skip
 
 
@@ -58,13 +59,14 @@ def test_every_panel_queries_the_provisioned_prometheus_data_source() -> None:
         assert {target["datasource"]["uid"] for target in panel["targets"]} <= uids, panel["title"]
 
 
-def test_each_of_the_five_alerts_exists_and_has_a_promtool_test_in_which_it_fires() -> None:
+def test_each_alert_exists_and_has_a_promtool_test_in_which_it_fires() -> None:
     rules = [rule for group in load_yaml(DEPLOY / "prometheus" / "alerts.yml")["groups"] for rule in group["rules"]]
     assert {rule["alert"] for rule in rules} == ALERTS
     by_name = {rule["alert"]: rule for rule in rules}
     assert "< 0.6" in by_name["SecAPICacheHitRateLow"]["expr"]
     assert by_name["SecAPICacheHitRateLow"]["for"] == "15m"
     assert "secapi_vulndb_update_period_seconds" in by_name["SecAPIVulnDbStale"]["expr"]
+    assert "secapi_vulndb_sync_last_success_timestamp_seconds" in by_name["SecAPIVulnDbStale"]["expr"]
     tests = load_yaml(DEPLOY / "prometheus" / "alerts_test.yml")
     assert tests["rule_files"] == ["alerts.yml"]
     fired = {
