@@ -81,8 +81,10 @@ class OsvBucketSource:
         self._max_bytes = max_bytes
         self._scratch = scratch_dir or None
         self._owned: set[Path] = set()
+        # A small pool: more connections than requests in flight only make httpcore scan its list longer.
+        limits = httpx.Limits(max_connections=RECORD_CONCURRENCY, max_keepalive_connections=RECORD_CONCURRENCY)
         self._client = httpx.AsyncClient(
-            transport=transport, timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True
+            transport=transport, timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True, limits=limits
         )
 
     async def aclose(self) -> None:
