@@ -438,6 +438,7 @@ class VulnDbSync:
             ids = list(dict.fromkeys(entry.id for entry in newer))
             raw = await self._source.records(outcome.ecosystem, ids)
             outcome.fetched_records += len(raw)
+            outcome.downloaded_bytes += sum(len(record.data) for record in raw if isinstance(record.data, bytes))
             summary = await self._import(raw, outcome.ecosystem, f"{len(ids)} changed", outcome, progress)
             self._absorb(summary, outcome, report)
             newest = max(entry.modified for entry in newer)
