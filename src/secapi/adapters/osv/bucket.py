@@ -22,7 +22,7 @@ import httpx
 
 from secapi.adapters.osv.reader import MAX_RECORD_BYTES, iter_records
 from secapi.domain.services.vulndb_import import RawRecord
-from secapi.domain.services.vulndb_sync import Fetched, ModifiedId, NotPublished, SyncFailed, Validators
+from secapi.domain.vulndb_sync_ports import Fetched, ModifiedId, NotPublished, SyncFailed, Validators
 
 DEFAULT_SOURCE = "https://osv-vulnerabilities.storage.googleapis.com"
 DEFAULT_MAX_BYTES = 2 * 1024**3

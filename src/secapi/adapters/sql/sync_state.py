@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import VulnDbSyncStateModel
-from secapi.domain.services.vulndb_sync import SyncState
+from secapi.domain.vulndb_sync_ports import SyncState
 
 _STATE: Table = VulnDbSyncStateModel.__table__  # type: ignore[assignment]
 
