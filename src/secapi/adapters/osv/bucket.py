@@ -246,6 +246,9 @@ class OsvBucketSource:
                     out.write(chunk)
             if declared is not None and declared.isdigit() and not encoded and size != int(declared):
                 raise SyncFailed(f"{url} was cut short: {size} of {declared} bytes; nothing imported")
+        except OSError as exc:  # the scratch disk is full or gone
+            self.release(path)
+            raise SyncFailed(f"{url}: could not store the download ({exc}); nothing imported") from exc
         except BaseException:
             self.release(path)
             raise
