@@ -168,6 +168,7 @@ def settings(migrated_database: str, redis_url: str, clean_state: None) -> Setti
         request_max_body_bytes=64 * 1024,
         usage_flush_interval=0.05,
         db_pool_size=5,
+        vulndb_sync_cron="off",  # a worker under test must not sync from the internet at the top of its cron
     )
 
 
