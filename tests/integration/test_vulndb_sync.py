@@ -196,3 +196,23 @@ async def test_a_local_directory_source_works_the_same(settings: Settings, tmp_p
         assert (rust.method, rust.fetched_records, rust.counts.updated) == ("incremental", 1, 1)
     finally:
         await container.close()
+
+
+async def test_the_sql_store_reports_the_old_entries_of_a_replaced_record(settings: Settings) -> None:
+    """Contract for re-matching: a package dropped from a record is among the changed keys too."""
+    from secapi.domain.osv_records import parse_osv_record
+
+    container = make_container(settings)
+    try:
+        store = await container.get(VulnerabilityStore)
+        record = _changed("PYSEC-2023-135", "2026-12-01T00:00:00Z")
+        first = await store.upsert([parse_osv_record(record)])
+        assert first.changed_keys == {("PyPI", "certifi")}
+        moved = _changed("PYSEC-2023-135", "2026-12-02T00:00:00Z")
+        moved["affected"][0]["package"]["name"] = "Certifi_Fork"
+        second = await store.upsert([parse_osv_record(moved)])
+        assert second.changed_keys == {("PyPI", "certifi"), ("PyPI", "certifi-fork")}
+        unchanged = await store.upsert([parse_osv_record(moved)])
+        assert unchanged.changed_keys == set()
+    finally:
+        await container.close()
