@@ -230,12 +230,18 @@ class VulnerabilityMatcher:
                 if finding.informational is None:
                     ref = finding.package
                     filed[(ref.ecosystem, ref.name, ref.version)].append(resolve(finding, related))
-            by_package[key] = filed
+            by_package[key] = {identity: list(sort_findings(found)) for identity, found in filed.items()}
         out: dict[G, tuple[Finding, ...]] = {}
         for group, (key, packages) in groups.items():
-            filed = by_package.get(key, {})
-            hits = [f for held in {(p.ecosystem, p.name, p.version) for p in packages} for f in filed.get(held, ())]
-            out[group] = sort_findings(hits) if len(hits) > 1 else tuple(hits)
+            of_key = by_package.get(key)
+            if not of_key:
+                out[group] = ()
+            elif len(packages) == 1:  # the usual group: one package under its key, its findings already sorted
+                only = packages[0]
+                out[group] = tuple(of_key.get((only.ecosystem, only.name, only.version), ()))
+            else:
+                held = {(p.ecosystem, p.name, p.version) for p in packages}
+                out[group] = sort_findings([f for identity in held for f in of_key.get(identity, ())])
         return out
 
     @staticmethod
