@@ -12,6 +12,7 @@ from httpx import AsyncClient
 from litestar import Litestar
 from prometheus_client.parser import text_string_to_metric_families
 
+from secapi.domain.metrics import MetricsSink
 from secapi.domain.tiers import Tier
 from secapi.entrypoints.vulndb import import_sample
 
@@ -108,6 +109,11 @@ async def test_every_metric_the_dashboard_and_alerts_query_is_exported(app: Lite
     # Past the free tier's 20 requests a minute, for secapi_rate_limit_exceeded_total's labels.
     statuses = [(await client.get("/api/v1/scans", headers=bearer(key))).status_code for _ in range(20)]
     assert 429 in statuses
+    # A sync that stored records in one ecosystem and failed another, as `vulndb sync` reports to the sink.
+    sink = await container_of(app).get(MetricsSink)
+    sink.vulndb_sync_ecosystem("PyPI", failed=False, seconds=1.0, added=2, updated=1, withdrawn=1)
+    sink.vulndb_sync_ecosystem("npm", failed=True, seconds=0.1, added=0, updated=0, withdrawn=0)
+    sink.vulndb_sync_finished(failed=True, seconds=1.1, finished_at=0.0)
     exported = exported_series((await client.get("/metrics")).text)
 
     queries = dashboard_queries() + rule_queries()
