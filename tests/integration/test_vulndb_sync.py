@@ -6,6 +6,7 @@ import asyncio
 import copy
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,13 @@ from secapi.entrypoints.vulndb import sync
 from secapi.ioc import make_container
 
 from support.http import serve
-from support.osv_bucket import Bucket, BucketServer, corrupt_zip, real_records
+from support.osv_bucket import Bucket, BucketServer, Served, corrupt_zip, real_records
 from support.seed import bearer, container_of, create_user
 
 ECOSYSTEMS = ["PyPI", "crates.io", "Go"]
 RECORDS = real_records("pypa", "rustsec", "govulndb")
+EXPLOITS = Path(__file__).resolve().parents[1] / "fixtures" / "exploits"
+EPSS_EXCERPT = (EXPLOITS / "epss_scores-2025-08-15.csv.gz").read_bytes()
 
 
 def _changed(record_id: str, modified: str, **fields: Any) -> dict[str, Any]:
@@ -214,5 +217,36 @@ async def test_the_sql_store_reports_the_old_entries_of_a_replaced_record(settin
         assert second.changed_keys == {("PyPI", "certifi"), ("PyPI", "certifi-fork")}
         unchanged = await store.upsert([parse_osv_record(moved)])
         assert unchanged.changed_keys == set()
+    finally:
+        await container.close()
+
+
+async def test_exploit_feeds_are_synced_with_the_same_conditional_requests(
+    sync_settings: Settings, server: BucketServer
+) -> None:
+    """The real EPSS and KEV excerpts as feeds: applied on the first sync, not again while unchanged."""
+    server.bucket.files["feeds/epss.csv.gz"] = Served(EPSS_EXCERPT, '"epss-1"', datetime(2025, 8, 15, tzinfo=UTC))
+    feeds = dataclasses.replace(
+        sync_settings,
+        vulndb_epss_source=f"{server.url}/feeds/epss.csv.gz",
+        vulndb_kev_source=str(EXPLOITS / "known_exploited_vulnerabilities.json"),
+    )
+    container = make_container(feeds)
+    try:
+        first = await sync(container, ["PyPI"])
+        applied = {o.ecosystem: o for o in first.outcomes if o.ecosystem.startswith("feed:")}
+        assert set(applied) == {"feed:epss", "feed:kev"}
+        assert all(o.error is None and o.method == "feed" and o.read > 0 for o in applied.values())
+        store = await container.get(VulnerabilityStore)
+        version = (await store.current_version()).version
+        assert first.version is not None
+        assert first.version.version == version
+
+        server.requests.clear()
+        second = await sync(container, ["PyPI"])
+        assert {o.method for o in second.outcomes} == {"not-modified"}
+        assert second.version is None
+        assert ("feeds/epss.csv.gz", 304) in server.requests
+        assert (await store.current_version()).version == version
     finally:
         await container.close()
