@@ -232,11 +232,12 @@ def select_ecosystems(wanted: Sequence[str], published: Sequence[str] | None) ->
 
     Without a published list, `wanted` as given. Otherwise an entry with a suffix (`Debian:12`) selects
     exactly that directory; a bare name (`Debian`) selects its own directory when published (OSV writes
-    every release's records there too), else every `Debian:*` directory published. Unpublished names go.
+    every release's records there too), else every `Debian:*` directory published. Unpublished names go,
+    and so do names that are not one path segment (`..`, `a/b`): a mirror's list must not lead elsewhere.
     """
     if published is None:
-        return list(dict.fromkeys(wanted))
-    available = list(dict.fromkeys(name.strip() for name in published if name.strip()))
+        return list(dict.fromkeys(name for name in wanted if _one_segment(name)))
+    available = list(dict.fromkeys(name.strip() for name in published if _one_segment(name.strip())))
     listed = set(available)
     chosen: list[str] = []
     for name in wanted:
@@ -245,3 +246,7 @@ def select_ecosystems(wanted: Sequence[str], published: Sequence[str] | None) ->
         elif ":" not in name:
             chosen.extend(other for other in available if other.startswith(f"{name}:"))
     return list(dict.fromkeys(chosen))
+
+
+def _one_segment(name: str) -> bool:
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")

@@ -72,3 +72,8 @@ def test_the_default_list_covers_every_ecosystem_the_catalogers_and_os_detection
     produced |= {name.partition(":")[0] for name in _BY_MAJOR.values()}
     produced |= {"Debian", "Ubuntu", "Alpine", "Photon OS", "openSUSE", "SUSE", "Wolfi", "Chainguard"}
     assert produced <= set(SCANNABLE_ECOSYSTEMS)
+
+
+def test_names_that_are_not_one_path_segment_are_never_selected() -> None:
+    assert select_ecosystems(["PyPI", "..", "a/b"], None) == ["PyPI"]
+    assert select_ecosystems(["Debian"], ["Debian:../../etc", "Debian:12", "..", "x\\y"]) == ["Debian:12"]
