@@ -138,10 +138,47 @@ def pool(size: int) -> dict[str, list[str]]:
     return names
 
 
-def version(rng: random.Random, ecosystem: str) -> str:
-    """An installed version; Debian ones carry a revision."""
-    core = f"{rng.randint(0, 5)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}"
+def version(rng: random.Random, ecosystem: str, name: str, *, uniform: bool = False) -> str:
+    """An installed version; Debian ones carry a revision.
+
+    By default, as in real projects, most installs of a package are of its latest releases: each package has
+    its own 20–40 releases (seeded by its name) and release k back from the latest is picked with weight
+    1/(k+1)^1.2. `uniform` picks any of 600 versions instead, the worst case for re-matching (every install
+    a distinct version to evaluate).
+    """
+    if uniform:
+        core = f"{rng.randint(0, 5)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}"
+    else:
+        releases = _releases(ecosystem, name)
+        core = rng.choices(releases, weights=_RECENT[: len(releases)])[0]
     return f"{core}-{rng.randint(1, 3)}" if ecosystem.startswith("Debian") else core
+
+
+_RECENT = [1.0 / (k + 1) ** 1.2 for k in range(40)]
+
+
+def _releases(ecosystem: str, name: str) -> list[str]:
+    """A package's releases, latest first (deterministic per name)."""
+    cached = _RELEASES.get((ecosystem, name))
+    if cached is None:
+        own = random.Random(f"{ecosystem}/{name}")
+        major, minor, patch = own.randint(0, 5), own.randint(0, 9), own.randint(0, 9)
+        cached = []
+        for _ in range(own.randint(20, 40)):
+            cached.append(f"{major}.{minor}.{patch}")
+            if patch:
+                patch -= 1
+            elif minor:
+                minor, patch = minor - 1, own.randint(0, 9)
+            elif major:
+                major, minor, patch = major - 1, own.randint(0, 9), own.randint(0, 9)
+            else:
+                break
+        _RELEASES[(ecosystem, name)] = cached
+    return cached
+
+
+_RELEASES: dict[tuple[str, str], list[str]] = {}
 
 
 def record(advisory: str, rng: random.Random, names: dict[str, list[str]], modified: datetime) -> dict[str, Any]:
@@ -175,7 +212,9 @@ def record(advisory: str, rng: random.Random, names: dict[str, list[str]], modif
     }
 
 
-def inventory(rng: random.Random, names: dict[str, list[str]], weights: list[float]) -> list[Package]:
+def inventory(
+    rng: random.Random, names: dict[str, list[str]], weights: list[float], *, uniform: bool = False
+) -> list[Package]:
     """50–300 packages, mostly from one or two ecosystems, popular names more likely."""
     size = rng.randint(50, 300)
     chosen: dict[tuple[str, str], Package] = {}
@@ -183,7 +222,8 @@ def inventory(rng: random.Random, names: dict[str, list[str]], weights: list[flo
     while len(chosen) < size:
         ecosystem = main if rng.random() < 0.7 else rng.choice(ECOSYSTEMS)
         name = rng.choices(names[ecosystem], weights=weights)[0]
-        chosen.setdefault((ecosystem, name), Package(name=name, version=version(rng, ecosystem), ecosystem=ecosystem))
+        installed = version(rng, ecosystem, name, uniform=uniform)
+        chosen.setdefault((ecosystem, name), Package(name=name, version=installed, ecosystem=ecosystem))
     return list(chosen.values())
 
 
@@ -205,7 +245,7 @@ async def seed_watches(
     batch = 500
     for start in range(0, args.watches, batch):
         ids = [uuid.uuid4() for _ in range(min(batch, args.watches - start))]
-        inventories = [inventory(rng, names, weights) for _ in ids]
+        inventories = [inventory(rng, names, weights, uniform=args.uniform_versions) for _ in ids]
         async with engine.begin() as connection:
             await connection.execute(
                 insert(WatchModel.__table__),  # type: ignore[arg-type]
@@ -317,7 +357,8 @@ async def main(args: argparse.Namespace) -> int:
                 print(
                     f"run {run + 1}: {len(counts.changed_keys)} changed keys, {report.watches} watches, "
                     f"{report.groups} key rows re-matched, {report.new_events} new / {report.resolved_events} "
-                    f"resolved events: {elapsed:.2f} s",
+                    f"resolved events: {elapsed:.2f} s (load {report.fetch_seconds:.2f}, match {report.match_seconds:.2f}, "
+                    f"diff {report.diff_seconds:.2f}, write {report.write_seconds:.2f})",
                     flush=True,
                 )
             best, worst = min(results), max(results)
@@ -344,4 +385,7 @@ if __name__ == "__main__":
     parser.add_argument("--pool", type=int, default=3_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database", help="an existing database to use and keep (seeded on first use)")
+    parser.add_argument(
+        "--uniform-versions", action="store_true", help="installed versions uniform over 600 (worst case)"
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))

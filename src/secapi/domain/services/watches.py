@@ -326,6 +326,11 @@ class RematchReport:
     new_events: int = 0
     resolved_events: int = 0
     seconds: float = 0.0
+    fetch_seconds: float = 0.0
+    """Loading the key rows of the changed keys (and taking finished baselines first)."""
+    match_seconds: float = 0.0
+    diff_seconds: float = 0.0
+    write_seconds: float = 0.0
 
 
 class WatchRematcher:
@@ -370,12 +375,14 @@ class WatchRematcher:
 
     async def _rematch(self, changed_keys: Collection[LookupKey], version: int, started: float) -> RematchReport:
         affected = await self._watches.affected(changed_keys)
+        fetched = time.perf_counter()
         groups = {
             (watch_id, state.key): (state.key, state.packages)
             for watch_id, states in affected.items()
             for state in states
         }
         found = await self._matcher.match_by_key(groups)
+        matched_at = time.perf_counter()
         now = self._clock.now()
         converted: dict[int, WatchedFinding] = {}  # one Finding object serves many watches: converted once
         updates: list[WatchUpdate] = []
@@ -393,6 +400,9 @@ class WatchRematcher:
                 fresh = tuple(_watched(f, converted) for f in matched)
                 after.extend(fresh)
                 rewritten.append(KeyState(key=state.key, packages=state.packages, findings=fresh))
+            if not rewritten:
+                updates.append(WatchUpdate(watch_id=watch_id, keys=(), vulndb_version=version, matched_at=now))
+                continue
             diff = diff_findings(before, after)
             if diff.new or diff.resolved:
                 pending_events[watch_id] = (diff.new, diff.resolved)
@@ -427,15 +437,21 @@ class WatchRematcher:
                     events=events,
                 )
             )
+        diffed = time.perf_counter()
         for start in range(0, len(with_events), self._batch):
             await self._watches.apply(with_events[start : start + self._batch])
+        done = time.perf_counter()
         report = RematchReport(
             keys=len(changed_keys),
             watches=len(affected),
             groups=len(groups),
             new_events=new_events,
             resolved_events=resolved_events,
-            seconds=time.perf_counter() - started,
+            seconds=done - started,
+            fetch_seconds=fetched - started,
+            match_seconds=matched_at - fetched,
+            diff_seconds=diffed - matched_at,
+            write_seconds=done - diffed,
         )
         log.info(
             "re-matched %d watches under %d changed keys (%d groups) at version %d in %.2f s: %d new, %d resolved",
