@@ -250,3 +250,17 @@ async def test_exploit_feeds_are_synced_with_the_same_conditional_requests(
         assert (await store.current_version()).version == version
     finally:
         await container.close()
+
+
+async def test_a_mirror_that_ignores_conditional_requests_is_not_downloaded_again_for_the_same_etag(
+    app: Litestar, client: AsyncClient, server: BucketServer
+) -> None:
+    server.bucket.publish_listing = False
+    server.bucket.rebuild()
+    await sync(container_of(app), ["PyPI"])
+    server.ignore_conditionals = True
+    server.requests.clear()
+    report = await sync(container_of(app), ["PyPI"])
+    assert report.outcomes[0].method == "not-modified"
+    assert report.outcomes[0].downloaded_bytes == 0
+    assert ("PyPI/all.zip", 200) in server.requests  # answered whole, but not read past the headers

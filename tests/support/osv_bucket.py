@@ -131,6 +131,8 @@ class BucketServer:
     truncate: set[str] = field(default_factory=set)
     """Paths answered with their full Content-Length but half the body, then a closed connection."""
     url: str = ""
+    ignore_conditionals: bool = False
+    """Answer every request in full, as a mirror that ignores If-None-Match / If-Modified-Since would."""
 
     def paths(self, status: int | None = None) -> list[str]:
         """The paths requested (with this status, when given)."""
@@ -165,7 +167,7 @@ def _handler(owner: BucketServer) -> type[BaseHTTPRequestHandler]:
             if served is None:
                 self._answer(path, 404, b"not found")
                 return
-            if self._not_modified(served):
+            if not owner.ignore_conditionals and self._not_modified(served):
                 self._answer(path, 304, b"", served)
                 return
             if path in owner.truncate:

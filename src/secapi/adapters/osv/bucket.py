@@ -200,6 +200,9 @@ class OsvBucketSource:
                 if response.status_code != 200:
                     raise SyncFailed(f"{url} answered HTTP {response.status_code}; nothing imported")
                 received = Validators(response.headers.get("etag"), response.headers.get("last-modified"))
+                if validators is not None and validators.etag and received.etag == validators.etag:
+                    # A mirror that ignores If-None-Match: the same ETag is the same file, left unread.
+                    return Fetched(None, validators)
                 path, size = await self._stream_to_file(url, response, limit)
         except httpx.RemoteProtocolError as exc:  # fewer bytes than Content-Length said, then a closed connection
             raise SyncFailed(f"{url} was cut short ({exc}); nothing imported") from exc
