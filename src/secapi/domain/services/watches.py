@@ -71,6 +71,8 @@ LIMIT_RETRY_AFTER = 60.0
 """A watch slot frees when a watch is deleted, not with time; every 429 still says when asking again is sensible."""
 UPDATE_BATCH = 1000
 """Watches written per transaction by the re-matcher."""
+MAX_WRITES_IN_FLIGHT = 2
+"""Transactions of a re-match writing at once (each holds a pooled connection) while the next chunk is diffed."""
 
 
 def watch_limit_state(tier: Tier, count: int, now: float) -> RateLimitResult:
@@ -381,65 +383,36 @@ class WatchRematcher:
             for watch_id, states in affected.items()
             for state in states
         }
-        found = await self._matcher.match_by_key(groups)
+        # The watches' targets (for events) load while the candidates are evaluated (in a thread when large).
+        found, watches = await asyncio.gather(self._matcher.match_by_key(groups), self._watches.watches(list(affected)))
+        targets = {w.id: w for w in watches}
         matched_at = time.perf_counter()
         now = self._clock.now()
         converted: dict[int, WatchedFinding] = {}  # one Finding object serves many watches: converted once
-        updates: list[WatchUpdate] = []
-        pending_events: dict[uuid.UUID, tuple[tuple[WatchedFinding, ...], tuple[WatchedFinding, ...]]] = {}
-        for watch_id, states in affected.items():
-            rewritten: list[KeyState] = []
-            before: list[WatchedFinding] = []
-            after: list[WatchedFinding] = []
-            for state in states:
-                matched = found.get((watch_id, state.key), ())
-                before.extend(state.findings)
-                if _unchanged(state.findings, matched):
-                    after.extend(state.findings)  # the common case: nothing converted, nothing written
-                    continue
-                fresh = tuple(_watched(f, converted) for f in matched)
-                after.extend(fresh)
-                rewritten.append(KeyState(key=state.key, packages=state.packages, findings=fresh))
-            if not rewritten:
-                updates.append(WatchUpdate(watch_id=watch_id, keys=(), vulndb_version=version, matched_at=now))
-                continue
-            diff = diff_findings(before, after)
-            if diff.new or diff.resolved:
-                pending_events[watch_id] = (diff.new, diff.resolved)
-            updates.append(
-                WatchUpdate(
-                    watch_id=watch_id,
-                    keys=rewritten,
-                    vulndb_version=version,
-                    matched_at=now,
-                    findings_delta=_distinct(after) - _distinct(before),
-                )
-            )
-        targets = {w.id: w for w in await self._watches.watches(list(pending_events))} if pending_events else {}
+        items = list(affected.items())
+        writes: list[asyncio.Task[None]] = []
         new_events = resolved_events = 0
-        with_events: list[WatchUpdate] = []
-        for update in updates:
-            changes = pending_events.get(update.watch_id)
-            watch = targets.get(update.watch_id)
-            if changes is None or watch is None:
-                with_events.append(update)
-                continue
-            events = _events(watch, changes[0], changes[1], version, now)
-            new_events += sum(1 for e in events if e.kind is EventKind.NEW_FINDINGS)
-            resolved_events += sum(1 for e in events if e.kind is EventKind.RESOLVED_FINDINGS)
-            with_events.append(
-                WatchUpdate(
-                    watch_id=update.watch_id,
-                    keys=update.keys,
-                    vulndb_version=update.vulndb_version,
-                    matched_at=update.matched_at,
-                    findings_delta=update.findings_delta,
-                    events=events,
+        diff_seconds = 0.0
+        try:
+            for start in range(0, len(items), self._batch):
+                chunk = items[start : start + self._batch]
+                diffing = time.perf_counter()
+                # Diffed in a thread so the previous chunk's writes proceed meanwhile (one transaction each).
+                updates, new, resolved = await asyncio.to_thread(
+                    _diff_chunk, chunk, found, targets, version, now, converted
                 )
-            )
-        diffed = time.perf_counter()
-        for start in range(0, len(with_events), self._batch):
-            await self._watches.apply(with_events[start : start + self._batch])
+                diff_seconds += time.perf_counter() - diffing
+                new_events += new
+                resolved_events += resolved
+                in_flight = [task for task in writes if not task.done()]
+                if len(in_flight) >= MAX_WRITES_IN_FLIGHT:
+                    await in_flight[0]
+                writes.append(asyncio.create_task(self._watches.apply(updates)))
+            await asyncio.gather(*writes)
+        finally:
+            for task in writes:
+                if not task.done():
+                    task.cancel()
         done = time.perf_counter()
         report = RematchReport(
             keys=len(changed_keys),
@@ -450,8 +423,8 @@ class WatchRematcher:
             seconds=done - started,
             fetch_seconds=fetched - started,
             match_seconds=matched_at - fetched,
-            diff_seconds=diffed - matched_at,
-            write_seconds=done - diffed,
+            diff_seconds=diff_seconds,
+            write_seconds=done - matched_at - diff_seconds,
         )
         log.info(
             "re-matched %d watches under %d changed keys (%d groups) at version %d in %.2f s: %d new, %d resolved",
@@ -586,6 +559,51 @@ class WatchRematcher:
         if started:
             await self.fill_baselines()
         return started
+
+
+def _diff_chunk(
+    chunk: Sequence[tuple[uuid.UUID, Sequence[KeyState]]],
+    found: Mapping[tuple[uuid.UUID, LookupKey], Sequence[Finding]],
+    targets: Mapping[uuid.UUID, Watch],
+    version: int,
+    now: datetime,
+    converted: dict[int, WatchedFinding],
+) -> tuple[list[WatchUpdate], int, int]:
+    """The new state of some watches' changed keys, with their events; and how many new and resolved events."""
+    updates: list[WatchUpdate] = []
+    new_events = resolved_events = 0
+    for watch_id, states in chunk:
+        rewritten: list[KeyState] = []
+        before: list[WatchedFinding] = []
+        after: list[WatchedFinding] = []
+        for state in states:
+            matched = found.get((watch_id, state.key), ())
+            before.extend(state.findings)
+            if _unchanged(state.findings, matched):
+                after.extend(state.findings)  # the common case: nothing converted, nothing written
+                continue
+            fresh = tuple(_watched(f, converted) for f in matched)
+            after.extend(fresh)
+            rewritten.append(KeyState(key=state.key, packages=state.packages, findings=fresh))
+        if not rewritten:
+            updates.append(WatchUpdate(watch_id=watch_id, keys=(), vulndb_version=version, matched_at=now))
+            continue
+        diff = diff_findings(before, after)
+        watch = targets.get(watch_id)
+        events = _events(watch, diff.new, diff.resolved, version, now) if watch is not None else []
+        new_events += sum(1 for e in events if e.kind is EventKind.NEW_FINDINGS)
+        resolved_events += sum(1 for e in events if e.kind is EventKind.RESOLVED_FINDINGS)
+        updates.append(
+            WatchUpdate(
+                watch_id=watch_id,
+                keys=rewritten,
+                vulndb_version=version,
+                matched_at=now,
+                findings_delta=_distinct(after) - _distinct(before),
+                events=events,
+            )
+        )
+    return updates, new_events, resolved_events
 
 
 def _unchanged(stored: Sequence[WatchedFinding], matched: Sequence[Finding]) -> bool:
