@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from litestar import Litestar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -66,6 +66,11 @@ async def _scan(client: AsyncClient, key: str, content: str = REQUIREMENTS) -> d
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+def _scans_used(usage: Response) -> int:
+    """The scans counted in the caller's hour window."""
+    return int(next(w["used"] for w in usage.json()["windows"] if w["quota"] == "scans_per_hour"))
 
 
 async def _deliver(app: Litestar) -> None:
@@ -197,6 +202,11 @@ async def test_tier_limit_is_a_429_with_the_quota_headers_and_costs_nothing(
     assert problem["limits"]["watches"] == 3
     assert "3 watched targets" in problem["detail"]
     assert "starter tier allows 25" in problem["detail"]
+    # An image watch at the limit is refused before its image is scanned: no scan is charged.
+    scans_used = _scans_used(await watch_client.get("/api/v1/usage", headers=bearer(key)))
+    image = await watch_client.post("/api/v1/watches", json={"image": "nginx:1.24"}, headers=bearer(key))
+    assert image.status_code == 429, image.text
+    assert _scans_used(await watch_client.get("/api/v1/usage", headers=bearer(key))) == scans_used == 1
     listed = await watch_client.get("/api/v1/watches", headers=bearer(key))
     assert len(listed.json()["items"]) == 3
     assert listed.headers["x-ratelimit-remaining"] == "0"
