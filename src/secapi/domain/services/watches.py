@@ -9,6 +9,9 @@ watch is `active` when the request answers; otherwise `WatchRematcher.fill_basel
 from the scan row once it has finished (it runs before every re-match and in the delivery loop every few
 seconds), and a failed scan makes the watch `failed` with the scan's error. A baseline is matched against
 the database in force when it is taken, so it starts current and produces no event of its own.
+
+Known gap: a sync whose re-match runs in the milliseconds between a baseline's matching and its insert
+does not see that watch; its findings then catch up only when a later update touches the same keys.
 """
 
 from __future__ import annotations
