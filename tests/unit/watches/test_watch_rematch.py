@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
+import msgspec
+
 from secapi.domain.findings import PackageRef
-from secapi.domain.model import PageCursor
+from secapi.domain.model import PageCursor, Scan, ScanStatus, ScanType
+from secapi.domain.notifications import DeliveryResult, NotificationEndpoint, WebhookEvent, result_for_status
 from secapi.domain.osv_records import parse_osv_record
 from secapi.domain.packages import Package
 from secapi.domain.services.matching import VulnerabilityMatcher
-from secapi.domain.services.watches import Baselines, WatchRematcher
+from secapi.domain.services.watches import Baselines, WatchEventDelivery, WatchRematcher
 from secapi.domain.severity import Severity
 from secapi.domain.watches import (
     MATCHED_STATUSES,
@@ -137,11 +142,21 @@ class FakeWatches:
 
     async def apply(self, updates: Sequence[WatchUpdate]) -> None:
         for update in updates:
+            if update.watch_id not in self.rows:
+                continue
             if update.replace_all:
                 self.keys[update.watch_id] = {}
             for state in update.keys:
                 self.keys[update.watch_id][state.key] = state
             self.recorded.extend(update.events)
+            changed = {
+                name: getattr(update, name)
+                for name in ("status", "scan_id", "image_digest", "packages", "error", "findings")
+                if getattr(update, name) is not None
+            }
+            self.rows[update.watch_id] = dataclasses.replace(
+                self.rows[update.watch_id], vulndb_version=update.vulndb_version, **changed
+            )
 
     async def count(self, user_id: uuid.UUID) -> int:
         return 0
@@ -208,3 +223,167 @@ async def test_rematch_looks_only_at_changed_keys_and_records_new_then_resolved(
     assert repo.recorded[-1].kind is EventKind.RESOLVED_FINDINGS
     assert repo.keys[watch.id][("PyPI", "certifi")].findings == ()
     assert other.id not in {e.watch_id for e in repo.recorded}
+
+
+def _scan(status: ScanStatus, packages: list[Package], clock: FakeClock, error: str | None = None) -> Scan:
+    result = None
+    if status is ScanStatus.COMPLETED:
+        result = {"target": "docker.io/library/app:1", "packages": msgspec.to_builtins(packages)}
+        result["image"] = {"manifest_digest": "sha256:" + "1" * 64}
+    return Scan(
+        id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        scan_type=ScanType.DOCKER,
+        status=status,
+        input_data={"image": "docker.io/library/app:1"},
+        input_hash="x",
+        created_at=clock.now(),
+        result=result,
+        error=error,
+    )
+
+
+async def test_a_pending_watch_takes_its_baseline_once_its_scan_finishes_or_fails(clock: FakeClock) -> None:
+    store = InMemoryVulnerabilityStore()
+    await _import(store, CERTIFI)
+    matcher = VulnerabilityMatcher(store)
+    baselines = Baselines(matcher, store)
+    repo, scans = FakeWatches(), InMemoryScans()
+    rematcher = WatchRematcher(repo, scans, baselines, matcher, clock)
+    queued = _scan(ScanStatus.QUEUED, [], clock)
+    await scans.add(queued)
+    pending = Watch(
+        id=uuid.uuid4(),
+        user_id=queued.user_id,
+        kind=WatchKind.IMAGE,
+        target="docker.io/library/app:1",
+        status=WatchStatus.PENDING,
+        created_at=clock.now(),
+        scan_id=queued.id,
+    )
+    await repo.add(pending, (), limit=10)
+    assert await rematcher.fill_baselines() == 0  # still queued
+    assert repo.rows[pending.id].status is WatchStatus.PENDING
+
+    inventory = [_pypi("certifi", "2022.12.7"), _pypi("idna", "3.4")]
+    await scans.update(dataclasses.replace(_scan(ScanStatus.COMPLETED, inventory, clock), id=queued.id))
+    assert await rematcher.fill_baselines() == 1
+    active = repo.rows[pending.id]
+    assert active.status is WatchStatus.ACTIVE
+    assert active.packages == 2
+    assert active.findings == 1
+    assert active.image_digest == "sha256:" + "1" * 64
+    assert [f.id for f in repo.keys[pending.id][("PyPI", "certifi")].findings] == ["GHSA-xqr8-7jwr-rhp7"]
+    assert repo.recorded == []  # a baseline is the starting point, not news
+
+    failing = _scan(ScanStatus.FAILED, [], clock, error="manifest unknown")
+    await scans.add(failing)
+    doomed = dataclasses.replace(pending, id=uuid.uuid4(), scan_id=failing.id)
+    await repo.add(doomed, (), limit=10)
+    await rematcher.fill_baselines()
+    assert repo.rows[doomed.id].status is WatchStatus.FAILED
+    assert "manifest unknown" in (repo.rows[doomed.id].error or "")
+
+
+class FakeOutbox:
+    """The outbox port over a list, recording what delivery did."""
+
+    def __init__(self, events: list[WatchEvent]) -> None:
+        self.due = list(events)
+        self.done: list[tuple[uuid.UUID, int]] = []
+        self.retried: list[tuple[uuid.UUID, int]] = []
+        self.given_up: list[tuple[uuid.UUID, str]] = []
+
+    async def claim(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[WatchEvent]:
+        claimed, self.due = self.due[:limit], self.due[limit:]
+        return claimed
+
+    async def delivered(self, event_id: uuid.UUID, at: datetime, attempts: int) -> None:
+        self.done.append((event_id, attempts))
+
+    async def retry(self, event_id: uuid.UUID, at: datetime, attempts: int) -> None:
+        self.retried.append((event_id, attempts))
+
+    async def give_up(self, event_id: uuid.UUID, reason: str, attempts: int) -> None:
+        self.given_up.append((event_id, reason))
+
+
+class FakeSender:
+    def __init__(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+        self.sent: list[WebhookEvent] = []
+
+    async def send(self, url: str, secret: str, payload: WebhookEvent) -> DeliveryResult:
+        self.sent.append(payload)
+        return result_for_status(self.statuses.pop(0) if self.statuses else 200)
+
+
+class FakeEndpoints:
+    def __init__(self, endpoint: NotificationEndpoint | None) -> None:
+        self.endpoint = endpoint
+
+    async def get(self, user_id: uuid.UUID) -> NotificationEndpoint | None:
+        return self.endpoint
+
+    async def put(self, endpoint: NotificationEndpoint) -> None:
+        self.endpoint = endpoint
+
+    async def delete(self, user_id: uuid.UUID) -> bool:
+        return True
+
+
+def _event(clock: FakeClock) -> WatchEvent:
+    return WatchEvent(
+        id=uuid.uuid4(),
+        watch_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        kind=EventKind.NEW_FINDINGS,
+        target="requirements.txt",
+        advisories=("GHSA-1",),
+        findings=(_finding("GHSA-1", "a", "1.0"),),
+        vulndb_version=3,
+        created_at=clock.now(),
+    )
+
+
+async def test_delivery_posts_the_documented_body_retries_a_500_and_gives_up_without_an_endpoint(
+    clock: FakeClock,
+) -> None:
+    event = _event(clock)
+    endpoint = NotificationEndpoint(
+        user_id=event.user_id, url="https://hooks.example/x", secret="s" * 16, created_at=clock.now()
+    )
+    outbox, sender = FakeOutbox([event]), FakeSender(500)
+    delivery = WatchEventDelivery(outbox, FakeEndpoints(endpoint), sender, clock, jitter=lambda: 0.0)
+    report = await delivery.deliver_due()
+    assert report.retried == 1
+    assert outbox.retried == [(event.id, 1)]
+    body = json.loads(sender.sent[0].body)
+    assert sender.sent[0].type == "scan.new_findings"
+    assert list(body) == [
+        "type",
+        "id",
+        "watch_id",
+        "user_id",
+        "target",
+        "advisories",
+        "findings",
+        "vulndb_version",
+        "created_at",
+    ]
+    assert body["findings"][0] == {
+        "id": "GHSA-1",
+        "package": {"name": "a", "version": "1.0", "ecosystem": "PyPI", "purl": None},
+        "installed_version": "1.0",
+        "fixed_versions": [],
+        "severity": "HIGH",
+    }
+    outbox.due = [dataclasses.replace(event, attempts=1)]
+    assert (await delivery.deliver_due()).delivered == 1
+    assert outbox.done == [(event.id, 2)]
+
+    orphan = _event(clock)
+    outbox = FakeOutbox([orphan])
+    delivery = WatchEventDelivery(outbox, FakeEndpoints(None), sender, clock)
+    assert (await delivery.deliver_due()).given_up == 1
+    assert outbox.given_up == [(orphan.id, "no notification endpoint is registered")]
