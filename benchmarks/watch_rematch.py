@@ -337,7 +337,7 @@ async def main(args: argparse.Namespace) -> int:
             base = datetime.now(UTC).replace(microsecond=0)
             rng = random.Random(int(base.timestamp()))
             rematcher = WatchRematcher(
-                SqlWatchRepository(engine), _NoScans(), Baselines(matcher, store), matcher, SystemClock()
+                SqlWatchRepository(engine), _NoScans(), Baselines(matcher, store, SystemClock()), matcher, SystemClock()
             )
             results = []
             for run in range(args.runs):

@@ -196,7 +196,7 @@ async def test_rematch_looks_only_at_changed_keys_and_records_new_then_resolved(
     store = InMemoryVulnerabilityStore()
     await _import(store, URLLIB3)
     matcher = VulnerabilityMatcher(store)
-    baselines = Baselines(matcher, store)
+    baselines = Baselines(matcher, store, clock)
     repo = FakeWatches()
     rematcher = WatchRematcher(repo, InMemoryScans(), baselines, matcher, clock)
     watch = await _watched(repo, baselines, [_pypi("certifi", "2022.12.7"), _pypi("urllib3", "2.0.4")], clock)
@@ -247,7 +247,7 @@ async def test_a_pending_watch_takes_its_baseline_once_its_scan_finishes_or_fail
     store = InMemoryVulnerabilityStore()
     await _import(store, CERTIFI)
     matcher = VulnerabilityMatcher(store)
-    baselines = Baselines(matcher, store)
+    baselines = Baselines(matcher, store, clock)
     repo, scans = FakeWatches(), InMemoryScans()
     rematcher = WatchRematcher(repo, scans, baselines, matcher, clock)
     queued = _scan(ScanStatus.QUEUED, [], clock)
@@ -387,3 +387,23 @@ async def test_delivery_posts_the_documented_body_retries_a_500_and_gives_up_wit
     delivery = WatchEventDelivery(outbox, FakeEndpoints(None), sender, clock)
     assert (await delivery.deliver_due()).given_up == 1
     assert outbox.given_up == [(orphan.id, "no notification endpoint is registered")]
+
+
+async def test_a_baseline_stored_after_an_update_catches_up_with_it(clock: FakeClock) -> None:
+    store = InMemoryVulnerabilityStore()
+    await _import(store, URLLIB3)
+    matcher = VulnerabilityMatcher(store)
+    baselines = Baselines(matcher, store, clock)
+    repo = FakeWatches()
+    inventory = [_pypi("certifi", "2022.12.7"), _pypi("urllib3", "2.0.4")]
+    watch = await _watched(repo, baselines, inventory, clock)
+    assert await baselines.catch_up(repo, watch.id, inventory, watch.vulndb_version) == 0  # nothing landed
+
+    await _import(store, CERTIFI)  # an update whose re-match ran before the watch was stored
+    assert await baselines.catch_up(repo, watch.id, inventory, watch.vulndb_version) == 1
+    (event,) = repo.recorded
+    assert event.kind is EventKind.NEW_FINDINGS
+    assert event.advisories == ("GHSA-xqr8-7jwr-rhp7",)
+    assert repo.rows[watch.id].vulndb_version == 2
+    # Had that re-match seen the watch, the stored findings would already be current: no second event.
+    assert await baselines.catch_up(repo, watch.id, inventory, 1) == 0

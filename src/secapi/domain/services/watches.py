@@ -10,8 +10,9 @@ from the scan row once it has finished (it runs before every re-match and in the
 seconds), and a failed scan makes the watch `failed` with the scan's error. A baseline is matched against
 the database in force when it is taken, so it starts current and produces no event of its own.
 
-Known gap: a sync whose re-match runs in the milliseconds between a baseline's matching and its insert
-does not see that watch; its findings then catch up only when a later update touches the same keys.
+A sync whose re-match ran between a baseline's matching and its storing did not see the watch: right after
+storing a baseline, `Baselines.catch_up` compares the database version it was matched at with the one in
+force and, if an update landed meanwhile, matches the inventory again and records the differences as events.
 """
 
 from __future__ import annotations
@@ -117,9 +118,10 @@ def _distinct(findings: Iterable[WatchedFinding]) -> int:
 class Baselines:
     """Matches a whole inventory key by key (a new watch, a finished baseline scan, a moved tag)."""
 
-    def __init__(self, matcher: VulnerabilityMatcher, store: VulnerabilityStore) -> None:
+    def __init__(self, matcher: VulnerabilityMatcher, store: VulnerabilityStore, clock: Clock) -> None:
         self._matcher = matcher
         self._store = store
+        self._clock = clock
 
     async def match(self, packages: Sequence[Package]) -> tuple[list[KeyState], int]:
         """The key rows of `packages` with their findings now, and the database version they were matched at."""
@@ -131,6 +133,39 @@ class Baselines:
             for key, group in by_key.items()
         ]
         return keys, version
+
+    async def current_version(self) -> int:
+        """The database version in force now."""
+        return (await self._store.current_version()).version
+
+    async def catch_up(
+        self, watches: WatchRepository, watch_id: uuid.UUID, packages: Sequence[Package], version: int
+    ) -> int:
+        """After storing a baseline matched at `version`: if an update landed meanwhile, its re-match may have
+        run before the watch was stored, so match the whole inventory again and record what changed as events.
+        Returns the events written (none when the update's re-match saw the watch: nothing differs then)."""
+        if await self.current_version() <= version:
+            return 0
+        found = list(await watches.watches([watch_id]))
+        if not found:
+            return 0
+        old = [f for state in await watches.key_states(watch_id) for f in state.findings]
+        keys, now_version = await self.match(packages)
+        fresh = [f for k in keys for f in k.findings]
+        diff = diff_findings(old, fresh)
+        now = self._clock.now()
+        events = _events(found[0], diff.new, diff.resolved, now_version, now)
+        update = WatchUpdate(
+            watch_id=watch_id,
+            keys=keys,
+            replace_all=True,
+            vulndb_version=now_version,
+            matched_at=now,
+            findings=_distinct(fresh),
+            events=events,
+        )
+        await watches.apply([update])
+        return len(events)
 
 
 class WatchService:
@@ -184,6 +219,7 @@ class WatchService:
             matched_at=now,
         )
         await self._add(principal, watch, keys)
+        await self._baselines.catch_up(self._watches, watch.id, packages, version)
         return watch
 
     async def watch_image(self, principal: Principal, image: str, platform: str | None) -> Watch:
@@ -277,6 +313,7 @@ class WatchService:
             packages=len(packages),
         )
         await self._watches.apply([update])
+        await self._baselines.catch_up(self._watches, watch.id, packages, version)
         return await self._get_any(watch)
 
     async def _get_any(self, watch: Watch) -> Watch:
@@ -517,6 +554,7 @@ class WatchRematcher:
                 )
             ]
         )
+        await self._baselines.catch_up(self._watches, watch.id, packages, version)
         return 1
 
     async def refresh_images(self, limit: int = 10_000) -> int:
