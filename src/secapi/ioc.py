@@ -552,16 +552,29 @@ class DomainProvider(Provider):
         clock: Clock,
         source: ImageSource,
         container: AsyncContainer,
+        metrics: MetricsSink,
     ) -> WatchRematcher:
         return WatchRematcher(
-            watches, scans, baselines, matcher, clock, source=source, rescanner=ContainerImageRescanner(container)
+            watches,
+            scans,
+            baselines,
+            matcher,
+            clock,
+            source=source,
+            rescanner=ContainerImageRescanner(container),
+            metrics=metrics,
         )
 
     @provide(scope=Scope.APP)
     def watch_event_delivery(
-        self, outbox: EventOutbox, endpoints: NotificationEndpoints, sender: WebhookSender, clock: Clock
+        self,
+        outbox: EventOutbox,
+        endpoints: NotificationEndpoints,
+        sender: WebhookSender,
+        clock: Clock,
+        metrics: MetricsSink,
     ) -> WatchEventDelivery:
-        return WatchEventDelivery(outbox, endpoints, sender, clock)
+        return WatchEventDelivery(outbox, endpoints, sender, clock, metrics=metrics)
 
 
 class ContainerImageRescanner:

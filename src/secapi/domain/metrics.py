@@ -90,6 +90,14 @@ class MetricsSink(Protocol):
         """A sync run ended at Unix time `finished_at`; `failed` when any ecosystem or feed failed."""
         ...
 
+    def watches_rematched(self, *, seconds: float, watches: int, new_events: int, resolved_events: int) -> None:
+        """A re-match after a database update took `seconds` over `watches` watches and wrote these events."""
+        ...
+
+    def watch_webhook(self, outcome: str) -> None:
+        """One `scan.new_findings` delivery attempt: `delivered`, `retried` or `given_up`."""
+        ...
+
 
 class ScanBacklog(Protocol):
     """Counts scans still waiting for a worker (the database is the source of truth)."""
@@ -141,4 +149,10 @@ class NoMetrics:
         """Drop."""
 
     def vulndb_sync_finished(self, *, failed: bool, seconds: float, finished_at: float) -> None:
+        """Drop."""
+
+    def watches_rematched(self, *, seconds: float, watches: int, new_events: int, resolved_events: int) -> None:
+        """Drop."""
+
+    def watch_webhook(self, outcome: str) -> None:
         """Drop."""

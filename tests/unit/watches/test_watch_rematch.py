@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from secapi.adapters.memory.metrics import RecordingMetrics
 from secapi.domain.findings import PackageRef
 from secapi.domain.model import PageCursor, Scan, ScanStatus, ScanType
 from secapi.domain.notifications import DeliveryResult, NotificationEndpoint, WebhookEvent, result_for_status
@@ -353,8 +354,8 @@ async def test_delivery_posts_the_documented_body_retries_a_500_and_gives_up_wit
     endpoint = NotificationEndpoint(
         user_id=event.user_id, url="https://hooks.example/x", secret="s" * 16, created_at=clock.now()
     )
-    outbox, sender = FakeOutbox([event]), FakeSender(500)
-    delivery = WatchEventDelivery(outbox, FakeEndpoints(endpoint), sender, clock, jitter=lambda: 0.0)
+    outbox, sender, metrics = FakeOutbox([event]), FakeSender(500), RecordingMetrics()
+    delivery = WatchEventDelivery(outbox, FakeEndpoints(endpoint), sender, clock, jitter=lambda: 0.0, metrics=metrics)
     report = await delivery.deliver_due()
     assert report.retried == 1
     assert outbox.retried == [(event.id, 1)]
@@ -381,6 +382,10 @@ async def test_delivery_posts_the_documented_body_retries_a_500_and_gives_up_wit
     outbox.due = [dataclasses.replace(event, attempts=1)]
     assert (await delivery.deliver_due()).delivered == 1
     assert outbox.done == [(event.id, 2)]
+    assert [e for e in metrics.events if e[0] == "watch_webhook"] == [
+        ("watch_webhook", "retried"),
+        ("watch_webhook", "delivered"),
+    ]
 
     orphan = _event(clock)
     outbox = FakeOutbox([orphan])

@@ -120,3 +120,11 @@ class RecordingMetrics(MetricsSink):
         self.events.append(("vulndb_sync_finished", failed))
         if not failed:
             self.sync_last_success = finished_at
+
+    def watches_rematched(self, *, seconds: float, watches: int, new_events: int, resolved_events: int) -> None:
+        """Record the re-match."""
+        self.events.append(("watches_rematched", watches, new_events, resolved_events))
+
+    def watch_webhook(self, outcome: str) -> None:
+        """Record the delivery outcome."""
+        self.events.append(("watch_webhook", outcome))

@@ -23,6 +23,7 @@ SCAN_DURATION_BUCKETS = (
 )  # fmt: skip
 
 SYNC_DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
+REMATCH_DURATION_BUCKETS = (0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0, 300.0)
 M = TypeVar("M", Counter, Gauge, Histogram)
 
 
@@ -173,6 +174,23 @@ class PrometheusMetricsSink(MetricsSink):
                 registry=registry,
             )
         )
+        self._rematch_duration = Histogram(
+            "secapi_watch_rematch_duration_seconds",
+            "Seconds a re-match of the watched targets took after a database update.",
+            buckets=REMATCH_DURATION_BUCKETS,
+            registry=registry,
+        )
+        self._watch_events = LabelledChildren(
+            Counter("secapi_watch_events", "Watch events written, by kind.", ["kind"], registry=registry)
+        )
+        self._watch_webhooks = LabelledChildren(
+            Counter(
+                "secapi_watch_webhooks",
+                "scan.new_findings delivery attempts, by outcome (delivered, retried, given_up).",
+                ["outcome"],
+                registry=registry,
+            )
+        )
 
     def scan_requested(self, scan_type: str, tier: Tier, status: ScanRequestStatus, seconds: float | None) -> None:
         """Count the request; observe a hit's answer time as its scan duration."""
@@ -245,3 +263,15 @@ class PrometheusMetricsSink(MetricsSink):
         self._sync_duration.observe(seconds)
         if not failed:
             self._sync_last_success.set(finished_at)
+
+    def watches_rematched(self, *, seconds: float, watches: int, new_events: int, resolved_events: int) -> None:
+        """Observe the duration and count the events by kind."""
+        self._rematch_duration.observe(seconds)
+        if new_events:
+            self._watch_events("new_findings").inc(new_events)
+        if resolved_events:
+            self._watch_events("resolved_findings").inc(resolved_events)
+
+    def watch_webhook(self, outcome: str) -> None:
+        """Count the attempt (three outcomes: a bounded label)."""
+        self._watch_webhooks(outcome).inc()

@@ -35,6 +35,7 @@ import msgspec
 from secapi.domain.errors import DomainError, ScanNotFound
 from secapi.domain.findings import Finding
 from secapi.domain.images import DEFAULT_PLATFORM, ImageSource, parse_image_reference, parse_platform
+from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import PageCursor, Principal, Scan, ScanStatus
 from secapi.domain.notifications import NotificationEndpoints, WebhookSender, retry_delay
 from secapi.domain.packages import Package
@@ -389,7 +390,9 @@ class WatchRematcher:
         source: ImageSource | None = None,
         rescanner: ImageRescanner | None = None,
         batch: int = UPDATE_BATCH,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._watches = watches
         self._scans = scans
         self._baselines = baselines
@@ -465,6 +468,12 @@ class WatchRematcher:
             match_seconds=matched_at - fetched,
             diff_seconds=diff_seconds,
             write_seconds=done - matched_at - diff_seconds,
+        )
+        self._metrics.watches_rematched(
+            seconds=report.seconds,
+            watches=report.watches,
+            new_events=report.new_events,
+            resolved_events=report.resolved_events,
         )
         log.info(
             "re-matched %d watches under %d changed keys (%d groups) at version %d in %.2f s: %d new, %d resolved",
@@ -719,7 +728,9 @@ class WatchEventDelivery:
         batch: int = 20,
         lease_seconds: float = 120.0,
         jitter: Callable[[], float] = random.random,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._outbox = outbox
         self._endpoints = endpoints
         self._sender = sender
@@ -733,6 +744,9 @@ class WatchEventDelivery:
         now = self._clock.now()
         events = await self._outbox.claim(now, now + timedelta(seconds=self._lease), self._batch)
         outcomes = await asyncio.gather(*(self._deliver(event) for event in events))
+        for outcome in outcomes:
+            if outcome != "deferred":
+                self._metrics.watch_webhook(outcome)
         return EventDeliveryReport(
             claimed=len(events),
             delivered=outcomes.count("delivered"),
