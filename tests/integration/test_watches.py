@@ -11,7 +11,9 @@ import asyncio
 import dataclasses
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,13 @@ from litestar import Litestar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from secapi.adapters.sql.watches import SqlWatchRepository
 from secapi.config import Settings
 from secapi.domain.model import ScanStatus
 from secapi.domain.ports import ScanRepository
 from secapi.domain.services.watches import WatchEventDelivery, WatchRematcher
 from secapi.domain.tiers import Tier
+from secapi.domain.watches import EventKind, WatchEvent, WatchUpdate
 from secapi.domain.webhook_signing import verify
 from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.vulndb import import_paths, import_sample
@@ -284,3 +288,35 @@ async def test_rematch_without_watches_is_cheap_and_quiet(watch_app: Litestar, w
     report = await rematcher.rematch({("PyPI", "certifi")}, 1)
     assert report.watches == 0
     assert report.new_events == 0
+
+
+async def test_concurrent_claimers_never_take_the_same_event(watch_app: Litestar, watch_client: AsyncClient) -> None:
+    await import_sample(container_of(watch_app))
+    user, key = await create_user(watch_app, "outbox@example.com", Tier.BUSINESS)
+    scan = await _scan(watch_client, key)
+    watch = (await watch_client.post("/api/v1/watches", json={"scan_id": scan["id"]}, headers=bearer(key))).json()
+    engine = await container_of(watch_app).get(AsyncEngine)
+    now = datetime.now(UTC)
+    events = [
+        WatchEvent(
+            id=uuid.uuid4(),
+            watch_id=uuid.UUID(watch["id"]),
+            user_id=user.id,
+            kind=EventKind.NEW_FINDINGS,
+            target="requirements.txt",
+            advisories=("GHSA-xqr8-7jwr-rhp7",),
+            findings=(),
+            vulndb_version=1,
+            created_at=now - timedelta(seconds=n),
+        )
+        for n in range(40)
+    ]
+    first, second = SqlWatchRepository(engine), SqlWatchRepository(engine)
+    await first.apply(
+        [WatchUpdate(watch_id=events[0].watch_id, keys=(), vulndb_version=1, matched_at=now, events=events)]
+    )
+    lease = now + timedelta(minutes=2)
+    claims = await asyncio.gather(*(repo.claim(now, lease, 15) for repo in (first, second, first, second)))
+    ids = [event.id for claim in claims for event in claim]
+    assert len(ids) == len(set(ids)) == 40  # every event once, none twice
+    assert await first.claim(now, lease, 15) == []  # leased: not due again before the lease ends
