@@ -129,6 +129,8 @@ async def main(records: int, changed: int) -> int:
                 metrics_enabled=False,
                 cache_warm_top=0,
                 vulndb_sync_cron="off",
+                vulndb_epss_source="",  # the OSV part only: no download of FIRST's or CISA's public files
+                vulndb_kev_source="",
             )
             container = make_container(settings)
             try:

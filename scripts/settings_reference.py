@@ -17,8 +17,9 @@ HEADER = """# Configuration reference
 
 Every setting is an environment variable `SECAPI_<FIELD>`, read once at start by
 `Settings.from_env()` ([`src/secapi/config.py`](../src/secapi/config.py)). Booleans accept
-`true/false`, `1/0`, `yes/no`, `on/off`. A cron setting (`*_CRON`) that is empty or `off`,
-`none`, `never`, `false` or `disabled` is switched off; any other empty variable means "the default".
+`true/false`, `1/0`, `yes/no`, `on/off`. A cron setting (`*_CRON`) or an exploit-data source
+(`SECAPI_VULNDB_EPSS_SOURCE`, `SECAPI_VULNDB_KEV_SOURCE`) that is empty or `off`, `none`, `never`,
+`false` or `disabled` is switched off; any other empty variable means "the default".
 
 This file is generated: `.venv/bin/python scripts/settings_reference.py > docs/configuration.md`.
 

@@ -16,6 +16,8 @@ from typing import Any, get_type_hints
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/secapi.db"
 _SCHEDULE_SUFFIX = "_cron"
 _SCHEDULE_OFF = frozenset({"", "off", "none", "never", "false", "disabled"})
+# Sources that are on by default: an empty variable switches them off, as for a schedule.
+_OFF_WHEN_EMPTY = frozenset({"vulndb_epss_source", "vulndb_kev_source"})
 
 
 class SettingsError(ValueError):
@@ -182,15 +184,13 @@ class Settings:
     vulndb_sync_max_changed: int = 5_000
     """Changed records in `modified_id.csv` fetched one by one at most; beyond that the whole `all.zip` is taken."""
 
-    vulndb_epss_source: str = ""
-    """FIRST's daily EPSS scores (gzip CSV), URL or file path, kept current by `secapi vulndb sync`; empty: off.
-    FIRST's public file is `https://epss.empiricalsecurity.com/epss_scores-current.csv.gz`. Off by default so
-    nothing reaches the internet unless configured; results then say `"epss_loaded": false`."""
+    vulndb_epss_source: str = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+    """FIRST's daily EPSS scores (gzip CSV), URL or file path, kept current by `secapi vulndb sync` (default:
+    FIRST's public file; empty or `off`: off). Until a sync has brought them, results say `"epss_loaded": false`."""
 
-    vulndb_kev_source: str = ""
+    vulndb_kev_source: str = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
     """CISA's Known Exploited Vulnerabilities catalogue (JSON), URL or file path, kept current by `secapi vulndb
-    sync`; empty: off. CISA's public file is
-    `https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json`."""
+    sync` (default: CISA's public file; empty or `off`: off)."""
 
     vulndb_feed_max_bytes: int = 64 * 1024 * 1024
     """Largest EPSS or KEV file imported (and largest decompressed EPSS text); a larger one is refused unread."""
@@ -209,8 +209,8 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"SECAPI_{f.name.upper()}")
-            if raw is None or (raw == "" and not f.name.endswith(_SCHEDULE_SUFFIX)):
-                continue  # an empty schedule is kept: it means "off", not "the default"
+            if raw is None or (raw == "" and not _empty_is_off(f.name)):
+                continue  # an empty schedule or feed source is kept: it means "off", not "the default"
             values[f.name] = _convert(f.name, raw, hints[f.name])
         values.update(overrides)
         return cls(**values)
@@ -245,6 +245,15 @@ def _convert(name: str, raw: str, hint: Any) -> Any:
     except ValueError as exc:
         raise SettingsError(f"SECAPI_{name.upper()}={raw!r} is not a valid {text}") from exc
     return raw
+
+
+def _empty_is_off(name: str) -> bool:
+    return name.endswith(_SCHEDULE_SUFFIX) or name in _OFF_WHEN_EMPTY
+
+
+def feed_source(value: str) -> str | None:
+    """An EPSS/KEV source setting's URL or path, or None when it is switched off (empty, `off`, `none`, ...)."""
+    return schedule(value)
 
 
 def schedule(value: str) -> str | None:

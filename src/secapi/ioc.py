@@ -67,7 +67,7 @@ from secapi.adapters.sql.usage import SqlScanWriter, SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.adapters.sql.watches import SqlWatchRepository
 from secapi.adapters.webhooks import HttpWebhookSender, WebhookAddressPolicy
-from secapi.config import Settings, host_list, registry_credentials
+from secapi.config import Settings, feed_source, host_list, registry_credentials
 from secapi.domain.caching import CacheUnavailable, DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.clock import SystemClock
 from secapi.domain.errors import UserNotFound
@@ -687,16 +687,16 @@ async def load_kev_file(intel: ExploitIntel, path: Path, *, max_bytes: int, sour
 
 
 def exploit_feeds(settings: Settings, intel: ExploitIntel) -> tuple[Feed, ...]:
-    """The EPSS and KEV feeds `secapi vulndb sync` keeps current: those whose source setting is not empty."""
+    """The EPSS and KEV feeds `secapi vulndb sync` keeps current: those whose source setting is not off."""
     feeds: list[Feed] = []
     limit = settings.vulndb_feed_max_bytes
-    if epss := settings.vulndb_epss_source.strip():
+    if epss := feed_source(settings.vulndb_epss_source):
 
         async def apply_epss(path: Path) -> int:
             return await load_epss_file(intel, path, max_bytes=limit, source=epss)
 
         feeds.append(Feed(name=EPSS, location=epss, apply=apply_epss))
-    if kev := settings.vulndb_kev_source.strip():
+    if kev := feed_source(settings.vulndb_kev_source):
 
         async def apply_kev(path: Path) -> int:
             return await load_kev_file(intel, path, max_bytes=limit, source=kev)

@@ -169,6 +169,9 @@ def settings(migrated_database: str, redis_url: str, clean_state: None) -> Setti
         usage_flush_interval=0.05,
         db_pool_size=5,
         vulndb_sync_cron="off",  # a worker under test must not sync from the internet at the top of its cron
+        # Nor may a sync under test fetch FIRST's and CISA's public files (on by default): tests set their own.
+        vulndb_epss_source="",
+        vulndb_kev_source="",
     )
 
 

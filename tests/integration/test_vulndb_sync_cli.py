@@ -23,13 +23,17 @@ def server() -> Iterator[BucketServer]:
         yield running
 
 
-def _sync(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _sync(settings: Settings, *args: str, env_changes: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "SECAPI_DATABASE_URL": settings.database_url,
         "SECAPI_REDIS_URL": settings.redis_url or "",
         "SECAPI_CACHE_WARM_TOP": "0",
         "SECAPI_LOG_LEVEL": "INFO",
+        # `--source` names the OSV mirror only; the exploit feeds keep their own (public, default) sources.
+        "SECAPI_VULNDB_EPSS_SOURCE": "",
+        "SECAPI_VULNDB_KEV_SOURCE": "off",
+        **(env_changes or {}),
     }
     return subprocess.run(
         [SECAPI, "vulndb", "sync", *args], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -72,3 +76,18 @@ def test_an_ecosystem_the_source_does_not_list_is_not_synced(settings: Settings,
     assert done.returncode == 0, done.stderr
     assert "nothing changed" in done.stdout
     assert server.paths() == ["ecosystems.txt"]
+
+
+def test_no_feeds_skips_the_configured_feeds_and_source_alone_keeps_them(
+    settings: Settings, server: BucketServer
+) -> None:
+    # A feed source nothing answers (a closed loopback port): tried unless --no-feeds.
+    unreachable = {"SECAPI_VULNDB_EPSS_SOURCE": "http://127.0.0.1:9/epss_scores-current.csv.gz"}
+    with_feeds = _sync(settings, "--source", server.url, "--ecosystem", "PyPI", env_changes=unreachable)
+    assert with_feeds.returncode == 1
+    assert "feed:epss: FAILED" in with_feeds.stdout
+    assert "PyPI: all.zip (" in with_feeds.stdout  # the records were still applied
+    without = _sync(settings, "--source", server.url, "--ecosystem", "PyPI", "--no-feeds", env_changes=unreachable)
+    assert without.returncode == 0, without.stderr
+    assert "feed:" not in without.stdout
+    assert "PyPI: not modified (304), nothing downloaded" in without.stdout

@@ -225,19 +225,31 @@ def vulndb_import(settings: Settings, paths: tuple[Path, ...], show_rejected: in
 
 @vulndb.command("sync")
 @click.option("--ecosystem", "ecosystems", multiple=True, help="Sync only this ecosystem (repeatable).")
-@click.option("--source", default=None, help="Base URL or directory of the OSV bucket layout [SECAPI_VULNDB_SOURCE].")
+@click.option(
+    "--source",
+    default=None,
+    help="Base URL or directory of the OSV bucket layout [SECAPI_VULNDB_SOURCE]. The EPSS and KEV feeds keep "
+    "their own sources [SECAPI_VULNDB_EPSS_SOURCE, SECAPI_VULNDB_KEV_SOURCE; FIRST's and CISA's public files "
+    "by default]: point those at your mirror too, or set them to `off`, or pass --no-feeds.",
+)
+@click.option("--no-feeds", is_flag=True, help="Skip the EPSS and KEV feeds in this run (only OSV's records).")
 @click.pass_obj
-def vulndb_sync(settings: Settings, ecosystems: tuple[str, ...], source: str | None) -> None:
+def vulndb_sync(settings: Settings, ecosystems: tuple[str, ...], source: str | None, no_feeds: bool) -> None:
     """Bring the database up to date from OSV's bucket layout: only what changed since the last sync.
 
-    Exits 1 if any ecosystem or feed failed (the others are still applied), 0 when another sync is running.
+    Then the EPSS and KEV feeds, each downloaded only when it changed. Exits 1 if any ecosystem or feed
+    failed (the others are still applied), 0 when another sync is running.
     """
     from dataclasses import replace
 
     from secapi.entrypoints.vulndb import LogProgress, TerminalProgress, describe, sync
 
+    # `--source` changes the OSV records' source only: a mirror of OSV's bucket need not mirror the feeds,
+    # and silently dropping them would leave findings without exploit data.
     if source:
         settings = replace(settings, vulndb_source=source)
+    if no_feeds:
+        settings = replace(settings, vulndb_epss_source="", vulndb_kev_source="")
     progress = TerminalProgress() if sys.stderr.isatty() else LogProgress()
     report = _run(settings, lambda c: sync(c, ecosystems, progress=progress))
     if report.skipped:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secapi.config import DEFAULT_DATABASE_URL, Settings, SettingsError
+from secapi.config import DEFAULT_DATABASE_URL, Settings, SettingsError, feed_source
 
 
 def test_defaults_are_the_embedded_sqlite_and_no_redis() -> None:
@@ -49,3 +49,18 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
 def test_overrides_win_over_the_environment() -> None:
     settings = Settings.from_env({"SECAPI_DB_POOL_SIZE": "3"}, db_pool_size=7)
     assert settings.db_pool_size == 7
+
+
+@pytest.mark.parametrize("off", ["", "off", "None", " disabled "])
+def test_the_exploit_feeds_are_on_by_default_and_an_empty_or_off_value_switches_them_off(off: str) -> None:
+    default = Settings.from_env({})
+    assert feed_source(default.vulndb_epss_source) == "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+    assert feed_source(default.vulndb_kev_source) == (
+        "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+    )
+    switched = Settings.from_env({"SECAPI_VULNDB_EPSS_SOURCE": off, "SECAPI_VULNDB_KEV_SOURCE": off})
+    assert feed_source(switched.vulndb_epss_source) is None
+    assert feed_source(switched.vulndb_kev_source) is None
+    assert feed_source(Settings.from_env({"SECAPI_VULNDB_KEV_SOURCE": " /srv/kev.json "}).vulndb_kev_source) == (
+        "/srv/kev.json"
+    )
