@@ -23,7 +23,9 @@ def server() -> Iterator[BucketServer]:
         yield running
 
 
-def _sync(settings: Settings, *args: str, env_changes: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _sync(
+    settings: Settings, *args: str, env_changes: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "SECAPI_DATABASE_URL": settings.database_url,
