@@ -8,10 +8,10 @@ from secapi.adapters.lockfiles import SUPPORTED_LOCKFILES, parse_lockfile, parse
 from secapi.adapters.lockfiles._common import translate_errors
 from secapi.adapters.lockfiles.cargo import CargoLockParser
 from secapi.adapters.lockfiles.npm import PackageLockParser
-from secapi.adapters.lockfiles.purl import composer_purl, gem_purl, golang_purl, npm_purl, pypi_purl
 from secapi.adapters.lockfiles.requirements import RequirementsTxtParser
 from secapi.adapters.lockfiles.yarn import YarnLockParser
 from secapi.domain.lockfiles import MalformedLockfile, UnsupportedLockfile
+from secapi.domain.purl import composer_purl, gem_purl, golang_purl, npm_purl, pypi_purl
 
 
 @pytest.mark.parametrize(

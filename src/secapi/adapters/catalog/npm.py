@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from secapi.adapters.lockfiles.purl import npm_purl
 from secapi.domain.inventory import NPM, PackageRecord
+from secapi.domain.purl import npm_purl
 
 
 def parse_npm_package_json(data: bytes) -> tuple[PackageRecord, ...]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from email.parser import HeaderParser
 
-from secapi.adapters.lockfiles.purl import pypi_purl
 from secapi.domain.inventory import PYTHON, PackageRecord
+from secapi.domain.purl import pypi_purl
 
 
 def parse_python_metadata(data: bytes) -> tuple[PackageRecord, ...]:

@@ -19,8 +19,8 @@ from secapi.adapters.lockfiles._common import (
     unreadable,
 )
 from secapi.adapters.lockfiles.npm import ECOSYSTEM, GIT_PREFIXES, LOCAL_PREFIXES, split_spec
-from secapi.adapters.lockfiles.purl import npm_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import npm_purl
 
 # Strings are matched whole so a comma, `//` or `/*` inside one is left alone.
 _JSONC = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.DOTALL)

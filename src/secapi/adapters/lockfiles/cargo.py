@@ -11,8 +11,8 @@ from secapi.adapters.lockfiles._common import (
     optional_field,
     redact,
 )
-from secapi.adapters.lockfiles.purl import cargo_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import cargo_purl
 
 ECOSYSTEM = "crates.io"
 CRATES_IO_SOURCES = frozenset(

@@ -16,8 +16,8 @@ from secapi.adapters.lockfiles._common import (
     section,
     unreadable,
 )
-from secapi.adapters.lockfiles.purl import composer_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import composer_purl
 
 ECOSYSTEM = "Packagist"
 

@@ -19,8 +19,8 @@ from secapi.adapters.lockfiles._common import (
     section,
     unreadable,
 )
-from secapi.adapters.lockfiles.purl import conan_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import conan_purl
 
 ECOSYSTEM = "ConanCenter"
 # `zlib/1.2.13`, `openssl/3.1.2@acme/stable`, each optionally `#<recipe revision>[%<timestamp>]`.

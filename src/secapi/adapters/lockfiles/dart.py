@@ -16,8 +16,8 @@ from secapi.adapters.lockfiles._common import (
     unreadable,
 )
 from secapi.adapters.lockfiles._yaml import YamlReader
-from secapi.adapters.lockfiles.purl import pub_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import pub_purl
 
 ECOSYSTEM = "Pub"
 # pub writes the default host as `https://pub.dev`; lockfiles from before Dart 2.19 say pub.dartlang.org.

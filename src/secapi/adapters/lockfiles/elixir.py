@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from secapi.adapters.lockfiles._common import Entry, EntryParser, StructureError, line, redact, unreadable
-from secapi.adapters.lockfiles.purl import hex_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import hex_purl
 
 ECOSYSTEM = "Hex"
 _HEXPM = "hexpm"

@@ -22,9 +22,9 @@ import re
 from collections.abc import Iterator
 
 from secapi.adapters.lockfiles._common import Entry, EntryParser, StructureError, lines
-from secapi.adapters.lockfiles.purl import gem_purl
 from secapi.adapters.lockfiles.ruby import ECOSYSTEM
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import gem_purl
 
 _BLOCK = re.compile(r"\s*Gem::Specification\.new\s+do\s+\|\s*([A-Za-z_][A-Za-z0-9_]*)\s*\|\s*")
 _FIELDS = ("name", "version", "platform")

@@ -7,9 +7,9 @@ import re
 
 from secapi.adapters.lockfiles._common import StructureError, line, lines, translate_errors
 from secapi.adapters.lockfiles.go_sum import read_go_sum
-from secapi.adapters.lockfiles.purl import golang_purl
 from secapi.domain.lockfiles import ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry, UnscannedItem
+from secapi.domain.purl import golang_purl
 from secapi.domain.versions.semver import semver_key
 
 ECOSYSTEM = "Go"

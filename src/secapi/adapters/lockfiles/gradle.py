@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from secapi.adapters.lockfiles._common import Entry, EntryParser, line, lines
-from secapi.adapters.lockfiles.purl import maven_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import maven_purl
 
 ECOSYSTEM = "Maven"
 

@@ -18,8 +18,8 @@ from secapi.adapters.lockfiles._common import (
     unreadable,
 )
 from secapi.adapters.lockfiles._yaml import YamlReader
-from secapi.adapters.lockfiles.purl import hackage_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import hackage_purl
 
 ECOSYSTEM = "Hackage"
 # `any.aeson ==2.1.2.1`, `aeson ==2.1.2.1`, `setup.Cabal ==3.10.1.0`, `any.base installed`, `zlib -bundled +x`.

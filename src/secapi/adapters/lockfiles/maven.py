@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 
 from secapi.adapters.lockfiles._common import Entry, EntryParser, StructureError, line, unreadable
 from secapi.adapters.lockfiles._xml import XmlElement, load_xml
-from secapi.adapters.lockfiles.purl import maven_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import maven_purl
 
 ECOSYSTEM = "Maven"
 _PROPERTY = re.compile(r"\$\{([^}]*)\}")

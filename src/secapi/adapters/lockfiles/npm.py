@@ -18,9 +18,9 @@ from secapi.adapters.lockfiles._common import (
     translate_errors,
     unreadable,
 )
-from secapi.adapters.lockfiles.purl import npm_purl
 from secapi.domain.lockfiles import ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import npm_purl
 
 ECOSYSTEM = "npm"
 GIT_PREFIXES = ("git+", "git:", "git@", "github:", "gitlab:", "bitbucket:", "gist:")

@@ -16,8 +16,8 @@ from secapi.adapters.lockfiles._common import (
     section,
     unreadable,
 )
-from secapi.adapters.lockfiles.purl import nuget_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import nuget_purl
 
 ECOSYSTEM = "NuGet"
 

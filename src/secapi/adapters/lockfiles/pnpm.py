@@ -17,9 +17,9 @@ from secapi.adapters.lockfiles._common import (
 )
 from secapi.adapters.lockfiles._yaml import YamlReader
 from secapi.adapters.lockfiles.npm import ECOSYSTEM, split_spec
-from secapi.adapters.lockfiles.purl import npm_purl
 from secapi.domain.lockfiles import ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import npm_purl
 
 _NON_REGISTRY_RESOLUTIONS = ("git", "directory")
 _WANTED = frozenset({"name", "version", "resolution"})

@@ -19,8 +19,8 @@ from secapi.adapters.lockfiles._common import (
     section,
     unreadable,
 )
-from secapi.adapters.lockfiles.purl import pypi_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import pypi_purl
 
 ECOSYSTEM = "PyPI"
 _NOT_A_RELEASE = "installed from {kind} {target}, not a released version on PyPI"

@@ -18,8 +18,8 @@ from secapi.adapters.lockfiles._common import (
     section,
     unreadable,
 )
-from secapi.adapters.lockfiles.purl import cran_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import cran_purl
 
 ECOSYSTEM = "CRAN"
 # Repository names renv writes for CRAN itself and for Posit Package Manager, which serves CRAN's releases.

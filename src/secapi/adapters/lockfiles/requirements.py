@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from packaging.requirements import InvalidRequirement, Requirement
 
 from secapi.adapters.lockfiles._common import line, lines, redact, translate_errors
-from secapi.adapters.lockfiles.purl import pypi_purl
 from secapi.domain.lockfiles import ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import pypi_purl
 
 ECOSYSTEM = "PyPI"
 _COMMENT = re.compile(r"(^|\s)#.*$")

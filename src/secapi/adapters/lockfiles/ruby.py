@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterator
 
 from secapi.adapters.lockfiles._common import Entry, EntryParser, line, lines, redact
-from secapi.adapters.lockfiles.purl import gem_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import gem_purl
 
 ECOSYSTEM = "RubyGems"
 # `    name (version)` or `    name (version-platform)`; the version never contains `-`.

@@ -19,8 +19,8 @@ from secapi.adapters.lockfiles._common import (
     section,
     unreadable,
 )
-from secapi.adapters.lockfiles.purl import swift_purl
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import swift_purl
 
 ECOSYSTEM = "SwiftURL"
 # `https://github.com/apple/swift-nio.git` or `git@github.com:apple/swift-nio.git`, as SwiftPM records them.

@@ -24,9 +24,9 @@ from secapi.adapters.lockfiles.npm import (
     classify,
     split_spec,
 )
-from secapi.adapters.lockfiles.purl import npm_purl
 from secapi.domain.lockfiles import ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
+from secapi.domain.purl import npm_purl
 
 _BERRY_MARKER = re.compile(r"^__metadata:", re.MULTILINE)
 _DECODER = json.JSONDecoder()
