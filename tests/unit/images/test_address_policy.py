@@ -9,8 +9,8 @@ import httpcore
 import httpx
 import pytest
 
-from secapi.adapters.registry.address_policy import AddressPolicy, is_public_address, split_host_port
-from secapi.adapters.registry.transport import PinnedNetworkBackend, PinnedTransport
+from secapi.adapters.outbound.address_policy import AddressPolicy, is_public_address, split_host_port
+from secapi.adapters.outbound.transport import PinnedNetworkBackend, PinnedTransport
 from secapi.domain.images import RegistryNotAllowed
 
 INTERNAL = [

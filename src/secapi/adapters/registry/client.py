@@ -11,8 +11,9 @@ from types import TracebackType
 
 import httpx
 
+from secapi.adapters.outbound.address_policy import AddressPolicy, Resolver
+from secapi.adapters.outbound.transport import PinnedTransport
 from secapi.adapters.registry import media_types as mt
-from secapi.adapters.registry.address_policy import AddressPolicy, Resolver
 from secapi.adapters.registry.manifests import (
     SHA256_DIGEST,
     ImageIndex,
@@ -26,7 +27,6 @@ from secapi.adapters.registry.manifests import (
     verify_digest,
 )
 from secapi.adapters.registry.session import RegistrySession
-from secapi.adapters.registry.transport import PinnedTransport
 from secapi.domain.images import (
     ImageReference,
     ImageRejected,

@@ -10,7 +10,7 @@ from typing import TypeVar
 import httpx
 import msgspec
 
-from secapi.adapters.registry.address_policy import AddressPolicy, split_host_port
+from secapi.adapters.outbound.address_policy import AddressPolicy, split_host_port
 from secapi.adapters.registry.auth import (
     Challenge,
     TokenCache,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from secapi.adapters.registry.transport import PinnedTransport
+from secapi.adapters.outbound.transport import PinnedTransport
 from secapi.adapters.webhooks.url_policy import INTERNAL_ADDRESS, WebhookAddressPolicy
 from secapi.domain.images import RegistryNotAllowed, RegistryUnavailable
 from secapi.domain.notifications import DeliveryResult, InvalidWebhookUrl, WebhookEvent, result_for_status

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from secapi.adapters.registry.address_policy import AddressPolicy, Resolver
+from secapi.adapters.outbound.address_policy import AddressPolicy, Resolver
 from secapi.domain.images import RegistryNotAllowed, RegistryUnavailable
 from secapi.domain.notifications import InvalidWebhookUrl, check_webhook_url
 

@@ -1,4 +1,4 @@
-"""Which addresses a registry fetch may reach: public ones, plus explicitly allow-listed hosts."""
+"""Which addresses an outbound fetch (registry or webhook) may reach: public ones, plus allow-listed hosts."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from secapi.adapters.registry.address_policy import AddressPolicy
+from secapi.adapters.outbound.address_policy import AddressPolicy
 
 # httpcore's errors, translated to httpx's so callers see one family (httpx does the same internally).
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
