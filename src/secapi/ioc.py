@@ -510,9 +510,18 @@ class DomainProvider(Provider):
         clock: Clock,
         metrics: MetricsSink,
         settings: Settings,
+        sync_states: SyncStateStore,
     ) -> MetricsSampler:
         # A little longer than the probes' own timeout, so a slow probe still reports "down".
-        return MetricsSampler(readiness, store, backlog, clock, metrics, timeout=settings.health_check_timeout + 1.0)
+        return MetricsSampler(
+            readiness,
+            store,
+            backlog,
+            clock,
+            metrics,
+            timeout=settings.health_check_timeout + 1.0,
+            sync_states=sync_states,
+        )
 
     @provide(scope=Scope.APP)
     def scan_queries(self, scans: ScanRepository, settings: Settings) -> ScanQueries:

@@ -90,6 +90,10 @@ class MetricsSink(Protocol):
         """A sync run ended at Unix time `finished_at`; `failed` when any ecosystem or feed failed."""
         ...
 
+    def vulndb_sync_sampled(self, last_success_at: float) -> None:
+        """The stored Unix time the last sync run in which every ecosystem and feed succeeded ended."""
+        ...
+
     def watches_rematched(self, *, seconds: float, watches: int, new_events: int, resolved_events: int) -> None:
         """A re-match after a database update took `seconds` over `watches` watches and wrote these events."""
         ...
@@ -149,6 +153,9 @@ class NoMetrics:
         """Drop."""
 
     def vulndb_sync_finished(self, *, failed: bool, seconds: float, finished_at: float) -> None:
+        """Drop."""
+
+    def vulndb_sync_sampled(self, last_success_at: float) -> None:
         """Drop."""
 
     def watches_rematched(self, *, seconds: float, watches: int, new_events: int, resolved_events: int) -> None:

@@ -29,6 +29,10 @@ SCANNABLE_ECOSYSTEMS = (
     "Mageia", "Photon OS", "openSUSE", "SUSE",
 )  # fmt: skip
 """What `SECAPI_VULNDB_ECOSYSTEMS` means when empty: every OSV ecosystem a scan can produce packages of."""
+LAST_FULL_SUCCESS = "run:last_success"
+"""The `SyncStateStore` resource whose `last_success` is when the last run in which every ecosystem and feed
+succeeded ended. Kept with the data, not in a process, so every process (the API too) and a restarted
+worker export it. Not a URL or a path of any source, so no source's state can take its place."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,12 @@ class SyncStateStore(Protocol):
     async def save(self, states: Sequence[SyncState]) -> None:
         """Store (replace) these states in one transaction."""
         ...
+
+
+async def last_full_success(states: SyncStateStore) -> datetime | None:
+    """When the last sync run in which every ecosystem and feed succeeded ended; None if none ever did."""
+    stored = (await states.load([LAST_FULL_SUCCESS])).get(LAST_FULL_SUCCESS)
+    return None if stored is None else stored.last_success
 
 
 class SyncLock(Protocol):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 
 from secapi.adapters.memory.metrics import RecordingMetrics
 from secapi.adapters.osv.bucket import OsvBucketSource
+from secapi.domain.errors import DependencyUnavailable, DomainError
 from secapi.domain.services.vulndb_import import VulnDbImporter
-from secapi.domain.services.vulndb_sync import Feed, VulnDbSync
+from secapi.domain.services.vulndb_sync import LAST_FULL_SUCCESS, Feed, SyncState, VulnDbSync, last_full_success
 
 from support.fakes import FakeClock, InMemoryVulnerabilityStore
 from support.osv_bucket import Bucket, corrupt_zip, real_records
@@ -22,15 +24,23 @@ from support.sync_fakes import InMemorySyncStates, InProcessSyncLock, RecordingS
 class Rig:
     """A bucket written to a directory, the sync wired to fakes, and what it touched."""
 
-    def __init__(self, root: Path, bucket: Bucket, feeds: tuple[Feed, ...] = (), max_changed: int = 5000) -> None:
+    def __init__(
+        self,
+        root: Path,
+        bucket: Bucket,
+        feeds: tuple[Feed, ...] = (),
+        max_changed: int = 5000,
+        states: InMemorySyncStates | None = None,
+    ) -> None:
         self.root, self.bucket = root, bucket
         self.store = InMemoryVulnerabilityStore()
-        self.states = InMemorySyncStates()
+        self.states = states or InMemorySyncStates()
         self.metrics = RecordingMetrics()
         self.lock = InProcessSyncLock()
         self.inner = OsvBucketSource(str(root))
         self.source = RecordingSource(self.inner)
         self.published: list[tuple[int, set[tuple[str, str]]]] = []
+        self.clock = FakeClock()
         self.sync = VulnDbSync(
             self.source,
             self.states,
@@ -38,7 +48,7 @@ class Rig:
             self.store,
             self.lock,
             self.metrics,
-            FakeClock(),
+            self.clock,
             feeds,
             max_changed_ids=max_changed,
         )
@@ -212,7 +222,6 @@ async def test_a_feed_is_applied_only_when_it_changed_and_advances_the_version(t
 
 
 async def test_a_feed_that_fails_to_apply_is_a_failure_and_is_tried_again(tmp_path: Path) -> None:
-    from secapi.domain.errors import DomainError
 
     feed_file = tmp_path / "epss.csv.gz"
     feed_file.write_bytes(b"not gzip")
@@ -230,4 +239,61 @@ async def test_a_feed_that_fails_to_apply_is_a_failure_and_is_tried_again(tmp_pa
     assert "not an EPSS file" in (report.failed[0].error or "")
     await rig.run("PyPI")
     assert calls == 2  # the failed file's validators were not stored
+    await rig.inner.aclose()
+
+
+async def test_only_a_run_in_which_everything_succeeded_stores_its_end(tmp_path: Path) -> None:
+    feed_file = tmp_path / "kev.json"
+    feed_file.write_text('{"vulnerabilities": []}')
+    broken = False
+
+    async def apply(path: Path) -> int:
+        if broken:
+            raise DomainError("the KEV catalogue does not parse")
+        return 1
+
+    rig = Rig(tmp_path / "bucket", Bucket.of(real_records("pypa")), feeds=(Feed("kev", str(feed_file), apply),))
+    rig.publish()
+    assert await last_full_success(rig.states) is None  # never synced
+    await rig.run("PyPI")
+    synced_at = rig.clock.now()
+    assert await last_full_success(rig.states) == synced_at
+    assert rig.metrics.sync_last_success == synced_at.timestamp()
+
+    # An hour later the records sync but the feed fails: a partial run moves neither the row nor the gauge.
+    rig.clock.advance(3600)
+    broken = True
+    feed_file.write_text('{"vulnerabilities": [1]}')
+    report = await rig.run("PyPI")
+    assert [outcome.ecosystem for outcome in report.failed] == ["feed:kev"]
+    assert await last_full_success(rig.states) == synced_at
+    assert rig.metrics.sync_last_success == synced_at.timestamp()
+
+    # Fixed, nothing else to download: a run that succeeds in full moves it, though nothing changed.
+    rig.clock.advance(3600)
+    broken = False
+    report = await rig.run("PyPI")
+    assert not report.failed
+    assert await last_full_success(rig.states) == synced_at + timedelta(hours=2)
+    assert rig.metrics.sync_last_success == (synced_at + timedelta(hours=2)).timestamp()
+    await rig.inner.aclose()
+
+
+class _EndUnstorable(InMemorySyncStates):
+    """Stores the sources' state, but the database is gone by the time the run's end is written."""
+
+    async def save(self, states: Sequence[SyncState]) -> None:
+        if any(state.resource == LAST_FULL_SUCCESS for state in states):
+            raise DependencyUnavailable("database unreachable")
+        await super().save(states)
+
+
+async def test_a_run_whose_end_cannot_be_stored_still_succeeds(tmp_path: Path) -> None:
+    rig = Rig(tmp_path / "bucket", Bucket.of(real_records("pypa")), states=_EndUnstorable())
+    rig.publish()
+    report = await rig.run("PyPI")
+    assert not report.failed
+    assert report.outcomes[0].counts.added == len(real_records("pypa"))
+    assert await last_full_success(rig.states) is None
+    assert rig.metrics.sync_last_success == rig.clock.now().timestamp()  # this process still knows
     await rig.inner.aclose()

@@ -121,6 +121,11 @@ class RecordingMetrics(MetricsSink):
         if not failed:
             self.sync_last_success = finished_at
 
+    def vulndb_sync_sampled(self, last_success_at: float) -> None:
+        """Remember the stored last success time."""
+        self.events.append(("vulndb_sync_sampled", last_success_at))
+        self.sync_last_success = last_success_at
+
     def watches_rematched(self, *, seconds: float, watches: int, new_events: int, resolved_events: int) -> None:
         """Record the re-match."""
         self.events.append(("watches_rematched", watches, new_events, resolved_events))

@@ -148,7 +148,8 @@ class PrometheusMetricsSink(MetricsSink):
         )
         self._sync_last_success = Gauge(
             "secapi_vulndb_sync_last_success_timestamp_seconds",
-            "Unix time the last `secapi vulndb sync` run in which every ecosystem and feed succeeded ended.",
+            "Unix time the last `secapi vulndb sync` run in which every ecosystem and feed succeeded ended "
+            "(stored in the database; 0: never).",
             multiprocess_mode="max",
             registry=registry,
         )
@@ -263,6 +264,10 @@ class PrometheusMetricsSink(MetricsSink):
         self._sync_duration.observe(seconds)
         if not failed:
             self._sync_last_success.set(finished_at)
+
+    def vulndb_sync_sampled(self, last_success_at: float) -> None:
+        """Export the last success time stored in the database (so the API and a restarted worker have it)."""
+        self._sync_last_success.set(last_success_at)
 
     def watches_rematched(self, *, seconds: float, watches: int, new_events: int, resolved_events: int) -> None:
         """Observe the duration and count the events by kind."""

@@ -24,6 +24,7 @@ from secapi.domain.ports import Clock, VulnerabilityStore
 from secapi.domain.services.vulndb_import import ImportSummary, RawRecord, VulnDbImporter
 from secapi.domain.vulndb_sync_ports import (
     DEFAULT_MAX_CHANGED_IDS,
+    LAST_FULL_SUCCESS,
     SCANNABLE_ECOSYSTEMS,
     EcosystemOutcome,
     Feed,
@@ -40,13 +41,15 @@ from secapi.domain.vulndb_sync_ports import (
     SyncStateStore,
     Validators,
     configured_ecosystems,
+    last_full_success,
     select_ecosystems,
 )
 
 __all__ = [
-    "DEFAULT_MAX_CHANGED_IDS", "SCANNABLE_ECOSYSTEMS", "EcosystemOutcome", "Feed", "Fetched", "ModifiedId",
-    "NotPublished", "SyncFailed", "SyncLock", "SyncMetrics", "SyncProgress", "SyncReport", "SyncSource",
-    "SyncState", "SyncStateStore", "Validators", "VulnDbSync", "configured_ecosystems", "select_ecosystems",
+    "DEFAULT_MAX_CHANGED_IDS", "LAST_FULL_SUCCESS", "SCANNABLE_ECOSYSTEMS", "EcosystemOutcome", "Feed", "Fetched",
+    "ModifiedId", "NotPublished", "SyncFailed", "SyncLock", "SyncMetrics", "SyncProgress", "SyncReport",
+    "SyncSource", "SyncState", "SyncStateStore", "Validators", "VulnDbSync", "configured_ecosystems",
+    "last_full_success", "select_ecosystems",
 ]  # fmt: skip
 log = logging.getLogger(__name__)
 
@@ -107,12 +110,22 @@ class VulnDbSync:
                 )
             if report.version is not None and on_published is not None:
                 await on_published(report.version.version, report.changed_keys)
+            finished_at = self._clock.now()
+            if not report.failed:
+                await self._record_full_success(finished_at)
             self._metrics.vulndb_sync_finished(
-                failed=bool(report.failed),
-                seconds=time.monotonic() - started,
-                finished_at=self._clock.now().timestamp(),
+                failed=bool(report.failed), seconds=time.monotonic() - started, finished_at=finished_at.timestamp()
             )
             return report
+
+    async def _record_full_success(self, finished_at: datetime) -> None:
+        """Store the run's end, which every process's metrics sampler exports (see `LAST_FULL_SUCCESS`)."""
+        try:
+            await self._states.save([SyncState(LAST_FULL_SUCCESS, finished_at)])
+        except DomainError as exc:
+            # The data is synced and published; only the staleness gauge of other processes lags until the
+            # next run, which is no reason to report this run as failed.
+            log.warning("vulndb sync succeeded but its end could not be stored: %s", exc)
 
     async def _published(self) -> list[str] | None:
         """`ecosystems.txt`, asked for conditionally (its last text is kept for a 304); None when not published."""
