@@ -31,14 +31,25 @@ class FakeClock:
 
 
 class InMemoryUsers:
-    def __init__(self) -> None:
+    """Users; a user's first key goes to `keys` (give it the `InMemoryKeys` the service reads)."""
+
+    def __init__(self, keys: InMemoryKeys | None = None) -> None:
         self.rows: dict[UUID, User] = {}
         self.reads = 0
+        self.keys = keys if keys is not None else InMemoryKeys()
 
     async def add(self, user: User) -> None:
         if any(u.email == user.email for u in self.rows.values()):
             raise Conflict(f"a user with email {user.email} already exists")
         self.rows[user.id] = user
+
+    async def add_with_first_key(self, user: User, key: ApiKey) -> None:
+        await self.add(user)
+        try:
+            await self.keys.add(key)
+        except BaseException:
+            del self.rows[user.id]  # all or nothing, as the SQL transaction
+            raise
 
     async def get(self, user_id: UUID) -> User | None:
         self.reads += 1
@@ -62,6 +73,8 @@ class InMemoryKeys:
         self.lookups = 0
 
     async def add(self, key: ApiKey) -> None:
+        if any(k.prefix == key.prefix for k in self.rows.values()):
+            raise Conflict("an API key with this prefix already exists")
         self.rows[key.id] = key
 
     async def get(self, key_id: UUID) -> ApiKey | None:

@@ -34,6 +34,13 @@ class UserRepository(Protocol):
         """Insert a new user; raises `Conflict` if the email is taken."""
         ...
 
+    async def add_with_first_key(self, user: User, key: ApiKey) -> None:
+        """Insert a new user and their first API key in one transaction: both are stored, or neither.
+
+        Raises `Conflict` if the email or the key's prefix is taken (then no user without a key remains).
+        """
+        ...
+
     async def get(self, user_id: UUID) -> User | None:
         """The user with this id, or None."""
         ...

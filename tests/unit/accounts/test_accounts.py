@@ -7,7 +7,14 @@ import asyncio
 import pytest
 
 from secapi.domain import api_keys
-from secapi.domain.errors import ApiKeyNotFound, Conflict, InvalidInput, NotAuthenticated, UserNotFound
+from secapi.domain.errors import (
+    ApiKeyNotFound,
+    Conflict,
+    DependencyUnavailable,
+    InvalidInput,
+    NotAuthenticated,
+    UserNotFound,
+)
 from secapi.domain.model import ApiKey, User
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
@@ -19,13 +26,13 @@ TTL = 30.0
 
 
 @pytest.fixture
-def users() -> InMemoryUsers:
-    return InMemoryUsers()
+def keys() -> InMemoryKeys:
+    return InMemoryKeys()
 
 
 @pytest.fixture
-def keys() -> InMemoryKeys:
-    return InMemoryKeys()
+def users(keys: InMemoryKeys) -> InMemoryUsers:
+    return InMemoryUsers(keys)
 
 
 @pytest.fixture
@@ -182,6 +189,7 @@ async def _slow_store_with_uncached_key(
     users: InMemoryUsers, clock: FakeClock, cache: PrincipalCache
 ) -> tuple[SlowKeys, Authenticator, User, str]:
     keys = SlowKeys()
+    users.keys = keys  # the first key goes where the authenticator looks
     accounts, authenticator = AccountService(users, keys, clock, cache), Authenticator(users, keys, clock, cache)
     user, issued = await accounts.create_user("burst@example.com", Tier.PRO)
     cache.forget_user(user.id)
@@ -216,3 +224,22 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_shared_lookup(
     assert (await patient).user_id == user.id
     assert impatient.cancelled()
     assert keys.lookups == 1
+
+
+class BrokenKeys(InMemoryKeys):
+    """A key store whose insert fails, as a lost connection would between the user and the key rows."""
+
+    async def add(self, key: ApiKey) -> None:
+        raise DependencyUnavailable("the database connection was lost")
+
+
+async def test_a_failed_first_key_leaves_no_user(clock: FakeClock, cache: PrincipalCache) -> None:
+    broken = BrokenKeys()
+    users = InMemoryUsers(broken)
+    with pytest.raises(DependencyUnavailable):
+        await AccountService(users, broken, clock, cache).create_user("a@example.com", Tier.FREE)
+    assert users.rows == {}, "a user without a key could never authenticate, and would hold the email"
+
+    users.keys = InMemoryKeys()
+    user, issued = await AccountService(users, users.keys, clock, cache).create_user("a@example.com", Tier.FREE)
+    assert users.keys.rows[issued.record.id].user_id == user.id

@@ -44,6 +44,23 @@ def _key(row: ApiKeyModel) -> ApiKey:
     )
 
 
+def _user_row(user: User) -> UserModel:
+    return UserModel(
+        id=user.id, email=user.email, tier=user.tier.value, is_admin=user.is_admin, created_at=user.created_at
+    )
+
+
+def _key_row(key: ApiKey) -> ApiKeyModel:
+    return ApiKeyModel(
+        id=key.id,
+        user_id=key.user_id,
+        prefix=key.prefix,
+        key_hash=key.key_hash,
+        name=key.name,
+        created_at=key.created_at,
+    )
+
+
 def _scan(row: ScanModel) -> Scan:
     return Scan(
         id=row.id,
@@ -72,16 +89,19 @@ class SqlUserRepository:
     async def add(self, user: User) -> None:
         """Insert a user; `Conflict` on a duplicate email."""
         async with translate_db_errors(f"a user with email {user.email} already exists"), self._sessions() as session:
-            session.add(
-                UserModel(
-                    id=user.id,
-                    email=user.email,
-                    tier=user.tier.value,
-                    is_admin=user.is_admin,
-                    created_at=user.created_at,
-                )
-            )
+            session.add(_user_row(user))
             await session.commit()
+
+    async def add_with_first_key(self, user: User, key: ApiKey) -> None:
+        """Insert a user and their first key in one transaction; `Conflict` (and neither stored) on a clash."""
+        async with translate_db_errors(), self._sessions() as session:
+            # The user is flushed first: the key references it, and each insert names its own clash.
+            async with translate_db_errors(f"a user with email {user.email} already exists"):
+                session.add(_user_row(user))
+                await session.flush()
+            async with translate_db_errors("an API key with this prefix already exists"):
+                session.add(_key_row(key))
+                await session.commit()
 
     async def get(self, user_id: UUID) -> User | None:
         """The user with this id."""
@@ -115,16 +135,7 @@ class SqlApiKeyRepository:
     async def add(self, key: ApiKey) -> None:
         """Insert a key record."""
         async with translate_db_errors("an API key with this prefix already exists"), self._sessions() as session:
-            session.add(
-                ApiKeyModel(
-                    id=key.id,
-                    user_id=key.user_id,
-                    prefix=key.prefix,
-                    key_hash=key.key_hash,
-                    name=key.name,
-                    created_at=key.created_at,
-                )
-            )
+            session.add(_key_row(key))
             await session.commit()
 
     async def get(self, key_id: UUID) -> ApiKey | None:

@@ -39,8 +39,9 @@ class AccountService:
         if await self._users.get_by_email(normalized) is not None:
             raise Conflict(f"a user with email {normalized} already exists")
         user = User(id=uuid.uuid4(), email=normalized, tier=tier, is_admin=is_admin, created_at=self._clock.now())
-        await self._users.add(user)
-        issued = await self.issue_key(user.id, name="initial")
+        issued = await self._new_key(user.id, name="initial")
+        # One transaction: a failed key insert must not leave a user who can never authenticate.
+        await self._users.add_with_first_key(user, issued.record)
         return user, issued
 
     async def get_user(self, user_id: UUID) -> User:
@@ -62,6 +63,12 @@ class AccountService:
         if name is not None:
             refuse_nul(name, "name")
         await self.get_user(user_id)
+        issued = await self._new_key(user_id, name=name)
+        await self._keys.add(issued.record)
+        return issued
+
+    async def _new_key(self, user_id: UUID, *, name: str | None) -> IssuedKey:
+        """A key with a prefix no stored key has yet (not stored: the caller does that)."""
         for _ in range(_MAX_PREFIX_ATTEMPTS):
             prefix, secret = api_keys.generate_key()
             if await self._keys.find_by_prefix(prefix) is None:
@@ -76,7 +83,6 @@ class AccountService:
             name=name,
             created_at=self._clock.now(),
         )
-        await self._keys.add(record)
         return IssuedKey(record=record, secret=secret)
 
     async def list_keys(self, user_id: UUID) -> Sequence[ApiKey]:
