@@ -1,4 +1,4 @@
-"""Scan result caching: what the cache stores, the ports it needs, and how keys are made.
+"""Scan result caching: what the cache stores, the ports it needs, how keys are made, and the version memo.
 
 Keys are `scan:{scan_type}:{sha256 of the canonical input}`. Results of public
 inputs (images from registries SecAPI has no credentials for, lockfiles the
@@ -10,14 +10,18 @@ served to another tenant.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
+
+from secapi.domain.ports import Clock
 
 T = TypeVar("T")
 
@@ -115,6 +119,43 @@ class VersionSource(Protocol):
         ...
 
 
+class VersionMemo:
+    """Remembers a version for `ttl` seconds; concurrent callers share one load.
+
+    The rule every `VersionSource` adapter follows, so a request rarely asks the store or Redis.
+    """
+
+    def __init__(self, load: Callable[[], Awaitable[int]], *, ttl: float, clock: Clock) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._clock = clock
+        self._value: int | None = None
+        self._until = -math.inf
+        # Bumped by `forget`: a load that started before it must not store what it read.
+        self._generation = 0
+        self._lock = asyncio.Lock()
+        self.loads = 0
+
+    async def get(self) -> int:
+        """The remembered version, loading it if stale."""
+        if self._value is not None and self._clock.monotonic() < self._until:
+            return self._value
+        async with self._lock:
+            if self._value is not None and self._clock.monotonic() < self._until:
+                return self._value
+            generation = self._generation
+            value = await self._load()
+            self.loads += 1
+            if generation == self._generation:
+                self._value, self._until = value, self._clock.monotonic() + self._ttl
+            return value
+
+    def forget(self) -> None:
+        """Drop the remembered version: the next `get` loads afresh."""
+        self._generation += 1
+        self._value, self._until = None, -math.inf
+
+
 class DigestCache(Protocol):
     """Remembers tag → manifest digest briefly, so a moved tag is noticed within minutes, not hours."""
 
@@ -146,9 +187,30 @@ severity sources; 3: findings' `epss` and `kev`, the `risk` summary and the expl
 change with it, so a result cached by an older release is never served."""
 
 
+SCAN_PREFIX = "scan:"
+"""Every scan result key starts with this; nothing else a cache backend holds does."""
+
+
 def cache_key(scan_type: str, data: dict[str, Any], *, tenant: UUID | None) -> str:
     """`scan:{type}:{hash}`; a private input's hash includes the tenant, so no one else can reach it."""
     keyed = {**data, "result_format": RESULT_FORMAT}
     if tenant is not None:
         keyed["tenant"] = str(tenant)
-    return f"scan:{scan_type}:{canonical_hash(keyed)}"
+    return f"{SCAN_PREFIX}{scan_type}:{canonical_hash(keyed)}"
+
+
+def check_invalidation_pattern(pattern: str) -> None:
+    """Refuse patterns that could reach anything but scan results (rate limits, locks, counters)."""
+    if not pattern.startswith(SCAN_PREFIX):
+        raise ValueError(
+            f"refusing to invalidate {pattern!r}: cache invalidation patterns must start with {SCAN_PREFIX!r}"
+        )
+
+
+def hit_rates(hits: dict[str, int], misses: dict[str, int]) -> dict[str, float]:
+    """hits / (hits + misses) per scan type; 0.0 for a type with no lookups."""
+    rates: dict[str, float] = {}
+    for scan_type in sorted(hits.keys() | misses.keys()):
+        total = hits.get(scan_type, 0) + misses.get(scan_type, 0)
+        rates[scan_type] = hits.get(scan_type, 0) / total if total else 0.0
+    return rates

@@ -16,7 +16,7 @@ and retry rules (`retry_delay`, `result_for_status`); their body is documented i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -30,6 +30,12 @@ RESET_EVENT = "rate_limit.reset"
 RETRY_DELAYS: tuple[float, ...] = (10.0, 30.0, 120.0, 600.0, 1800.0)
 """Seconds before each retry after a failed delivery: up to five retries, about 43 minutes in all."""
 MAX_URL_LENGTH, MIN_SECRET_LENGTH, MAX_SECRET_LENGTH = 2000, 16, 200
+
+
+NOTICE_LEASE_SECONDS = 60.0
+"""How long a claimed reset notice stays hidden; longer than one delivery attempt can take (about 15 s)."""
+NOTICE_SLOT_SLACK = timedelta(days=1)
+"""How long past its reset time a (user, window) slot is held at most, should its notice be lost."""
 
 
 class NotificationEndpoint(msgspec.Struct, frozen=True, kw_only=True):

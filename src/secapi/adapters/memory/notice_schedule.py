@@ -12,18 +12,13 @@ from uuid import UUID
 
 import msgspec
 
-from secapi.domain.notifications import ResetNotice
-
-LEASE_SECONDS = 60.0
-"""How long a claimed notice stays hidden; longer than one delivery attempt can take (about 15 s)."""
-SLOT_SLACK = timedelta(days=1)
-"""How long past its reset time a (user, window) slot is held at most, should its notice be lost."""
+from secapi.domain.notifications import NOTICE_LEASE_SECONDS, NOTICE_SLOT_SLACK, ResetNotice
 
 
 class InMemoryNoticeSchedule:
     """`NoticeSchedule` over dicts, recording what was scheduled and dropped."""
 
-    def __init__(self, *, lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(self, *, lease_seconds: float = NOTICE_LEASE_SECONDS) -> None:
         self._lease = timedelta(seconds=lease_seconds)
         self._due: dict[UUID, datetime] = {}
         self._notices: dict[UUID, ResetNotice] = {}
@@ -39,7 +34,7 @@ class InMemoryNoticeSchedule:
         held = self._slots.get(slot)
         if held is not None and held[1] > notice.created_at:
             return False
-        self._slots[slot] = (notice.id, notice.reset_at + SLOT_SLACK)
+        self._slots[slot] = (notice.id, notice.reset_at + NOTICE_SLOT_SLACK)
         self._notices[notice.id] = notice
         self._due[notice.id] = notice.reset_at
         self.scheduled.append(notice)

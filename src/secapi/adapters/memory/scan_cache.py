@@ -7,30 +7,11 @@ from fnmatch import fnmatchcase
 
 import msgspec
 
-from secapi.domain.caching import CachedScan, CacheStats
+from secapi.domain.caching import CachedScan, CacheStats, check_invalidation_pattern, hit_rates
 from secapi.domain.ports import Clock
-
-SCAN_PREFIX = "scan:"
 
 _decoder = msgspec.json.Decoder(CachedScan)
 _encoder = msgspec.json.Encoder()
-
-
-def check_invalidation_pattern(pattern: str) -> None:
-    """Refuse patterns that could reach anything but scan results (rate limits, locks, counters)."""
-    if not pattern.startswith(SCAN_PREFIX):
-        raise ValueError(
-            f"refusing to invalidate {pattern!r}: cache invalidation patterns must start with {SCAN_PREFIX!r}"
-        )
-
-
-def hit_rates(hits: dict[str, int], misses: dict[str, int]) -> dict[str, float]:
-    """hits / (hits + misses) per scan type; 0.0 for a type with no lookups."""
-    rates: dict[str, float] = {}
-    for scan_type in sorted(hits.keys() | misses.keys()):
-        total = hits.get(scan_type, 0) + misses.get(scan_type, 0)
-        rates[scan_type] = hits.get(scan_type, 0) / total if total else 0.0
-    return rates
 
 
 class InMemoryScanCache:

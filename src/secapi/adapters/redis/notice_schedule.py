@@ -17,9 +17,8 @@ import msgspec
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from secapi.adapters.memory.notice_schedule import LEASE_SECONDS, SLOT_SLACK
 from secapi.adapters.redis.scan_cache import REDIS_FAILURES
-from secapi.domain.notifications import NoticeScheduleUnavailable, ResetNotice
+from secapi.domain.notifications import NOTICE_LEASE_SECONDS, NOTICE_SLOT_SLACK, NoticeScheduleUnavailable, ResetNotice
 
 # KEYS: slot, due, payloads. ARGV: id, slot ttl (s), due score, payload.
 _SCHEDULE = """
@@ -67,7 +66,9 @@ _decoder = msgspec.json.Decoder(ResetNotice)
 class RedisNoticeSchedule:
     """`NoticeSchedule` shared by every API process and worker; Redis failures become `NoticeScheduleUnavailable`."""
 
-    def __init__(self, redis: Redis, *, prefix: str = "secapi:{notices}", lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(
+        self, redis: Redis, *, prefix: str = "secapi:{notices}", lease_seconds: float = NOTICE_LEASE_SECONDS
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._due_key = f"{prefix}:due"
@@ -81,7 +82,7 @@ class RedisNoticeSchedule:
     async def schedule(self, notice: ResetNotice) -> bool:
         """Add the notice due at `reset_at` unless its (user, window) slot is held."""
         # The slot outlives the notice's whole retry schedule; it lapses on its own only if the notice is lost.
-        ttl = max(1, math.ceil((notice.reset_at - notice.created_at + SLOT_SLACK).total_seconds()))
+        ttl = max(1, math.ceil((notice.reset_at - notice.created_at + NOTICE_SLOT_SLACK).total_seconds()))
         keys = [self._slot_key(notice.user_id, notice.window), self._due_key, self._payloads_key]
         args = [str(notice.id), ttl, repr(notice.reset_at.timestamp()), msgspec.json.encode(notice)]
         added = await self._run(self._schedule, keys, args, "schedule")

@@ -15,17 +15,10 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from secapi.adapters.memory.rate_limiter import (
-    WindowOutcome,
-    bucket_ms,
-    now_ms,
-    oldest_counted,
-    summarize,
-    validate,
-)
 from secapi.adapters.redis.pipelining import AutoPipeline
 from secapi.domain.ports import Clock
 from secapi.domain.rate_limits import RateLimitResult, RateLimitUnavailable, Window, request_windows
+from secapi.domain.sliding_window import WindowOutcome, bucket_ms, now_ms, oldest_counted, summarize, validate
 from secapi.domain.tiers import Tier
 
 SLIDING_WINDOW_SCRIPT = (

@@ -11,9 +11,15 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from secapi.adapters.memory.scan_cache import SCAN_PREFIX, check_invalidation_pattern, hit_rates
 from secapi.adapters.redis.pipelining import AutoPipeline
-from secapi.domain.caching import CachedScan, CacheStats, CacheUnavailable
+from secapi.domain.caching import (
+    SCAN_PREFIX,
+    CachedScan,
+    CacheStats,
+    CacheUnavailable,
+    check_invalidation_pattern,
+    hit_rates,
+)
 from secapi.domain.clock import SystemClock
 from secapi.domain.ports import Clock
 

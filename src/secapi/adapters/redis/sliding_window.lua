@@ -1,5 +1,6 @@
 -- Sliding-window counter over sub-buckets: check and consume every window of a request, all or none.
--- The Python reference is secapi.adapters.memory.rate_limiter; the two must agree call for call.
+-- The Python reference is secapi.adapters.memory.rate_limiter (arithmetic: secapi.domain.sliding_window);
+-- the two must agree call for call.
 --
 -- KEYS[i]  one hash per window, field = bucket index (floor(ms / bucket_ms)), value = count.
 -- ARGV     now_ms, cost, force (1 = count without checking), peeks, then per window: window_ms, buckets, limit.

@@ -6,8 +6,8 @@ import logging
 
 from redis.asyncio import Redis
 
-from secapi.adapters.memory.versions import VersionMemo
 from secapi.adapters.redis.scan_cache import REDIS_FAILURES
+from secapi.domain.caching import VersionMemo
 from secapi.domain.ports import Clock, VulnerabilityStore
 
 log = logging.getLogger(__name__)
