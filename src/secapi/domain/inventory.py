@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -33,6 +34,20 @@ class LayerRejected(InvalidInput):
         super().__init__(reason, field="image")
         self.reason = reason
         self.digest = digest
+
+
+@dataclass(frozen=True, slots=True)
+class LayerLimits:
+    """Bounds on what reading one layer may cost; crossing one rejects the layer (`LayerRejected`).
+
+    Uploaded image archives are held to the same compression ratio: more is a decompression bomb.
+    """
+
+    max_uncompressed_bytes: int = 8 * 1024**3
+    max_compression_ratio: int = 200
+    max_entries: int = 1_000_000
+    max_kept_bytes: int = 256 * 1024**2
+    """Bytes of cataloged files (and whiteout paths) held in memory at once."""
 
 
 class PackageRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -12,7 +12,7 @@ from secapi.adapters.catalog.layer import catalog_layer
 from secapi.adapters.catalog.npm import parse_npm_package_json
 from secapi.adapters.catalog.opkg import parse_opkg_status
 from secapi.adapters.catalog.python import parse_python_metadata
-from secapi.adapters.catalog.streams import LayerLimits
+from secapi.domain.inventory import LayerLimits
 
 __all__ = [
     "LayerLimits",

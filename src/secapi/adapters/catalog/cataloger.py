@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from secapi.adapters.catalog.layer import DEFAULT_LIMITS, catalog_layer
-from secapi.adapters.catalog.streams import LayerLimits
-from secapi.domain.inventory import LayerInventory
+from secapi.domain.inventory import LayerInventory, LayerLimits
 
 
 class TarLayerCataloger:

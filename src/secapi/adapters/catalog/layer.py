@@ -22,10 +22,10 @@ import msgspec
 from secapi.adapters.catalog.java import is_java_archive
 from secapi.adapters.catalog.lockfiles import APP_FILE_BYTES_PER_LAYER
 from secapi.adapters.catalog.rules import DIRECTORY_TAILS, FileRule, Reader, is_candidate, rule_for
-from secapi.adapters.catalog.streams import GuardedStream, LayerLimits
+from secapi.adapters.catalog.streams import GuardedStream
 from secapi.adapters.catalog.tarstream import describe_member, open_tar_stream
 from secapi.adapters.catalog.unread import MAX_LISTED, examine_member, might_be_unread, unlisted_item
-from secapi.domain.inventory import CATALOGER_VERSION, LayerInventory, LayerRejected, PackageRecord
+from secapi.domain.inventory import CATALOGER_VERSION, LayerInventory, LayerLimits, LayerRejected, PackageRecord
 from secapi.domain.packages import UnscannedItem
 
 DEFAULT_LIMITS = LayerLimits()

@@ -6,10 +6,9 @@ import gzip
 import importlib
 import io
 import zlib
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from secapi.domain.inventory import LayerRejected
+from secapi.domain.inventory import LayerLimits, LayerRejected
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -21,17 +20,6 @@ _RATIO_GRACE = 1 * MiB
 _ZSTD_MAX_WINDOW = 1 << 27
 """zstd's own default decoding limit (128 MiB), stated so a hostile frame header cannot ask for more."""
 _CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class LayerLimits:
-    """Bounds on what reading one layer may cost; crossing one rejects the layer."""
-
-    max_uncompressed_bytes: int = 8 * GiB
-    max_compression_ratio: int = 200
-    max_entries: int = 1_000_000
-    max_kept_bytes: int = 256 * MiB
-    """Bytes of cataloged files (and whiteout paths) held in memory at once."""
 
 
 class Readable(Protocol):

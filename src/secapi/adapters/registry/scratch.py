@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 
-from secapi.adapters.catalog.streams import LayerLimits
 from secapi.domain.images import ImageRejected
+from secapi.domain.inventory import LayerLimits
 
 MiB = 1024 * 1024
 MAX_COMPRESSION_RATIO = LayerLimits().max_compression_ratio
