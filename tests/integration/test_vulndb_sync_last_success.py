@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from secapi.adapters.sql.engine import create_engine
@@ -14,6 +17,7 @@ from secapi.config import Settings
 from secapi.domain.services.vulndb_sync import SyncStateStore, last_full_success
 from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.vulndb import sync
+from secapi.entrypoints.worker import serve_worker
 from secapi.ioc import make_container
 
 from support.http import serve
@@ -84,3 +88,31 @@ async def test_on_the_embedded_sqlite_database_too(tmp_path: Path, server: Bucke
     await upgrade(engine)
     await engine.dispose()
     await _check_a_fresh_process_exports_the_stored_time(settings, server)
+
+
+async def test_a_worker_started_after_the_sync_exports_it_from_its_own_metrics_port(
+    settings: Settings, server: BucketServer
+) -> None:
+    synced = dataclasses.replace(settings, vulndb_source=server.url, cache_warm_top=0, cache_warm_cron="off")
+    failed, stored = await _sync_in_another_container(synced, "PyPI")
+    assert not failed
+    assert stored is not None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_worker(dataclasses.replace(synced, worker_metrics_port=port), stop))
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            scraped: httpx.Response | None = None
+            for _ in range(50):
+                try:
+                    scraped = await client.get(f"http://127.0.0.1:{port}/metrics")
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+    assert scraped is not None, "the worker never served its metrics port"
+    assert sample(parse_exposition(scraped.text), GAUGE) == stored
