@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from secapi.domain.caching import DigestCache
 from secapi.domain.ports import Clock
 
 
-class InMemoryDigestCache:
+class InMemoryDigestCache(DigestCache):
     """`DigestCache` over a dict with expiry times, bounded."""
 
     def __init__(self, clock: Clock, *, max_entries: int = 10_000) -> None:

@@ -12,10 +12,10 @@ from uuid import UUID
 
 import msgspec
 
-from secapi.domain.notifications import NOTICE_LEASE_SECONDS, NOTICE_SLOT_SLACK, ResetNotice
+from secapi.domain.notifications import NOTICE_LEASE_SECONDS, NOTICE_SLOT_SLACK, NoticeSchedule, ResetNotice
 
 
-class InMemoryNoticeSchedule:
+class InMemoryNoticeSchedule(NoticeSchedule):
     """`NoticeSchedule` over dicts, recording what was scheduled and dropped."""
 
     def __init__(self, *, lease_seconds: float = NOTICE_LEASE_SECONDS) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from secapi.domain.caching import PopularInputs
+
 _decoder = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -17,7 +19,7 @@ def ranked(counts: Counter[str], limit: int) -> list[str]:
     return [input_hash for input_hash, _ in best]
 
 
-class InMemoryPopularInputs:
+class InMemoryPopularInputs(PopularInputs):
     """`PopularInputs` over a Counter per scan type, trimmed to `max_tracked` every `trim_every` touches.
 
     Between trims a scan type may hold up to `max_tracked + trim_every` inputs. A trim drops

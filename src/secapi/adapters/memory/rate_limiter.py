@@ -14,6 +14,7 @@ from uuid import UUID
 
 from secapi.domain.ports import Clock
 from secapi.domain.rate_limits import RateLimitResult, Window, request_windows
+from secapi.domain.services.quotas import HydratableLimiter
 from secapi.domain.sliding_window import WindowOutcome, bucket_ms, now_ms, oldest_counted, summarize, validate
 from secapi.domain.tiers import Tier
 
@@ -52,7 +53,7 @@ def _outcome(series: _Series, window: Window, used: int, cost: int, violated: bo
     return WindowOutcome(used, reset, free_at, violated)
 
 
-class InMemoryRateLimiter:
+class InMemoryRateLimiter(HydratableLimiter):
     """`RateLimitPolicy` over dicts; atomic per call (no await inside), recording what it consumed and refused."""
 
     def __init__(self, clock: Clock, *, sweep_every: int = 1024) -> None:

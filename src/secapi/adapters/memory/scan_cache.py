@@ -7,14 +7,14 @@ from fnmatch import fnmatchcase
 
 import msgspec
 
-from secapi.domain.caching import CachedScan, CacheStats, check_invalidation_pattern, hit_rates
+from secapi.domain.caching import CachedScan, CacheStats, ScanCache, check_invalidation_pattern, hit_rates
 from secapi.domain.ports import Clock
 
 _decoder = msgspec.json.Decoder(CachedScan)
 _encoder = msgspec.json.Encoder()
 
 
-class InMemoryScanCache:
+class InMemoryScanCache(ScanCache):
     """`ScanCache` over an LRU-ordered dict of encoded entries, expiring by the injected clock."""
 
     def __init__(self, clock: Clock, *, max_entries: int = 10_000) -> None:

@@ -8,12 +8,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from uuid import UUID
 
+from secapi.domain.ports import ScanQueue
+
 log = logging.getLogger(__name__)
 
 ScanHandler = Callable[[UUID], Awaitable[object]]
 
 
-class InProcessScanQueue:
+class InProcessScanQueue(ScanQueue):
     """`ScanQueue` over an asyncio queue and `concurrency` consumer tasks.
 
     Nothing survives the process; the database row does, and the sweeper hands

@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from secapi.domain.caching import SingleFlight
+
 T = TypeVar("T")
 
 
-class InMemorySingleFlight:
+class InMemorySingleFlight(SingleFlight):
     """`SingleFlight` over a dict of futures that say "the leader has finished".
 
     Followers never receive the leader's return value (it may hold the leader's own

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from secapi.domain.caching import VersionMemo
+from secapi.domain.caching import VersionMemo, VersionSource
 from secapi.domain.ports import Clock, VulnerabilityStore
 
 
-class InMemoryVersionSource:
+class InMemoryVersionSource(VersionSource):
     """`VersionSource` over the store, asked at most once per `ttl` seconds."""
 
     def __init__(self, fallback: VulnerabilityStore, *, ttl: float = 1.0, clock: Clock) -> None:

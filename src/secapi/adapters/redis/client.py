@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from secapi.domain.errors import DependencyUnavailable
+from secapi.domain.ports import HealthProbe
 
 
 def create_redis(url: str, timeout: float) -> Redis:
@@ -21,7 +22,7 @@ def create_redis(url: str, timeout: float) -> Redis:
     )
 
 
-class RedisHealthProbe:
+class RedisHealthProbe(HealthProbe):
     """Sends PING with a timeout."""
 
     name = "redis"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from secapi.domain.caching import CacheUnavailable
+from secapi.domain.caching import CacheUnavailable, DigestCache
 
 PREFIX = "secapi:digest:"
 
 
-class RedisDigestCache:
+class RedisDigestCache(DigestCache):
     """`DigestCache` as short-lived Redis strings (`SET ... EX`)."""
 
     def __init__(self, redis: Redis) -> None:

@@ -18,7 +18,13 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from secapi.adapters.redis.scan_cache import REDIS_FAILURES
-from secapi.domain.notifications import NOTICE_LEASE_SECONDS, NOTICE_SLOT_SLACK, NoticeScheduleUnavailable, ResetNotice
+from secapi.domain.notifications import (
+    NOTICE_LEASE_SECONDS,
+    NOTICE_SLOT_SLACK,
+    NoticeSchedule,
+    NoticeScheduleUnavailable,
+    ResetNotice,
+)
 
 # KEYS: slot, due, payloads. ARGV: id, slot ttl (s), due score, payload.
 _SCHEDULE = """
@@ -63,7 +69,7 @@ return 1
 _decoder = msgspec.json.Decoder(ResetNotice)
 
 
-class RedisNoticeSchedule:
+class RedisNoticeSchedule(NoticeSchedule):
     """`NoticeSchedule` shared by every API process and worker; Redis failures become `NoticeScheduleUnavailable`."""
 
     def __init__(

@@ -9,6 +9,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from secapi.adapters.redis.scan_cache import BATCH, unavailable_on_failure
+from secapi.domain.caching import PopularInputs
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ PREFIX = "secapi:popular:"
 _decoder = msgspec.json.Decoder(dict[str, Any])
 
 
-class RedisPopularInputs:
+class RedisPopularInputs(PopularInputs):
     """`PopularInputs` as `ZINCRBY` on `secapi:popular:{type}` plus the input in `secapi:popular:{type}:inputs`.
 
     Every `trim_every` touches (per process) the ranking is cut back to `max_tracked`,

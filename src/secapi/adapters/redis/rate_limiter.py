@@ -18,6 +18,7 @@ from redis.exceptions import NoScriptError, RedisError
 from secapi.adapters.redis.pipelining import AutoPipeline
 from secapi.domain.ports import Clock
 from secapi.domain.rate_limits import RateLimitResult, RateLimitUnavailable, Window, request_windows
+from secapi.domain.services.quotas import HydratableLimiter
 from secapi.domain.sliding_window import WindowOutcome, bucket_ms, now_ms, oldest_counted, summarize, validate
 from secapi.domain.tiers import Tier
 
@@ -65,7 +66,7 @@ def _unavailable() -> Iterator[None]:
         raise RateLimitUnavailable(f"redis is unavailable for rate limits: {type(exc).__name__}: {exc}") from exc
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(HydratableLimiter):
     """`RateLimitPolicy` on Redis: atomic check-and-consume across windows, N + 1 fields per window and user."""
 
     def __init__(self, redis: Redis, clock: Clock, *, pipeline: AutoPipeline | None = None) -> None:

@@ -17,6 +17,7 @@ from secapi.domain.caching import (
     CachedScan,
     CacheStats,
     CacheUnavailable,
+    ScanCache,
     check_invalidation_pattern,
     hit_rates,
 )
@@ -50,7 +51,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class RedisScanCache:
+class RedisScanCache(ScanCache):
     """`ScanCache` as `SET key json EX ttl` strings, with statistics in one shared hash.
 
     Hits and misses are counted in process and added to the shared hash at most every

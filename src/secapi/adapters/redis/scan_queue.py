@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from saq import Queue
 
 from secapi.domain.errors import DependencyUnavailable
+from secapi.domain.ports import ScanQueue
 
 QUEUE_NAME = "secapi-scans"
 JOB_FUNCTION = "run_scan"
@@ -20,7 +21,7 @@ def create_saq_queue(redis_url: str) -> Queue:
     return Queue.from_url(redis_url, name=QUEUE_NAME)
 
 
-class SaqScanQueue:
+class SaqScanQueue(ScanQueue):
     """`ScanQueue` over SAQ. The job key is the scan id, so a scan is never queued twice at once."""
 
     def __init__(self, queue: Queue, *, job_timeout: float) -> None:

@@ -11,6 +11,7 @@ from typing import TypeVar
 from redis.asyncio import Redis
 
 from secapi.adapters.redis.scan_cache import REDIS_FAILURES
+from secapi.domain.caching import SingleFlight
 
 T = TypeVar("T")
 
@@ -25,7 +26,7 @@ return 0
 """
 
 
-class RedisSingleFlight:
+class RedisSingleFlight(SingleFlight):
     """`SingleFlight` with `SET lock:{key} token NX PX`; followers poll `check` until the leader's value appears.
 
     `lock_ttl` should exceed the longest computation: past it the lock lapses and a

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from secapi.adapters.redis.scan_cache import REDIS_FAILURES
 from secapi.domain.errors import DependencyUnavailable
+from secapi.domain.vulndb_sync_ports import SyncLock
 
 log = logging.getLogger(__name__)
 SYNC_LOCK_KEY = "lock:vulndb-sync"
@@ -32,7 +33,7 @@ return 0
 """
 
 
-class RedisSyncLock:
+class RedisSyncLock(SyncLock):
     """`SyncLock` as `SET lock:vulndb-sync <token> NX PX ttl`, renewed every `ttl`/3, freed by compare-and-delete.
 
     A process that dies holding it blocks syncs for at most `ttl` seconds.

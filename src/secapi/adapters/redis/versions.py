@@ -7,7 +7,7 @@ import logging
 from redis.asyncio import Redis
 
 from secapi.adapters.redis.scan_cache import REDIS_FAILURES
-from secapi.domain.caching import VersionMemo
+from secapi.domain.caching import VersionMemo, VersionSource
 from secapi.domain.ports import Clock, VulnerabilityStore
 
 log = logging.getLogger(__name__)
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 VERSION_KEY = "secapi:vulndb:version"
 
 
-class RedisVersionSource:
+class RedisVersionSource(VersionSource):
     """`VersionSource` reading `secapi:vulndb:version`, memoised in process for `ttl` seconds.
 
     The key lives `key_ttl` seconds, so an import whose `publish` never reached Redis
