@@ -21,6 +21,13 @@ Every setting is an environment variable `SECAPI_<FIELD>`, read once at start by
 (`SECAPI_VULNDB_EPSS_SOURCE`, `SECAPI_VULNDB_KEV_SOURCE`) that is empty or `off`, `none`, `never`,
 `false` or `disabled` is switched off; any other empty variable means "the default".
 
+Every value is checked when the settings are built, before anything starts: a number that is not
+one, a `host[:port]` list entry with a bad host or a port outside 1-65535, credentials that are not
+the JSON shown, a cron expression SAQ could not schedule, a source that is neither an http(s) URL nor
+a `file://` URL or path (for `SECAPI_VULNDB_SOURCE`: an existing directory), or an ecosystem SecAPI
+does not scan stops `secapi serve`, `worker`, `demo` and every other command with exit status 2 and
+one line naming the variable.
+
 This file is generated: `.venv/bin/python scripts/settings_reference.py > docs/configuration.md`.
 
 | variable | default | meaning |

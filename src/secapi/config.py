@@ -6,18 +6,24 @@ injected from there; nothing imports it as a global.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, get_type_hints
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/secapi.db"
 _SCHEDULE_SUFFIX = "_cron"
 _SCHEDULE_OFF = frozenset({"", "off", "none", "never", "false", "disabled"})
 # Sources that are on by default: an empty variable switches them off, as for a schedule.
 _OFF_WHEN_EMPTY = frozenset({"vulndb_epss_source", "vulndb_kev_source"})
+_HOSTNAME = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?")
 
 
 class SettingsError(ValueError):
@@ -215,6 +221,65 @@ class Settings:
         values.update(overrides)
         return cls(**values)
 
+    def __post_init__(self) -> None:
+        """Parse every composite setting now: a bad value stops start-up, naming its variable."""
+        # The parsers are memoised on the raw string, so the properties cost a lookup later and the instance's
+        # `__dict__` keeps only the fields (tests build copies from it).
+        for name in _PARSED:
+            getattr(self, name)
+
+    @property
+    def registry_credential_map(self) -> Mapping[str, tuple[str, str]]:
+        """`SECAPI_REGISTRY_CREDENTIALS` parsed: lower-case registry host → (username, password)."""
+        return _credential_map(self.registry_credentials)
+
+    @property
+    def registry_allowlist_hosts(self) -> frozenset[str]:
+        """`SECAPI_REGISTRY_ALLOWLIST`'s `host[:port]` entries, lower-case."""
+        return _host_ports("registry_allowlist", self.registry_allowlist)
+
+    @property
+    def registry_insecure_hosts(self) -> frozenset[str]:
+        """`SECAPI_REGISTRY_INSECURE`'s `host[:port]` entries, lower-case."""
+        return _host_ports("registry_insecure", self.registry_insecure)
+
+    @property
+    def webhook_allowlist_hosts(self) -> frozenset[str]:
+        """`SECAPI_WEBHOOK_ALLOWLIST`'s `host[:port]` entries, lower-case."""
+        return _host_ports("webhook_allowlist", self.webhook_allowlist)
+
+    @property
+    def cache_warm_schedule(self) -> str | None:
+        """`SECAPI_CACHE_WARM_CRON` as a checked cron expression, or None when off."""
+        return _cron("cache_warm_cron", self.cache_warm_cron)
+
+    @property
+    def vulndb_sync_schedule(self) -> str | None:
+        """`SECAPI_VULNDB_SYNC_CRON` as a checked cron expression, or None when off."""
+        return _cron("vulndb_sync_cron", self.vulndb_sync_cron)
+
+    @property
+    def vulndb_source_location(self) -> str:
+        """`SECAPI_VULNDB_SOURCE` checked: an http(s) URL, or a `file://` URL or path of an existing directory."""
+        return _location("vulndb_source", self.vulndb_source, directory=True)
+
+    @property
+    def vulndb_ecosystem_names(self) -> tuple[str, ...]:
+        """`SECAPI_VULNDB_ECOSYSTEMS`' names in order, without repeats (empty: every scannable ecosystem)."""
+        return _ecosystems(self.vulndb_ecosystems)
+
+    @property
+    def vulndb_epss_location(self) -> str | None:
+        """`SECAPI_VULNDB_EPSS_SOURCE` checked (an http(s) URL, a `file://` URL or a path), or None when off."""
+        value = feed_source(self.vulndb_epss_source)
+        return None if value is None else _location("vulndb_epss_source", value, directory=False)
+
+    @property
+    def vulndb_kev_location(self) -> str | None:
+        """`SECAPI_VULNDB_KEV_SOURCE` checked (an http(s) URL, a `file://` URL or a path), or None when off."""
+        value = feed_source(self.vulndb_kev_source)
+        return None if value is None else _location("vulndb_kev_source", value, directory=False)
+
     @property
     def is_sqlite(self) -> bool:
         """True when the database is the embedded SQLite file."""
@@ -268,13 +333,137 @@ def host_list(value: str) -> frozenset[str]:
 
 
 def registry_credentials(value: str) -> dict[str, tuple[str, str]]:
-    """Registry → (username, password) from the JSON setting; SettingsError when malformed."""
+    """Registry → (username, password) from the JSON setting; SettingsError when malformed.
+
+    The message never repeats the value: it holds passwords.
+    """
     if not value.strip():
         return {}
+    shape = 'JSON like {"registry.example.com": {"username": "u", "password": "p"}}'
     try:
         raw = json.loads(value)
-        return {host.lower(): (entry["username"], entry["password"]) for host, entry in raw.items()}
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"SECAPI_REGISTRY_CREDENTIALS is not valid JSON ({exc.msg}); it must be {shape}") from exc
+    if not isinstance(raw, dict):
+        raise SettingsError(f"SECAPI_REGISTRY_CREDENTIALS must be {shape}, not a JSON {type(raw).__name__}")
+    credentials: dict[str, tuple[str, str]] = {}
+    for host, entry in raw.items():
+        problem = _host_port_problem(host.strip().lower())
+        if problem is not None:
+            raise SettingsError(f"SECAPI_REGISTRY_CREDENTIALS: key {host!r} {problem}")
+        if not (isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in ("username", "password"))):
+            raise SettingsError(
+                f'SECAPI_REGISTRY_CREDENTIALS: {host!r} needs {{"username": "...", "password": "..."}} (strings)'
+            )
+        credentials[host.strip().lower()] = (entry["username"], entry["password"])
+    return credentials
+
+
+_PARSED = (
+    "registry_credential_map", "registry_allowlist_hosts", "registry_insecure_hosts", "webhook_allowlist_hosts",
+    "cache_warm_schedule", "vulndb_sync_schedule", "vulndb_source_location", "vulndb_ecosystem_names",
+    "vulndb_epss_location", "vulndb_kev_location",
+)  # fmt: skip
+"""The `Settings` properties checked when an instance is built."""
+
+
+@lru_cache(maxsize=16)
+def _credential_map(value: str) -> Mapping[str, tuple[str, str]]:
+    return MappingProxyType(registry_credentials(value))
+
+
+@lru_cache(maxsize=64)
+def _host_ports(name: str, value: str) -> frozenset[str]:
+    entries = host_list(value)
+    for entry in sorted(entries):
+        problem = _host_port_problem(entry)
+        if problem is not None:
+            raise SettingsError(f"SECAPI_{name.upper()}: {entry!r} {problem}")
+    return entries
+
+
+def _host_port_problem(entry: str) -> str | None:
+    """Why `entry` is not `host`, `host:port`, `[IPv6]`, `[IPv6]:port` or a bare IPv6 address (None: it is)."""
+    expected = "is not host[:port] (a name or IP address, then an optional port 1-65535)"
+    if "/" in entry or "@" in entry:
+        return f"{expected}: give the host, not a URL"
+    port: str | None = None
+    if entry.startswith("["):
+        host, closed, rest = entry[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")) or not _is_ipv6(host):
+            return f"{expected}: brackets hold an IPv6 address"
+        port = rest[1:] if rest else None
+    elif entry.count(":") > 1:
+        return None if _is_ipv6(entry) else f"{expected}: an IPv6 address with a port goes in brackets, [::1]:5000"
+    else:
+        host, colon, after = entry.partition(":")
+        port = after if colon else None
+        if not _HOSTNAME.fullmatch(host):
+            return expected
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return f"{expected}: port {port!r} is not 1-65535"
+    return None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def _cron(name: str, value: str) -> str | None:
+    expression = schedule(value)
+    if expression is None:
+        return None
+    from croniter import croniter  # SAQ's cron library; imported here, as `secapi --help` needs none of this
+
+    if not croniter.is_valid(expression):
         raise SettingsError(
-            'SECAPI_REGISTRY_CREDENTIALS must be JSON like {"host": {"username": "u", "password": "p"}}'
-        ) from exc
+            f"SECAPI_{name.upper()}={expression!r} is not a cron expression (e.g. '17 * * * *': minute hour "
+            "day-of-month month day-of-week); empty, 'off', 'none', 'never', 'false' or 'disabled' switch it off"
+        )
+    return expression
+
+
+@lru_cache(maxsize=64)
+def _location(name: str, value: str, *, directory: bool) -> str:
+    """An http(s) URL, a `file://` URL or a path; a directory that exists when `directory`."""
+    value = value.strip()
+    wanted = f"an http(s) URL, a file:// URL or {'the path of an existing directory' if directory else 'a path'}"
+    scheme = urlsplit(value).scheme.lower() if "://" in value else ""
+    if scheme in ("http", "https"):
+        if not urlsplit(value).hostname:
+            raise SettingsError(f"SECAPI_{name.upper()}={value!r} is a URL without a host; it must be {wanted}")
+        return value
+    if scheme not in ("", "file") or not value:
+        raise SettingsError(f"SECAPI_{name.upper()}={value!r} must be {wanted}")
+    path = Path(unquote(urlsplit(value).path)) if scheme == "file" else Path(value)
+    if directory and not path.is_dir():
+        raise SettingsError(
+            f"SECAPI_{name.upper()}={value!r}: {path} is not an existing directory; it must be {wanted}"
+        )
+    return value
+
+
+@lru_cache(maxsize=64)
+def _ecosystems(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    if not names:
+        return ()
+    # Imported only when the setting names ecosystems: the domain's types are not free to load.
+    from secapi.domain.vulndb_sync_ports import SCANNABLE_ECOSYSTEMS
+
+    for name in names:
+        base = name.partition(":")[0]
+        if base in SCANNABLE_ECOSYSTEMS and "/" not in name and "\\" not in name:
+            continue
+        close = [known for known in SCANNABLE_ECOSYSTEMS if known.lower() == base.lower()]
+        hint = f" (did you mean {close[0]!r}? names are case-sensitive)" if close else ""
+        raise SettingsError(
+            f"SECAPI_VULNDB_ECOSYSTEMS: {name!r} is not an OSV ecosystem SecAPI scans{hint}; use "
+            f"{', '.join(SCANNABLE_ECOSYSTEMS)}, optionally with a release after ':' (Debian:12)"
+        )
+    return names

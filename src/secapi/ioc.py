@@ -67,7 +67,7 @@ from secapi.adapters.sql.usage import SqlScanWriter, SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.adapters.sql.watches import SqlWatchRepository
 from secapi.adapters.webhooks import HttpWebhookSender, WebhookAddressPolicy
-from secapi.config import Settings, feed_source, host_list, registry_credentials
+from secapi.config import Settings
 from secapi.domain.caching import CacheUnavailable, DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.clock import SystemClock
 from secapi.domain.errors import UserNotFound
@@ -361,7 +361,7 @@ class DomainProvider(Provider):
 
     @provide(scope=Scope.APP)
     def webhook_policy(self, settings: Settings) -> WebhookAddressPolicy:
-        return WebhookAddressPolicy(host_list(settings.webhook_allowlist))
+        return WebhookAddressPolicy(settings.webhook_allowlist_hosts)
 
     @provide(scope=Scope.APP)
     def webhook_url_policy(self, policy: WebhookAddressPolicy) -> WebhookUrlPolicy:
@@ -416,9 +416,9 @@ class DomainProvider(Provider):
     @provide(scope=Scope.APP)
     async def image_source(self, settings: Settings) -> AsyncIterator[ImageSource]:
         client = HttpRegistryClient(
-            allowlist=host_list(settings.registry_allowlist),
-            insecure=host_list(settings.registry_insecure),
-            credentials=registry_credentials(settings.registry_credentials),
+            allowlist=settings.registry_allowlist_hosts,
+            insecure=settings.registry_insecure_hosts,
+            credentials=settings.registry_credential_map,
             connect_timeout=settings.registry_connect_timeout,
             read_timeout=settings.registry_read_timeout,
             max_layer_bytes=settings.max_layer_bytes,
@@ -455,7 +455,7 @@ class DomainProvider(Provider):
             source=source,
             digests=digests,
             quota=quota,
-            private_registries=frozenset(registry_credentials(settings.registry_credentials)),
+            private_registries=frozenset(settings.registry_credential_map),
             digest_ttl=settings.tag_digest_ttl,
             recorder=recorder,
             metrics=metrics,
@@ -491,7 +491,7 @@ class DomainProvider(Provider):
             tmp_dir=settings.scan_tmp_dir or None,
             results=results,
             users=users,
-            private_registries=frozenset(registry_credentials(settings.registry_credentials)),
+            private_registries=frozenset(settings.registry_credential_map),
             metrics=metrics,
         )
 
@@ -620,7 +620,9 @@ class SyncProvider(Provider):
     @provide
     async def sync_source(self, settings: Settings) -> AsyncIterator[SyncSource]:
         source = OsvBucketSource(
-            settings.vulndb_source, max_bytes=settings.vulndb_sync_max_bytes, scratch_dir=settings.scan_tmp_dir or None
+            settings.vulndb_source_location,
+            max_bytes=settings.vulndb_sync_max_bytes,
+            scratch_dir=settings.scan_tmp_dir or None,
         )
         yield source
         await source.aclose()
@@ -699,13 +701,13 @@ def exploit_feeds(settings: Settings, intel: ExploitIntel) -> tuple[Feed, ...]:
     """The EPSS and KEV feeds `secapi vulndb sync` keeps current: those whose source setting is not off."""
     feeds: list[Feed] = []
     limit = settings.vulndb_feed_max_bytes
-    if epss := feed_source(settings.vulndb_epss_source):
+    if epss := settings.vulndb_epss_location:
 
         async def apply_epss(path: Path) -> int:
             return await load_epss_file(intel, path, max_bytes=limit, source=epss)
 
         feeds.append(Feed(name=EPSS, location=epss, apply=apply_epss))
-    if kev := feed_source(settings.vulndb_kev_source):
+    if kev := settings.vulndb_kev_location:
 
         async def apply_kev(path: Path) -> int:
             return await load_kev_file(intel, path, max_bytes=limit, source=kev)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import click
 
-from secapi.config import Settings
+from secapi.config import Settings, SettingsError
 from secapi.domain.tiers import Tier, parse_tier
 
 # Commands import what they need when they run: `secapi --help` must not pay for the web framework,
@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from secapi.domain.services.accounts import AccountService
 
 T = TypeVar("T")
+
+
+class BadSetting(click.ClickException):
+    """A setting SecAPI cannot use: one line naming the variable, exit status 2, before anything starts."""
+
+    exit_code = 2
 
 
 def _run(settings: Settings, work: Callable[[AsyncContainer], Awaitable[T]]) -> T:
@@ -73,7 +79,10 @@ def main(ctx: click.Context) -> None:
     """SecAPI: vulnerability scanning API for container images and lockfiles."""
     logging.basicConfig(level=os.environ.get("SECAPI_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin on every start
-    ctx.obj = Settings.from_env()
+    try:
+        ctx.obj = Settings.from_env()
+    except SettingsError as exc:
+        raise BadSetting(str(exc)) from None  # the message names the variable: no traceback
 
 
 @main.command()
@@ -247,7 +256,10 @@ def vulndb_sync(settings: Settings, ecosystems: tuple[str, ...], source: str | N
     # `--source` changes the OSV records' source only: a mirror of OSV's bucket need not mirror the feeds,
     # and silently dropping them would leave findings without exploit data.
     if source:
-        settings = replace(settings, vulndb_source=source)
+        try:
+            settings = replace(settings, vulndb_source=source)
+        except SettingsError as exc:
+            raise BadSetting(f"--source: {exc}") from None
     if no_feeds:
         settings = replace(settings, vulndb_epss_source="", vulndb_kev_source="")
     progress = TerminalProgress() if sys.stderr.isatty() else LogProgress()

@@ -17,11 +17,11 @@ from secapi.domain.caching import VersionSource
 from secapi.domain.services.cache_warming import CacheWarmer
 from secapi.domain.services.vulndb_import import ImportSummary, RawRecord, VulnDbImporter
 from secapi.domain.services.vulndb_sync import (
+    SCANNABLE_ECOSYSTEMS,
     EcosystemOutcome,
     SyncProgress,
     SyncReport,
     VulnDbSync,
-    configured_ecosystems,
 )
 from secapi.domain.services.watches import WatchRematcher
 
@@ -156,7 +156,7 @@ async def sync(
 ) -> SyncReport:
     """Run one sync of `ecosystems` (default: `SECAPI_VULNDB_ECOSYSTEMS`) and announce the new version once."""
     settings = await container.get(Settings)
-    wanted = list(ecosystems) if ecosystems else configured_ecosystems(settings.vulndb_ecosystems)
+    wanted = list(ecosystems or settings.vulndb_ecosystem_names or SCANNABLE_ECOSYSTEMS)
     service = await container.get(VulnDbSync)
 
     async def published(version: int, changed_keys: set[tuple[str, str]]) -> None:

@@ -20,7 +20,7 @@ from secapi.adapters.prometheus.exposition import PrometheusExposition
 from secapi.adapters.prometheus.pool import SqlAlchemyPoolMetrics
 from secapi.adapters.prometheus.server import MetricsHttpServer
 from secapi.adapters.redis.scan_queue import JOB_FUNCTION
-from secapi.config import Settings, schedule
+from secapi.config import Settings
 from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.domain.services.scan_sweeper import ScanSweeper
@@ -78,8 +78,8 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     """Run a SAQ worker with `settings.worker_concurrency` slots until `stop` is set (or SIGTERM/SIGINT)."""
     if not settings.redis_url:
         raise SystemExit("secapi worker needs SECAPI_REDIS_URL; without Redis the API runs scans in-process")
-    warm_cron = schedule(settings.cache_warm_cron)
-    sync_cron = schedule(settings.vulndb_sync_cron)
+    warm_cron = settings.cache_warm_schedule  # checked when the settings were built
+    sync_cron = settings.vulndb_sync_schedule
     container = make_container(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -116,22 +116,15 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
         cron.append(CronJob(sync_vulndb, cron=sync_cron, unique=True, timeout=SYNC_JOB_TIMEOUT))
     grace = max(settings.worker_grace_seconds, 0.0)
     reserve = min(HAND_BACK_SECONDS, grace / 2)
-    try:
-        worker = _Worker(
-            queue,
-            functions=[run_scan],
-            concurrency=settings.worker_concurrency,
-            cron_jobs=cron,
-            dequeue_timeout=DEQUEUE_TIMEOUT,
-            shutdown_grace_period_s=int(grace - reserve),
-            cancellation_hard_deadline_s=reserve / 2,
-        )
-    except ValueError as exc:  # an invalid cron expression
-        await container.close()
-        raise SystemExit(
-            f"secapi worker: {exc} (SECAPI_CACHE_WARM_CRON={settings.cache_warm_cron!r}, "
-            f"SECAPI_VULNDB_SYNC_CRON={settings.vulndb_sync_cron!r})"
-        ) from exc
+    worker = _Worker(
+        queue,
+        functions=[run_scan],
+        concurrency=settings.worker_concurrency,
+        cron_jobs=cron,
+        dequeue_timeout=DEQUEUE_TIMEOUT,
+        shutdown_grace_period_s=int(grace - reserve),
+        cancellation_hard_deadline_s=reserve / 2,
+    )
     metrics_server = await start_metrics_server(container, settings)
     saq_task = asyncio.create_task(worker.start(), name="saq-worker")
     tasks = [
