@@ -6,9 +6,10 @@ from pathlib import Path
 
 from secapi.adapters.catalog.layer import DEFAULT_LIMITS, catalog_layer
 from secapi.domain.inventory import LayerInventory, LayerLimits
+from secapi.domain.services.image_scan_runner import LayerCataloger
 
 
-class TarLayerCataloger:
+class TarLayerCataloger(LayerCataloger):
     """Streams a layer blob through the catalogers within `limits`."""
 
     def __init__(self, limits: LayerLimits | None = None) -> None:

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 
 from secapi.adapters.lockfiles.registry import companion_names, parse_lockfile
 from secapi.domain.lockfiles import ParsedLockfile
+from secapi.domain.services.dependency_scans import LockfileReader
 
 
-class RegistryLockfileReader:
+class RegistryLockfileReader(LockfileReader):
     """Picks the parser by file name and parses."""
 
     def parse(self, filename: str, content: str, companions: Mapping[str, str] | None = None) -> ParsedLockfile:

@@ -22,7 +22,7 @@ import httpx
 
 from secapi.adapters.osv.reader import MAX_RECORD_BYTES, iter_records
 from secapi.domain.services.vulndb_import import RawRecord
-from secapi.domain.vulndb_sync_ports import Fetched, ModifiedId, NotPublished, SyncFailed, Validators
+from secapi.domain.vulndb_sync_ports import Fetched, ModifiedId, NotPublished, SyncFailed, SyncSource, Validators
 
 DEFAULT_SOURCE = "https://osv-vulnerabilities.storage.googleapis.com"
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -64,7 +64,7 @@ def verify_archive(path: Path, *, source: str) -> None:
         raise SyncFailed(f"{source} is corrupt (CRC mismatch in {bad}); nothing imported")
 
 
-class OsvBucketSource:
+class OsvBucketSource(SyncSource):
     """The `SyncSource` port over an OSV bucket at `location`: an http(s) URL, a `file://` URL or a directory."""
 
     def __init__(

@@ -8,9 +8,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from secapi.domain.errors import DependencyUnavailable
+from secapi.domain.ports import HealthProbe
 
 
-class SqlHealthProbe:
+class SqlHealthProbe(HealthProbe):
     """Runs `SELECT 1` with a timeout."""
 
     name = "database"

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import ImageInventoryModel, LayerInventoryModel
 from secapi.domain.inventory import ImageInventory, LayerInventory
+from secapi.domain.services.image_scan_runner import InventoryCache
 
 _LAYERS: Table = LayerInventoryModel.__table__  # type: ignore[assignment]
 _IMAGES: Table = ImageInventoryModel.__table__  # type: ignore[assignment]
@@ -27,7 +28,7 @@ async def _insert_once(connection: AsyncConnection, table: Table, values: dict[s
     await connection.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
 
 
-class SqlInventoryCache:
+class SqlInventoryCache(InventoryCache):
     """`InventoryCache` in `layer_inventories` / `image_inventories`."""
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import NotificationEndpointModel
-from secapi.domain.notifications import NotificationEndpoint
+from secapi.domain.notifications import NotificationEndpoint, NotificationEndpoints
 
 _ENDPOINTS: Table = NotificationEndpointModel.__table__  # type: ignore[assignment]
 
 
-class SqlNotificationEndpoints:
+class SqlNotificationEndpoints(NotificationEndpoints):
     """`NotificationEndpoints` over the engine (no request session: workers and the 429 path use it too)."""
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import RateLimitCounterModel
+from secapi.domain.services.quotas import QuotaStore
 
 _COUNTERS: Table = RateLimitCounterModel.__table__  # type: ignore[assignment]
 
 
-class SqlQuotaStore:
+class SqlQuotaStore(QuotaStore):
     """Per-bucket counters with an atomic upsert-increment."""
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -14,12 +14,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from secapi.adapters.sql.errors import translate_db_errors
+from secapi.domain.vulndb_sync_ports import SyncLock
 
 SYNC_ADVISORY_LOCK = 0x5EC_5_7C  # an application-wide constant key; the test suite's run lock is another
 """The advisory lock key syncs take on PostgreSQL."""
 
 
-class PostgresAdvisorySyncLock:
+class PostgresAdvisorySyncLock(SyncLock):
     """`SyncLock` as `pg_try_advisory_lock` on a connection held for the sync (freed if the process dies)."""
 
     def __init__(self, engine: AsyncEngine, *, key: int = SYNC_ADVISORY_LOCK) -> None:
@@ -40,7 +41,7 @@ class PostgresAdvisorySyncLock:
                     await connection.commit()
 
 
-class FileSyncLock:
+class FileSyncLock(SyncLock):
     """`SyncLock` as an exclusive `flock` on a file (SQLite: one host; freed by the kernel if the process dies)."""
 
     def __init__(self, path: Path) -> None:

@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import VulnDbSyncStateModel
-from secapi.domain.vulndb_sync_ports import SyncState
+from secapi.domain.vulndb_sync_ports import SyncState, SyncStateStore
 
 _STATE: Table = VulnDbSyncStateModel.__table__  # type: ignore[assignment]
 
 
-class SqlSyncStateStore:
+class SqlSyncStateStore(SyncStateStore):
     """The `SyncStateStore` port over the engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:

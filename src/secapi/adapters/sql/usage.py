@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import ApiUsageModel, ScanModel
 from secapi.domain.model import Scan, UsageRecord
+from secapi.domain.ports import UsageRepository
+from secapi.domain.services.scan_recorder import ScanArchive
 
 SCANS: Table = ScanModel.__table__  # type: ignore[assignment]  # a Table at runtime
 API_USAGE: Table = ApiUsageModel.__table__  # type: ignore[assignment]
 
 
-class SqlUsageWriter:
+class SqlUsageWriter(UsageRepository):
     """Writes each batch in a session of its own (it runs outside any request)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -35,7 +37,7 @@ class SqlUsageWriter:
             await session.commit()
 
 
-class SqlScanWriter:
+class SqlScanWriter(ScanArchive):
     """Writes batches of finished scans (cache hits): COPY on PostgreSQL, one executemany elsewhere."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:

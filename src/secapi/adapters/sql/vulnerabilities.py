@@ -27,6 +27,7 @@ from secapi.domain.advisories import (
     VulnDbVersion,
 )
 from secapi.domain.osv_ranges import AffectedRanges
+from secapi.domain.ports import VulnerabilityStore
 from secapi.domain.severity import Severity
 
 _V: Table = VulnerabilityModel.__table__  # type: ignore[assignment]
@@ -140,7 +141,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-class SqlVulnerabilityStore:
+class SqlVulnerabilityStore(VulnerabilityStore):
     """Advisories in `vulnerabilities` / `affected_packages`; versions in `vulndb_versions`."""
 
     def __init__(self, engine: AsyncEngine) -> None:

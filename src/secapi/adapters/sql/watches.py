@@ -26,6 +26,7 @@ from secapi.domain.packages import Package
 from secapi.domain.watches import (
     MATCHED_STATUSES,
     EventKind,
+    EventOutbox,
     EventPage,
     KeyState,
     LookupKey,
@@ -35,6 +36,7 @@ from secapi.domain.watches import (
     WatchKind,
     WatchLimitReached,
     WatchPage,
+    WatchRepository,
     WatchStatus,
     WatchUpdate,
 )
@@ -187,7 +189,7 @@ def _before(table: Table, after: PageCursor) -> Any:
     )
 
 
-class SqlWatchRepository:
+class SqlWatchRepository(WatchRepository, EventOutbox):
     """`WatchRepository` and `EventOutbox` over the engine (the API, the re-matcher and the delivery loop share it)."""
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -11,14 +11,20 @@ import httpx
 from secapi.adapters.outbound.transport import PinnedTransport
 from secapi.adapters.webhooks.url_policy import INTERNAL_ADDRESS, WebhookAddressPolicy
 from secapi.domain.images import RegistryNotAllowed, RegistryUnavailable
-from secapi.domain.notifications import DeliveryResult, InvalidWebhookUrl, WebhookEvent, result_for_status
+from secapi.domain.notifications import (
+    DeliveryResult,
+    InvalidWebhookUrl,
+    WebhookEvent,
+    WebhookSender,
+    result_for_status,
+)
 from secapi.domain.webhook_signing import sign
 
 MAX_RESPONSE_BYTES = 64 * 1024
 _EXCERPT_CHARS = 200
 
 
-class HttpWebhookSender:
+class HttpWebhookSender(WebhookSender):
     """`WebhookSender` over httpx and the pinned transport: connects only to the addresses it has just checked.
 
     Redirects are not followed (a 3xx gives up: register the final URL), proxies from the environment are

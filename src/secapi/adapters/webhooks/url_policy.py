@@ -15,7 +15,7 @@ import httpx
 
 from secapi.adapters.outbound.address_policy import AddressPolicy, Resolver
 from secapi.domain.images import RegistryNotAllowed, RegistryUnavailable
-from secapi.domain.notifications import InvalidWebhookUrl, check_webhook_url
+from secapi.domain.notifications import InvalidWebhookUrl, WebhookUrlPolicy, check_webhook_url
 
 INTERNAL_ADDRESS = (
     "is or resolves to a private, loopback, link-local or otherwise internal address; "
@@ -23,7 +23,7 @@ INTERNAL_ADDRESS = (
 )
 
 
-class WebhookAddressPolicy:
+class WebhookAddressPolicy(WebhookUrlPolicy):
     """`WebhookUrlPolicy`: the URL's scheme and allowlist here, its addresses through `AddressPolicy`."""
 
     def __init__(self, allowlist: Iterable[str] = (), resolver: Resolver | None = None) -> None:
