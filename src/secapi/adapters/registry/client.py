@@ -35,12 +35,13 @@ from secapi.domain.images import (
     Platform,
     ResolvedImage,
 )
+from secapi.domain.services.image_scans import RegistryGate
 
 MIB = 1024 * 1024
 _WRITE_BATCH = MIB
 
 
-class HttpRegistryClient(ImageSource):
+class HttpRegistryClient(ImageSource, RegistryGate):
     """Resolves images and downloads layers from OCI registries, within size, address and time limits."""
 
     def __init__(

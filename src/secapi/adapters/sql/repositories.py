@@ -24,6 +24,7 @@ from secapi.domain.model import (
     ScanType,
     User,
 )
+from secapi.domain.ports import ApiKeyRepository, ScanRepository, UserRepository
 from secapi.domain.tiers import Tier
 
 
@@ -80,7 +81,7 @@ def _scan(row: ScanModel) -> Scan:
     )
 
 
-class SqlUserRepository:
+class SqlUserRepository(UserRepository):
     """Users in SQL."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -126,7 +127,7 @@ class SqlUserRepository:
         return _user(row)
 
 
-class SqlApiKeyRepository:
+class SqlApiKeyRepository(ApiKeyRepository):
     """API key records in SQL."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -176,7 +177,7 @@ class SqlApiKeyRepository:
             await session.commit()
 
 
-class SqlScanRepository:
+class SqlScanRepository(ScanRepository):
     """Scans in SQL; every read filters on the owner."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
