@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from secapi.domain.lockfiles import MalformedLockfile, ParsedLockfile
+from secapi.domain.lockfiles import LockfileParser, MalformedLockfile, ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -186,7 +186,7 @@ def unreadable(where: str, name: object, error: StructureError) -> UnscannableEn
     return UnscannableEntry(name=label, reason=f"this entry could not be read{inside}: {error.reason}", location=where)
 
 
-class EntryParser(ABC):
+class EntryParser(LockfileParser, ABC):
     """A lockfile parser that yields one `Entry` per lockfile entry; this class collects them.
 
     Subclasses set `ecosystem` and `default_filename` and write `entries`; any structural error

@@ -7,7 +7,7 @@ import re
 
 from secapi.adapters.lockfiles._common import StructureError, line, lines, translate_errors
 from secapi.adapters.lockfiles.go_sum import read_go_sum
-from secapi.domain.lockfiles import ParsedLockfile
+from secapi.domain.lockfiles import LockfileParser, ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry, UnscannedItem
 from secapi.domain.purl import golang_purl
 from secapi.domain.versions.semver import semver_key
@@ -68,7 +68,7 @@ def _go_release(raw: str) -> tuple[int, int, str] | None:
     return major, minor, version
 
 
-class GoModParser:
+class GoModParser(LockfileParser):
     """Reads `go.mod` with `replace` applied, plus the Go standard library as `stdlib`.
 
     With `go.sum` as companion, a pre-1.17 go.mod (which lists only direct requirements) is

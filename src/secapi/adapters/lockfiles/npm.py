@@ -18,7 +18,7 @@ from secapi.adapters.lockfiles._common import (
     translate_errors,
     unreadable,
 )
-from secapi.domain.lockfiles import ParsedLockfile
+from secapi.domain.lockfiles import LockfileParser, ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
 from secapi.domain.purl import npm_purl
 
@@ -66,7 +66,7 @@ def _map_entry(path: str, default_name: str, local: bool, raw: object, where: st
     return classify(name, optional_field(entry, "version", where), resolved, where)
 
 
-class PackageLockParser:
+class PackageLockParser(LockfileParser):
     """Reads npm lockfiles; only the root project (`""`) is left out, workspaces and links are reported."""
 
     def __init__(self, filename: str = "package-lock.json") -> None:

@@ -17,7 +17,7 @@ from secapi.adapters.lockfiles._common import (
 )
 from secapi.adapters.lockfiles._yaml import YamlReader
 from secapi.adapters.lockfiles.npm import ECOSYSTEM, split_spec
-from secapi.domain.lockfiles import ParsedLockfile
+from secapi.domain.lockfiles import LockfileParser, ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
 from secapi.domain.purl import npm_purl
 
@@ -99,7 +99,7 @@ def _links(reader: YamlReader, where: str) -> Iterator[UnscannableEntry]:
             yield UnscannableEntry(name=name, reason=reason, location=at)
 
 
-class PnpmLockParser:
+class PnpmLockParser(LockfileParser):
     """Reads `pnpm-lock.yaml`: registry packages with peer suffixes stripped; git, file and link entries reported."""
 
     def __init__(self, filename: str = "pnpm-lock.yaml") -> None:

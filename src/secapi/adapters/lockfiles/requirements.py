@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from packaging.requirements import InvalidRequirement, Requirement
 
 from secapi.adapters.lockfiles._common import line, lines, redact, translate_errors
-from secapi.domain.lockfiles import ParsedLockfile
+from secapi.domain.lockfiles import LockfileParser, ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
 from secapi.domain.purl import pypi_purl
 
@@ -133,7 +133,7 @@ def _package(name: str, version: str, where: str) -> Package:
     return Package(name=name, version=version, ecosystem=ECOSYSTEM, purl=pypi_purl(name, version), location=where)
 
 
-class RequirementsTxtParser:
+class RequirementsTxtParser(LockfileParser):
     """Reads pip requirements files; every line that names a package is scanned or reported, never dropped."""
 
     def __init__(self, filename: str = "requirements.txt") -> None:

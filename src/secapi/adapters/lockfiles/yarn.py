@@ -24,7 +24,7 @@ from secapi.adapters.lockfiles.npm import (
     classify,
     split_spec,
 )
-from secapi.domain.lockfiles import ParsedLockfile
+from secapi.domain.lockfiles import LockfileParser, ParsedLockfile
 from secapi.domain.packages import Package, UnscannableEntry
 from secapi.domain.purl import npm_purl
 
@@ -140,7 +140,7 @@ def _berry_entry(where: str, entry: Mapping[str, object]) -> Found | None:
     return UnscannableEntry(name=name, reason=reason, location=where)
 
 
-class YarnLockParser:
+class YarnLockParser(LockfileParser):
     """Reads `yarn.lock` from yarn classic (v1) and berry (v2+, recognised by `__metadata`)."""
 
     def __init__(self, filename: str = "yarn.lock") -> None:
