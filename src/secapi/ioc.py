@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from uuid import UUID
 
-from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
+from dishka import AsyncContainer, Provider, Scope, alias, from_context, make_async_container, provide
 from redis.asyncio import Redis
 from saq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -73,7 +73,7 @@ from secapi.domain.clock import SystemClock
 from secapi.domain.errors import UserNotFound
 from secapi.domain.exploits import EPSS, KEV, ExploitStore
 from secapi.domain.images import ImageSource
-from secapi.domain.metrics import MetricsSink, NoMetrics, ScanBacklog
+from secapi.domain.metrics import MetricsExposition, MetricsSink, NoMetrics, PoolSampler, ScanBacklog
 from secapi.domain.model import Principal, Scan
 from secapi.domain.notifications import (
     NoticeSchedule,
@@ -659,6 +659,9 @@ class PrometheusProvider(Provider):
     exposition = provide(PrometheusExposition, scope=Scope.APP)
     http_metrics = provide(PrometheusHttpMetrics, scope=Scope.APP)
     pool_metrics = provide(SqlAlchemyPoolMetrics, scope=Scope.APP)
+    # The /metrics controller asks for the ports, so it imports no adapter.
+    exposition_port = alias(source=PrometheusExposition, provides=MetricsExposition)
+    pool_port = alias(source=SqlAlchemyPoolMetrics, provides=PoolSampler)
 
     @provide(scope=Scope.APP)
     def metrics(self, exposition: PrometheusExposition, settings: Settings) -> MetricsSink:

@@ -7,6 +7,7 @@ the cache-hit path of every scan request.
 
 from __future__ import annotations
 
+import hmac
 from enum import StrEnum
 from typing import Protocol
 
@@ -109,6 +110,30 @@ class ScanBacklog(Protocol):
     async def queued_count(self) -> int:
         """How many scans are queued."""
         ...
+
+
+class MetricsExposition(Protocol):
+    """Renders a scrape of this instance's metrics."""
+
+    def render(self, accept: str) -> tuple[bytes, str]:
+        """The body and its content type, in the format `accept` (a scraper's Accept header) asks for."""
+        ...
+
+
+class PoolSampler(Protocol):
+    """Copies the database connection pool's counts into gauges; run before each scrape."""
+
+    def sample(self) -> None:
+        """Read the pool now."""
+        ...
+
+
+def scrape_authorized(authorization: str | None, token: str) -> bool:
+    """True when no token is configured, or `authorization` is `Bearer <token>` (compared in constant time)."""
+    if not token:
+        return True
+    scheme, _, presented = (authorization or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
 class NoMetrics:

@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from secapi.adapters.prometheus.exposition import MULTIPROC_ENV, PrometheusExposition, scrape_authorized
+from secapi.adapters.prometheus.exposition import MULTIPROC_ENV, PrometheusExposition
 from secapi.adapters.prometheus.http import PrometheusHttpMetrics
 from secapi.adapters.prometheus.sink import PrometheusMetricsSink
-from secapi.domain.metrics import ScanRequestStatus
+from secapi.domain.metrics import ScanRequestStatus, scrape_authorized
 from secapi.domain.tiers import Tier
 
 from support.metrics import parse_exposition as parse

@@ -8,13 +8,14 @@ answers for the whole instance.
 
 from __future__ import annotations
 
-import hmac
 import os
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, ProcessCollector, disable_created_metrics, values
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from secapi.domain.metrics import MetricsExposition
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -66,7 +67,7 @@ def _use_multiprocess_values_if_configured() -> None:
         values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
-class PrometheusExposition:
+class PrometheusExposition(MetricsExposition):
     """This process's registry, and the rendering of a scrape (summed across processes in multiprocess mode)."""
 
     def __init__(self) -> None:
@@ -95,11 +96,3 @@ class PrometheusExposition:
         """Drop this process's live gauges (in-flight requests, pool, active scans) from the instance's sums."""
         if self.multiprocess:
             mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
-
-
-def scrape_authorized(authorization: str | None, token: str) -> bool:
-    """True when no token is configured, or `authorization` is `Bearer <token>` (compared in constant time)."""
-    if not token:
-        return True
-    scheme, _, presented = (authorization or "").strip().partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())

@@ -7,9 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from secapi.adapters.prometheus.exposition import PrometheusExposition
+from secapi.domain.metrics import PoolSampler
 
 
-class SqlAlchemyPoolMetrics:
+class SqlAlchemyPoolMetrics(PoolSampler):
     """Reads `checkedout()`, `overflow()` and `size()` of the engine's pool when sampled."""
 
     def __init__(self, exposition: PrometheusExposition, engine: AsyncEngine) -> None:

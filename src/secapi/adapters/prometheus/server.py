@@ -8,7 +8,8 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from secapi.adapters.prometheus.exposition import PrometheusExposition, scrape_authorized
+from secapi.adapters.prometheus.exposition import PrometheusExposition
+from secapi.domain.metrics import scrape_authorized
 
 StartResponse = Callable[..., Any]
 

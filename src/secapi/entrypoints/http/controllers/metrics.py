@@ -9,9 +9,8 @@ from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, Router, get
 from litestar.openapi.spec import SecurityRequirement
 
-from secapi.adapters.prometheus.exposition import PrometheusExposition, scrape_authorized
-from secapi.adapters.prometheus.pool import SqlAlchemyPoolMetrics
 from secapi.config import Settings
+from secapi.domain.metrics import MetricsExposition, PoolSampler, scrape_authorized
 from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.entrypoints.http.openapi import TokenOperation, problem_responses
 from secapi.entrypoints.http.problems import problem
@@ -38,9 +37,9 @@ class MetricsController(Controller):
         self,
         request: Request[Any, Any, Any],
         settings: FromDishka[Settings],
-        exposition: FromDishka[PrometheusExposition],
+        exposition: FromDishka[MetricsExposition],
         sampler: FromDishka[MetricsSampler],
-        pool: FromDishka[SqlAlchemyPoolMetrics],
+        pool: FromDishka[PoolSampler],
     ) -> Response[Any]:
         if not scrape_authorized(request.headers.get("authorization"), settings.metrics_token):
             return problem(
