@@ -22,14 +22,12 @@ from secapi.adapters.prometheus.server import MetricsHttpServer
 from secapi.adapters.redis.scan_queue import JOB_FUNCTION
 from secapi.config import Settings
 from secapi.domain.services.metrics_sampling import MetricsSampler
-from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.domain.services.scan_sweeper import ScanSweeper
-from secapi.domain.services.watches import WatchEventDelivery, WatchRematcher
+from secapi.entrypoints.background import start_background, stop_background
 from secapi.entrypoints.vulndb import sync
-from secapi.ioc import make_container, run_scan_job, sweep_scans, warm_popular
+from secapi.ioc import make_container, run_scan_job, warm_popular
 
 log = logging.getLogger(__name__)
-SWEEP_INTERVAL = 15.0
 HAND_BACK_SECONDS = 5.0
 """Of the grace period, at most this much is kept for handing back the scans that did not finish."""
 DEQUEUE_TIMEOUT = 1.0
@@ -42,16 +40,6 @@ class _Worker(Worker[Context]):
     """SAQ's worker without its own signal handlers: they would replace `serve_worker`'s and skip the grace."""
 
     SIGNALS: list[signal.Signals] = []
-
-
-async def sweep_forever(container: Any, interval: float = SWEEP_INTERVAL) -> None:
-    """Sweep stale scans every `interval` seconds, surviving any one failure."""
-    while True:
-        try:
-            await sweep_scans(container)
-        except Exception:  # the loop must outlive a database hiccup
-            log.exception("scan sweep failed")
-        await asyncio.sleep(interval)
 
 
 async def run_sync_job(container: Any) -> None:
@@ -127,14 +115,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     )
     metrics_server = await start_metrics_server(container, settings)
     saq_task = asyncio.create_task(worker.start(), name="saq-worker")
-    tasks = [
-        asyncio.create_task(sweep_forever(container), name="scan-sweeper"),
-        asyncio.create_task((await container.get(ResetNotifier)).deliver_forever(), name="reset-notifier"),
-        asyncio.create_task(
-            (await container.get(WatchEventDelivery)).deliver_forever(await container.get(WatchRematcher)),
-            name="watch-events",
-        ),
-    ]
+    background = await start_background(container)  # the same loops as an API process on the embedded default
     await asyncio.sleep(0)  # let SAQ reach its wait before a stop that is already set is acted on
     try:
         await stop.wait()
@@ -144,11 +125,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
         if metrics_server is not None:
             metrics_server.stop()
         await _stop_saq(worker, saq_task, deadline)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_background(background)
         await container.close()
 
 
