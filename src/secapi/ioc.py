@@ -111,7 +111,7 @@ from secapi.domain.services.usage import UsageRecorder
 from secapi.domain.services.vulndb_import import VulnDbImporter
 from secapi.domain.services.vulndb_sync import Feed, SyncLock, SyncSource, SyncStateStore, VulnDbSync
 from secapi.domain.services.watches import Baselines, WatchEventDelivery, WatchRematcher, WatchService
-from secapi.domain.watches import EventOutbox, Watch, WatchRepository
+from secapi.domain.watches import EventOutbox, ImageRescanner, Watch, WatchRepository
 
 log = logging.getLogger(__name__)
 
@@ -586,7 +586,7 @@ class DomainProvider(Provider):
         return WatchEventDelivery(outbox, endpoints, sender, clock, metrics=metrics)
 
 
-class ContainerImageRescanner:
+class ContainerImageRescanner(ImageRescanner):
     """`ImageRescanner`: rescans a watched image for its owner through the ordinary image scan flow.
 
     Not charged to the scan quota: the watch slot (a tier limit of its own) pays for following its tag.

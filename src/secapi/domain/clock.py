@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from secapi.domain.ports import Clock
 
-class SystemClock:
+
+class SystemClock(Clock):
     """Wall-clock UTC time and the process's monotonic clock."""
 
     def now(self) -> datetime:

@@ -68,7 +68,7 @@ async def after_update(container: AsyncContainer, version: int, changed_keys: Co
             await (await request.get(CacheWarmer)).warm_popular(settings.cache_warm_top)
 
 
-class TerminalProgress:
+class TerminalProgress(SyncProgress):
     """A tqdm bar of records read per ecosystem, and one summary line each (for a terminal)."""
 
     def __init__(self) -> None:
@@ -91,7 +91,7 @@ class TerminalProgress:
         tqdm.write(describe(outcome))
 
 
-class LogProgress:
+class LogProgress(SyncProgress):
     """One structured log line per ecosystem, `key=value` fields (for logs: no terminal)."""
 
     def started(self, ecosystem: str) -> None:
