@@ -93,7 +93,7 @@ from secapi.domain.ports import (
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.services.authentication import Authenticator, PrincipalCache
 from secapi.domain.services.cache_warming import CacheWarmer
-from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader, QuotaGate
+from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader
 from secapi.domain.services.exploit_intel import ExploitIntel
 from secapi.domain.services.health import ReadinessService, VulnDbProbe
 from secapi.domain.services.image_scan_runner import ImageScanRunner, InventoryCache, LayerCataloger
@@ -104,6 +104,7 @@ from secapi.domain.services.notification_endpoints import NotificationEndpointSe
 from secapi.domain.services.quotas import HydratableLimiter, QuotaLedger, QuotaService, QuotaStore
 from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.domain.services.result_cache import ResultCache
+from secapi.domain.services.scan_pipeline import QuotaGate
 from secapi.domain.services.scan_queries import ScanQueries
 from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.services.scan_sweeper import ScanSweeper

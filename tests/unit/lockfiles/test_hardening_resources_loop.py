@@ -15,9 +15,10 @@ from secapi.adapters.memory.single_flight import InMemorySingleFlight
 from secapi.adapters.memory.versions import InMemoryVersionSource
 from secapi.domain.lockfiles import ParsedLockfile
 from secapi.domain.model import Principal, Scan
-from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput, NoQuota
+from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import ResultCache
+from secapi.domain.services.scan_pipeline import NoQuota
 from secapi.domain.services.scan_recorder import ScanRecorder
 
 from support.fakes import FakeClock, InMemoryScans, InMemoryVulnerabilityStore

@@ -178,19 +178,16 @@ class ImageScanRunner:
         version = await results.current_version()
         key, data = await self._cache_key(scan, reference, resolved, platform)
 
-        async def compute() -> dict[str, Any]:
+        async def compute() -> tuple[dict[str, Any], dict[str, Any]]:
             result: dict[str, Any] = msgspec.to_builtins(await self._compute(resolved, source, started, version))
-            await results.store(key, ScanType.DOCKER.value, data, result, version=version, tier=tier)
-            return result
+            return result, result
 
-        async def check() -> dict[str, Any] | None:
-            entry = await results.lookup(key, ScanType.DOCKER.value, version=version, count=False)
-            return None if entry is None else msgspec.json.decode(entry.result)
-
-        if scan.input_data.get("cache") == "bypass":
-            return await compute()
-        value, _leader = await results.once(key, compute, check)
-        return dict(value)
+        bypass = scan.input_data.get("cache") == "bypass"
+        value, entry = await results.compute_once(
+            key, ScanType.DOCKER.value, data, compute, version=version, tier=tier, bypass=bypass
+        )
+        # None: an identical scan running elsewhere stored its result first, and it serves this scan.
+        return value if value is not None else dict(msgspec.json.decode(entry.result))
 
     async def _cache_key(
         self, scan: Scan, reference: ImageReference, resolved: ResolvedImage, platform: Platform

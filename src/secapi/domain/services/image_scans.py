@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import time
 import uuid
@@ -11,8 +10,8 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from secapi.domain.caching import CachedScan, CacheUnavailable, DigestCache, cache_key, canonical_hash
-from secapi.domain.errors import DomainError, VulnDbEmpty
+from secapi.domain.caching import CacheUnavailable, DigestCache, cache_key, canonical_hash
+from secapi.domain.errors import DomainError
 from secapi.domain.images import (
     DEFAULT_PLATFORM,
     ImageReference,
@@ -27,8 +26,8 @@ from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
 from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
 from secapi.domain.rate_limits import RateLimitExceeded
-from secapi.domain.services.dependency_scans import NoQuota, QuotaGate, ScanOutcome
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
+from secapi.domain.services.scan_pipeline import NoQuota, QuotaGate, ScanOutcome, ScanPipeline, ScanSubject
 from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.text import refuse_nul
 
@@ -106,11 +105,14 @@ class ImageScanSubmitter:
         self._quota = quota or NoQuota()
         self._private = private_registries
         self._digest_ttl = digest_ttl
+        self._pipeline = (
+            None if results is None else ScanPipeline(results, scans, clock, self._quota, recorder, metrics)
+        )
 
     async def refuse_if_vulndb_empty(self) -> None:
         """Raise `VulnDbEmpty` when no advisories are loaded: a scan now would answer a false "clean"."""
-        if self._results is not None and await self._results.current_version() == 0:
-            raise VulnDbEmpty
+        if self._pipeline is not None:
+            await self._pipeline.version()
 
     async def submit(self, principal: Principal, image: str, platform: str | None) -> Scan:
         """The scan, completed if it finished within the sync budget, else queued or running."""
@@ -166,7 +168,7 @@ class ImageScanSubmitter:
         await self.refuse_if_vulndb_empty()  # before the registry, the cache and the quota
         data = image_input(reference, target)
         status = CacheStatus.BYPASS if bypass_cache else CacheStatus.MISS
-        if self._results is not None:
+        if self._results is not None and self._pipeline is not None:
             digest = await self._current_digest(reference, target)
             if digest is not None:
                 private = reference.registry in self._private
@@ -175,9 +177,10 @@ class ImageScanSubmitter:
                 if not bypass_cache:
                     key = image_cache_key(reference, digest, target, tenant=principal.user_id if private else None)
                     version = await self._results.current_version()
-                    entry = await self._results.lookup(key, ScanType.DOCKER.value, version=version)
-                    if entry is not None:
-                        return await self._from_cache(principal, data, entry)
+                    subject = ScanSubject(identity=data, kept=data)
+                    hit = await self._pipeline.cached(principal, ScanType.DOCKER, key, subject, version=version)
+                    if hit is not None:
+                        return hit
         try:
             # Before the quota: a scan the address policy or DNS refuses does no work, so it costs nothing.
             await self._gate.check_registry(reference)
@@ -244,20 +247,6 @@ class ImageScanSubmitter:
         with contextlib.suppress(CacheUnavailable):
             await self._digests.put(canonical, target, digest, self._digest_ttl)
         return digest
-
-    async def _from_cache(self, principal: Principal, data: dict[str, str], entry: CachedScan) -> ScanOutcome:
-        assert self._results is not None
-        scan = Scan.answered_from_cache(
-            principal.user_id, ScanType.DOCKER, data, canonical_hash(data), self._clock.now()
-        )
-        raw = bytes(entry.result)
-        if self._recorder is not None:
-            self._recorder.record_scan(scan, raw)
-        else:
-            await self._scans.add(dataclasses.replace(scan, result=msgspec.json.decode(raw)))
-        return ScanOutcome(
-            scan=scan, cache=self._results.info(entry, CacheStatus.HIT, principal.user.tier), raw_result=raw
-        )
 
     async def record_archive(
         self,

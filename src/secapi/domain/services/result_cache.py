@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -23,6 +23,8 @@ from secapi.domain.ports import Clock
 from secapi.domain.tiers import CACHE_TTL, Tier
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class CacheStatus(StrEnum):
@@ -121,6 +123,37 @@ class ResultCache:
     ) -> tuple[Any, bool]:
         """Single flight: `(value, leader)`; identical concurrent misses run `compute` once."""
         return await self._flight.run(key, compute, check, self._follower_wait)
+
+    async def compute_once(
+        self,
+        key: str,
+        scan_type: str,
+        data: dict[str, Any],
+        compute: Callable[[], Awaitable[tuple[T, Any]]],
+        *,
+        version: int,
+        tier: Tier,
+        bypass: bool = False,
+    ) -> tuple[T | None, CachedScan]:
+        """Run `compute` (→ `(value, result)`) and store its result under `key`, once across identical misses.
+
+        Returns the leader's `(value, entry)`, or `(None, entry)` when an identical scan running elsewhere
+        stored its result first. `bypass` computes without waiting for (or following) anyone.
+        """
+
+        async def lead() -> tuple[T | None, CachedScan]:
+            value, result = await compute()
+            return value, await self.store(key, scan_type, data, result, version=version, tier=tier)
+
+        if bypass:
+            return await lead()
+
+        async def check() -> tuple[T | None, CachedScan] | None:
+            entry = await self.lookup(key, scan_type, version=version, count=False)
+            return None if entry is None else (None, entry)
+
+        (value, entry), _leader = await self.once(key, lead, check)
+        return value, entry
 
     async def touch(self, scan_type: str, input_hash: str, data: dict[str, Any]) -> None:
         """Count a request for a shareable input, for warming."""

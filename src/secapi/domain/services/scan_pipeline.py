@@ -1,0 +1,286 @@
+"""One scan pipeline for every scan type: version → identity → lookup → quota → single flight → run → store → record.
+
+A scan type supplies a `ScanStrategy`: what its input is, what identifies it (the
+cache key's parts), whether its result is shared between tenants, and how it
+runs. The pipeline does the rest the same way for every type, so the cache,
+the quota, single flight and the metrics behave alike, and a new scan type is a
+strategy and an endpoint.
+
+Queued scans (images) use the same steps from both sides of the queue: the API
+answers hits with `ScanPipeline.cached` and counts requests with
+`ScanPipeline.requested`; the worker computes once with `ResultCache.compute_once`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import msgspec
+
+from secapi.domain.caching import CachedScan, cache_key, canonical_hash
+from secapi.domain.errors import VulnDbEmpty
+from secapi.domain.findings import ScanResult
+from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
+from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
+from secapi.domain.ports import Clock, ScanRepository
+from secapi.domain.rate_limits import RateLimitExceeded
+from secapi.domain.services.off_loop import cpu_bound
+from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache
+from secapi.domain.services.scan_recorder import ScanRecorder
+from secapi.domain.tiers import Tier
+
+InputT_contra = TypeVar("InputT_contra", contravariant=True)
+InputT = TypeVar("InputT")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    """The caller's scan, and how the cache took part in answering it."""
+
+    scan: Scan
+    cache: CacheInfo | None = None
+    raw_result: bytes | None = None
+    """A cache hit's result as stored (JSON): answered as is, never decoded on the request path."""
+
+
+class QuotaGate(Protocol):
+    """Consumes the scan quota of a scan that actually runs (cache hits do not)."""
+
+    async def consume_scan(self, principal: Principal, scan_type: str) -> None:
+        """Take one unit of every scan window, or raise `RateLimitExceeded`."""
+        ...
+
+    async def scan_state(self, principal: Principal) -> object | None:
+        """Note the scan windows' state for this request's response headers (peeking if nothing was consumed)."""
+        ...
+
+
+class NoQuota:
+    """A gate that admits everything (for tools that run scans outside any tenant's quota)."""
+
+    async def consume_scan(self, principal: Principal, scan_type: str) -> None:
+        """Admit."""
+        return None
+
+    async def scan_state(self, principal: Principal) -> object | None:
+        """Nothing to report."""
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSubject:
+    """What a scan type says about one input; the pipeline needs nothing else to answer it."""
+
+    identity: dict[str, str]
+    """The canonical identity: the cache key's parts, hashed into the scan's `input_hash`."""
+    kept: dict[str, Any]
+    """What the scan row keeps of the input (a private input itself is not kept)."""
+    large: bool = False
+    """Large enough that its CPU-bound steps run in a thread (see `off_loop`)."""
+
+
+class ScanStrategy(Protocol[InputT_contra]):
+    """A scan type run on the request path: its input, identity, privacy and run."""
+
+    @property
+    def scan_type(self) -> ScanType:
+        """What the scan row, the metrics and the cache key call this type (its `str()` is the label)."""
+        ...
+
+    @property
+    def shared(self) -> bool:
+        """Whether results are shared between tenants by default (else the cache key carries the tenant)."""
+        ...
+
+    @property
+    def input_errors(self) -> tuple[type[Exception], ...]:
+        """Errors of a run that blame the input: the request still counts as a miss (or bypass)."""
+        ...
+
+    def subject(self, scan_input: InputT_contra) -> ScanSubject:
+        """Validate the input (raise `InvalidInput`, before the cache and the quota: free) and describe it."""
+        ...
+
+    async def run(self, scan_input: InputT_contra, subject: ScanSubject, version: int) -> ScanResult:
+        """Compute the result against database `version`."""
+        ...
+
+
+class ScanPipeline:
+    """Answers scan requests the same way for every scan type: from the cache, or run once and stored."""
+
+    def __init__(
+        self,
+        results: ResultCache,
+        scans: ScanRepository,
+        clock: Clock,
+        quota: QuotaGate,
+        recorder: ScanRecorder | None,
+        metrics: MetricsSink | None = None,
+    ) -> None:
+        self._results = results
+        self._scans = scans
+        self._clock = clock
+        self._quota = quota
+        self._recorder = recorder
+        self._metrics = metrics or NoMetrics()
+
+    async def version(self) -> int:
+        """The database version results must match; `VulnDbEmpty` when nothing is loaded (a false "clean")."""
+        version = await self._results.current_version()
+        if version == 0:
+            raise VulnDbEmpty
+        return version
+
+    async def scan(
+        self,
+        principal: Principal,
+        strategy: ScanStrategy[InputT],
+        scan_input: InputT,
+        *,
+        shared: bool | None = None,
+        bypass_cache: bool = False,
+    ) -> ScanOutcome:
+        """Answer `scan_input` for the caller: from the cache when possible, else run (once), store and record.
+
+        `shared` overrides the strategy's privacy for this request (a client may share a lockfile).
+        """
+        scan_type = str(strategy.scan_type)
+        started = time.perf_counter()
+        version = await self.version()  # before the cache and the quota: refusing costs the caller nothing
+        subject = strategy.subject(scan_input)
+        shared = strategy.shared if shared is None else shared
+        key = cache_key(scan_type, subject.identity, tenant=None if shared else principal.user_id)
+        try:
+            outcome = await self._answer(principal, strategy, scan_input, subject, key, version, bypass_cache)
+        except RateLimitExceeded:
+            self.requested(principal, scan_type, ScanRequestStatus.REJECTED)
+            raise
+        except strategy.input_errors:
+            # The scan ran and failed on its input (`scan_finished` said so); the request itself was a miss.
+            self.requested(principal, scan_type, _miss(bypass_cache))
+            raise
+        finally:
+            await self._quota.scan_state(principal)
+        status = _REQUEST_STATUS[outcome.cache.status if outcome.cache else CacheStatus.MISS]
+        seconds = time.perf_counter() - started if status is ScanRequestStatus.HIT else None
+        self.requested(principal, scan_type, status, seconds)
+        return outcome
+
+    def requested(
+        self, principal: Principal, scan_type: str, status: ScanRequestStatus, seconds: float | None = None
+    ) -> None:
+        """Count one request of the caller's tier, and how it was answered (a hit's answer time)."""
+        self._metrics.scan_requested(scan_type, principal.user.tier, status, seconds)
+
+    async def cached(
+        self, principal: Principal, scan_type: ScanType, key: str, subject: ScanSubject, *, version: int
+    ) -> ScanOutcome | None:
+        """The caller's scan answered from the cache entry under `key`, recorded; None on a miss."""
+        entry = await self._results.lookup(key, str(scan_type), version=version)
+        return None if entry is None else await self._from_cache(principal, scan_type, subject, entry)
+
+    async def _answer(
+        self,
+        principal: Principal,
+        strategy: ScanStrategy[InputT],
+        scan_input: InputT,
+        subject: ScanSubject,
+        key: str,
+        version: int,
+        bypass_cache: bool,
+    ) -> ScanOutcome:
+        scan_type, tier = strategy.scan_type, principal.user.tier
+        if not bypass_cache:
+            hit = await self.cached(principal, scan_type, key, subject, version=version)
+            if hit is not None:
+                return hit
+
+        async def compute() -> tuple[Scan, Any]:
+            await self._quota.consume_scan(principal, str(scan_type))
+            run = self._run(principal, strategy, scan_input, subject, version)
+            scan = await self._measured(str(scan_type), tier, run)
+            return scan, scan.result
+
+        scan, entry = await self._results.compute_once(
+            key, str(scan_type), subject.identity, compute, version=version, tier=tier, bypass=bypass_cache
+        )
+        if scan is None:  # an identical scan running elsewhere finished first: its result serves us
+            return await self._from_cache(principal, scan_type, subject, entry)
+        # The result as the cache encoded it answers the request too: a large result is encoded once, not twice.
+        status = CacheStatus.BYPASS if bypass_cache else CacheStatus.MISS
+        return ScanOutcome(scan=scan, cache=self._results.info(entry, status, tier), raw_result=bytes(entry.result))
+
+    async def _from_cache(
+        self, principal: Principal, scan_type: ScanType, subject: ScanSubject, entry: CachedScan
+    ) -> ScanOutcome:
+        scan = Scan.answered_from_cache(
+            principal.user_id, scan_type, subject.kept, canonical_hash(subject.identity), self._clock.now()
+        )
+        raw = bytes(entry.result)
+        if self._recorder is not None:
+            self._recorder.record_scan(scan, raw)
+        else:
+            await self._scans.add(_with_result(scan, msgspec.json.decode(raw)))
+        info = self._results.info(entry, CacheStatus.HIT, principal.user.tier)
+        return ScanOutcome(scan=scan, cache=info, raw_result=raw)
+
+    async def _measured(self, scan_type: str, tier: Tier, run: Awaitable[Scan]) -> Scan:
+        self._metrics.scan_started(scan_type)
+        started = time.perf_counter()
+        try:
+            scan = await run
+        except Exception:
+            self._metrics.scan_finished(scan_type, tier, failed=True, seconds=time.perf_counter() - started)
+            raise
+        except BaseException:
+            self._metrics.scan_interrupted(scan_type)
+            raise
+        self._metrics.scan_finished(scan_type, tier, failed=False, seconds=time.perf_counter() - started)
+        return scan
+
+    async def _run(
+        self,
+        principal: Principal,
+        strategy: ScanStrategy[InputT],
+        scan_input: InputT,
+        subject: ScanSubject,
+        version: int,
+    ) -> Scan:
+        created_at = self._clock.now()
+        result = await strategy.run(scan_input, subject, version)
+        scan = Scan(
+            id=uuid.uuid4(),
+            user_id=principal.user_id,
+            scan_type=strategy.scan_type,
+            status=ScanStatus.COMPLETED,
+            input_data=subject.kept,
+            input_hash=canonical_hash(subject.identity),
+            created_at=created_at,
+            started_at=created_at,
+            finished_at=self._clock.now(),
+            duration_ms=result.timings.total_ms,
+            result=await cpu_bound(subject.large, msgspec.to_builtins, result),
+        )
+        await self._scans.add(scan)
+        return scan
+
+
+_REQUEST_STATUS = {
+    CacheStatus.HIT: ScanRequestStatus.HIT,
+    CacheStatus.MISS: ScanRequestStatus.MISS,
+    CacheStatus.BYPASS: ScanRequestStatus.BYPASS,
+}
+
+
+def _miss(bypass_cache: bool) -> ScanRequestStatus:
+    return ScanRequestStatus.BYPASS if bypass_cache else ScanRequestStatus.MISS
+
+
+def _with_result(scan: Scan, result: dict[str, Any]) -> Scan:
+    return dataclasses.replace(scan, result=result)
