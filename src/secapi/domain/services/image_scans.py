@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 import uuid
 from typing import Protocol, runtime_checkable
 
@@ -22,12 +21,18 @@ from secapi.domain.images import (
     parse_image_reference,
     parse_platform,
 )
-from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
+from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
-from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
-from secapi.domain.services.scan_pipeline import NoQuota, QuotaGate, ScanOutcome, ScanPipeline, ScanSubject
+from secapi.domain.services.scan_pipeline import (
+    NoQuota,
+    QuotaGate,
+    ScanOutcome,
+    ScanPipeline,
+    ScanRequests,
+    ScanSubject,
+)
 from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.text import refuse_nul
 
@@ -105,6 +110,7 @@ class ImageScanSubmitter:
         self._quota = quota or NoQuota()
         self._private = private_registries
         self._digest_ttl = digest_ttl
+        self._requests = ScanRequests(self._quota, self._metrics)
         self._pipeline = (
             None if results is None else ScanPipeline(results, scans, clock, self._quota, recorder, metrics)
         )
@@ -129,29 +135,12 @@ class ImageScanSubmitter:
         consume_quota: bool = True,
     ) -> ScanOutcome:
         """Answer from the cache when the image's current digest was scanned already; else queue a scan."""
-        started = time.perf_counter()
-        try:
-            outcome = await self._scan(
-                principal, image, platform, bypass_cache=bypass_cache, wait=wait, consume_quota=consume_quota
-            )
-            elapsed = time.perf_counter() - started
-        except RateLimitExceeded:
-            self._requested(principal, ScanRequestStatus.REJECTED, None)
-            raise
-        finally:
-            if consume_quota:
-                await self._quota.scan_state(principal)
-        # Warming (consume_quota=False) is no tenant's request: only requests are counted.
-        if consume_quota:
-            if outcome.cache is not None and outcome.cache.status is CacheStatus.HIT:
-                self._requested(principal, ScanRequestStatus.HIT, elapsed)
-            else:
-                status = ScanRequestStatus.BYPASS if bypass_cache else ScanRequestStatus.MISS
-                self._requested(principal, status, None)
-        return outcome
-
-    def _requested(self, principal: Principal, status: ScanRequestStatus, seconds: float | None) -> None:
-        self._metrics.scan_requested(ScanType.DOCKER.value, principal.user.tier, status, seconds)
+        answer = self._scan(
+            principal, image, platform, bypass_cache=bypass_cache, wait=wait, consume_quota=consume_quota
+        )
+        if not consume_quota:  # warming is no tenant's request: only requests are counted
+            return await answer
+        return await self._requests.answer(principal, ScanType.DOCKER.value, answer, bypass_cache=bypass_cache)
 
     async def _scan(
         self,
@@ -286,18 +275,17 @@ class ImageScanSubmitter:
             created_at=self._clock.now(),
         )
         # An upload is never looked up before it runs, so it always runs: it takes one unit of every scan
-        # window, like any scan that runs (over quota: a 429, and the caller deletes the upload).
-        try:
-            await self._quota.consume_scan(principal, ScanType.DOCKER.value)
-        except RateLimitExceeded:
-            self._requested(principal, ScanRequestStatus.REJECTED, None)
-            raise
-        finally:
-            await self._quota.scan_state(principal)
-        await self._scans.add(scan)
-        # A miss, or a bypass when the client asked for one.
-        self._requested(principal, ScanRequestStatus.BYPASS if bypass_cache else ScanRequestStatus.MISS, None)
+        # window, like any scan that runs (over quota: a 429, and the caller deletes the upload); the request
+        # counts as a miss, or a bypass when the client asked for one.
+        await self._requests.answer(
+            principal, ScanType.DOCKER.value, self._charge(principal, scan), bypass_cache=bypass_cache
+        )
         return scan
+
+    async def _charge(self, principal: Principal, scan: Scan) -> ScanOutcome:
+        await self._quota.consume_scan(principal, ScanType.DOCKER.value)
+        await self._scans.add(scan)
+        return ScanOutcome(scan=scan)
 
     @staticmethod
     def archive_cache_status(scan: Scan) -> CacheStatus:

@@ -8,7 +8,7 @@ strategy and an endpoint.
 
 Queued scans (images) use the same steps from both sides of the queue: the API
 answers hits with `ScanPipeline.cached` and counts requests with
-`ScanPipeline.requested`; the worker computes once with `ResultCache.compute_once`.
+`ScanRequests`; the worker computes once with `ResultCache.compute_once`.
 """
 
 from __future__ import annotations
@@ -111,6 +111,51 @@ class ScanStrategy(Protocol[InputT_contra]):
         ...
 
 
+class ScanRequests:
+    """Counts scan requests by how they were answered, and notes the scan windows for the response headers."""
+
+    def __init__(self, quota: QuotaGate, metrics: MetricsSink) -> None:
+        self._quota = quota
+        self._metrics = metrics
+
+    async def answer(
+        self,
+        principal: Principal,
+        scan_type: str,
+        answer: Awaitable[ScanOutcome],
+        *,
+        bypass_cache: bool,
+        input_errors: tuple[type[Exception], ...] = (),
+        started: float | None = None,
+    ) -> ScanOutcome:
+        """Await `answer` and count the request: a hit (with its answer time since `started`), a miss or
+        bypass, or rejected over quota. Errors before any run (bad input, empty database) are not counted."""
+        started = time.perf_counter() if started is None else started
+        try:
+            outcome = await answer
+            elapsed = time.perf_counter() - started  # before the quota peek: the answer's own time
+        except RateLimitExceeded:
+            self.requested(principal, scan_type, ScanRequestStatus.REJECTED)
+            raise
+        except input_errors:
+            # The scan ran and failed on its input (`scan_finished` said so); the request itself was a miss.
+            self.requested(principal, scan_type, _miss(bypass_cache))
+            raise
+        finally:
+            await self._quota.scan_state(principal)
+        if outcome.cache is not None and outcome.cache.status is CacheStatus.HIT:
+            self.requested(principal, scan_type, ScanRequestStatus.HIT, elapsed)
+        else:
+            self.requested(principal, scan_type, _miss(bypass_cache))
+        return outcome
+
+    def requested(
+        self, principal: Principal, scan_type: str, status: ScanRequestStatus, seconds: float | None = None
+    ) -> None:
+        """Count one request of the caller's tier, and how it was answered (a hit's answer time)."""
+        self._metrics.scan_requested(scan_type, principal.user.tier, status, seconds)
+
+
 class ScanPipeline:
     """Answers scan requests the same way for every scan type: from the cache, or run once and stored."""
 
@@ -129,6 +174,7 @@ class ScanPipeline:
         self._quota = quota
         self._recorder = recorder
         self._metrics = metrics or NoMetrics()
+        self._requests = ScanRequests(quota, self._metrics)
 
     async def version(self) -> int:
         """The database version results must match; `VulnDbEmpty` when nothing is loaded (a false "clean")."""
@@ -156,27 +202,10 @@ class ScanPipeline:
         subject = strategy.subject(scan_input)
         shared = strategy.shared if shared is None else shared
         key = cache_key(scan_type, subject.identity, tenant=None if shared else principal.user_id)
-        try:
-            outcome = await self._answer(principal, strategy, scan_input, subject, key, version, bypass_cache)
-        except RateLimitExceeded:
-            self.requested(principal, scan_type, ScanRequestStatus.REJECTED)
-            raise
-        except strategy.input_errors:
-            # The scan ran and failed on its input (`scan_finished` said so); the request itself was a miss.
-            self.requested(principal, scan_type, _miss(bypass_cache))
-            raise
-        finally:
-            await self._quota.scan_state(principal)
-        status = _REQUEST_STATUS[outcome.cache.status if outcome.cache else CacheStatus.MISS]
-        seconds = time.perf_counter() - started if status is ScanRequestStatus.HIT else None
-        self.requested(principal, scan_type, status, seconds)
-        return outcome
-
-    def requested(
-        self, principal: Principal, scan_type: str, status: ScanRequestStatus, seconds: float | None = None
-    ) -> None:
-        """Count one request of the caller's tier, and how it was answered (a hit's answer time)."""
-        self._metrics.scan_requested(scan_type, principal.user.tier, status, seconds)
+        answer = self._answer(principal, strategy, scan_input, subject, key, version, bypass_cache)
+        return await self._requests.answer(
+            principal, scan_type, answer, bypass_cache=bypass_cache, input_errors=strategy.input_errors, started=started
+        )
 
     async def cached(
         self, principal: Principal, scan_type: ScanType, key: str, subject: ScanSubject, *, version: int
@@ -269,13 +298,6 @@ class ScanPipeline:
         )
         await self._scans.add(scan)
         return scan
-
-
-_REQUEST_STATUS = {
-    CacheStatus.HIT: ScanRequestStatus.HIT,
-    CacheStatus.MISS: ScanRequestStatus.MISS,
-    CacheStatus.BYPASS: ScanRequestStatus.BYPASS,
-}
 
 
 def _miss(bypass_cache: bool) -> ScanRequestStatus:
