@@ -57,8 +57,9 @@ import _images  # noqa: E402
 from _db import fresh_database  # noqa: E402
 
 from secapi.config import Settings  # noqa: E402
+from secapi.entrypoints.jobs import run_scan_job  # noqa: E402
 from secapi.entrypoints.vulndb import import_sample  # noqa: E402
-from secapi.ioc import make_container, run_scan_job  # noqa: E402
+from secapi.ioc import make_container  # noqa: E402
 
 from support.images import Image, app_layer, debian_image, layer, push  # noqa: E402
 from support.registry import run_registry  # noqa: E402

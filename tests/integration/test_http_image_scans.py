@@ -294,7 +294,7 @@ async def test_a_scan_left_running_by_a_dead_worker_is_finished_by_another(
 
     from secapi.domain.ports import ScanRepository
     from secapi.domain.services.image_scans import ImageScanSubmitter
-    from secapi.ioc import sweep_scans
+    from secapi.entrypoints.jobs import sweep_scans
 
     from support.fakes import RecordingQueue
 

@@ -19,7 +19,7 @@ from dishka import AsyncContainer
 
 from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.domain.services.watches import WatchEventDelivery, WatchRematcher
-from secapi.ioc import sweep_scans
+from secapi.entrypoints.jobs import sweep_scans
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL = 15.0

@@ -24,8 +24,9 @@ from secapi.config import Settings
 from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.entrypoints.background import start_background, stop_background
+from secapi.entrypoints.jobs import run_scan_job, warm_popular
 from secapi.entrypoints.vulndb import sync
-from secapi.ioc import make_container, run_scan_job, warm_popular
+from secapi.ioc import make_container
 
 log = logging.getLogger(__name__)
 HAND_BACK_SECONDS = 5.0

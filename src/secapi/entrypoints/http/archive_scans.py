@@ -19,7 +19,7 @@ from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.entrypoints.http.risk_filters import risk_filter_from_form
 from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
 from secapi.entrypoints.http.uploads import receive_archive
-from secapi.ioc import run_scan_job
+from secapi.entrypoints.jobs import run_scan_job
 
 log = logging.getLogger(__name__)
 

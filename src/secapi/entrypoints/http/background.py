@@ -15,7 +15,7 @@ from secapi.adapters.memory.scan_queue import InProcessScanQueue
 from secapi.domain.ports import ScanQueue
 from secapi.entrypoints.background import start_background, stop_background
 from secapi.entrypoints.http.archive_scans import cancel_archive_scans
-from secapi.ioc import run_scan_job
+from secapi.entrypoints.jobs import run_scan_job
 
 
 @contextlib.asynccontextmanager
