@@ -21,6 +21,7 @@ from secapi.domain import api_keys
 from secapi.domain.errors import Conflict
 from secapi.domain.model import ApiKey, Scan, ScanStatus, ScanType
 from secapi.domain.ports import ApiKeyRepository, ScanRepository
+from secapi.domain.scan_inputs import ArchiveImageInput
 from secapi.entrypoints.vulndb import import_sample
 
 from support.seed import bearer, container_of, create_user
@@ -196,7 +197,9 @@ async def test_json_columns_store_text_holding_nul(app: Litestar, settings: obje
         user_id=user.id,
         scan_type=ScanType.DOCKER,
         status=ScanStatus.COMPLETED,
-        input_data={"image": "x", "archive": "evil\u0000.tar"},
+        input_data=ArchiveImageInput(
+            image="x", platform="linux/amd64", archive="evil\u0000.tar", archive_sha256="0" * 64, archive_size="1"
+        ),
         input_hash="0" * 64,
         created_at=datetime.now(UTC),
         result={"packages": [{"name": "pkg\u0000", "version": "1"}], "k\u0000": 1},
@@ -206,7 +209,8 @@ async def test_json_columns_store_text_holding_nul(app: Litestar, settings: obje
         await scans.add(scan)
         stored = await scans.get(scan.id)
     assert stored is not None
-    assert stored.input_data["archive"] == "evil\ufffd.tar"
+    assert isinstance(stored.input_data, ArchiveImageInput)
+    assert stored.input_data.archive == "evil\ufffd.tar"
     assert stored.result == {"packages": [{"name": "pkg\ufffd", "version": "1"}], "k\ufffd": 1}
 
 

@@ -20,6 +20,7 @@ import pytest
 from secapi.config import Settings
 from secapi.domain.model import Scan, ScanStatus, ScanType
 from secapi.domain.ports import ScanQueue, ScanRepository
+from secapi.domain.scan_inputs import RegistryImageInput
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier
 from secapi.ioc import make_container
@@ -112,7 +113,7 @@ async def queued_scan(settings: Settings, slow_registry: SlowRegistry) -> AsyncI
             user_id=user.id,
             scan_type=ScanType.DOCKER,
             status=ScanStatus.QUEUED,
-            input_data={"image": f"{slow_registry.host_port}/slow/app:1", "platform": "linux/amd64"},
+            input_data=RegistryImageInput(image=f"{slow_registry.host_port}/slow/app:1", platform="linux/amd64"),
             input_hash="5" * 64,
             created_at=datetime.now(UTC),
         )

@@ -13,6 +13,7 @@ import httpx
 from secapi.config import Settings
 from secapi.domain.model import Scan, ScanStatus, ScanType
 from secapi.domain.ports import ScanRepository
+from secapi.domain.scan_inputs import RegistryImageInput
 from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.worker import serve_worker
 
@@ -36,7 +37,7 @@ async def _queue_one_scan(settings: Settings) -> None:
                 user_id=user.id,
                 scan_type=ScanType.DOCKER,
                 status=ScanStatus.QUEUED,
-                input_data={"image": "registry.test/waiting:1", "platform": "linux/amd64"},
+                input_data=RegistryImageInput(image="registry.test/waiting:1", platform="linux/amd64"),
                 input_hash="0" * 64,
                 created_at=datetime.now(UTC),
             )

@@ -13,6 +13,7 @@ from secapi.adapters.sql.models import ApiUsageModel
 from secapi.adapters.sql.usage import SqlScanWriter, SqlUsageWriter
 from secapi.domain.model import Scan, ScanStatus, ScanType, UsageRecord
 from secapi.domain.ports import ScanRepository
+from secapi.domain.scan_inputs import LockfileScanInput
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier
 
@@ -30,7 +31,7 @@ async def check_batch_writers(container: AsyncContainer) -> None:
             user_id=user.id,
             scan_type=ScanType.DEPENDENCIES,
             status=ScanStatus.COMPLETED,
-            input_data={"filename": f"poetry-{n}.lock", "sha256": "ab" * 32, "size": n},
+            input_data=LockfileScanInput(filename=f"poetry-{n}.lock", sha256="ab" * 32, size=n),
             input_hash="cd" * 32,
             created_at=now + timedelta(seconds=n),
             started_at=now,

@@ -11,6 +11,7 @@ from litestar import Litestar
 
 from secapi.domain.model import IssuedKey, Scan, ScanStatus, ScanType, User
 from secapi.domain.ports import ScanRepository
+from secapi.domain.scan_inputs import LockfileScanInput
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier
 
@@ -39,14 +40,17 @@ async def add_scans(app: Litestar, user: User, count: int, *, start: datetime | 
     async with container_of(app)() as request:
         repo = await request.get(ScanRepository)
         for n in range(count):
-            payload = {"filename": "requirements.txt", "content": f"pkg{n}==1.0"}
+            content = f"pkg{n}==1.0"
+            payload = LockfileScanInput(
+                filename="requirements.txt", sha256=hashlib.sha256(content.encode()).hexdigest(), size=len(content)
+            )
             scan = Scan(
                 id=uuid.uuid4(),
                 user_id=user.id,
                 scan_type=ScanType.DEPENDENCIES,
                 status=ScanStatus.COMPLETED,
                 input_data=payload,
-                input_hash=hashlib.sha256(repr(payload).encode()).hexdigest(),
+                input_hash=payload.sha256,
                 created_at=base + timedelta(seconds=n),
                 result={"vulnerabilities": []},
             )

@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
+from secapi.domain.scan_inputs import ScanInput
+from secapi.domain.scan_inputs import ScanType as ScanType
 from secapi.domain.tiers import Tier
 
 
@@ -62,13 +64,6 @@ class Principal:
         return self.user.id
 
 
-class ScanType(StrEnum):
-    """What a scan looks at."""
-
-    DOCKER = "docker"
-    DEPENDENCIES = "dependencies"
-
-
 class ScanStatus(StrEnum):
     """Lifecycle of a scan: queued → running → completed | failed."""
 
@@ -86,7 +81,8 @@ class Scan:
     user_id: UUID
     scan_type: ScanType
     status: ScanStatus
-    input_data: dict[str, Any]
+    input_data: ScanInput
+    """What the scan keeps of its input (its kind says what was scanned)."""
     input_hash: str
     created_at: datetime
     result: dict[str, Any] | None = None
@@ -104,7 +100,7 @@ class Scan:
 
     @classmethod
     def answered_from_cache(
-        cls, user_id: UUID, scan_type: ScanType, input_data: dict[str, Any], input_hash: str, at: datetime
+        cls, user_id: UUID, scan_type: ScanType, input_data: ScanInput, input_hash: str, at: datetime
     ) -> Scan:
         """The caller's own scan of a cache hit: completed the moment it was asked (its result is the entry's)."""
         return cls(

@@ -10,6 +10,7 @@ import pytest
 
 from secapi.config import Settings, schedule
 from secapi.domain.model import Scan, ScanStatus, ScanType
+from secapi.domain.scan_inputs import RegistryImageInput
 from secapi.domain.services.scan_sweeper import ScanSweeper
 
 from support.fakes import FakeClock, InMemoryScans, RecordingQueue
@@ -37,7 +38,7 @@ def _scan(now: datetime) -> Scan:
         user_id=uuid.uuid4(),
         scan_type=ScanType.DOCKER,
         status=ScanStatus.QUEUED,
-        input_data={"image": "registry.test/app:1"},
+        input_data=RegistryImageInput(image="registry.test/app:1"),
         input_hash="0" * 64,
         created_at=now,
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from secapi.domain.errors import DependencyUnavailable
 from secapi.domain.model import Scan, ScanStatus, ScanType
+from secapi.domain.scan_inputs import LockfileScanInput
 from secapi.domain.services.scan_recorder import ScanRecorder
 
 
@@ -29,7 +30,7 @@ def _scan(n: int) -> Scan:
         user_id=uuid.uuid4(),
         scan_type=ScanType.DEPENDENCIES,
         status=ScanStatus.COMPLETED,
-        input_data={"n": n},
+        input_data=LockfileScanInput(filename=f"{n}.lock", sha256="ab" * 32, size=n),
         input_hash=str(n),
         created_at=now,
     )
@@ -45,7 +46,7 @@ async def test_rows_are_written_in_order_and_survive_a_failed_flush() -> None:
     assert recorder.pending == 3
     archive.failing = False
     assert await recorder.flush() == 3
-    assert [scan.input_data["n"] for scan, _ in archive.rows] == [0, 1, 2]
+    assert [scan.input_data.label for scan, _ in archive.rows] == ["0.lock", "1.lock", "2.lock"]
     assert archive.rows[2][1] == b'{"n": 2}'
 
 

@@ -288,7 +288,7 @@ def test_equivalent_references_give_one_input_hash() -> None:
     from secapi.domain.services.image_scans import image_input
 
     hashes = {
-        input_hash(image_input(parse_image_reference(text), DEFAULT_PLATFORM))
+        input_hash(image_input(parse_image_reference(text), DEFAULT_PLATFORM).identity())
         for text in ("nginx", "docker.io/library/nginx:latest", "index.docker.io/library/nginx", "library/nginx:latest")
     }
     assert len(hashes) == 1

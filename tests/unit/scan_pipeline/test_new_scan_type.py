@@ -27,6 +27,7 @@ from secapi.domain.errors import InvalidInput
 from secapi.domain.findings import ScanResult, Timings, severity_counts
 from secapi.domain.model import Principal, Scan, ScanType
 from secapi.domain.packages import Package
+from secapi.domain.scan_inputs import ScanInput
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.quotas import QuotaLedger, QuotaService
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
@@ -39,6 +40,12 @@ from support.fakes import FakeClock, InMemoryScans, InMemoryVulnerabilityStore
 PACKAGES = cast(ScanType, "packages")
 
 FLASK = (Package(name="flask", version="2.2.4", ecosystem="PyPI"),)
+
+
+class PackageListInput(ScanInput, frozen=True, kw_only=True):
+    """What a package-list scan keeps: how many packages were named (the list is the identity's digest)."""
+
+    packages: int
 
 
 class PackageListScan:
@@ -58,7 +65,7 @@ class PackageListScan:
             raise InvalidInput("name at least one package", field="packages")
         names = sorted(f"{p.ecosystem}/{p.name}@{p.version}" for p in scan_input)
         digest = hashlib.sha256("\n".join(names).encode()).hexdigest()
-        return ScanSubject(identity={"packages_sha256": digest}, kept={"packages": len(names)})
+        return ScanSubject(identity={"packages_sha256": digest}, kept=PackageListInput(packages=len(names)))
 
     async def run(self, scan_input: Sequence[Package], subject: ScanSubject, version: int) -> ScanResult:
         self.runs += 1
@@ -155,7 +162,7 @@ async def test_a_second_identical_request_is_a_hit_charged_nothing_and_recorded(
     assert list(world.scans.rows) == [first.scan.id]  # the run's row, written at once
     assert await world.recorder.flush() == 1  # the hit's row, written behind
     assert [row.id for row in world.archive.rows] == [second.scan.id]
-    assert world.archive.rows[0].input_data == {"packages": 1}
+    assert world.archive.rows[0].input_data == PackageListInput(packages=1)
     assert world.metrics.scan_requests == {
         ("packages", "miss", "free"): 1,
         ("packages", "completed", "free"): 1,

@@ -18,6 +18,7 @@ from secapi.domain.model import PageCursor, Scan, ScanStatus, ScanType
 from secapi.domain.notifications import DeliveryResult, NotificationEndpoint, WebhookEvent, result_for_status
 from secapi.domain.osv_records import parse_osv_record
 from secapi.domain.packages import Package
+from secapi.domain.scan_inputs import RegistryImageInput
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.watches import Baselines, WatchEventDelivery, WatchRematcher
 from secapi.domain.severity import Severity
@@ -236,7 +237,7 @@ def _scan(status: ScanStatus, packages: list[Package], clock: FakeClock, error: 
         user_id=uuid.uuid4(),
         scan_type=ScanType.DOCKER,
         status=status,
-        input_data={"image": "docker.io/library/app:1"},
+        input_data=RegistryImageInput(image="docker.io/library/app:1"),
         input_hash="x",
         created_at=clock.now(),
         result=result,

@@ -25,6 +25,7 @@ from secapi.domain.model import (
     User,
 )
 from secapi.domain.ports import ApiKeyRepository, ScanRepository, UserRepository
+from secapi.domain.scan_inputs import decode_scan_input, encode_scan_input
 from secapi.domain.tiers import Tier
 
 
@@ -68,7 +69,7 @@ def _scan(row: ScanModel) -> Scan:
         user_id=row.user_id,
         scan_type=ScanType(row.scan_type),
         status=ScanStatus(row.status),
-        input_data=row.input_data,
+        input_data=decode_scan_input(ScanType(row.scan_type), row.input_data),
         input_hash=row.input_hash,
         created_at=row.created_at,
         result=row.result,
@@ -192,7 +193,7 @@ class SqlScanRepository(ScanRepository):
                     user_id=scan.user_id,
                     scan_type=scan.scan_type.value,
                     status=scan.status.value,
-                    input_data=scan.input_data,
+                    input_data=encode_scan_input(scan.input_data),
                     input_hash=scan.input_hash,
                     result=scan.result,
                     error=scan.error,

@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from secapi.domain.errors import InvalidInput
 from secapi.domain.findings import ScanResult, Timings, severity_counts
@@ -14,6 +14,7 @@ from secapi.domain.lockfiles import LockfileError, ParsedLockfile
 from secapi.domain.metrics import MetricsSink
 from secapi.domain.model import Principal, ScanType
 from secapi.domain.ports import Clock, ScanRepository
+from secapi.domain.scan_inputs import LockfileCompanion, LockfileScanInput
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.off_loop import OFF_LOOP_BYTES, cpu_bound
 from secapi.domain.services.result_cache import ResultCache
@@ -166,13 +167,11 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _input_data(lockfile: LockfileInput, data: dict[str, str]) -> dict[str, Any]:
+def _input_data(lockfile: LockfileInput, data: dict[str, str]) -> LockfileScanInput:
     # The lockfile itself is not kept: it may be private, and its hash identifies it.
-    kept: dict[str, Any] = {
-        "filename": lockfile.filename,
-        "sha256": data["content_sha256"],
-        "size": len(lockfile.content.encode()),
-    }
-    if lockfile.companions:
-        kept["companions"] = [{"filename": name, "sha256": _sha256(text)} for name, text in lockfile.companions]
-    return kept
+    return LockfileScanInput(
+        filename=lockfile.filename,
+        sha256=data["content_sha256"],
+        size=len(lockfile.content.encode()),
+        companions=tuple(LockfileCompanion(filename=name, sha256=_sha256(text)) for name, text in lockfile.companions),
+    )

@@ -29,6 +29,7 @@ from secapi.domain.inventory import CATALOGER_VERSION, ImageInventory, LayerInve
 from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanRepository, UserRepository, VulnerabilityStore
+from secapi.domain.scan_inputs import ArchiveImageInput, ImageScanInput, RegistryImageInput
 from secapi.domain.services.image_scans import image_cache_key, image_input
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import ResultCache
@@ -168,37 +169,44 @@ class ImageScanRunner:
     async def _scan(self, scan: Scan, source: ImageSource, tier: Tier) -> dict[str, Any]:
         """The result: from the cache if an identical scan just finished, else computed (once across workers)."""
         started = time.perf_counter()
-        reference = parse_image_reference(scan.input_data["image"])
-        platform = parse_platform(scan.input_data.get("platform") or str(DEFAULT_PLATFORM))
+        image = scan.input_data
+        if not isinstance(image, RegistryImageInput | ArchiveImageInput):
+            raise DomainError(f"scan {scan.id} is not an image scan")
+        reference = parse_image_reference(image.image)
+        platform = parse_platform(image.platform or str(DEFAULT_PLATFORM))
         resolved = await source.resolve(reference, platform)
         results = self._results
         if results is None:
             plain: dict[str, Any] = msgspec.to_builtins(await self._compute(resolved, source, started))
             return plain
         version = await results.current_version()
-        key, data = await self._cache_key(scan, reference, resolved, platform)
+        key, data = self._cache_key(scan, image, reference, resolved, platform)
 
         async def compute() -> tuple[dict[str, Any], dict[str, Any]]:
             result: dict[str, Any] = msgspec.to_builtins(await self._compute(resolved, source, started, version))
             return result, result
 
-        bypass = scan.input_data.get("cache") == "bypass"
         value, entry = await results.compute_once(
-            key, ScanType.DOCKER.value, data, compute, version=version, tier=tier, bypass=bypass
+            key, ScanType.DOCKER.value, data, compute, version=version, tier=tier, bypass=image.bypasses_cache
         )
         # None: an identical scan running elsewhere stored its result first, and it serves this scan.
         return value if value is not None else dict(msgspec.json.decode(entry.result))
 
-    async def _cache_key(
-        self, scan: Scan, reference: ImageReference, resolved: ResolvedImage, platform: Platform
+    def _cache_key(
+        self,
+        scan: Scan,
+        image: ImageScanInput,
+        reference: ImageReference,
+        resolved: ResolvedImage,
+        platform: Platform,
     ) -> tuple[str, dict[str, str]]:
-        if "archive_sha256" in scan.input_data:
-            data = {"archive_sha256": scan.input_data["archive_sha256"], "platform": str(platform)}
+        if isinstance(image, ArchiveImageInput):  # private: the bytes and their owner
+            data = {"archive_sha256": image.archive_sha256, "platform": str(platform)}
             return cache_key(ScanType.DOCKER.value, data, tenant=scan.user_id), data
         private = reference.registry in self._private
         digest = resolved.reference.digest or resolved.manifest_digest
         key = image_cache_key(reference, digest, platform, tenant=scan.user_id if private else None)
-        return key, image_input(reference, platform)
+        return key, image_input(reference, platform).identity()
 
     async def _tier(self, scan: Scan) -> Tier:
         user = await self._users.get(scan.user_id) if self._users is not None else None

@@ -24,6 +24,7 @@ from secapi.domain.images import (
 from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
+from secapi.domain.scan_inputs import ArchiveImageInput, RegistryImageInput
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
 from secapi.domain.services.scan_pipeline import (
     NoQuota,
@@ -72,9 +73,9 @@ def image_cache_key(reference: ImageReference, digest: str, platform: Platform, 
     )
 
 
-def image_input(reference: ImageReference, platform: Platform) -> dict[str, str]:
-    """The canonical input of an image scan: what the scan and its cache key are about."""
-    return {"image": reference.canonical(), "platform": str(platform)}
+def image_input(reference: ImageReference, platform: Platform) -> RegistryImageInput:
+    """The canonical input of an image scan: what the scan and its cache key (its `identity()`) are about."""
+    return RegistryImageInput(image=reference.canonical(), platform=str(platform))
 
 
 class ImageScanSubmitter:
@@ -156,17 +157,18 @@ class ImageScanSubmitter:
         target = parse_platform(platform) if platform else DEFAULT_PLATFORM
         await self.refuse_if_vulndb_empty()  # before the registry, the cache and the quota
         data = image_input(reference, target)
+        identity = data.identity()
         status = CacheStatus.BYPASS if bypass_cache else CacheStatus.MISS
         if self._results is not None and self._pipeline is not None:
             digest = await self._current_digest(reference, target)
             if digest is not None:
                 private = reference.registry in self._private
                 if not private:
-                    await self._results.touch(ScanType.DOCKER.value, canonical_hash(data), data)
+                    await self._results.touch(ScanType.DOCKER.value, canonical_hash(identity), identity)
                 if not bypass_cache:
                     key = image_cache_key(reference, digest, target, tenant=principal.user_id if private else None)
                     version = await self._results.current_version()
-                    subject = ScanSubject(identity=data, kept=data)
+                    subject = ScanSubject(identity=identity, kept=data)
                     hit = await self._pipeline.cached(principal, ScanType.DOCKER, key, subject, version=version)
                     if hit is not None:
                         return hit
@@ -182,8 +184,8 @@ class ImageScanSubmitter:
             user_id=principal.user_id,
             scan_type=ScanType.DOCKER,
             status=ScanStatus.QUEUED,
-            input_data={**data, **({"cache": "bypass"} if bypass_cache else {})},
-            input_hash=canonical_hash(data),
+            input_data=msgspec.structs.replace(data, cache="bypass") if bypass_cache else data,
+            input_hash=canonical_hash(identity),
             created_at=self._clock.now(),
         )
         await self._scans.add(scan)
@@ -197,7 +199,7 @@ class ImageScanSubmitter:
             info = ResultCache.fresh_info(msgspec.json.encode(done.result), status, principal.user.tier)
         return ScanOutcome(scan=done, cache=info)
 
-    async def _refused(self, principal: Principal, data: dict[str, str], refusal: Exception) -> Scan:
+    async def _refused(self, principal: Principal, data: RegistryImageInput, refusal: Exception) -> Scan:
         """A scan failed before any work, with the refusal as its reason: recorded, never queued or charged."""
         now = self._clock.now()
         scan = Scan(
@@ -206,7 +208,7 @@ class ImageScanSubmitter:
             scan_type=ScanType.DOCKER,
             status=ScanStatus.FAILED,
             input_data=data,
-            input_hash=canonical_hash(data),
+            input_hash=canonical_hash(data.identity()),
             created_at=now,
             error=str(refusal),
             started_at=now,
@@ -257,13 +259,14 @@ class ImageScanSubmitter:
         refuse_nul(filename, "file", "the archive's file name")
         reference = parse_image_reference(image) if image else ARCHIVE_REFERENCE
         target = parse_platform(platform) if platform else DEFAULT_PLATFORM
-        data = {
-            **image_input(reference, target),
-            "archive": filename[:255],
-            "archive_sha256": sha256,
-            "archive_size": str(size),
-            **({"cache": "bypass"} if bypass_cache else {}),
-        }
+        data = ArchiveImageInput(
+            image=reference.canonical(),
+            platform=str(target),
+            archive=filename[:255],
+            archive_sha256=sha256,
+            archive_size=str(size),
+            cache="bypass" if bypass_cache else None,
+        )
         scan = Scan(
             id=uuid.uuid4(),
             user_id=principal.user_id,
@@ -271,7 +274,7 @@ class ImageScanSubmitter:
             status=ScanStatus.QUEUED,
             input_data=data,
             # An upload is private: its identity is its bytes and its owner.
-            input_hash=canonical_hash({"archive_sha256": sha256, "platform": str(target)}),
+            input_hash=canonical_hash(data.identity()),
             created_at=self._clock.now(),
         )
         # An upload is never looked up before it runs, so it always runs: it takes one unit of every scan
@@ -290,7 +293,7 @@ class ImageScanSubmitter:
     @staticmethod
     def archive_cache_status(scan: Scan) -> CacheStatus:
         """`X-Cache-Status` of an archive scan: never looked up, so MISS, or BYPASS when the client asked."""
-        return CacheStatus.BYPASS if scan.input_data.get("cache") == "bypass" else CacheStatus.MISS
+        return CacheStatus.BYPASS if scan.input_data.bypasses_cache else CacheStatus.MISS
 
     async def archive_outcome(self, principal: Principal, scan: Scan) -> ScanOutcome:
         """The archive scan as it stands now, with cache headers once it has a result."""

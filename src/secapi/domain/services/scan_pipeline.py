@@ -29,6 +29,7 @@ from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
 from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanRepository
 from secapi.domain.rate_limits import RateLimitExceeded
+from secapi.domain.scan_inputs import ScanInput
 from secapi.domain.services.off_loop import cpu_bound
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache
 from secapi.domain.services.scan_recorder import ScanRecorder
@@ -78,7 +79,7 @@ class ScanSubject:
 
     identity: dict[str, str]
     """The canonical identity: the cache key's parts, hashed into the scan's `input_hash`."""
-    kept: dict[str, Any]
+    kept: ScanInput
     """What the scan row keeps of the input (a private input itself is not kept)."""
     large: bool = False
     """Large enough that its CPU-bound steps run in a thread (see `off_loop`)."""

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from secapi.domain.model import Scan, ScanStatus
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
+from secapi.domain.scan_inputs import ArchiveImageInput
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class ScanSweeper:
             if scan.attempts >= self._max_attempts:
                 await self._fail(scan, f"gave up after {scan.attempts} attempts: the workers running this scan stopped")
                 continue
-            if scan.input_data.get("archive"):
+            if isinstance(scan.input_data, ArchiveImageInput):
                 # An uploaded archive lived in the API process that received it; it is gone.
                 await self._fail(scan, "the uploaded archive was lost when its server stopped; upload it again")
                 continue

@@ -41,6 +41,7 @@ from secapi.domain.notifications import NotificationEndpoints, WebhookSender, re
 from secapi.domain.packages import Package
 from secapi.domain.ports import Clock, ScanRepository, VulnerabilityStore
 from secapi.domain.rate_limits import RateLimitResult, WindowState
+from secapi.domain.scan_inputs import ArchiveImageInput, RegistryImageInput
 from secapi.domain.services.matching import VulnerabilityMatcher, lookup_keys
 from secapi.domain.services.quotas import QuotaLedger
 from secapi.domain.tiers import WATCH_LIMITS, Tier
@@ -211,7 +212,9 @@ class WatchService:
             target=_target_of(scan),
             status=WatchStatus.ACTIVE,
             created_at=now,
-            platform=scan.input_data.get("platform") if isinstance(scan.input_data.get("platform"), str) else None,
+            platform=scan.input_data.platform
+            if isinstance(scan.input_data, RegistryImageInput | ArchiveImageInput)
+            else None,
             scan_id=scan.id,
             image_digest=_digest_of(scan),
             packages=len(packages),
@@ -350,7 +353,7 @@ def _target_of(scan: Scan) -> str:
     target = result.get("target")
     if isinstance(target, str) and target:
         return target[:600]
-    return str(scan.input_data.get("image") or scan.input_data.get("filename") or scan.id)[:600]
+    return (scan.input_data.label or str(scan.id))[:600]
 
 
 def _digest_of(scan: Scan) -> str | None:

@@ -12,6 +12,7 @@ import msgspec
 
 from secapi.domain.errors import InvalidInput
 from secapi.domain.model import ApiKey, IssuedKey, PageCursor, Scan, ScanPage, User
+from secapi.domain.scan_inputs import encode_scan_input
 from secapi.domain.tiers import Tier
 
 
@@ -119,7 +120,7 @@ class ScanView(_Schema):
             id=scan.id,
             scan_type=scan.scan_type.value,
             status=scan.status.value,
-            input=scan.input_data,
+            input=encode_scan_input(scan.input_data),
             created_at=scan.created_at,
             started_at=scan.started_at,
             finished_at=scan.finished_at,
