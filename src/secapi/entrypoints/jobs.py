@@ -6,6 +6,7 @@ these, so a job reads the same whichever process runs it.
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 from dishka import AsyncContainer
@@ -14,6 +15,9 @@ from secapi.domain.images import ImageSource
 from secapi.domain.services.cache_warming import CacheWarmer
 from secapi.domain.services.image_scan_runner import ImageScanRunner
 from secapi.domain.services.scan_sweeper import ScanSweeper
+from secapi.entrypoints.vulndb import sync
+
+log = logging.getLogger(__name__)
 
 
 async def run_scan_job(container: AsyncContainer, scan_id: UUID, source: ImageSource | None = None) -> None:
@@ -34,3 +38,23 @@ async def warm_popular(container: AsyncContainer, limit: int) -> int:
     async with container() as request:
         report = await (await request.get(CacheWarmer)).warm_popular(limit)
         return len(report.queued)
+
+
+async def hand_back(container: AsyncContainer, scan_id: UUID) -> None:
+    """Put an interrupted scan back in the queued state, so the next worker takes it at once."""
+    try:
+        async with container() as request:
+            await (await request.get(ScanSweeper)).hand_back(scan_id)
+    except Exception:  # the lease then runs out and the sweeper hands it out instead
+        log.exception("could not hand scan %s back; its lease will expire instead", scan_id)
+
+
+async def run_sync_job(container: AsyncContainer) -> None:
+    """One scheduled `vulndb sync`: log lines per ecosystem; a sync already running elsewhere makes it a no-op."""
+    try:
+        report = await sync(container)
+    except Exception:  # the next tick tries again; the staleness alert tells if it keeps failing
+        log.exception("scheduled vulndb sync failed")
+        return
+    if report.skipped:
+        log.info("scheduled vulndb sync skipped: another sync is running")

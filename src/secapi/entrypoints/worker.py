@@ -22,10 +22,8 @@ from secapi.adapters.prometheus.server import MetricsHttpServer
 from secapi.adapters.redis.scan_queue import JOB_FUNCTION
 from secapi.config import Settings
 from secapi.domain.services.metrics_sampling import MetricsSampler
-from secapi.domain.services.scan_sweeper import ScanSweeper
 from secapi.entrypoints.background import start_background, stop_background
-from secapi.entrypoints.jobs import run_scan_job, warm_popular
-from secapi.entrypoints.vulndb import sync
+from secapi.entrypoints.jobs import hand_back, run_scan_job, run_sync_job, warm_popular
 from secapi.ioc import make_container
 
 log = logging.getLogger(__name__)
@@ -41,26 +39,6 @@ class _Worker(Worker[Context]):
     """SAQ's worker without its own signal handlers: they would replace `serve_worker`'s and skip the grace."""
 
     SIGNALS: list[signal.Signals] = []
-
-
-async def run_sync_job(container: Any) -> None:
-    """One scheduled `vulndb sync`: log lines per ecosystem; a sync already running elsewhere makes it a no-op."""
-    try:
-        report = await sync(container)
-    except Exception:  # the next tick tries again; the staleness alert tells if it keeps failing
-        log.exception("scheduled vulndb sync failed")
-        return
-    if report.skipped:
-        log.info("scheduled vulndb sync skipped: another sync is running")
-
-
-async def hand_back(container: Any, scan_id: UUID) -> None:
-    """Put an interrupted scan back in the queued state, so the next worker takes it at once."""
-    try:
-        async with container() as request:
-            await (await request.get(ScanSweeper)).hand_back(scan_id)
-    except Exception:  # the lease then runs out and the sweeper hands it out instead
-        log.exception("could not hand scan %s back; its lease will expire instead", scan_id)
 
 
 async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
