@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 from secapi.adapters.redis.sync_lock import SYNC_LOCK_KEY
 from secapi.config import Settings
 from secapi.domain.ports import VulnerabilityStore
-from secapi.entrypoints.worker import run_sync_job, serve_worker
+from secapi.entrypoints.jobs import run_sync_job
+from secapi.entrypoints.worker import serve_worker
 from secapi.ioc import make_container
 
 from support.osv_bucket import Bucket, BucketServer, real_records
