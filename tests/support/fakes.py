@@ -125,9 +125,7 @@ class InMemoryScans:
         )
         if scan.status is not ScanStatus.QUEUED and not expired:
             return None
-        claimed = replace(
-            scan, status=ScanStatus.RUNNING, started_at=now, lease_expires_at=lease_until, attempts=scan.attempts + 1
-        )
+        claimed = scan.claimed(now, lease_until)
         self.rows[scan_id] = claimed
         return claimed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -99,22 +100,85 @@ class Scan:
         return self.status in (ScanStatus.COMPLETED, ScanStatus.FAILED)
 
     @classmethod
-    def answered_from_cache(
-        cls, user_id: UUID, scan_type: ScanType, input_data: ScanInput, input_hash: str, at: datetime
-    ) -> Scan:
-        """The caller's own scan of a cache hit: completed the moment it was asked (its result is the entry's)."""
+    def queued(cls, user_id: UUID, scan_type: ScanType, input_data: ScanInput, input_hash: str, at: datetime) -> Scan:
+        """A new scan waiting for a worker (or, refused at once, for `failed`)."""
         return cls(
             id=uuid4(),
             user_id=user_id,
             scan_type=scan_type,
-            status=ScanStatus.COMPLETED,
+            status=ScanStatus.QUEUED,
             input_data=input_data,
             input_hash=input_hash,
             created_at=at,
-            started_at=at,
-            finished_at=at,
-            duration_ms=0.0,
         )
+
+    @classmethod
+    def running(cls, user_id: UUID, scan_type: ScanType, input_data: ScanInput, input_hash: str, at: datetime) -> Scan:
+        """A new scan run at once where it was asked (no queue, no lease): it started when it was created."""
+        return dataclasses.replace(
+            cls.queued(user_id, scan_type, input_data, input_hash, at), status=ScanStatus.RUNNING, started_at=at
+        )
+
+    @classmethod
+    def answered_from_cache(
+        cls, user_id: UUID, scan_type: ScanType, input_data: ScanInput, input_hash: str, at: datetime
+    ) -> Scan:
+        """The caller's own scan of a cache hit: completed the moment it was asked (its result is the entry's)."""
+        return cls.running(user_id, scan_type, input_data, input_hash, at).completed(None, at, duration_ms=0.0)
+
+    def claimed(self, at: datetime, lease_until: datetime) -> Scan:
+        """Taken by a worker until `lease_until` (renewed while it runs); each claim is one more attempt."""
+        return dataclasses.replace(
+            self, status=ScanStatus.RUNNING, started_at=at, lease_expires_at=lease_until, attempts=self.attempts + 1
+        )
+
+    def completed(self, result: dict[str, Any] | None, at: datetime, *, duration_ms: float | None = None) -> Scan:
+        """Finished with `result` at `at`; its duration is `duration_ms` if the run measured it, else since start."""
+        started = self.started_at or at
+        return dataclasses.replace(
+            self,
+            status=ScanStatus.COMPLETED,
+            result=result,
+            error=None,
+            started_at=started,
+            finished_at=at,
+            duration_ms=_elapsed_ms(started, at) if duration_ms is None else duration_ms,
+            lease_expires_at=None,
+        )
+
+    def failed(self, reason: str, at: datetime) -> Scan:
+        """Ended at `at` without a result, for `reason` (a scan refused before any work took no time)."""
+        started = self.started_at or at
+        return dataclasses.replace(
+            self,
+            status=ScanStatus.FAILED,
+            result=None,
+            error=reason,
+            started_at=started,
+            finished_at=at,
+            duration_ms=_elapsed_ms(started, at),
+            lease_expires_at=None,
+        )
+
+    def abandoned(self, reason: str, at: datetime) -> Scan:
+        """Given up at `at` by the sweeper, for `reason`: no run finished, so it has no duration."""
+        return dataclasses.replace(
+            self,
+            status=ScanStatus.FAILED,
+            result=None,
+            error=reason,
+            finished_at=at,
+            duration_ms=None,
+            lease_expires_at=None,
+        )
+
+    def with_result(self, result: dict[str, Any]) -> Scan:
+        """The same scan carrying `result` (a cache hit's, decoded only where a row needs it)."""
+        return dataclasses.replace(self, result=result)
+
+
+def _elapsed_ms(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds() * 1000, 3)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -147,22 +147,7 @@ class ImageScanRunner:
 
     async def _finish(self, scan: Scan, *, result: dict[str, Any] | None = None, error: str | None = None) -> Scan:
         finished = self._clock.now()
-        started = scan.started_at or finished
-        outcome = Scan(
-            id=scan.id,
-            user_id=scan.user_id,
-            scan_type=scan.scan_type,
-            status=ScanStatus.COMPLETED if error is None else ScanStatus.FAILED,
-            input_data=scan.input_data,
-            input_hash=scan.input_hash,
-            created_at=scan.created_at,
-            result=result,
-            error=error,
-            started_at=started,
-            finished_at=finished,
-            duration_ms=round((finished - started).total_seconds() * 1000, 3),
-            attempts=scan.attempts,
-        )
+        outcome = scan.completed(result, finished) if error is None else scan.failed(error, finished)
         await self._scans.update(outcome)
         return outcome
 

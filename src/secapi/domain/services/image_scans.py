@@ -22,7 +22,7 @@ from secapi.domain.images import (
     parse_platform,
 )
 from secapi.domain.metrics import MetricsSink, NoMetrics
-from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
+from secapi.domain.model import Principal, Scan, ScanType
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
 from secapi.domain.scan_inputs import ArchiveImageInput, RegistryImageInput
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
@@ -179,15 +179,8 @@ class ImageScanSubmitter:
             return ScanOutcome(scan=await self._refused(principal, data, refusal))
         if consume_quota:
             await self._quota.consume_scan(principal, ScanType.DOCKER.value)
-        scan = Scan(
-            id=uuid.uuid4(),
-            user_id=principal.user_id,
-            scan_type=ScanType.DOCKER,
-            status=ScanStatus.QUEUED,
-            input_data=msgspec.structs.replace(data, cache="bypass") if bypass_cache else data,
-            input_hash=canonical_hash(identity),
-            created_at=self._clock.now(),
-        )
+        kept = msgspec.structs.replace(data, cache="bypass") if bypass_cache else data
+        scan = Scan.queued(principal.user_id, ScanType.DOCKER, kept, canonical_hash(identity), self._clock.now())
         await self._scans.add(scan)
         await self._queue.enqueue(scan.id)
         if not wait:
@@ -202,19 +195,8 @@ class ImageScanSubmitter:
     async def _refused(self, principal: Principal, data: RegistryImageInput, refusal: Exception) -> Scan:
         """A scan failed before any work, with the refusal as its reason: recorded, never queued or charged."""
         now = self._clock.now()
-        scan = Scan(
-            id=uuid.uuid4(),
-            user_id=principal.user_id,
-            scan_type=ScanType.DOCKER,
-            status=ScanStatus.FAILED,
-            input_data=data,
-            input_hash=canonical_hash(data.identity()),
-            created_at=now,
-            error=str(refusal),
-            started_at=now,
-            finished_at=now,
-            duration_ms=0.0,
-        )
+        queued = Scan.queued(principal.user_id, ScanType.DOCKER, data, canonical_hash(data.identity()), now)
+        scan = queued.failed(str(refusal), now)
         await self._scans.add(scan)
         return scan
 
@@ -267,16 +249,8 @@ class ImageScanSubmitter:
             archive_size=str(size),
             cache="bypass" if bypass_cache else None,
         )
-        scan = Scan(
-            id=uuid.uuid4(),
-            user_id=principal.user_id,
-            scan_type=ScanType.DOCKER,
-            status=ScanStatus.QUEUED,
-            input_data=data,
-            # An upload is private: its identity is its bytes and its owner.
-            input_hash=canonical_hash(data.identity()),
-            created_at=self._clock.now(),
-        )
+        # An upload is private: its identity is its bytes and its owner.
+        scan = Scan.queued(principal.user_id, ScanType.DOCKER, data, canonical_hash(data.identity()), self._clock.now())
         # An upload is never looked up before it runs, so it always runs: it takes one unit of every scan
         # window, like any scan that runs (over quota: a 429, and the caller deletes the upload); the request
         # counts as a miss, or a bypass when the client asked for one.

@@ -13,9 +13,7 @@ answers hits with `ScanPipeline.cached` and counts requests with
 
 from __future__ import annotations
 
-import dataclasses
 import time
-import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -26,7 +24,7 @@ from secapi.domain.caching import CachedScan, cache_key, canonical_hash
 from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.findings import ScanResult
 from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
-from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
+from secapi.domain.model import Principal, Scan, ScanType
 from secapi.domain.ports import Clock, ScanRepository
 from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.scan_inputs import ScanInput
@@ -256,7 +254,7 @@ class ScanPipeline:
         if self._recorder is not None:
             self._recorder.record_scan(scan, raw)
         else:
-            await self._scans.add(_with_result(scan, msgspec.json.decode(raw)))
+            await self._scans.add(scan.with_result(msgspec.json.decode(raw)))
         info = self._results.info(entry, CacheStatus.HIT, principal.user.tier)
         return ScanOutcome(scan=scan, cache=info, raw_result=raw)
 
@@ -282,28 +280,16 @@ class ScanPipeline:
         subject: ScanSubject,
         version: int,
     ) -> Scan:
-        created_at = self._clock.now()
-        result = await strategy.run(scan_input, subject, version)
-        scan = Scan(
-            id=uuid.uuid4(),
-            user_id=principal.user_id,
-            scan_type=strategy.scan_type,
-            status=ScanStatus.COMPLETED,
-            input_data=subject.kept,
-            input_hash=canonical_hash(subject.identity),
-            created_at=created_at,
-            started_at=created_at,
-            finished_at=self._clock.now(),
-            duration_ms=result.timings.total_ms,
-            result=await cpu_bound(subject.large, msgspec.to_builtins, result),
+        running = Scan.running(
+            principal.user_id, strategy.scan_type, subject.kept, canonical_hash(subject.identity), self._clock.now()
         )
+        result = await strategy.run(scan_input, subject, version)
+        finished = self._clock.now()
+        plain = await cpu_bound(subject.large, msgspec.to_builtins, result)
+        scan = running.completed(plain, finished, duration_ms=result.timings.total_ms)
         await self._scans.add(scan)
         return scan
 
 
 def _miss(bypass_cache: bool) -> ScanRequestStatus:
     return ScanRequestStatus.BYPASS if bypass_cache else ScanRequestStatus.MISS
-
-
-def _with_result(scan: Scan, result: dict[str, Any]) -> Scan:
-    return dataclasses.replace(scan, result=result)

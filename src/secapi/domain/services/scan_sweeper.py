@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from secapi.domain.model import Scan, ScanStatus
+from secapi.domain.model import Scan
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
 from secapi.domain.scan_inputs import ArchiveImageInput
 
@@ -63,19 +63,4 @@ class ScanSweeper:
         return True
 
     async def _fail(self, scan: Scan, reason: str) -> None:
-        now = self._clock.now()
-        await self._scans.update(
-            Scan(
-                id=scan.id,
-                user_id=scan.user_id,
-                scan_type=scan.scan_type,
-                status=ScanStatus.FAILED,
-                input_data=scan.input_data,
-                input_hash=scan.input_hash,
-                created_at=scan.created_at,
-                error=reason,
-                started_at=scan.started_at,
-                finished_at=now,
-                attempts=scan.attempts,
-            )
-        )
+        await self._scans.update(scan.abandoned(reason, self._clock.now()))

@@ -18,7 +18,6 @@ force and, if an update landed meanwhile, matches the inventory again and record
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import logging
 import random
@@ -252,7 +251,7 @@ class WatchService:
         scan: Scan = outcome.scan
         if scan.result is None and outcome.raw_result is not None:
             # A cache hit answers with the stored bytes (its scan row is written behind): that is the baseline.
-            scan = dataclasses.replace(scan, result=msgspec.json.decode(outcome.raw_result))
+            scan = scan.with_result(msgspec.json.decode(outcome.raw_result))
         if scan.status is ScanStatus.FAILED:
             await self._watches.delete(principal.user_id, watch.id)
             raise FailedScanNotWatchable(
