@@ -3,6 +3,8 @@
 `PackageListScan` scans a list of packages the caller names (a plausible future
 type, kept in tests only). Nothing in `src/` knows it: the shared `ScanPipeline`
 gives it the cache, the quota, single flight, recording and the metrics.
+`QueuedPackageListScan` is the same type declared queued: `ScanPipeline.submit`
+answers it from the cache or queues it, and a worker computes it once.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import hashlib
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import cast
 
+import msgspec
 import pytest
 
 from secapi.adapters.memory.metrics import RecordingMetrics
@@ -23,9 +27,10 @@ from secapi.adapters.memory.rate_limiter import InMemoryRateLimiter
 from secapi.adapters.memory.scan_cache import InMemoryScanCache
 from secapi.adapters.memory.single_flight import InMemorySingleFlight
 from secapi.adapters.memory.versions import InMemoryVersionSource
+from secapi.domain.caching import cache_key, canonical_hash
 from secapi.domain.errors import InvalidInput
 from secapi.domain.findings import ScanResult, Timings, severity_counts
-from secapi.domain.model import Principal, Scan, ScanType
+from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.packages import Package
 from secapi.domain.scan_inputs import ScanInput
 from secapi.domain.services.matching import VulnerabilityMatcher
@@ -33,8 +38,9 @@ from secapi.domain.services.quotas import QuotaLedger, QuotaService
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
 from secapi.domain.services.scan_pipeline import ScanOutcome, ScanPipeline, ScanSubject
 from secapi.domain.services.scan_recorder import ScanRecorder
+from secapi.domain.tiers import Tier
 
-from support.fakes import FakeClock, InMemoryScans, InMemoryVulnerabilityStore
+from support.fakes import FakeClock, InMemoryScans, InMemoryVulnerabilityStore, RecordingQueue
 
 # A real new type adds a `ScanType` member; an enum cannot grow in a test, so the value stands in for one.
 PACKAGES = cast(ScanType, "packages")
@@ -87,6 +93,67 @@ class PackageListScan:
         )
 
 
+class QueuedPackageListScan:
+    """The same test-only type declared queued: answered from the cache or handed to a worker."""
+
+    scan_type = PACKAGES
+
+    def __init__(self, inline: PackageListScan, *, refused: frozenset[str] = frozenset()) -> None:
+        self.inline = inline
+        self._refused = refused
+
+    def subject(self, scan_input: Sequence[Package]) -> ScanSubject:
+        return self.inline.subject(scan_input)
+
+    def shared(self, scan_input: Sequence[Package]) -> bool:
+        return True
+
+    async def cache_parts(self, scan_input: Sequence[Package], subject: ScanSubject) -> dict[str, str] | None:
+        return subject.identity  # known before the run (an image's would need its digest)
+
+    async def admit(self, scan_input: Sequence[Package]) -> Exception | None:
+        refused = sorted(p.ecosystem for p in scan_input if p.ecosystem in self._refused)
+        return InvalidInput(f"{refused[0]} is not scanned here", field="packages") if refused else None
+
+    def bypassing(self, kept: ScanInput) -> ScanInput:
+        return kept
+
+
+async def work(
+    world: World, strategy: QueuedPackageListScan, queue: RecordingQueue, scan_input: Sequence[Package], tier: Tier
+) -> int:
+    """A worker: claims each queued scan and computes its result once into the cache, as the image runner does."""
+    done = 0
+    version = await world.results.current_version()
+    for scan_id in queue.enqueued:
+        queued = await world.scans.get(scan_id)
+        assert queued is not None
+        now = world.clock.now()
+        claimed = await world.scans.claim(scan_id, now=now, lease_until=now + timedelta(minutes=5))
+        assert claimed is not None
+        subject = strategy.subject(scan_input)
+        key = cache_key(str(strategy.scan_type), subject.identity, tenant=None)
+
+        async def compute(claimed: Scan = claimed, subject: ScanSubject = subject) -> tuple[Scan, object]:
+            result = await strategy.inline.run(scan_input, subject, version)
+            scan = claimed.completed(msgspec.to_builtins(result), world.clock.now())
+            await world.scans.update(scan)
+            return scan, scan.result
+
+        await world.results.compute_once(
+            key,
+            str(strategy.scan_type),
+            subject.identity,
+            compute,
+            version=version,
+            tier=tier,
+            bypass=claimed.input_data.bypasses_cache,
+        )
+        done += 1
+    queue.enqueued.clear()
+    return done
+
+
 class Archive:
     """Where recorded cache-hit scans land."""
 
@@ -128,6 +195,8 @@ class World:
             follower_wait=5.0,
             metrics=self.metrics,
         )
+        self.clock = clock
+        self.results = results
         quota = QuotaService(self.limiter, DurableCounters(), QuotaLedger(), clock, fail_open=True)
         self.pipeline = ScanPipeline(results, self.scans, clock, quota, self.recorder, self.metrics)
 
@@ -215,3 +284,51 @@ async def test_invalid_input_is_refused_before_the_cache_and_the_quota(
         await world.pipeline.scan(principal, PackageListScan(VulnerabilityMatcher(store)), ())
     assert not world.limiter.consumed[principal.user_id]
     assert not world.metrics.events
+
+
+async def test_a_queued_type_is_queued_charged_run_by_a_worker_and_a_hit_after(
+    world: World, store: InMemoryVulnerabilityStore, principal: Principal
+) -> None:
+    strategy = QueuedPackageListScan(PackageListScan(VulnerabilityMatcher(store)))
+    queue = RecordingQueue()
+    first = await world.pipeline.submit(principal, strategy, FLASK, queue, wait_budget=0)
+    charged = dict(world.limiter.consumed[principal.user_id])
+    assert first.scan.status is ScanStatus.QUEUED
+    assert first.cache is None
+    assert queue.enqueued == [first.scan.id]
+    assert first.scan.input_hash == canonical_hash(strategy.subject(FLASK).identity)
+    assert charged
+    assert all(units == 1 for units in charged.values())
+
+    assert await work(world, strategy, queue, FLASK, principal.user.tier) == 1
+    finished = await world.scans.get(first.scan.id)
+    assert finished is not None
+    assert finished.status is ScanStatus.COMPLETED
+    assert finished.result is not None
+    assert finished.result["vulnerabilities"]
+
+    second = await world.pipeline.submit(principal, strategy, FLASK, queue, wait_budget=0)
+    assert status(second) is CacheStatus.HIT
+    assert second.raw_result is not None
+    assert second.raw_result == msgspec.json.encode(finished.result)  # the worker's result, as stored
+    assert not queue.enqueued  # nothing queued for a hit
+    assert world.limiter.consumed[principal.user_id] == charged  # and nothing charged
+    assert strategy.inline.runs == 1
+
+    fresh = await world.pipeline.submit(principal, strategy, FLASK, queue, wait_budget=0, bypass_cache=True)
+    assert fresh.scan.status is ScanStatus.QUEUED
+    assert queue.enqueued == [fresh.scan.id]
+
+
+async def test_a_queued_type_refused_by_admit_is_recorded_failed_never_queued_or_charged(
+    world: World, store: InMemoryVulnerabilityStore, principal: Principal
+) -> None:
+    strategy = QueuedPackageListScan(PackageListScan(VulnerabilityMatcher(store)), refused=frozenset({"PyPI"}))
+    queue = RecordingQueue()
+    outcome = await world.pipeline.submit(principal, strategy, FLASK, queue, wait_budget=0)
+
+    assert outcome.scan.status is ScanStatus.FAILED
+    assert outcome.scan.error == "PyPI is not scanned here"
+    assert await world.scans.get(outcome.scan.id) == outcome.scan
+    assert not queue.enqueued
+    assert not world.limiter.consumed[principal.user_id]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -24,10 +26,11 @@ from secapi.domain.images import (
 from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import Principal, Scan, ScanType
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
-from secapi.domain.scan_inputs import ArchiveImageInput, RegistryImageInput
+from secapi.domain.scan_inputs import ArchiveImageInput, RegistryImageInput, ScanInput
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
 from secapi.domain.services.scan_pipeline import (
     NoQuota,
+    QueuedRuns,
     QuotaGate,
     ScanOutcome,
     ScanPipeline,
@@ -78,6 +81,60 @@ def image_input(reference: ImageReference, platform: Platform) -> RegistryImageI
     return RegistryImageInput(image=reference.canonical(), platform=str(platform))
 
 
+@dataclass(frozen=True, slots=True)
+class RegistryImage:
+    """A registry image scan's input, parsed: the reference and the platform to scan."""
+
+    reference: ImageReference
+    platform: Platform
+
+
+class RegistryImageScan:
+    """Registry image scans as a queued `ScanPipeline` strategy: identified by digest, gated by the address policy."""
+
+    scan_type = ScanType.DOCKER
+
+    def __init__(
+        self,
+        current_digest: Callable[[ImageReference, Platform], Awaitable[str | None]],
+        gate: RegistryGate,
+        private_registries: frozenset[str],
+    ) -> None:
+        self._current_digest = current_digest
+        self._gate = gate
+        self._private = private_registries
+
+    def subject(self, scan_input: RegistryImage) -> ScanSubject:
+        """The canonical reference and platform; the row keeps exactly these."""
+        data = image_input(scan_input.reference, scan_input.platform)
+        return ScanSubject(identity=data.identity(), kept=data)
+
+    def shared(self, scan_input: RegistryImage) -> bool:
+        """Public registries' images are shared; a private registry's result stays with its tenant."""
+        return scan_input.reference.registry not in self._private
+
+    async def cache_parts(self, scan_input: RegistryImage, subject: ScanSubject) -> dict[str, str] | None:
+        """By repository and the manifest digest the reference names now (not the tag); None if unknown."""
+        digest = await self._current_digest(scan_input.reference, scan_input.platform)
+        if digest is None:
+            return None
+        return {"image": f"{scan_input.reference.name()}@{digest}", "platform": str(scan_input.platform)}
+
+    async def admit(self, scan_input: RegistryImage) -> Exception | None:
+        """The address policy's or DNS's refusal of the image's registry, if any (nothing is fetched)."""
+        try:
+            await self._gate.check_registry(scan_input.reference)
+        except (RegistryNotAllowed, RegistryUnavailable) as refusal:
+            return refusal
+        return None
+
+    def bypassing(self, kept: ScanInput) -> ScanInput:
+        """The input marked `cache: bypass`, as the scan row and the API have always shown it."""
+        if not isinstance(kept, RegistryImageInput):  # subject() only ever keeps this type
+            raise TypeError(f"a registry image scan keeps a RegistryImageInput, not {type(kept).__name__}")
+        return msgspec.structs.replace(kept, cache="bypass")
+
+
 class ImageScanSubmitter:
     """API side: validates the request, answers from the cache, or records a scan and hands it to a worker."""
 
@@ -105,7 +162,6 @@ class ImageScanSubmitter:
         self._queue = queue
         self._clock = clock
         self._sync_budget = sync_budget
-        self._results = results
         self._source = source
         self._digests = digests
         self._quota = quota or NoQuota()
@@ -115,6 +171,8 @@ class ImageScanSubmitter:
         self._pipeline = (
             None if results is None else ScanPipeline(results, scans, clock, self._quota, recorder, metrics)
         )
+        self._runs = QueuedRuns(scans, queue, clock, self._quota)
+        self._strategy = RegistryImageScan(self._current_digest, self._gate, private_registries)
 
     async def refuse_if_vulndb_empty(self) -> None:
         """Raise `VulnDbEmpty` when no advisories are loaded: a scan now would answer a false "clean"."""
@@ -155,50 +213,30 @@ class ImageScanSubmitter:
     ) -> ScanOutcome:
         reference = parse_image_reference(image)
         target = parse_platform(platform) if platform else DEFAULT_PLATFORM
-        await self.refuse_if_vulndb_empty()  # before the registry, the cache and the quota
-        data = image_input(reference, target)
-        identity = data.identity()
-        status = CacheStatus.BYPASS if bypass_cache else CacheStatus.MISS
-        if self._results is not None and self._pipeline is not None:
-            digest = await self._current_digest(reference, target)
-            if digest is not None:
-                private = reference.registry in self._private
-                if not private:
-                    await self._results.touch(ScanType.DOCKER.value, canonical_hash(identity), identity)
-                if not bypass_cache:
-                    key = image_cache_key(reference, digest, target, tenant=principal.user_id if private else None)
-                    version = await self._results.current_version()
-                    subject = ScanSubject(identity=identity, kept=data)
-                    hit = await self._pipeline.cached(principal, ScanType.DOCKER, key, subject, version=version)
-                    if hit is not None:
-                        return hit
-        try:
-            # Before the quota: a scan the address policy or DNS refuses does no work, so it costs nothing.
-            await self._gate.check_registry(reference)
-        except (RegistryNotAllowed, RegistryUnavailable) as refusal:
-            return ScanOutcome(scan=await self._refused(principal, data, refusal))
-        if consume_quota:
-            await self._quota.consume_scan(principal, ScanType.DOCKER.value)
-        kept = msgspec.structs.replace(data, cache="bypass") if bypass_cache else data
-        scan = Scan.queued(principal.user_id, ScanType.DOCKER, kept, canonical_hash(identity), self._clock.now())
-        await self._scans.add(scan)
-        await self._queue.enqueue(scan.id)
-        if not wait:
-            return ScanOutcome(scan=scan)
-        await self._queue.wait(scan.id, self._sync_budget)
-        done = await self._scans.get(scan.id) or scan
-        info = None
-        if self._results is not None and done.result is not None:
-            info = ResultCache.fresh_info(msgspec.json.encode(done.result), status, principal.user.tier)
-        return ScanOutcome(scan=done, cache=info)
-
-    async def _refused(self, principal: Principal, data: RegistryImageInput, refusal: Exception) -> Scan:
-        """A scan failed before any work, with the refusal as its reason: recorded, never queued or charged."""
-        now = self._clock.now()
-        queued = Scan.queued(principal.user_id, ScanType.DOCKER, data, canonical_hash(data.identity()), now)
-        scan = queued.failed(str(refusal), now)
-        await self._scans.add(scan)
-        return scan
+        request = RegistryImage(reference, target)
+        if self._pipeline is not None:
+            return await self._pipeline.submit(
+                principal,
+                self._strategy,
+                request,
+                self._queue,
+                wait_budget=self._sync_budget,
+                bypass_cache=bypass_cache,
+                wait=wait,
+                consume_quota=consume_quota,
+            )
+        # No result cache (tools and tests that only queue): nothing to look up, the queue side alone.
+        done = await self._runs.submit(
+            principal,
+            self._strategy,
+            request,
+            self._strategy.subject(request),
+            wait_budget=self._sync_budget,
+            bypass_cache=bypass_cache,
+            wait=wait,
+            consume_quota=consume_quota,
+        )
+        return ScanOutcome(scan=done)
 
     async def _current_digest(self, reference: ImageReference, platform: Platform) -> str | None:
         """The digest the reference names now: pinned, remembered for a few minutes, or asked with HEAD."""

@@ -6,9 +6,10 @@ runs. The pipeline does the rest the same way for every type, so the cache,
 the quota, single flight and the metrics behave alike, and a new scan type is a
 strategy and an endpoint.
 
-Queued scans (images) use the same steps from both sides of the queue: the API
-answers hits with `ScanPipeline.cached` and counts requests with
-`ScanRequests`; the worker computes once with `ResultCache.compute_once`.
+A scan type is inline (`ScanStrategy`, run on the request path by
+`ScanPipeline.scan`) or queued (`QueuedScanStrategy`, answered from the cache
+or handed to a worker by `ScanPipeline.submit`; the worker computes once with
+`ResultCache.compute_once`). Both go through the same steps in the same order.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.findings import ScanResult
 from secapi.domain.metrics import MetricsSink, NoMetrics, ScanRequestStatus
 from secapi.domain.model import Principal, Scan, ScanType
-from secapi.domain.ports import Clock, ScanRepository
+from secapi.domain.ports import Clock, ScanQueue, ScanRepository
 from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.scan_inputs import ScanInput
 from secapi.domain.services.off_loop import cpu_bound
@@ -108,6 +109,80 @@ class ScanStrategy(Protocol[InputT_contra]):
     async def run(self, scan_input: InputT_contra, subject: ScanSubject, version: int) -> ScanResult:
         """Compute the result against database `version`."""
         ...
+
+
+class QueuedScanStrategy(Protocol[InputT_contra]):
+    """A scan type run by a worker: the API answers it from the cache or queues it (`ScanPipeline.submit`)."""
+
+    @property
+    def scan_type(self) -> ScanType:
+        """What the scan row, the metrics and the cache key call this type."""
+        ...
+
+    def subject(self, scan_input: InputT_contra) -> ScanSubject:
+        """Describe the (already validated) input: its identity and what the scan row keeps."""
+        ...
+
+    def shared(self, scan_input: InputT_contra) -> bool:
+        """Whether this input's result is shared between tenants (then it also counts for warming)."""
+        ...
+
+    async def cache_parts(self, scan_input: InputT_contra, subject: ScanSubject) -> dict[str, str] | None:
+        """The cache key's parts once what the input names now is known (an image's digest); None when it
+        cannot be known before the run: then nothing is looked up and the scan is queued."""
+        ...
+
+    async def admit(self, scan_input: InputT_contra) -> Exception | None:
+        """A refusal known before any work (the scan is recorded as failed with it, never queued or charged),
+        or None to go on."""
+        ...
+
+    def bypassing(self, kept: ScanInput) -> ScanInput:
+        """`kept` marked so that the worker's run neither reads nor reuses a cached result."""
+        ...
+
+
+class QueuedRuns:
+    """The queue side of a queued scan: admit, charge, record queued, enqueue and wait a while for the worker."""
+
+    def __init__(self, scans: ScanRepository, queue: ScanQueue, clock: Clock, quota: QuotaGate) -> None:
+        self._scans = scans
+        self._queue = queue
+        self._clock = clock
+        self._quota = quota
+
+    async def submit(
+        self,
+        principal: Principal,
+        strategy: QueuedScanStrategy[InputT],
+        scan_input: InputT,
+        subject: ScanSubject,
+        *,
+        wait_budget: float,
+        bypass_cache: bool = False,
+        wait: bool = True,
+        consume_quota: bool = True,
+    ) -> Scan:
+        """The scan: failed if refused, else queued and, when `wait`, as it stands after `wait_budget` seconds."""
+        input_hash = canonical_hash(subject.identity)
+        # Before the quota: a scan refused before any work costs nothing.
+        refusal = await strategy.admit(scan_input)
+        if refusal is not None:
+            now = self._clock.now()
+            refused = Scan.queued(principal.user_id, strategy.scan_type, subject.kept, input_hash, now)
+            scan = refused.failed(str(refusal), now)
+            await self._scans.add(scan)
+            return scan
+        if consume_quota:
+            await self._quota.consume_scan(principal, str(strategy.scan_type))
+        kept = strategy.bypassing(subject.kept) if bypass_cache else subject.kept
+        scan = Scan.queued(principal.user_id, strategy.scan_type, kept, input_hash, self._clock.now())
+        await self._scans.add(scan)
+        await self._queue.enqueue(scan.id)
+        if not wait:
+            return scan
+        await self._queue.wait(scan.id, wait_budget)
+        return await self._scans.get(scan.id) or scan
 
 
 class ScanRequests:
@@ -205,6 +280,52 @@ class ScanPipeline:
         return await self._requests.answer(
             principal, scan_type, answer, bypass_cache=bypass_cache, input_errors=strategy.input_errors, started=started
         )
+
+    async def submit(
+        self,
+        principal: Principal,
+        strategy: QueuedScanStrategy[InputT],
+        scan_input: InputT,
+        queue: ScanQueue,
+        *,
+        wait_budget: float,
+        bypass_cache: bool = False,
+        wait: bool = True,
+        consume_quota: bool = True,
+    ) -> ScanOutcome:
+        """Answer a queued scan type: from the cache when its current identity was scanned, else queue it.
+
+        Requests are not counted here (`ScanRequests.answer` does, around this): warming is no request.
+        """
+        scan_type = strategy.scan_type
+        version = await self.version()  # before the identity step, the cache and the quota
+        subject = strategy.subject(scan_input)
+        parts = await strategy.cache_parts(scan_input, subject)
+        if parts is not None:
+            shared = strategy.shared(scan_input)
+            if shared:
+                await self._results.touch(str(scan_type), canonical_hash(subject.identity), subject.identity)
+            if not bypass_cache:
+                key = cache_key(str(scan_type), parts, tenant=None if shared else principal.user_id)
+                hit = await self.cached(principal, scan_type, key, subject, version=version)
+                if hit is not None:
+                    return hit
+        runs = QueuedRuns(self._scans, queue, self._clock, self._quota)
+        done = await runs.submit(
+            principal,
+            strategy,
+            scan_input,
+            subject,
+            wait_budget=wait_budget,
+            bypass_cache=bypass_cache,
+            wait=wait,
+            consume_quota=consume_quota,
+        )
+        if done.result is None:
+            return ScanOutcome(scan=done)
+        status = CacheStatus.BYPASS if bypass_cache else CacheStatus.MISS
+        info = ResultCache.fresh_info(msgspec.json.encode(done.result), status, principal.user.tier)
+        return ScanOutcome(scan=done, cache=info)
 
     async def cached(
         self, principal: Principal, scan_type: ScanType, key: str, subject: ScanSubject, *, version: int
