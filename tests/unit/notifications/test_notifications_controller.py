@@ -9,13 +9,14 @@ import pytest
 from dishka import Provider, Scope, make_async_container, provide
 from dishka.integrations.litestar import setup_dishka
 from httpx import AsyncClient
-from litestar import Litestar
+from litestar import Litestar, Router
 
 from secapi.adapters.webhooks.url_policy import WebhookAddressPolicy
 from secapi.domain.model import Principal, User
 from secapi.domain.notifications import NotificationEndpoint
 from secapi.domain.services.notification_endpoints import NotificationEndpointService
 from secapi.domain.tiers import Tier
+from secapi.entrypoints.http.controllers import API_PREFIX
 from secapi.entrypoints.http.controllers.notifications import NotificationsController
 from secapi.entrypoints.http.problems import exception_handlers
 
@@ -72,7 +73,9 @@ def user() -> User:
 
 @pytest.fixture
 async def client(user: User, endpoints: MemoryEndpoints) -> AsyncIterator[AsyncClient]:
-    app = Litestar([NotificationsController], exception_handlers=exception_handlers(64 * 1024))
+    app = Litestar(
+        [Router(API_PREFIX, route_handlers=[NotificationsController])], exception_handlers=exception_handlers(64 * 1024)
+    )
     container = make_async_container(_Caller(Principal(user=user, key_id=uuid4()), endpoints))
     setup_dishka(container, app)
     async with serve(app) as http:

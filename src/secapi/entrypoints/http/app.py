@@ -4,29 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from dishka import Provider
 from dishka.integrations.litestar import LitestarProvider, setup_dishka
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
 
 from secapi import __version__
 from secapi.config import Settings
 from secapi.entrypoints.http.allow_header import complete_allow_header
+from secapi.entrypoints.http.api_router import api_router
 from secapi.entrypoints.http.auth import HttpAuthProvider
 from secapi.entrypoints.http.background import background_work
 from secapi.entrypoints.http.body_timeout import body_receive_timeout
-from secapi.entrypoints.http.controllers.admin import AdminController
-from secapi.entrypoints.http.controllers.admin_cache import AdminCacheController
 from secapi.entrypoints.http.controllers.health import HealthController
 from secapi.entrypoints.http.controllers.metrics import METRICS_SECURITY_SCHEME, metrics_routes
-from secapi.entrypoints.http.controllers.notifications import NotificationsController
-from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsController
-from secapi.entrypoints.http.controllers.scans import ScansController
-from secapi.entrypoints.http.controllers.usage import UsageController
-from secapi.entrypoints.http.controllers.watches import WatchesController
 from secapi.entrypoints.http.docs_ui import docs_assets_router, docs_render_plugins
 from secapi.entrypoints.http.metrics import install_http_metrics, metrics_lifespan
 from secapi.entrypoints.http.openapi import ClosedStructSchemaPlugin
@@ -36,8 +31,13 @@ from secapi.entrypoints.http.usage import usage_flusher, usage_middleware
 from secapi.ioc import make_container
 
 
-def create_app(settings: Settings | None = None, *overrides: Provider) -> Litestar:
-    """Build the app for `settings` (default: from the environment); `overrides` replace providers."""
+def create_app(
+    settings: Settings | None = None,
+    *overrides: Provider,
+    extra_api_routes: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """Build the app for `settings` (default: from the environment); `overrides` replace providers;
+    `extra_api_routes` (tests) are mounted under `/api/v1` behind the same authentication and count."""
     settings = settings or Settings.from_env()
     container = make_container(settings, LitestarProvider(), HttpAuthProvider(), *overrides)
 
@@ -52,13 +52,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
     app = Litestar(
         route_handlers=[
             HealthController,
-            ScanRequestsController,
-            ScansController,
-            AdminController,
-            AdminCacheController,
-            UsageController,
-            NotificationsController,
-            WatchesController,
+            api_router(*extra_api_routes),  # authentication and the per-minute check, once for /api/v1
             *([metrics_routes(settings)] if metrics else []),
             *([docs_assets_router()] if settings.docs_enabled else []),
         ],

@@ -26,7 +26,7 @@ from secapi.entrypoints.http.schemas import (
 class AdminController(Controller):
     """`/api/v1/admin`: create users, issue and revoke keys, change tiers."""
 
-    path = "/api/v1/admin"
+    path = "/admin"
     tags = ["admin"]
     guards = [json_only]
 

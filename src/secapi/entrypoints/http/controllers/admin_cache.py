@@ -25,7 +25,7 @@ from secapi.entrypoints.http.schemas import (
 class AdminCacheController(Controller):
     """`/api/v1/admin/cache`."""
 
-    path = "/api/v1/admin/cache"
+    path = "/admin/cache"
     tags = ["admin"]
     guards = [json_only]
 

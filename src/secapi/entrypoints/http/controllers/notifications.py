@@ -62,7 +62,7 @@ class NotificationEndpointView(msgspec.Struct, kw_only=True, forbid_unknown_fiel
 class NotificationsController(Controller):
     """`/api/v1/account/notifications`: one webhook per account."""
 
-    path = "/api/v1/account/notifications"
+    path = "/account/notifications"
     tags = ["account"]
     guards = [json_only]
 

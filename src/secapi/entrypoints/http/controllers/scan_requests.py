@@ -36,7 +36,7 @@ from secapi.entrypoints.http.schemas import MAX_COMPANIONS, DependencyScanReques
 class ScanRequestsController(Controller):
     """Start scans: lockfiles, registry images, uploaded image archives."""
 
-    path = "/api/v1/scan"
+    path = "/scan"
     tags = ["scans"]
 
     @post(

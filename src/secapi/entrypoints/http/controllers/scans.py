@@ -27,7 +27,7 @@ from secapi.entrypoints.http.schemas import ScanListView, ScanView, decode_curso
 class ScansController(Controller):
     """`/api/v1/scans`: a tenant's own scans, never another's."""
 
-    path = "/api/v1/scans"
+    path = "/scans"
     tags = ["scans"]
 
     @get(

@@ -16,7 +16,7 @@ from secapi.entrypoints.http.schemas import UsageView, WindowView
 class UsageController(Controller):
     """`GET /api/v1/usage`."""
 
-    path = "/api/v1/usage"
+    path = "/usage"
     tags = ["account"]
 
     @get(

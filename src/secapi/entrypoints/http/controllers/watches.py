@@ -16,6 +16,7 @@ from secapi.domain.findings import PackageRef
 from secapi.domain.model import Principal
 from secapi.domain.services.watches import WatchService
 from secapi.domain.watches import EventPage, Watch, WatchedFinding, WatchEvent, WatchPage
+from secapi.entrypoints.http.controllers import API_PREFIX
 from secapi.entrypoints.http.media_types import json_only
 from secapi.entrypoints.http.openapi import AUTHENTICATED, JSON_BODY, ApiOperation, problem_responses
 from secapi.entrypoints.http.schemas import ImageName, PlatformName, decode_cursor, encode_cursor
@@ -175,7 +176,7 @@ class WatchEventListView(_Schema):
 class WatchesController(Controller):
     """`/api/v1/watches`: a tenant's watched targets, never another's."""
 
-    path = "/api/v1/watches"
+    path = "/watches"
     tags = ["watches"]
 
     @post(
@@ -206,7 +207,9 @@ class WatchesController(Controller):
         else:
             assert data.image is not None
             watch = await watches.watch_image(principal, data.image, data.platform)
-        return Response(WatchView.of(watch), status_code=201, headers={"Location": f"{self.path}/{watch.id}"})
+        return Response(
+            WatchView.of(watch), status_code=201, headers={"Location": f"{API_PREFIX}{self.path}/{watch.id}"}
+        )
 
     @get(
         "/",
