@@ -173,6 +173,16 @@ def retry_delay(failed_attempts: int) -> float | None:
     return None
 
 
+def retry_at(result: DeliveryResult, failed_attempts: int, now: datetime, jitter: float) -> datetime | None:
+    """When to deliver again after a failed attempt, or None to give up (not worth retrying, or out of retries).
+
+    Up to 10 % jitter (`jitter` in [0, 1)) spreads deliveries that failed together (a receiver outage), so
+    they do not retry in lockstep. Reset notices and `scan.new_findings` events share this rule.
+    """
+    delay = retry_delay(failed_attempts) if result.retry else None
+    return None if delay is None else now + timedelta(seconds=delay * (1 + 0.1 * jitter))
+
+
 def result_for_status(status: int, detail: str = "") -> DeliveryResult:
     """2xx delivered; 408, 429 and 5xx retried; anything else (3xx: redirects are not followed, 4xx) given up."""
     suffix = f": {detail}" if detail else ""

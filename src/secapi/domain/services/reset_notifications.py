@@ -8,7 +8,7 @@ import math
 import random
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID, uuid4
 
@@ -19,7 +19,7 @@ from secapi.domain.notifications import (
     ResetNotice,
     WebhookSender,
     reset_event,
-    retry_delay,
+    retry_at,
 )
 from secapi.domain.ports import Clock
 from secapi.domain.rate_limits import RateLimitResult, WindowState
@@ -133,8 +133,8 @@ class ResetNotifier:
                 await self._schedule.drop(notice)
                 log.info("delivered reset notice %s to user %s (%s window)", notice.id, notice.user_id, notice.window)
                 return "delivered"
-            delay = retry_delay(attempt) if result.retry else None
-            if delay is None:
+            at = retry_at(result, attempt, self._clock.now(), self._jitter())
+            if at is None:
                 await self._schedule.drop(notice)
                 log.warning(
                     "gave up on reset notice %s for user %s (%s window) after %d attempt(s): %s",
@@ -145,8 +145,6 @@ class ResetNotifier:
                     result.reason,
                 )
                 return "dropped"
-            # Up to 10% jitter, so notices that failed together (a receiver outage) do not retry in lockstep.
-            at = self._clock.now() + timedelta(seconds=delay * (1 + 0.1 * self._jitter()))
             await self._schedule.reschedule(notice, at, attempt)
             log.info("reset notice %s attempt %d failed (%s); retrying at %s", notice.id, attempt, result.reason, at)
             return "retried"

@@ -36,7 +36,7 @@ from secapi.domain.findings import Finding
 from secapi.domain.images import DEFAULT_PLATFORM, ImageSource, parse_image_reference, parse_platform
 from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import PageCursor, Principal, Scan, ScanStatus
-from secapi.domain.notifications import NotificationEndpoints, WebhookSender, retry_delay
+from secapi.domain.notifications import NotificationEndpoints, WebhookSender, retry_at
 from secapi.domain.packages import Package
 from secapi.domain.ports import Clock, ScanRepository, VulnerabilityStore
 from secapi.domain.rate_limits import RateLimitResult, WindowState
@@ -787,13 +787,11 @@ class WatchEventDelivery:
                     "delivered scan.new_findings %s (watch %s) to user %s", event.id, event.watch_id, event.user_id
                 )
                 return "delivered"
-            delay = retry_delay(attempt) if result.retry else None
-            if delay is None:
+            at = retry_at(result, attempt, self._clock.now(), self._jitter())
+            if at is None:
                 await self._outbox.give_up(event.id, result.reason, attempt)
                 log.warning("gave up on scan.new_findings %s after %d attempt(s): %s", event.id, attempt, result.reason)
                 return "given_up"
-            # Up to 10% jitter, so events that failed together (a receiver outage) do not retry in lockstep.
-            at = self._clock.now() + timedelta(seconds=delay * (1 + 0.1 * self._jitter()))
             await self._outbox.retry(event.id, at, attempt)
             log.info(
                 "scan.new_findings %s attempt %d failed (%s); retrying at %s", event.id, attempt, result.reason, at
