@@ -18,8 +18,8 @@ from secapi.domain import api_keys
 from secapi.domain.clock import SystemClock
 from secapi.domain.errors import Conflict
 from secapi.domain.model import ApiKey
+from secapi.domain.principal_cache import PrincipalCache
 from secapi.domain.services.accounts import AccountService
-from secapi.domain.services.authentication import PrincipalCache
 from secapi.domain.tiers import Tier
 
 TAKEN_PREFIX = "taken234"

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from secapi.adapters.redis.sync_lock import SYNC_LOCK_KEY
 from secapi.config import Settings
 from secapi.domain.ports import VulnerabilityStore
-from secapi.entrypoints.jobs import run_sync_job
+from secapi.entrypoints.vulndb import run_sync_job
 from secapi.entrypoints.worker import serve_worker
 from secapi.ioc import make_container
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from secapi.domain.services.vulndb_import import RawRecord
+from secapi.domain.osv_imports import RawRecord
 from secapi.domain.services.vulndb_sync import Fetched, ModifiedId, SyncSource, SyncState, Validators
 
 

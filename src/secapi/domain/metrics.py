@@ -112,6 +112,14 @@ class ScanBacklog(Protocol):
         ...
 
 
+class DependencyChecks(Protocol):
+    """Checks every dependency and reports each to the metrics sink (`ReadinessService`), for the scrape's gauges."""
+
+    async def check(self) -> object:
+        """Run the checks; what they found is reported to the sink (the return value is not needed here)."""
+        ...
+
+
 class MetricsExposition(Protocol):
     """Renders a scrape of this instance's metrics."""
 

@@ -166,6 +166,14 @@ class RefusalListener(Protocol):
         ...
 
 
+class EndpointMemo(Protocol):
+    """Remembers users' endpoints for a while (`ResetNotifier`); told when one changes."""
+
+    def forget(self, user_id: UUID) -> None:
+        """Drop what this process remembers about the user's endpoint (after it changed)."""
+        ...
+
+
 def retry_delay(failed_attempts: int) -> float | None:
     """Seconds to wait after the `failed_attempts`-th failed delivery; None when no retry is left."""
     if 1 <= failed_attempts <= len(RETRY_DELAYS):

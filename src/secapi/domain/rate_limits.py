@@ -15,6 +15,7 @@ edge. Memory per user is N + 1 counters per window whatever the limit.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
 
@@ -76,6 +77,18 @@ class RateLimitExceeded(DomainError):
 
 class RateLimitUnavailable(Exception):
     """The limiter's backend cannot be reached; policy (fail open or closed) decides."""
+
+
+@dataclass
+class QuotaLedger:
+    """What this request's quota checks found, for the response headers (one per request)."""
+
+    requests: RateLimitResult | None = None
+    scans: RateLimitResult | None = None
+    watches: RateLimitResult | None = None
+    """The watch limit (a count, not a time window), on the watch endpoints."""
+    degraded: list[str] = field(default_factory=list)
+    """Windows this request was not held to because the limiter was unavailable (`X-RateLimit-Degraded`)."""
 
 
 class RateLimitPolicy(Protocol):

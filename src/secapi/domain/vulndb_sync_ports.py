@@ -15,7 +15,7 @@ from typing import Generic, Protocol, TypeVar
 
 from secapi.domain.advisories import UpsertCounts, VulnDbVersion
 from secapi.domain.errors import DomainError
-from secapi.domain.services.vulndb_import import RawRecord
+from secapi.domain.osv_imports import RawRecord
 
 T = TypeVar("T")
 DEFAULT_MAX_CHANGED_IDS = 5_000

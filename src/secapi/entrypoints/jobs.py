@@ -1,7 +1,8 @@
 """Job runners: one unit of background work in its own request scope of the container.
 
 The worker's SAQ functions, the embedded background loops and the app's in-process queue all call
-these, so a job reads the same whichever process runs it.
+these, so a job reads the same whichever process runs it. The scheduled sync's runner (`run_sync_job`)
+sits beside the sync in `entrypoints/vulndb.py`, which calls `warm_popular` here after a new version.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from secapi.domain.images import ImageSource
 from secapi.domain.services.cache_warming import CacheWarmer
 from secapi.domain.services.image_scan_runner import ImageScanRunner
 from secapi.domain.services.scan_sweeper import ScanSweeper
-from secapi.entrypoints.vulndb import sync
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,3 @@ async def hand_back(container: AsyncContainer, scan_id: UUID) -> None:
             await (await request.get(ScanSweeper)).hand_back(scan_id)
     except Exception:  # the lease then runs out and the sweeper hands it out instead
         log.exception("could not hand scan %s back; its lease will expire instead", scan_id)
-
-
-async def run_sync_job(container: AsyncContainer) -> None:
-    """One scheduled `vulndb sync`: log lines per ecosystem; a sync already running elsewhere makes it a no-op."""
-    try:
-        report = await sync(container)
-    except Exception:  # the next tick tries again; the staleness alert tells if it keeps failing
-        log.exception("scheduled vulndb sync failed")
-        return
-    if report.skipped:
-        log.info("scheduled vulndb sync skipped: another sync is running")

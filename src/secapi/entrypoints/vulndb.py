@@ -14,8 +14,8 @@ from tqdm import tqdm
 from secapi.adapters.osv.reader import SAMPLE_DIR, SourceError, count_records, iter_records
 from secapi.config import Settings
 from secapi.domain.caching import VersionSource
-from secapi.domain.services.cache_warming import CacheWarmer
-from secapi.domain.services.vulndb_import import ImportSummary, RawRecord, VulnDbImporter
+from secapi.domain.osv_imports import ImportSummary, RawRecord
+from secapi.domain.services.vulndb_import import VulnDbImporter
 from secapi.domain.services.vulndb_sync import (
     SCANNABLE_ECOSYSTEMS,
     EcosystemOutcome,
@@ -24,6 +24,7 @@ from secapi.domain.services.vulndb_sync import (
     VulnDbSync,
 )
 from secapi.domain.services.watches import WatchRematcher
+from secapi.entrypoints.jobs import warm_popular
 
 log = logging.getLogger("secapi.vulndb.sync")
 
@@ -64,8 +65,7 @@ async def after_update(container: AsyncContainer, version: int, changed_keys: Co
     await rematcher.refresh_images()
     settings = await container.get(Settings)
     if settings.cache_warm_top > 0:
-        async with container() as request:
-            await (await request.get(CacheWarmer)).warm_popular(settings.cache_warm_top)
+        await warm_popular(container, settings.cache_warm_top)  # the worker's warming pass, composed once
 
 
 class TerminalProgress(SyncProgress):
@@ -163,6 +163,17 @@ async def sync(
         await after_update(container, version, changed_keys)
 
     return await service.run(wanted, progress=progress or LogProgress(), on_published=published)
+
+
+async def run_sync_job(container: AsyncContainer) -> None:
+    """One scheduled `vulndb sync`: log lines per ecosystem; a sync already running elsewhere makes it a no-op."""
+    try:
+        report = await sync(container)
+    except Exception:  # the next tick tries again; the staleness alert tells if it keeps failing
+        log.exception("scheduled vulndb sync failed")
+        return
+    if report.skipped:
+        log.info("scheduled vulndb sync skipped: another sync is running")
 
 
 async def import_sample(container: AsyncContainer) -> ImportSummary:

@@ -23,7 +23,8 @@ from secapi.adapters.redis.scan_queue import JOB_FUNCTION
 from secapi.config import Settings
 from secapi.domain.services.metrics_sampling import MetricsSampler
 from secapi.entrypoints.background import start_background, stop_background
-from secapi.entrypoints.jobs import hand_back, run_scan_job, run_sync_job, warm_popular
+from secapi.entrypoints.jobs import hand_back, run_scan_job, warm_popular
+from secapi.entrypoints.vulndb import run_sync_job
 from secapi.ioc import make_container
 
 log = logging.getLogger(__name__)

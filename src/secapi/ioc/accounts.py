@@ -6,8 +6,9 @@ from dishka import Provider, Scope, provide
 
 from secapi.config import Settings
 from secapi.domain.ports import Clock
+from secapi.domain.principal_cache import PrincipalCache
 from secapi.domain.services.accounts import AccountService
-from secapi.domain.services.authentication import Authenticator, PrincipalCache
+from secapi.domain.services.authentication import Authenticator
 
 
 class AccountsProvider(Provider):

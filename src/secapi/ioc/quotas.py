@@ -8,7 +8,8 @@ from secapi.config import Settings
 from secapi.domain.metrics import MetricsSink
 from secapi.domain.notifications import RefusalListener
 from secapi.domain.ports import Clock
-from secapi.domain.services.quotas import HydratableLimiter, QuotaLedger, QuotaService, QuotaStore
+from secapi.domain.rate_limits import QuotaLedger
+from secapi.domain.services.quotas import HydratableLimiter, QuotaService, QuotaStore
 from secapi.domain.services.scan_pipeline import QuotaGate
 
 

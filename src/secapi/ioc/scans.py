@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dishka import Provider, Scope, provide
+from dishka import Provider, Scope, alias, provide
 
 from secapi.adapters.lockfiles.reader import RegistryLockfileReader
 from secapi.config import Settings
 from secapi.domain.caching import PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.metrics import MetricsSink
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository, VulnerabilityStore
-from secapi.domain.services.cache_warming import CacheWarmer
+from secapi.domain.services.cache_warming import CacheWarmer, ImageScans
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader
 from secapi.domain.services.exploit_intel import ExploitIntel
+from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import ResultCache
 from secapi.domain.services.scan_pipeline import QuotaGate
@@ -59,6 +60,7 @@ class ScansProvider(Provider):
         return DependencyScanService(reader, matcher, results, scans, clock, quota, recorder, metrics)
 
     warmer = provide(CacheWarmer, scope=Scope.REQUEST)
+    warming_scans = alias(source=ImageScanSubmitter, provides=ImageScans)
 
     @provide(scope=Scope.APP)
     def sweeper(self, scans: ScanRepository, queue: ScanQueue, clock: Clock, settings: Settings) -> ScanSweeper:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from dishka import Provider, Scope, provide
+from dishka import Provider, Scope, alias, provide
 
 from secapi.adapters.exploits.epss import read_epss
 from secapi.adapters.exploits.kev import read_kev
@@ -15,6 +15,7 @@ from secapi.adapters.sql.sync_state import SqlSyncStateStore
 from secapi.config import Settings
 from secapi.domain.exploits import EPSS, KEV
 from secapi.domain.metrics import MetricsSink
+from secapi.domain.osv_imports import RecordImporter
 from secapi.domain.ports import Clock, VulnerabilityStore
 from secapi.domain.services.exploit_intel import ExploitIntel
 from secapi.domain.services.vulndb_import import VulnDbImporter
@@ -31,6 +32,9 @@ class VulnDbProvider(Provider):
     @provide
     def importer(self, store: VulnerabilityStore) -> VulnDbImporter:
         return VulnDbImporter(store)
+
+    # The sync depends on the port only; the CLI import and tests use the importer itself.
+    record_importer = alias(source=VulnDbImporter, provides=RecordImporter)
 
     @provide
     def feeds(self, settings: Settings, intel: ExploitIntel) -> Sequence[Feed]:
@@ -51,7 +55,7 @@ class VulnDbProvider(Provider):
         self,
         source: SyncSource,
         states: SyncStateStore,
-        importer: VulnDbImporter,
+        importer: RecordImporter,
         store: VulnerabilityStore,
         lock: SyncLock,
         metrics: MetricsSink,

@@ -13,9 +13,9 @@ from secapi.domain.metrics import MetricsSink
 from secapi.domain.model import Principal, Scan
 from secapi.domain.notifications import NotificationEndpoints, WebhookSender
 from secapi.domain.ports import Clock, ScanRepository, UserRepository
+from secapi.domain.rate_limits import QuotaLedger
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.matching import VulnerabilityMatcher
-from secapi.domain.services.quotas import QuotaLedger
 from secapi.domain.services.watches import Baselines, WatchEventDelivery, WatchRematcher, WatchService
 from secapi.domain.watches import EventOutbox, ImageRescanner, Watch, WatchRepository
 

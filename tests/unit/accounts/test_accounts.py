@@ -16,8 +16,9 @@ from secapi.domain.errors import (
     UserNotFound,
 )
 from secapi.domain.model import ApiKey, User
+from secapi.domain.principal_cache import PrincipalCache
 from secapi.domain.services.accounts import AccountService
-from secapi.domain.services.authentication import Authenticator, PrincipalCache
+from secapi.domain.services.authentication import Authenticator
 from secapi.domain.tiers import Tier
 
 from support.fakes import FakeClock, InMemoryKeys, InMemoryUsers

@@ -285,7 +285,7 @@ async def test_the_lease_is_renewed_while_a_long_scan_runs(
 
 def test_equivalent_references_give_one_input_hash() -> None:
     from secapi.domain.caching import canonical_hash as input_hash
-    from secapi.domain.services.image_scans import image_input
+    from secapi.domain.image_scan_keys import image_input
 
     hashes = {
         input_hash(image_input(parse_image_reference(text), DEFAULT_PLATFORM).identity())

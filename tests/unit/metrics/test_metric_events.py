@@ -18,10 +18,10 @@ from secapi.domain.caching import CacheUnavailable
 from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.lockfiles import MalformedLockfile
 from secapi.domain.model import Principal, Scan
-from secapi.domain.rate_limits import RateLimitExceeded, RateLimitUnavailable
+from secapi.domain.rate_limits import QuotaLedger, RateLimitExceeded, RateLimitUnavailable
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
 from secapi.domain.services.matching import VulnerabilityMatcher
-from secapi.domain.services.quotas import QuotaLedger, QuotaService
+from secapi.domain.services.quotas import QuotaService
 from secapi.domain.services.result_cache import ResultCache
 from secapi.domain.services.scan_recorder import ScanRecorder
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from secapi.domain.rate_limits import RateLimitResult, WindowState
-from secapi.domain.services.quotas import QuotaLedger
+from secapi.domain.rate_limits import QuotaLedger, RateLimitResult, WindowState
 from secapi.entrypoints.http.rate_limit_headers import rate_limit_headers
 
 

@@ -32,9 +32,10 @@ from secapi.domain.errors import InvalidInput
 from secapi.domain.findings import ScanResult, Timings, severity_counts
 from secapi.domain.model import Principal, Scan, ScanStatus, ScanType
 from secapi.domain.packages import Package
+from secapi.domain.rate_limits import QuotaLedger
 from secapi.domain.scan_inputs import ScanInput
 from secapi.domain.services.matching import VulnerabilityMatcher
-from secapi.domain.services.quotas import QuotaLedger, QuotaService
+from secapi.domain.services.quotas import QuotaService
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
 from secapi.domain.services.scan_pipeline import ScanOutcome, ScanPipeline, ScanSubject
 from secapi.domain.services.scan_recorder import ScanRecorder

@@ -11,8 +11,9 @@ import pytest
 
 from secapi.adapters.osv.reader import SAMPLE_DIR, SourceError, iter_records
 from secapi.domain.advisories import OsvRecordError
+from secapi.domain.osv_imports import RawRecord
 from secapi.domain.osv_records import parse_osv_record
-from secapi.domain.services.vulndb_import import RawRecord, VulnDbImporter
+from secapi.domain.services.vulndb_import import VulnDbImporter
 from secapi.domain.severity import Severity
 
 from support.fakes import InMemoryVulnerabilityStore

@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from secapi.adapters.osv.reader import MAX_RECORD_BYTES, iter_records
-from secapi.domain.services.vulndb_import import RawRecord
+from secapi.domain.osv_imports import RawRecord
 from secapi.domain.vulndb_sync_ports import Fetched, ModifiedId, NotPublished, SyncFailed, SyncSource, Validators
 
 DEFAULT_SOURCE = "https://osv-vulnerabilities.storage.googleapis.com"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from secapi.domain.services.vulndb_import import RawRecord
+from secapi.domain.osv_imports import RawRecord
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 MAX_RECORD_BYTES = 16 * 1024 * 1024

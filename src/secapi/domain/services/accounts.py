@@ -11,7 +11,7 @@ from secapi.domain import api_keys
 from secapi.domain.errors import ApiKeyNotFound, Conflict, InvalidInput, UserNotFound
 from secapi.domain.model import ApiKey, IssuedKey, User
 from secapi.domain.ports import ApiKeyRepository, Clock, UserRepository
-from secapi.domain.services.authentication import PrincipalCache
+from secapi.domain.principal_cache import PrincipalCache
 from secapi.domain.text import NUL, refuse_nul
 from secapi.domain.tiers import Tier
 

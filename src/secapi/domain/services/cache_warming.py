@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from secapi.domain.errors import DomainError
 from secapi.domain.model import Principal, User
 from secapi.domain.ports import Clock, UserRepository
-from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.result_cache import ResultCache
+from secapi.domain.services.scan_pipeline import ScanOutcome
 from secapi.domain.tiers import Tier
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,27 @@ class WarmReport:
     rejected: dict[str, str]
 
 
+class ImageScans(Protocol):
+    """Scans a registry image (`ImageScanSubmitter`); warming asks for fresh scans, not waited for, not charged."""
+
+    async def scan(
+        self,
+        principal: Principal,
+        image: str,
+        platform: str | None,
+        *,
+        bypass_cache: bool = False,
+        wait: bool = True,
+        consume_quota: bool = True,
+    ) -> ScanOutcome:
+        """Answer from the cache when the image's current digest was scanned already; else queue a scan."""
+        ...
+
+
 class CacheWarmer:
     """Queues fresh scans of popular (or given) images so they are cache hits again."""
 
-    def __init__(
-        self, results: ResultCache, submitter: ImageScanSubmitter, users: UserRepository, clock: Clock
-    ) -> None:
+    def __init__(self, results: ResultCache, submitter: ImageScans, users: UserRepository, clock: Clock) -> None:
         self._results = results
         self._submitter = submitter
         self._users = users

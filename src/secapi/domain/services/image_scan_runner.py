@@ -16,6 +16,7 @@ import msgspec
 from secapi.domain.caching import cache_key
 from secapi.domain.errors import DomainError
 from secapi.domain.findings import ImageDetails, LayerDetails, ScanResult, Timings, severity_counts
+from secapi.domain.image_scan_keys import image_cache_key, image_input
 from secapi.domain.images import (
     DEFAULT_PLATFORM,
     ImageReference,
@@ -30,7 +31,6 @@ from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import Scan, ScanStatus, ScanType
 from secapi.domain.ports import Clock, ScanRepository, UserRepository, VulnerabilityStore
 from secapi.domain.scan_inputs import ArchiveImageInput, ImageScanInput, RegistryImageInput
-from secapi.domain.services.image_scans import image_cache_key, image_input
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import ResultCache
 from secapi.domain.tiers import Tier

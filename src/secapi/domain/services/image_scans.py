@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from secapi.domain.caching import CacheUnavailable, DigestCache, cache_key, canonical_hash
+from secapi.domain.caching import CacheUnavailable, DigestCache, canonical_hash
 from secapi.domain.errors import DomainError
+from secapi.domain.image_scan_keys import image_input
 from secapi.domain.images import (
     DEFAULT_PLATFORM,
     ImageReference,
@@ -67,18 +67,6 @@ class NoRegistryGate:
     async def check_registry(self, image: ImageReference) -> None:
         """Admit."""
         return None
-
-
-def image_cache_key(reference: ImageReference, digest: str, platform: Platform, *, tenant: uuid.UUID | None) -> str:
-    """The cache key of an image scan: by repository and manifest digest (not tag), platform and privacy."""
-    return cache_key(
-        ScanType.DOCKER.value, {"image": f"{reference.name()}@{digest}", "platform": str(platform)}, tenant=tenant
-    )
-
-
-def image_input(reference: ImageReference, platform: Platform) -> RegistryImageInput:
-    """The canonical input of an image scan: what the scan and its cache key (its `identity()`) are about."""
-    return RegistryImageInput(image=reference.canonical(), platform=str(platform))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,8 @@ import logging
 from collections.abc import Awaitable
 
 from secapi.domain.errors import DependencyUnavailable
-from secapi.domain.metrics import MetricsSink, ScanBacklog
+from secapi.domain.metrics import DependencyChecks, MetricsSink, ScanBacklog
 from secapi.domain.ports import Clock, VulnerabilityStore
-from secapi.domain.services.health import ReadinessService
 from secapi.domain.vulndb_sync_ports import SyncStateStore, last_full_success
 
 log = logging.getLogger(__name__)
@@ -23,7 +22,7 @@ class MetricsSampler:
 
     def __init__(
         self,
-        readiness: ReadinessService,
+        readiness: DependencyChecks,
         store: VulnerabilityStore,
         backlog: ScanBacklog,
         clock: Clock,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from secapi.domain.notifications import (
+    EndpointMemo,
     NotificationEndpoint,
     NotificationEndpointNotFound,
     NotificationEndpoints,
@@ -13,7 +14,6 @@ from secapi.domain.notifications import (
     check_webhook_url,
 )
 from secapi.domain.ports import Clock
-from secapi.domain.services.reset_notifications import ResetNotifier
 
 
 class NotificationEndpointService:
@@ -24,7 +24,7 @@ class NotificationEndpointService:
         endpoints: NotificationEndpoints,
         policy: WebhookUrlPolicy,
         clock: Clock,
-        notifier: ResetNotifier | None = None,
+        notifier: EndpointMemo | None = None,
     ) -> None:
         self._endpoints = endpoints
         self._policy = policy

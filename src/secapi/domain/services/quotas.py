@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from secapi.domain.model import Principal
 from secapi.domain.notifications import RefusalListener
 from secapi.domain.ports import Clock
 from secapi.domain.rate_limits import (
+    QuotaLedger,
     RateLimitExceeded,
     RateLimitPolicy,
     RateLimitResult,
@@ -61,18 +61,6 @@ class HydratableLimiter(RateLimitPolicy, Protocol):
     async def replay(self, user_id: UUID, window: Window, buckets: dict[int, int]) -> None:
         """Add counts admitted while the limiter was unavailable to the window's live buckets."""
         ...
-
-
-@dataclass
-class QuotaLedger:
-    """What this request's quota checks found, for the response headers (one per request)."""
-
-    requests: RateLimitResult | None = None
-    scans: RateLimitResult | None = None
-    watches: RateLimitResult | None = None
-    """The watch limit (a count, not a time window), on the watch endpoints."""
-    degraded: list[str] = field(default_factory=list)
-    """Windows this request was not held to because the limiter was unavailable (`X-RateLimit-Degraded`)."""
 
 
 class QuotaService:

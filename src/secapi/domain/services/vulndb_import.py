@@ -6,11 +6,9 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
-from secapi.domain.advisories import Advisory, OsvRecordError, UpsertCounts, VulnDbVersion
+from secapi.domain.advisories import Advisory, OsvRecordError
+from secapi.domain.osv_imports import ImportSummary, RawRecord, RecordImporter, Rejection
 from secapi.domain.osv_records import parse_osv_record
 from secapi.domain.ports import VulnerabilityStore
 
@@ -18,42 +16,7 @@ DEFAULT_BATCH = 2000
 _QUEUED_BATCHES = 2
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """One record as read from a source: its JSON bytes (or a decoded object), or why it could not be read."""
-
-    source: str
-    data: bytes | dict[str, Any] | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A record the import refused."""
-
-    source: str
-    record_id: str | None
-    reason: str
-
-
-@dataclass(slots=True)
-class ImportSummary:
-    """What an import did."""
-
-    counts: UpsertCounts = field(default_factory=UpsertCounts)
-    rejected: list[Rejection] = field(default_factory=list)
-    read: int = 0
-    version: VulnDbVersion | None = None
-    newest_modified: datetime | None = None
-    """The latest `modified` among the records read (a sync's high-water mark after importing a whole dump)."""
-
-    @property
-    def changed_keys(self) -> set[tuple[str, str]]:
-        """(ecosystem, normalised name) keys of every affected entry the import added, updated or withdrawn."""
-        return self.counts.changed_keys
-
-
-class VulnDbImporter:
+class VulnDbImporter(RecordImporter):
     """Parses records, upserts them in batches, and advances the database version if anything changed."""
 
     def __init__(self, store: VulnerabilityStore, *, batch_size: int = DEFAULT_BATCH) -> None:

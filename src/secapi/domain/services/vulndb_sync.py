@@ -20,8 +20,8 @@ from functools import partial
 
 from secapi.domain.advisories import UpsertCounts
 from secapi.domain.errors import DomainError
+from secapi.domain.osv_imports import ImportSummary, RawRecord, RecordImporter
 from secapi.domain.ports import Clock, VulnerabilityStore
-from secapi.domain.services.vulndb_import import ImportSummary, RawRecord, VulnDbImporter
 from secapi.domain.vulndb_sync_ports import (
     DEFAULT_MAX_CHANGED_IDS,
     LAST_FULL_SUCCESS,
@@ -61,7 +61,7 @@ class VulnDbSync:
         self,
         source: SyncSource,
         states: SyncStateStore,
-        importer: VulnDbImporter,
+        importer: RecordImporter,
         store: VulnerabilityStore,
         lock: SyncLock,
         metrics: SyncMetrics,

@@ -39,10 +39,9 @@ from secapi.domain.model import PageCursor, Principal, Scan, ScanStatus
 from secapi.domain.notifications import NotificationEndpoints, WebhookSender, retry_at
 from secapi.domain.packages import Package
 from secapi.domain.ports import Clock, ScanRepository, VulnerabilityStore
-from secapi.domain.rate_limits import RateLimitResult, WindowState
+from secapi.domain.rate_limits import QuotaLedger, RateLimitResult, WindowState
 from secapi.domain.scan_inputs import ArchiveImageInput, RegistryImageInput
 from secapi.domain.services.matching import VulnerabilityMatcher, lookup_keys
-from secapi.domain.services.quotas import QuotaLedger
 from secapi.domain.tiers import WATCH_LIMITS, Tier
 from secapi.domain.watches import (
     EventKind,

@@ -10,8 +10,9 @@ from litestar import Request
 
 from secapi.domain.errors import NotAuthenticated, PermissionDenied
 from secapi.domain.model import Principal
+from secapi.domain.rate_limits import QuotaLedger
 from secapi.domain.services.authentication import Authenticator
-from secapi.domain.services.quotas import QuotaLedger, QuotaService
+from secapi.domain.services.quotas import QuotaService
 from secapi.entrypoints.http.rate_limit_headers import LEDGER_KEY
 
 SCAN_ENDPOINTS = "/api/v1/scan/"

@@ -18,8 +18,7 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from secapi.domain.rate_limits import RateLimitResult, WindowState
-from secapi.domain.services.quotas import QuotaLedger
+from secapi.domain.rate_limits import QuotaLedger, RateLimitResult, WindowState
 
 LEDGER_KEY = "quota_ledger"
 
