@@ -65,6 +65,10 @@ OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
 OPTIONAL_BODY = {"IssueKey"}
 PUBLIC = {"Liveness", "Readiness", "Metrics"}
 SCAN_STARTS = {"ScanDependencies", "ScanDockerImage", "ScanDockerArchive"}
+RESULT_PARTS = {
+    "ScanResult", "Finding", "PackageRef", "SeveritySource", "Epss", "Kev", "Package", "UnscannableEntry",
+    "UnscannedItem", "Timings", "ImageDetails", "LayerDetails", "VulnDbInfo", "EcosystemCoverage", "RiskSummary",
+}  # fmt: skip
 
 
 async def _document(app: Litestar) -> dict[str, Any]:
@@ -167,6 +171,8 @@ def test_archive_body_is_a_form_or_the_raw_tarball(document: dict[str, Any]) -> 
 def test_objects_that_refuse_unknown_fields_say_so(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     open_by_design = {"Problem", "QuotaProblem", "InvalidParam", "Tier"}  # problems carry extensions
+    # The result document's parts: an answer narrowed by `min_epss` / `kev_only` adds `filter` to the result.
+    open_by_design |= RESULT_PARTS | {"Severity"}
     for name, schema in schemas.items():
         if name in open_by_design:
             continue
@@ -179,6 +185,20 @@ def test_objects_that_refuse_unknown_fields_say_so(document: dict[str, Any]) -> 
             choices = schema["oneOf"] if nullable else [schema]
             objects = [_resolve(document, choice) for choice in choices if choice.get("type") != "null"]
             assert [schema["additionalProperties"] for schema in objects] == [False], operation_id
+
+
+def test_a_scan_documents_its_result(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    result = schemas["ScanView"]["properties"]["result"]
+    assert {"$ref": "#/components/schemas/ScanResult"} in result["oneOf"]
+    assert {"scan_type", "target", "packages", "vulnerabilities", "counts", "vulndb_version"} <= set(
+        schemas["ScanResult"]["required"]
+    )
+    assert {"image", "unscanned", "informational", "vulndb", "risk"} <= set(schemas["ScanResult"]["properties"])
+    finding = _resolve(document, schemas["ScanResult"]["properties"]["vulnerabilities"]["items"])
+    assert {"id", "severity", "fixed_versions", "epss", "kev"} <= set(finding["properties"])
+    assert set(schemas["Severity"]["enum"]) == {"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
+    assert set(schemas) >= RESULT_PARTS
 
 
 def test_api_operations_need_a_bearer_key_and_health_none(document: dict[str, Any]) -> None:

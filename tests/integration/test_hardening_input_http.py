@@ -13,6 +13,7 @@ import traceback
 import uuid
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 from httpx import AsyncClient, Response
 from litestar import Litestar
@@ -20,10 +21,12 @@ from litestar import Litestar
 from secapi.domain import api_keys
 from secapi.domain.errors import Conflict
 from secapi.domain.model import ApiKey, Scan, ScanStatus, ScanType
+from secapi.domain.packages import Package
 from secapi.domain.ports import ApiKeyRepository, ScanRepository
 from secapi.domain.scan_inputs import ArchiveImageInput
 from secapi.entrypoints.vulndb import import_sample
 
+from support.results import scan_result
 from support.seed import bearer, container_of, create_user
 
 
@@ -202,7 +205,9 @@ async def test_json_columns_store_text_holding_nul(app: Litestar, settings: obje
         ),
         input_hash="0" * 64,
         created_at=datetime.now(UTC),
-        result={"packages": [{"name": "pkg\u0000", "version": "1"}], "k\u0000": 1},
+        result=msgspec.structs.replace(
+            scan_result(packages=[Package(name="pkg\u0000", version="1", ecosystem="npm")]), counts={"k\u0000": 1}
+        ),
     )
     async with container_of(app)() as request:
         scans = await request.get(ScanRepository)
@@ -211,7 +216,9 @@ async def test_json_columns_store_text_holding_nul(app: Litestar, settings: obje
     assert stored is not None
     assert isinstance(stored.input_data, ArchiveImageInput)
     assert stored.input_data.archive == "evil\ufffd.tar"
-    assert stored.result == {"packages": [{"name": "pkg\ufffd", "version": "1"}], "k\ufffd": 1}
+    assert stored.result is not None
+    assert stored.result.packages == (Package(name="pkg\ufffd", version="1", ecosystem="npm"),)
+    assert stored.result.counts == {"k\ufffd": 1}
 
 
 async def test_a_failed_key_insert_logs_neither_the_hash_nor_the_prefix(

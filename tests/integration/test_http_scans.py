@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from httpx import AsyncClient
 from litestar import Litestar
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from secapi.adapters.sql.models import ScanModel
+from secapi.domain.findings import Finding, PackageRef
+from secapi.domain.model import Scan, User
+from secapi.domain.packages import Package
 from secapi.domain.scan_inputs import encode_scan_input
+from secapi.domain.severity import Severity
 
-from support.seed import add_scans, bearer, create_user
+from support.results import as_json, scan_result
+from support.seed import add_scans, bearer, container_of, create_user
 
 
 async def test_a_tenant_reads_its_own_scan(client: AsyncClient, app: Litestar) -> None:
@@ -19,7 +30,11 @@ async def test_a_tenant_reads_its_own_scan(client: AsyncClient, app: Litestar) -
     assert body["id"] == str(scan.id)
     assert body["status"] == "completed"
     assert body["input"] == encode_scan_input(scan.input_data)
-    assert body["result"] == {"vulnerabilities": []}
+    assert body["result"] == as_json(scan.result)  # the stored result, as it was written
+    assert body["result"]["packages"] == [
+        {"name": "pkg0", "version": "1.0", "ecosystem": "PyPI", "purl": None, "source_name": None,
+         "source_version": None, "location": None},
+    ]  # fmt: skip
 
 
 async def test_another_tenants_scan_is_404(client: AsyncClient, app: Litestar) -> None:
@@ -66,8 +81,6 @@ async def test_pages_are_newest_first_and_cursor_walks_all_without_overlap(clien
 
 
 async def test_scans_with_the_same_timestamp_are_ordered_by_id_and_not_lost(client: AsyncClient, app: Litestar) -> None:
-    from datetime import UTC, datetime
-
     user, key = await create_user(app, "a@example.com")
     same = datetime(2026, 5, 1, tzinfo=UTC)
     scans = []
@@ -92,3 +105,68 @@ async def test_bad_limit_and_cursor_are_problems(client: AsyncClient, app: Lites
         assert response.status_code in (400, 422), params
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["invalid-params"], params
+
+
+def _finding() -> Finding:
+    return Finding(
+        id="GHSA-m2qf-hxjv-5gpq",
+        aliases=("CVE-2023-30861",),
+        package=PackageRef(name="flask", version="2.2.4", ecosystem="PyPI"),
+        installed_version="2.2.4",
+        fixed_versions=("2.2.5",),
+        severity=Severity.HIGH,
+        score=7.5,
+        vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
+        summary="Flask vulnerable to possible disclosure of permanent session cookie",
+        references=("https://github.com/pallets/flask/security/advisories/GHSA-m2qf-hxjv-5gpq",),
+        published=datetime(2023, 5, 2, 18, 14, tzinfo=UTC),
+    )
+
+
+async def _stored(app: Litestar, user: User, documents: list[dict[str, Any]]) -> list[Scan]:
+    """Completed scans whose result column holds `documents` as written (by an older release, say)."""
+    scans = await add_scans(app, user, len(documents))
+    sessions = await container_of(app).get(async_sessionmaker[AsyncSession])
+    async with sessions() as session:
+        for scan, document in zip(scans, documents, strict=True):
+            await session.execute(update(ScanModel).where(ScanModel.id == scan.id).values(result=document))
+        await session.commit()
+    return scans
+
+
+async def test_results_stored_by_older_releases_read_with_the_fields_they_lacked_at_their_defaults(
+    client: AsyncClient, app: Litestar
+) -> None:
+    user, key = await create_user(app, "a@example.com")
+    flask = Package(name="flask", version="2.2.4", ecosystem="PyPI")
+    current = as_json(scan_result(packages=[flask], vulnerabilities=[_finding()]))
+    # Format 1: before `unscanned`, `informational`, `vulndb`, severity sources, EPSS, KEV and `risk`.
+    old = {k: v for k, v in current.items() if k not in ("unscanned", "informational", "vulndb", "risk")}
+    old["vulnerabilities"] = [
+        {k: v for k, v in finding.items() if k not in ("severity_source", "epss", "kev")}
+        for finding in current["vulnerabilities"]
+    ]
+    (scan,) = await _stored(app, user, [old])
+
+    body = (await client.get(f"/api/v1/scans/{scan.id}", headers=bearer(key))).json()
+    assert body["error"] is None
+    assert body["result"] == current  # what it had, as it was; what it lacked, at the defaults
+    assert body["result"]["vulnerabilities"][0]["fixed_versions"] == ["2.2.5"]
+
+
+async def test_a_stored_result_that_does_not_fit_is_shown_without_it_and_says_why(
+    client: AsyncClient, app: Litestar
+) -> None:
+    user, key = await create_user(app, "a@example.com")
+    readable, unreadable = await _stored(app, user, [as_json(scan_result()), {"vulnerabilities": [{"id": "GHSA-x"}]}])
+
+    listed = await client.get("/api/v1/scans", headers=bearer(key))
+    assert listed.status_code == 200  # one bad row does not break the list
+    items = {item["id"]: item for item in listed.json()["items"]}
+    assert items[str(readable.id)]["result"] is not None
+    shown = items[str(unreadable.id)]
+    assert (shown["status"], shown["result"]) == ("completed", None)
+    assert shown["error"].startswith("the stored result cannot be read: it does not fit this release's result format")
+    assert "`aliases` - at `$.vulnerabilities[0]`" in shown["error"]  # what does not fit, and where
+    one = await client.get(f"/api/v1/scans/{unreadable.id}", headers=bearer(key))
+    assert (one.status_code, one.json()["error"]) == (200, shown["error"])

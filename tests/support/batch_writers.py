@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from dishka import AsyncContainer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +18,8 @@ from secapi.domain.scan_inputs import LockfileScanInput
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier
 
+from support.results import scan_result
+
 
 async def check_batch_writers(container: AsyncContainer) -> None:
     """Hit rows come back with their result and input as given; usage rows are all counted."""
@@ -24,7 +27,8 @@ async def check_batch_writers(container: AsyncContainer) -> None:
         user, _ = await (await request.get(AccountService)).create_user(f"{uuid.uuid4()}@example.com", Tier.FREE)
     sessions = await container.get(async_sessionmaker[AsyncSession])
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-    raw = '{"vulnerabilities":[{"id":"GHSA-x","summary":"café \\u2603"}],"counts":{"high":1}}'.encode()
+    result = scan_result(target="café ☃/requirements.txt")
+    raw = msgspec.json.encode(result).replace("☃".encode(), b"\\u2603")  # JSON text as any encoder may write it
     scans = [
         Scan(
             id=uuid.uuid4(),
@@ -54,7 +58,7 @@ async def check_batch_writers(container: AsyncContainer) -> None:
     for scan in scans:
         stored = await repository.get(scan.id)
         assert stored is not None
-        assert stored.result == {"vulnerabilities": [{"id": "GHSA-x", "summary": "café ☃"}], "counts": {"high": 1}}
+        assert stored.result == result
         assert stored.input_data == scan.input_data
         assert (stored.created_at, stored.status) == (scan.created_at, ScanStatus.COMPLETED)
     async with sessions() as session:

@@ -10,10 +10,13 @@ from dishka import AsyncContainer
 from litestar import Litestar
 
 from secapi.domain.model import IssuedKey, Scan, ScanStatus, ScanType, User
+from secapi.domain.packages import Package
 from secapi.domain.ports import ScanRepository
 from secapi.domain.scan_inputs import LockfileScanInput
 from secapi.domain.services.accounts import AccountService
 from secapi.domain.tiers import Tier
+
+from support.results import scan_result
 
 
 def container_of(app: Litestar) -> AsyncContainer:
@@ -52,7 +55,7 @@ async def add_scans(app: Litestar, user: User, count: int, *, start: datetime | 
                 input_data=payload,
                 input_hash=payload.sha256,
                 created_at=base + timedelta(seconds=n),
-                result={"vulnerabilities": []},
+                result=scan_result(packages=[Package(name=f"pkg{n}", version="1.0", ecosystem="PyPI")]),
             )
             await repo.add(scan)
             scans.append(scan)

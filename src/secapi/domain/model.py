@@ -6,9 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 from uuid import UUID, uuid4
 
+from secapi.domain.findings import ScanResult
 from secapi.domain.scan_inputs import ScanInput
 from secapi.domain.scan_inputs import ScanType as ScanType
 from secapi.domain.tiers import Tier
@@ -86,8 +86,11 @@ class Scan:
     """What the scan keeps of its input (its kind says what was scanned)."""
     input_hash: str
     created_at: datetime
-    result: dict[str, Any] | None = None
+    result: ScanResult | None = None
+    """The result of a completed scan; None before then, for a cache hit's row not yet read back, or when a
+    stored result no longer fits `ScanResult` (then `error` says so, see `unreadable_result`)."""
     error: str | None = None
+    """Why the scan failed; on a completed scan, why its stored result cannot be read."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration_ms: float | None = None
@@ -132,7 +135,7 @@ class Scan:
             self, status=ScanStatus.RUNNING, started_at=at, lease_expires_at=lease_until, attempts=self.attempts + 1
         )
 
-    def completed(self, result: dict[str, Any] | None, at: datetime, *, duration_ms: float | None = None) -> Scan:
+    def completed(self, result: ScanResult | None, at: datetime, *, duration_ms: float | None = None) -> Scan:
         """Finished with `result` at `at`; its duration is `duration_ms` if the run measured it, else since start."""
         started = self.started_at or at
         return dataclasses.replace(
@@ -172,9 +175,13 @@ class Scan:
             lease_expires_at=None,
         )
 
-    def with_result(self, result: dict[str, Any]) -> Scan:
+    def with_result(self, result: ScanResult) -> Scan:
         """The same scan carrying `result` (a cache hit's, decoded only where a row needs it)."""
         return dataclasses.replace(self, result=result)
+
+    def unreadable_result(self, reason: str) -> Scan:
+        """The same scan, its stored result dropped because it cannot be read (`reason` goes in `error`)."""
+        return dataclasses.replace(self, result=None, error=f"the stored result cannot be read: {reason}")
 
 
 def _elapsed_ms(start: datetime, end: datetime) -> float:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from secapi.domain.model import Scan, ScanStatus, ScanType
 from secapi.domain.scan_inputs import RegistryImageInput
 
+from support.results import scan_result
+
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 IMAGE = RegistryImageInput(image="docker.io/library/nginx:1.25", platform="linux/amd64")
 
@@ -40,11 +42,11 @@ def test_each_claim_is_an_attempt_with_a_lease() -> None:
 
 def test_completion_measures_from_the_claim_and_ends_the_lease() -> None:
     running = queued().claimed(T0, T0 + timedelta(minutes=1))
-    done = running.completed({"vulnerabilities": []}, T0 + timedelta(seconds=2.5))
+    done = running.completed(scan_result(), T0 + timedelta(seconds=2.5))
 
     assert done.status is ScanStatus.COMPLETED
     assert done.is_finished
-    assert done.result == {"vulnerabilities": []}
+    assert done.result == scan_result()
     assert (done.started_at, done.finished_at, done.duration_ms) == (T0, T0 + timedelta(seconds=2.5), 2500.0)
     assert done.lease_expires_at is None
     assert done.attempts == 1
@@ -53,7 +55,7 @@ def test_completion_measures_from_the_claim_and_ends_the_lease() -> None:
 
 def test_an_inline_run_keeps_the_duration_it_measured() -> None:
     running = Scan.running(uuid.uuid4(), ScanType.DEPENDENCIES, IMAGE, "cd" * 32, T0)
-    done = running.completed({"k": 1}, T0 + timedelta(seconds=1), duration_ms=12.5)
+    done = running.completed(scan_result(), T0 + timedelta(seconds=1), duration_ms=12.5)
 
     assert (running.status, running.started_at, running.created_at) == (ScanStatus.RUNNING, T0, T0)
     assert (done.status, done.duration_ms, done.attempts) == (ScanStatus.COMPLETED, 12.5, 0)
@@ -85,4 +87,13 @@ def test_a_cache_hit_is_completed_the_moment_it_is_asked() -> None:
     assert hit.status is ScanStatus.COMPLETED
     assert (hit.created_at, hit.started_at, hit.finished_at, hit.duration_ms) == (T0, T0, T0, 0.0)
     assert hit.result is None  # the entry's result is answered as stored
-    assert hit.with_result({"a": 1}).result == {"a": 1}
+    assert hit.with_result(scan_result(target="a")).result == scan_result(target="a")
+
+
+def test_a_stored_result_that_cannot_be_read_is_dropped_with_the_reason() -> None:
+    done = queued().claimed(T0, T0 + timedelta(minutes=1)).completed(scan_result(), T0)
+    unreadable = done.unreadable_result("missing `scan_type`")
+
+    assert unreadable.status is ScanStatus.COMPLETED
+    assert unreadable.result is None
+    assert unreadable.error == "the stored result cannot be read: missing `scan_type`"

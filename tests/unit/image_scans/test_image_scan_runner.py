@@ -119,7 +119,7 @@ async def test_a_scan_runs_once_and_records_findings(
     assert done.status is ScanStatus.COMPLETED
     assert done.attempts == 1
     assert done.result is not None
-    ids = {v["id"] for v in done.result["vulnerabilities"]}
+    ids = {v.id for v in done.result.vulnerabilities}
     assert {"DSA-5514-1", "GHSA-m2qf-hxjv-5gpq", "GHSA-xvch-5gv4-984h"} <= ids
     assert len(source.downloads) == 2
 
@@ -141,13 +141,13 @@ async def test_the_result_lists_what_the_image_holds_that_was_not_scanned(
     assert done is not None
     assert done.result is not None
     digest = image.layers[1].digest
-    assert [(item["path"], item["kind"]) for item in done.result["unscanned"]] == [
+    assert [(item.path, item.kind) for item in done.result.unscanned] == [
         (f"{digest}:app/lib/log4j-core-2.14.1.jar", "java-archive"),
         (f"{digest}:usr/lib/sysimage/rpm/rpmdb.sqlite", "skipped-file"),  # read, but it is no database
         (f"{digest}:app/node_modules/broken/package.json", "skipped-file"),
     ]
-    assert list(done.result["unscannable"]) == []
-    assert {"DSA-5514-1"} <= {v["id"] for v in done.result["vulnerabilities"]}  # the Debian part still scanned
+    assert list(done.result.unscannable) == []
+    assert {"DSA-5514-1"} <= {v.id for v in done.result.vulnerabilities}  # the Debian part still scanned
 
 
 async def test_shared_layers_and_manifests_are_not_downloaded_again(

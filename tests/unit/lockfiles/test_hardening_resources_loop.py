@@ -103,7 +103,7 @@ async def test_a_large_lockfile_scan_leaves_the_event_loop_free(
     stop.set()
     longest = await monitor
     assert outcome.scan.result is not None
-    assert len(outcome.scan.result["packages"]) == LINES
+    assert len(outcome.scan.result.packages) == LINES
     assert reader.threads != [threading.get_ident()], "the large lockfile was parsed on the event loop's thread"
     bound = max(STALL_BOUND, reader.seconds / 2)
     assert longest < bound, f"the event loop stalled for {longest:.3f} s (parsing took {reader.seconds:.3f} s)"

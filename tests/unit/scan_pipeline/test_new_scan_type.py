@@ -137,7 +137,7 @@ async def work(
 
         async def compute(claimed: Scan = claimed, subject: ScanSubject = subject) -> tuple[Scan, object]:
             result = await strategy.inline.run(scan_input, subject, version)
-            scan = claimed.completed(msgspec.to_builtins(result), world.clock.now())
+            scan = claimed.completed(result, world.clock.now())
             await world.scans.update(scan)
             return scan, scan.result
 
@@ -225,7 +225,7 @@ async def test_a_second_identical_request_is_a_hit_charged_nothing_and_recorded(
     assert strategy.runs == 1
     assert second.raw_result == first.raw_result
     assert first.scan.result is not None
-    assert first.scan.result["vulnerabilities"]  # flask 2.2.4 is vulnerable
+    assert first.scan.result.vulnerabilities  # flask 2.2.4 is vulnerable
     assert charged
     assert all(units == 1 for units in charged.values())  # the run took one unit of each window
     assert world.limiter.consumed[principal.user_id] == charged  # the hit took none
@@ -306,7 +306,7 @@ async def test_a_queued_type_is_queued_charged_run_by_a_worker_and_a_hit_after(
     assert finished is not None
     assert finished.status is ScanStatus.COMPLETED
     assert finished.result is not None
-    assert finished.result["vulnerabilities"]
+    assert finished.result.vulnerabilities
 
     second = await world.pipeline.submit(principal, strategy, FLASK, queue, wait_budget=0)
     assert status(second) is CacheStatus.HIT

@@ -10,8 +10,6 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-import msgspec
-
 from secapi.adapters.memory.metrics import RecordingMetrics
 from secapi.domain.findings import PackageRef
 from secapi.domain.model import PageCursor, Scan, ScanStatus, ScanType
@@ -39,6 +37,7 @@ from secapi.domain.watches import (
 )
 
 from support.fakes import FakeClock, InMemoryScans, InMemoryVulnerabilityStore
+from support.results import scan_result
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "osv" / "ghsa"
 CERTIFI = FIXTURES / "GHSA-xqr8-7jwr-rhp7.json"
@@ -230,8 +229,9 @@ async def test_rematch_looks_only_at_changed_keys_and_records_new_then_resolved(
 def _scan(status: ScanStatus, packages: list[Package], clock: FakeClock, error: str | None = None) -> Scan:
     result = None
     if status is ScanStatus.COMPLETED:
-        result = {"target": "docker.io/library/app:1", "packages": msgspec.to_builtins(packages)}
-        result["image"] = {"manifest_digest": "sha256:" + "1" * 64}
+        result = scan_result(
+            packages=packages, target="docker.io/library/app:1", scan_type="docker", image_digest="sha256:" + "1" * 64
+        )
     return Scan(
         id=uuid.uuid4(),
         user_id=uuid.uuid4(),

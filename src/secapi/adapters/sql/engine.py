@@ -15,9 +15,10 @@ from secapi.domain.text import without_nul
 
 
 def _json_dumps(value: Any) -> str:
+    """JSON text of a column value: builtins, or a msgspec struct such as a scan's `ScanResult`."""
     encoded = msgspec.json.encode(value)
     if b"\\u0000" in encoded:  # rare: PostgreSQL's JSON types refuse NUL, which user or image text may hold
-        encoded = msgspec.json.encode(_without_nul(value))
+        encoded = msgspec.json.encode(_without_nul(msgspec.to_builtins(value)))
     return encoded.decode()
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+import msgspec
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import ApiKeyModel, ScanModel, UserModel
+from secapi.domain.findings import ScanResult
 from secapi.domain.model import (
     ApiKey,
     PageCursor,
@@ -64,7 +67,7 @@ def _key_row(key: ApiKey) -> ApiKeyModel:
 
 
 def _scan(row: ScanModel) -> Scan:
-    return Scan(
+    scan = Scan(
         id=row.id,
         user_id=row.user_id,
         scan_type=ScanType(row.scan_type),
@@ -72,7 +75,6 @@ def _scan(row: ScanModel) -> Scan:
         input_data=decode_scan_input(ScanType(row.scan_type), row.input_data),
         input_hash=row.input_hash,
         created_at=row.created_at,
-        result=row.result,
         error=row.error,
         started_at=row.started_at,
         finished_at=row.finished_at,
@@ -80,6 +82,21 @@ def _scan(row: ScanModel) -> Scan:
         attempts=row.attempts,
         lease_expires_at=row.lease_expires_at,
     )
+    return scan if row.result is None else _with_stored_result(scan, row.result)
+
+
+def _with_stored_result(scan: Scan, document: Any) -> Scan:
+    """`scan` carrying its stored result document, typed.
+
+    Documents of older releases lack only fields `ScanResult` gives defaults (`unscanned`, `informational`,
+    `vulndb`, `risk`, a finding's `severity_source`, `epss`, `kev`), so they read as they are. One that does not
+    fit at all (hand-written, or damaged) must not break reading the scan list: the scan is shown without a
+    result and its `error` says why (`Scan.unreadable_result`), rather than guessing the missing parts.
+    """
+    try:
+        return scan.with_result(msgspec.convert(document, ScanResult))
+    except msgspec.ValidationError as exc:
+        return scan.unreadable_result(f"it does not fit this release's result format ({exc})")
 
 
 class SqlUserRepository(UserRepository):
@@ -195,7 +212,7 @@ class SqlScanRepository(ScanRepository):
                     status=scan.status.value,
                     input_data=encode_scan_input(scan.input_data),
                     input_hash=scan.input_hash,
-                    result=scan.result,
+                    result=scan.result,  # the engine's JSON serializer encodes the struct itself
                     error=scan.error,
                     created_at=scan.created_at,
                     started_at=scan.started_at,
@@ -213,7 +230,7 @@ class SqlScanRepository(ScanRepository):
                 .where(ScanModel.id == scan.id)
                 .values(
                     status=scan.status.value,
-                    result=scan.result,
+                    result=scan.result,  # the engine's JSON serializer encodes the struct itself
                     error=scan.error,
                     started_at=scan.started_at,
                     finished_at=scan.finished_at,

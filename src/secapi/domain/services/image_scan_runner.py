@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
 
@@ -145,13 +145,13 @@ class ImageScanRunner:
             if not await self._scans.renew_lease(scan_id, self._clock.now() + self._lease):
                 return
 
-    async def _finish(self, scan: Scan, *, result: dict[str, Any] | None = None, error: str | None = None) -> Scan:
+    async def _finish(self, scan: Scan, *, result: ScanResult | None = None, error: str | None = None) -> Scan:
         finished = self._clock.now()
         outcome = scan.completed(result, finished) if error is None else scan.failed(error, finished)
         await self._scans.update(outcome)
         return outcome
 
-    async def _scan(self, scan: Scan, source: ImageSource, tier: Tier) -> dict[str, Any]:
+    async def _scan(self, scan: Scan, source: ImageSource, tier: Tier) -> ScanResult:
         """The result: from the cache if an identical scan just finished, else computed (once across workers)."""
         started = time.perf_counter()
         image = scan.input_data
@@ -162,20 +162,19 @@ class ImageScanRunner:
         resolved = await source.resolve(reference, platform)
         results = self._results
         if results is None:
-            plain: dict[str, Any] = msgspec.to_builtins(await self._compute(resolved, source, started))
-            return plain
+            return await self._compute(resolved, source, started)
         version = await results.current_version()
         key, data = self._cache_key(scan, image, reference, resolved, platform)
 
-        async def compute() -> tuple[dict[str, Any], dict[str, Any]]:
-            result: dict[str, Any] = msgspec.to_builtins(await self._compute(resolved, source, started, version))
+        async def compute() -> tuple[ScanResult, ScanResult]:
+            result = await self._compute(resolved, source, started, version)
             return result, result
 
         value, entry = await results.compute_once(
             key, ScanType.DOCKER.value, data, compute, version=version, tier=tier, bypass=image.bypasses_cache
         )
         # None: an identical scan running elsewhere stored its result first, and it serves this scan.
-        return value if value is not None else dict(msgspec.json.decode(entry.result))
+        return value if value is not None else msgspec.json.decode(entry.result, type=ScanResult)
 
     def _cache_key(
         self,

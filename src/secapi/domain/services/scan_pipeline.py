@@ -29,7 +29,6 @@ from secapi.domain.model import Principal, Scan, ScanType
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
 from secapi.domain.rate_limits import RateLimitExceeded
 from secapi.domain.scan_inputs import ScanInput
-from secapi.domain.services.off_loop import cpu_bound
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus, ResultCache
 from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.tiers import Tier
@@ -375,7 +374,7 @@ class ScanPipeline:
         if self._recorder is not None:
             self._recorder.record_scan(scan, raw)
         else:
-            await self._scans.add(scan.with_result(msgspec.json.decode(raw)))
+            await self._scans.add(scan.with_result(msgspec.json.decode(raw, type=ScanResult)))
         info = self._results.info(entry, CacheStatus.HIT, principal.user.tier)
         return ScanOutcome(scan=scan, cache=info, raw_result=raw)
 
@@ -406,8 +405,7 @@ class ScanPipeline:
         )
         result = await strategy.run(scan_input, subject, version)
         finished = self._clock.now()
-        plain = await cpu_bound(subject.large, msgspec.to_builtins, result)
-        scan = running.completed(plain, finished, duration_ms=result.timings.total_ms)
+        scan = running.completed(result, finished, duration_ms=result.timings.total_ms)
         await self._scans.add(scan)
         return scan
 

@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from secapi.domain.errors import DomainError, ScanNotFound
-from secapi.domain.findings import Finding
+from secapi.domain.findings import Finding, ScanResult
 from secapi.domain.images import DEFAULT_PLATFORM, ImageSource, parse_image_reference, parse_platform
 from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import PageCursor, Principal, Scan, ScanStatus
@@ -97,9 +97,9 @@ def watch_limit_state(tier: Tier, count: int, now: float) -> RateLimitResult:
     )
 
 
-def packages_of(result: Mapping[str, Any] | None) -> tuple[Package, ...]:
-    """The inventory of a finished scan's result document."""
-    return msgspec.convert((result or {}).get("packages", ()), tuple[Package, ...])
+def packages_of(result: ScanResult | None) -> tuple[Package, ...]:
+    """The inventory of a finished scan's result (none without a result)."""
+    return () if result is None else result.packages
 
 
 def group_by_key(packages: Iterable[Package]) -> dict[LookupKey, list[Package]]:
@@ -250,7 +250,7 @@ class WatchService:
         scan: Scan = outcome.scan
         if scan.result is None and outcome.raw_result is not None:
             # A cache hit answers with the stored bytes (its scan row is written behind): that is the baseline.
-            scan = scan.with_result(msgspec.json.decode(outcome.raw_result))
+            scan = scan.with_result(msgspec.json.decode(outcome.raw_result, type=ScanResult))
         if scan.status is ScanStatus.FAILED:
             await self._watches.delete(principal.user_id, watch.id)
             raise FailedScanNotWatchable(
@@ -340,6 +340,8 @@ def _check_watchable(scan: Scan) -> None:
             f"scan {scan.id} failed ({scan.error or 'no reason recorded'}): it has no inventory to watch",
             field="scan_id",
         )
+    if scan.status is ScanStatus.COMPLETED and scan.result is None and scan.error:
+        raise ScanNotWatchable(f"scan {scan.id} has no inventory to watch: {scan.error}")
     if scan.status is not ScanStatus.COMPLETED or scan.result is None:
         raise ScanNotWatchable(
             f"scan {scan.id} is still {scan.status.value}: watch it once it has finished (poll /api/v1/scans/{scan.id})"
@@ -347,17 +349,13 @@ def _check_watchable(scan: Scan) -> None:
 
 
 def _target_of(scan: Scan) -> str:
-    result = scan.result or {}
-    target = result.get("target")
-    if isinstance(target, str) and target:
-        return target[:600]
-    return (scan.input_data.label or str(scan.id))[:600]
+    target = scan.result.target if scan.result is not None else ""
+    return (target or scan.input_data.label or str(scan.id))[:600]
 
 
 def _digest_of(scan: Scan) -> str | None:
-    image = (scan.result or {}).get("image")
-    digest = image.get("manifest_digest") if isinstance(image, dict) else None
-    return digest if isinstance(digest, str) else None
+    image = scan.result.image if scan.result is not None else None
+    return None if image is None else image.manifest_digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,13 +46,6 @@ def risk_filter_from_form(fields: Mapping[str, Any]) -> RiskFilter:
     return risk_filter(min_epss, raw_kev in _TRUE, source="body")
 
 
-def filtered_result(result: dict[str, Any] | None, active: RiskFilter) -> dict[str, Any] | None:
-    """The result document as this response shows it."""
-    if result is None or not active.active:
-        return result
-    return narrow_result(result, active)
-
-
 def filtered_raw(raw: bytes, active: RiskFilter) -> bytes:
     """A cached result's JSON as this response shows it (decoded only when a filter applies)."""
     if not active.active:

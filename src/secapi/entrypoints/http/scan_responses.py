@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
@@ -11,7 +12,7 @@ from secapi.domain.model import Scan, ScanStatus
 from secapi.domain.services.exploit_intel import RiskFilter
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus
 from secapi.entrypoints.http.problems import problem
-from secapi.entrypoints.http.risk_filters import NO_FILTER, filtered_etag, filtered_raw, filtered_result
+from secapi.entrypoints.http.risk_filters import NO_FILTER, filtered_etag, filtered_raw
 from secapi.entrypoints.http.schemas import ScanView
 
 
@@ -42,12 +43,13 @@ def scan_etag(scan: Scan) -> str:
     return f'W/"{scan.id.hex}-{scan.status.value}-{stamp}"'
 
 
-def scan_view(scan: Scan, risk_filter: RiskFilter = NO_FILTER) -> ScanView:
-    """The scan as the API shows it, its result narrowed by `risk_filter` (the stored result is untouched)."""
-    view = ScanView.of(scan)
-    if not risk_filter.active or view.result is None:
-        return view
-    return msgspec.structs.replace(view, result=filtered_result(view.result, risk_filter))
+def scan_body(scan: Scan, risk_filter: RiskFilter = NO_FILTER) -> ScanView | bytes:
+    """The scan as the API shows it: its view, or with an active `risk_filter` the JSON of the view with
+    its result narrowed (`filtered_raw`; the stored result is untouched)."""
+    if not risk_filter.active or scan.result is None:
+        return ScanView.of(scan)
+    narrowed = filtered_raw(msgspec.json.encode(scan.result), risk_filter)
+    return _with_raw_result(dataclasses.replace(scan, result=None), narrowed)
 
 
 def _with_raw_result(scan: Scan, raw: bytes) -> bytes:
@@ -82,7 +84,7 @@ def scan_response(
         body = _with_raw_result(scan, filtered_raw(raw_result, risk_filter))
         return Response(body, status_code=200, headers=headers, media_type="application/json")
     if scan.status is ScanStatus.COMPLETED:
-        return Response(scan_view(scan, risk_filter), status_code=200, headers=headers)
+        return Response(scan_body(scan, risk_filter), status_code=200, headers=headers, media_type="application/json")
     if scan.status is ScanStatus.FAILED:
         return problem(
             422,

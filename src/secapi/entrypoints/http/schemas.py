@@ -11,6 +11,7 @@ from uuid import UUID
 import msgspec
 
 from secapi.domain.errors import InvalidInput
+from secapi.domain.findings import ScanResult
 from secapi.domain.model import ApiKey, IssuedKey, PageCursor, Scan, ScanPage, User
 from secapi.domain.scan_inputs import encode_scan_input
 from secapi.domain.tiers import Tier
@@ -111,8 +112,9 @@ class ScanView(_Schema):
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: float | None
-    result: dict[str, Any] | None
+    result: ScanResult | None
     error: str | None
+    """Why the scan failed; on a completed scan without a result, why its stored result cannot be read."""
 
     @classmethod
     def of(cls, scan: Scan) -> ScanView:

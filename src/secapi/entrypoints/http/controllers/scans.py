@@ -20,7 +20,7 @@ from secapi.entrypoints.http.openapi import (
     problem_responses,
 )
 from secapi.entrypoints.http.risk_filters import filtered_etag, risk_filter
-from secapi.entrypoints.http.scan_responses import scan_etag, scan_view
+from secapi.entrypoints.http.scan_responses import scan_body, scan_etag
 from secapi.entrypoints.http.schemas import ScanListView, ScanView, decode_cursor
 
 
@@ -72,7 +72,7 @@ class ScansController(Controller):
         headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
         if etag in _etags(if_none_match):
             return Response(content=None, status_code=304, headers=headers)
-        return Response(scan_view(scan, narrow), headers=headers)
+        return Response(scan_body(scan, narrow), headers=headers, media_type="application/json")
 
     @get(
         "/",
