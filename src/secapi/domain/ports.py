@@ -6,7 +6,9 @@ Only domain types cross these boundaries. Adapters live in `secapi.adapters`.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -131,6 +133,32 @@ class ScanQueue(Protocol):
 
     async def wait(self, scan_id: UUID, seconds: float) -> None:
         """Return when the scan's job has finished, or after `seconds` seconds, whichever is first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArchive:
+    """An uploaded image archive on this process's disk, as received: where it is, its name, digest and size."""
+
+    path: Path
+    filename: str
+    sha256: str
+    size: int
+
+
+class ArchiveRuns(Protocol):
+    """Runs scans of uploaded archives here, in this process: the upload is on its disk, no worker can reach it."""
+
+    def start(self, scan_id: UUID, archive: StoredArchive) -> None:
+        """Run the recorded scan on `archive` in the background; the run owns the file from now and deletes it."""
+        ...
+
+    async def wait(self, scan_id: UUID, seconds: float) -> None:
+        """Return when the scan's run has finished, or after `seconds` seconds (the run goes on either way)."""
+        ...
+
+    async def discard(self, archive: StoredArchive) -> None:
+        """Delete an upload that will not be scanned (refused before its run started)."""
         ...
 
 

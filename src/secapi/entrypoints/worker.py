@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable, Coroutine
 from typing import Any
 from uuid import UUID
 
+from dishka import Provider
 from saq import CronJob, Queue, Worker
 from saq.types import Context
 
@@ -22,8 +24,14 @@ from secapi.adapters.prometheus.server import MetricsHttpServer
 from secapi.adapters.redis.scan_queue import JOB_FUNCTION
 from secapi.config import Settings
 from secapi.domain.services.metrics_sampling import MetricsSampler
-from secapi.entrypoints.background import start_background, stop_background
-from secapi.entrypoints.jobs import hand_back, run_scan_job, warm_popular
+from secapi.entrypoints.background import (
+    BackgroundProvider,
+    BackgroundWork,
+    ScheduledJob,
+    start_loops,
+    stop_background,
+)
+from secapi.entrypoints.jobs import hand_back
 from secapi.entrypoints.vulndb import run_sync_job
 from secapi.ioc import make_container
 
@@ -42,13 +50,14 @@ class _Worker(Worker[Context]):
     SIGNALS: list[signal.Signals] = []
 
 
-async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run a SAQ worker with `settings.worker_concurrency` slots until `stop` is set (or SIGTERM/SIGINT)."""
+async def serve_worker(settings: Settings, stop: asyncio.Event | None = None, *overrides: Provider) -> None:
+    """Run a SAQ worker with `settings.worker_concurrency` slots until `stop` is set (or SIGTERM/SIGINT), and
+    the rest of the `BackgroundWork` list; `overrides` replace providers (tests)."""
     if not settings.redis_url:
         raise SystemExit("secapi worker needs SECAPI_REDIS_URL; without Redis the API runs scans in-process")
-    warm_cron = settings.cache_warm_schedule  # checked when the settings were built
     sync_cron = settings.vulndb_sync_schedule
-    container = make_container(settings)
+    container = make_container(settings, BackgroundProvider(), *overrides)
+    work = await container.get(BackgroundWork)  # the same list as an API process on the embedded default
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -61,7 +70,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
         assert task is not None
         running.add(task)
         try:
-            await run_scan_job(container, UUID(scan_id))
+            await work.scan_job(UUID(scan_id))
         except asyncio.CancelledError:
             # Out of grace at shutdown (or past the job timeout): give the scan back, then let SAQ re-queue the job.
             await asyncio.shield(hand_back(container, UUID(scan_id)))
@@ -69,16 +78,13 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
         finally:
             running.discard(task)
 
-    async def warm_cache(_ctx: Context) -> None:
-        await warm_popular(container, settings.cache_warm_top)
-
     async def sync_vulndb(_ctx: Context) -> None:
         await run_sync_job(container)
 
     run_scan.__qualname__ = run_scan.__name__ = JOB_FUNCTION
     queue = await container.get(Queue)
-    # SAQ enqueues a cron job under one key per run, so several workers still warm once.
-    cron = [CronJob(warm_cache, cron=warm_cron, unique=True)] if warm_cron else []
+    # SAQ enqueues a cron job under one key per run, so several workers still run each scheduled job once.
+    cron = [CronJob(_saq_function(job), cron=job.cron, unique=True) for job in work.scheduled]
     if sync_cron:
         # unique=True keeps one queued run per tick; the sync's own lock keeps CLI runs and slow ticks apart.
         cron.append(CronJob(sync_vulndb, cron=sync_cron, unique=True, timeout=SYNC_JOB_TIMEOUT))
@@ -95,7 +101,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     )
     metrics_server = await start_metrics_server(container, settings)
     saq_task = asyncio.create_task(worker.start(), name="saq-worker")
-    background = await start_background(container)  # the same loops as an API process on the embedded default
+    background = start_loops(work)
     await asyncio.sleep(0)  # let SAQ reach its wait before a stop that is already set is acted on
     try:
         await stop.wait()
@@ -105,8 +111,19 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
         if metrics_server is not None:
             metrics_server.stop()
         await _stop_saq(worker, saq_task, deadline)
+        await work.stop()
         await stop_background(background)
         await container.close()
+
+
+def _saq_function(job: ScheduledJob) -> Callable[[Context], Coroutine[Any, Any, None]]:
+    """`job` as a SAQ function, named after it with underscores (`warm-cache`: SAQ's `warm_cache` job)."""
+
+    async def run(_ctx: Context) -> None:
+        await job.run()
+
+    run.__qualname__ = run.__name__ = job.name.replace("-", "_")
+    return run
 
 
 async def _stop_saq(worker: Worker[Context], saq_task: asyncio.Task[None], deadline: float) -> None:

@@ -1,19 +1,24 @@
-"""Container image scans: the registry client, the layer cataloger, the submitter and the queued runner."""
+"""Container image scans: the registry client, the layer cataloger, the submitter, the queued runner and the
+uploaded archives' use case with its in-process runs."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
+from uuid import UUID
 
-from dishka import Provider, Scope, provide
+from dishka import AsyncContainer, Provider, Scope, alias, provide
 
 from secapi.adapters.catalog.cataloger import TarLayerCataloger
+from secapi.adapters.registry.archive_runs import InProcessArchiveRuns
 from secapi.adapters.registry.client import HttpRegistryClient
 from secapi.adapters.registry.scratch import ScratchBudget
 from secapi.config import Settings
 from secapi.domain.caching import DigestCache
 from secapi.domain.images import ImageSource
 from secapi.domain.metrics import MetricsSink
-from secapi.domain.ports import Clock, ScanQueue, ScanRepository, UserRepository, VulnerabilityStore
+from secapi.domain.ports import ArchiveRuns, Clock, ScanQueue, ScanRepository, UserRepository, VulnerabilityStore
+from secapi.domain.services.archive_scans import ArchiveScans
 from secapi.domain.services.image_scan_runner import ImageScanRunner, InventoryCache, LayerCataloger
 from secapi.domain.services.image_scans import ImageScanSubmitter, RegistryGate
 from secapi.domain.services.matching import VulnerabilityMatcher
@@ -77,6 +82,48 @@ class ImagesProvider(Provider):
             metrics=metrics,
             # The registry client checks addresses without fetching; a source that reaches no network admits all.
             registry_gate=source if isinstance(source, RegistryGate) else None,
+        )
+
+    @provide(scope=Scope.APP)
+    def archive_runs(
+        self, container: AsyncContainer, budget: ScratchBudget, settings: Settings
+    ) -> InProcessArchiveRuns:
+        async def run(scan_id: UUID, source: ImageSource) -> None:
+            async with container() as request:  # one scan, its own request scope (its own database session)
+                await (await request.get(ImageScanRunner)).run(scan_id, source)
+
+        return InProcessArchiveRuns(
+            run,
+            budget,
+            scratch_dir=Path(settings.scan_tmp_dir) if settings.scan_tmp_dir else None,
+            max_layer_bytes=settings.max_layer_bytes,
+            max_layers=settings.max_image_layers,
+            scratch_max_bytes=settings.scan_scratch_max_bytes,
+        )
+
+    archive_runs_port = alias(source=InProcessArchiveRuns, provides=ArchiveRuns)
+
+    @provide(scope=Scope.REQUEST)
+    def archive_scans(
+        self,
+        scans: ScanRepository,
+        clock: Clock,
+        settings: Settings,
+        results: ResultCache,
+        runs: ArchiveRuns,
+        quota: QuotaGate,
+        recorder: ScanRecorder,
+        metrics: MetricsSink,
+    ) -> ArchiveScans:
+        return ArchiveScans(
+            scans,
+            clock,
+            results,
+            runs,
+            sync_budget=settings.scan_sync_budget,
+            quota=quota,
+            recorder=recorder,
+            metrics=metrics,
         )
 
     @provide(scope=Scope.APP)

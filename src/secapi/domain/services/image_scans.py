@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from secapi.domain.caching import CacheUnavailable, DigestCache, canonical_hash
+from secapi.domain.caching import CacheUnavailable, DigestCache
 from secapi.domain.errors import DomainError
 from secapi.domain.image_scan_keys import image_input
 from secapi.domain.images import (
@@ -26,8 +26,8 @@ from secapi.domain.images import (
 from secapi.domain.metrics import MetricsSink, NoMetrics
 from secapi.domain.model import Principal, Scan, ScanType
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository
-from secapi.domain.scan_inputs import ArchiveImageInput, RegistryImageInput, ScanInput
-from secapi.domain.services.result_cache import CacheStatus, ResultCache
+from secapi.domain.scan_inputs import RegistryImageInput, ScanInput
+from secapi.domain.services.result_cache import ResultCache
 from secapi.domain.services.scan_pipeline import (
     NoQuota,
     QueuedRuns,
@@ -38,13 +38,8 @@ from secapi.domain.services.scan_pipeline import (
     ScanSubject,
 )
 from secapi.domain.services.scan_recorder import ScanRecorder
-from secapi.domain.text import refuse_nul
 
 log = logging.getLogger(__name__)
-
-
-ARCHIVE_REFERENCE = parse_image_reference("archive.invalid/upload:latest")
-"""Stands for "the only image in the uploaded archive" when the client names none."""
 
 
 DIGEST_TTL = 300
@@ -246,61 +241,3 @@ class ImageScanSubmitter:
         with contextlib.suppress(CacheUnavailable):
             await self._digests.put(canonical, target, digest, self._digest_ttl)
         return digest
-
-    async def record_archive(
-        self,
-        principal: Principal,
-        *,
-        filename: str,
-        sha256: str,
-        size: int,
-        platform: str | None,
-        image: str | None,
-        bypass_cache: bool = False,
-    ) -> Scan:
-        """A queued scan of an uploaded archive; the caller runs it where the upload lives.
-
-        An upload is never looked up before it runs; `bypass_cache` also stops the run from reusing the
-        result of an identical upload that finished a moment ago.
-        """
-        await self.refuse_if_vulndb_empty()
-        refuse_nul(filename, "file", "the archive's file name")
-        reference = parse_image_reference(image) if image else ARCHIVE_REFERENCE
-        target = parse_platform(platform) if platform else DEFAULT_PLATFORM
-        data = ArchiveImageInput(
-            image=reference.canonical(),
-            platform=str(target),
-            archive=filename[:255],
-            archive_sha256=sha256,
-            archive_size=str(size),
-            cache="bypass" if bypass_cache else None,
-        )
-        # An upload is private: its identity is its bytes and its owner.
-        scan = Scan.queued(principal.user_id, ScanType.DOCKER, data, canonical_hash(data.identity()), self._clock.now())
-        # An upload is never looked up before it runs, so it always runs: it takes one unit of every scan
-        # window, like any scan that runs (over quota: a 429, and the caller deletes the upload); the request
-        # counts as a miss, or a bypass when the client asked for one.
-        await self._requests.answer(
-            principal, ScanType.DOCKER.value, self._charge(principal, scan), bypass_cache=bypass_cache
-        )
-        return scan
-
-    async def _charge(self, principal: Principal, scan: Scan) -> ScanOutcome:
-        await self._quota.consume_scan(principal, ScanType.DOCKER.value)
-        await self._scans.add(scan)
-        return ScanOutcome(scan=scan)
-
-    @staticmethod
-    def archive_cache_status(scan: Scan) -> CacheStatus:
-        """`X-Cache-Status` of an archive scan: never looked up, so MISS, or BYPASS when the client asked."""
-        return CacheStatus.BYPASS if scan.input_data.bypasses_cache else CacheStatus.MISS
-
-    async def archive_outcome(self, principal: Principal, scan: Scan) -> ScanOutcome:
-        """The archive scan as it stands now, with cache headers once it has a result."""
-        done = await self._scans.get(scan.id) or scan
-        if done.result is None:
-            return ScanOutcome(scan=done)
-        status = self.archive_cache_status(done)
-        return ScanOutcome(
-            scan=done, cache=ResultCache.fresh_info(msgspec.json.encode(done.result), status, principal.user.tier)
-        )

@@ -15,6 +15,7 @@ from litestar.types import ControllerRouterHandler
 
 from secapi import __version__
 from secapi.config import Settings
+from secapi.entrypoints.background import BackgroundProvider
 from secapi.entrypoints.http.allow_header import complete_allow_header
 from secapi.entrypoints.http.api_router import api_router
 from secapi.entrypoints.http.auth import HttpAuthProvider
@@ -39,7 +40,7 @@ def create_app(
     """Build the app for `settings` (default: from the environment); `overrides` replace providers;
     `extra_api_routes` (tests) are mounted under `/api/v1` behind the same authentication and count."""
     settings = settings or Settings.from_env()
-    container = make_container(settings, LitestarProvider(), HttpAuthProvider(), *overrides)
+    container = make_container(settings, LitestarProvider(), HttpAuthProvider(), BackgroundProvider(), *overrides)
 
     @contextlib.asynccontextmanager
     async def close_container(_: Litestar) -> AsyncIterator[None]:

@@ -11,8 +11,10 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
 
+from secapi.config import Settings
 from secapi.domain.errors import InvalidInput
 from secapi.domain.model import Principal
+from secapi.domain.services.archive_scans import ArchiveScans
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
 from secapi.domain.services.exploit_intel import RiskFilter
 from secapi.domain.services.image_scans import ImageScanSubmitter
@@ -98,8 +100,15 @@ class ScanRequestsController(Controller):
         responses={**scan_responses(), **problem_responses(400, *AUTHENTICATED, 408, 413, 415, 422)},
         request_max_body_size=None,  # checked against SECAPI_ARCHIVE_MAX_BYTES while streaming
     )
-    async def scan_docker_archive(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        return await scan_uploaded_archive(request)
+    @inject
+    async def scan_docker_archive(
+        self,
+        request: Request[Any, Any, Any],
+        principal: FromDishka[Principal],
+        archives: FromDishka[ArchiveScans],
+        settings: FromDishka[Settings],
+    ) -> Response[Any]:
+        return await scan_uploaded_archive(request, principal, archives, settings)
 
 
 async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput, bool, RiskFilter]:
