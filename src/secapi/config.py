@@ -141,8 +141,8 @@ class Settings:
     """How many of the most requested images are re-scanned after a database update and every warm interval."""
 
     cache_warm_cron: str = "17 * * * *"
-    """When workers re-scan the popular images (cron syntax, run once across all workers; empty, `off`,
-    `none`, `never`, `false` or `disabled`: never)."""
+    """When workers (without Redis: the API process) re-scan the popular images (cron syntax, run once across
+    all workers; empty, `off`, `none`, `never`, `false` or `disabled`: never)."""
 
     worker_grace_seconds: float = 25.0
     """On SIGTERM or SIGINT, `secapi worker` lets running scans finish for this long, then hands the rest back
