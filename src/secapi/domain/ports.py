@@ -124,6 +124,23 @@ class ScanRepository(Protocol):
         ...
 
 
+class ResultFormat(Protocol):
+    """Writes a finished scan in one of the ecosystem's formats (CycloneDX, SPDX, SARIF, an HTML page).
+
+    The native JSON is not one of these: it is the scan view the HTTP layer has always answered with.
+    `secapi.domain.result_formats.ResultFormats` holds the formats a server offers.
+    """
+
+    name: str
+    """What `?format=` calls it: `cyclonedx`, `spdx`, `sarif`, `html`."""
+    media_type: str
+    """Its `Content-Type`, the media type an `Accept` header names to ask for it."""
+
+    def render(self, scan: Scan) -> bytes:
+        """The document of `scan`, a completed scan whose `result` is set (never called for any other)."""
+        ...
+
+
 class ScanQueue(Protocol):
     """Hands scans to workers; the scan's row in the database stays the source of truth."""
 

@@ -5,7 +5,7 @@ Swapping Redis for in-memory adapters is a settings change here and nowhere else
 providers win) instead of monkeypatching modules; `provide_instance` makes a
 one-line override of any port. Where the wiring of a new adapter goes: the
 module of its concern (`database`, `redis_backend`/`memory_backend`, `scans`,
-`images`, `watches`, `notifications`, `quotas`, `accounts`, `vulndb`, `metrics`).
+`formats`, `images`, `watches`, `notifications`, `quotas`, `accounts`, `vulndb`, `metrics`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from secapi.config import Settings
 from secapi.ioc.accounts import AccountsProvider
 from secapi.ioc.core import CoreProvider
 from secapi.ioc.database import DatabaseProvider
+from secapi.ioc.formats import FormatsProvider
 from secapi.ioc.images import ImagesProvider
 from secapi.ioc.memory_backend import MemoryProvider
 from secapi.ioc.metrics import NoMetricsProvider, PrometheusProvider, SamplingProvider
@@ -47,6 +48,7 @@ def backend_providers(settings: Settings) -> list[Provider]:
         QuotasProvider(),
         NotificationsProvider(),
         ScansProvider(),
+        FormatsProvider(),
         ImagesProvider(),
         WatchesProvider(),
         VulnDbProvider(),

@@ -9,7 +9,7 @@ from litestar import Request, Response
 
 from secapi.config import Settings
 from secapi.domain.model import Principal
-from secapi.domain.ports import StoredArchive
+from secapi.domain.ports import ResultFormat, StoredArchive
 from secapi.domain.services.archive_scans import ArchiveScans
 from secapi.entrypoints.http.risk_filters import risk_filter_from_form
 from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
@@ -17,9 +17,14 @@ from secapi.entrypoints.http.uploads import receive_archive
 
 
 async def scan_uploaded_archive(
-    request: Request[Any, Any, Any], principal: Principal, archives: ArchiveScans, settings: Settings
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    archives: ArchiveScans,
+    settings: Settings,
+    fmt: ResultFormat | None = None,
 ) -> Response[Any]:
-    """Stream the upload to disk, scan it here (the use case records, charges and runs it), answer."""
+    """Stream the upload to disk, scan it here (the use case records, charges and runs it), answer (a finished
+    scan written in `fmt` when given)."""
     await archives.refuse_if_vulndb_empty()  # before reading a possibly large upload
     upload = await receive_archive(request, limit=settings.archive_max_bytes, directory=settings.scan_tmp_dir or None)
     try:
@@ -36,5 +41,10 @@ async def scan_uploaded_archive(
         bypass_cache=wants_fresh(request),
     )
     return scan_response(
-        request, outcome.scan, outcome.cache, cache_status=archives.cache_status(outcome.scan), risk_filter=narrow
+        request,
+        outcome.scan,
+        outcome.cache,
+        cache_status=archives.cache_status(outcome.scan),
+        risk_filter=narrow,
+        fmt=fmt,
     )

@@ -25,6 +25,7 @@ from litestar.openapi.spec import (
 )
 from litestar.typing import FieldDefinition
 
+from secapi.entrypoints.http.result_formats import FORMAT_MEDIA_TYPES
 from secapi.entrypoints.http.schemas import MAX_COMPANIONS, DependencyScanRequest, ScanView
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -68,6 +69,7 @@ _PROBLEM_DESCRIPTIONS = {
     401: "No API key, or one that is not valid or revoked",
     403: "The API key is not an administrator's",
     404: "No such resource for this account",
+    406: "The output format asked for (`format`, `Accept`) is not one this server writes",
     408: "The request body stopped arriving before it was complete",
     409: "The request conflicts with existing state",
     413: "The request body is larger than this server accepts",
@@ -127,12 +129,16 @@ class ApiOperation(Operation):
     """Responses that always carry `Location: /api/v1/scans/{id}`."""
     failed_scan_location: ClassVar[bool] = False
     """A 422 may be a failed scan, which carries `Location` too (other 422s do not)."""
+    formatted_statuses: ClassVar[tuple[str, ...]] = ()
+    """Responses whose finished scan may be written in another output format (`format`, `Accept`)."""
 
     def __post_init__(self) -> None:
         responses = self.responses or {}
         for status, response in list(responses.items()):
             if not isinstance(response, OpenAPIResponse):
                 continue
+            if status in self.formatted_statuses:
+                response.content = {**(response.content or {}), **_format_media_types()}
             if int(status) >= 400 and PROBLEM_MEDIA_TYPE not in (response.content or {}):
                 # Litestar's own 400 for any operation with parameters: ours are listed where they can occur.
                 del responses[status]
@@ -146,6 +152,25 @@ class ApiOperation(Operation):
                 headers["Retry-After"] = _header("Seconds to wait before polling", required=False)
             if headers:
                 response.headers = {**(response.headers or {}), **headers}
+
+
+_FORMAT_DOCUMENTS = {
+    "cyclonedx": "A CycloneDX 1.6 JSON BOM: components with purls, and vulnerabilities with ratings, affects and "
+    "analysis (https://cyclonedx.org/docs/1.6/json/)",
+    "spdx": "An SPDX 2.3 JSON document: packages with purls as external references (https://spdx.github.io/spdx-spec/v2.3/)",
+    "sarif": "A SARIF 2.1.0 log: a rule per advisory, a result per finding (https://docs.oasis-open.org/sarif/sarif/v2.1.0/)",
+}
+
+
+def _format_media_types() -> dict[str, OpenAPIMediaType]:
+    """The other representations of a finished scan, by media type (`FORMAT_MEDIA_TYPES`)."""
+    content = {
+        FORMAT_MEDIA_TYPES[name]: OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT, description=description))
+        for name, description in _FORMAT_DOCUMENTS.items()
+    }
+    page = Schema(type=OpenAPIType.STRING, description="A self-contained HTML report of the scan")
+    content[FORMAT_MEDIA_TYPES["html"]] = OpenAPIMediaType(schema=page)
+    return content
 
 
 @dataclass
@@ -203,6 +228,7 @@ class ScanOperation(ApiOperation):
 
     location_statuses = ("200", "202")
     failed_scan_location = True
+    formatted_statuses = ("200",)
 
 
 def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
@@ -317,6 +343,8 @@ class ArchiveScanOperation(ScanOperation):
 @dataclass
 class ConditionalGetOperation(ApiOperation):
     """`GetScan`: `ETag` on the scan, and a bodiless 304 when `If-None-Match` names it."""
+
+    formatted_statuses = ("200",)
 
     def __post_init__(self) -> None:
         super().__post_init__()

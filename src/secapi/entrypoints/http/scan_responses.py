@@ -8,7 +8,9 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 
+from secapi.domain.findings import ScanResult
 from secapi.domain.model import Scan, ScanStatus
+from secapi.domain.ports import ResultFormat
 from secapi.domain.services.exploit_intel import RiskFilter
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus
 from secapi.entrypoints.http.problems import problem
@@ -52,6 +54,27 @@ def scan_body(scan: Scan, risk_filter: RiskFilter = NO_FILTER) -> ScanView | byt
     return _with_raw_result(dataclasses.replace(scan, result=None), narrowed)
 
 
+def format_etag(etag: str, fmt: ResultFormat | None) -> str:
+    """A distinct validator per output format: a CycloneDX or SARIF document is another representation."""
+    if fmt is None or not etag.endswith('"'):
+        return etag
+    return f'{etag[:-1]};format={fmt.name}"'
+
+
+def formatted(
+    scan: Scan, fmt: ResultFormat, raw_result: bytes | None = None, risk_filter: RiskFilter = NO_FILTER
+) -> bytes | None:
+    """A completed scan written in `fmt` (its result from `raw_result`, a cache hit's bytes, when given), the
+    findings narrowed by `risk_filter`; None when the scan has no readable result to write."""
+    if raw_result is None and scan.result is not None and not risk_filter.active:
+        return fmt.render(scan)
+    raw = raw_result if raw_result is not None else None if scan.result is None else msgspec.json.encode(scan.result)
+    if raw is None:
+        return None
+    result = msgspec.json.decode(filtered_raw(raw, risk_filter), type=ScanResult)
+    return fmt.render(dataclasses.replace(scan, result=result))
+
+
 def _with_raw_result(scan: Scan, raw: bytes) -> bytes:
     # The view is encoded without its result, then the cached result's bytes go in its place: a cache
     # hit is never decoded and re-encoded. `"result":null` cannot occur earlier unescaped: the fields
@@ -68,18 +91,25 @@ def scan_response(
     *,
     cache_status: CacheStatus | None = None,
     risk_filter: RiskFilter = NO_FILTER,
+    fmt: ResultFormat | None = None,
 ) -> Response[Any]:
     """200 with the result; 202 + Location while queued or running; a 422 problem if the scan failed.
 
     `cache_status` gives `X-Cache-Status` alone when there is no result to describe with `cache`.
     `risk_filter` (`min_epss`, `kev_only`) narrows the result's vulnerabilities in this response only.
+    `fmt` writes a completed scan's result in that output format instead of the scan view (a cache hit's
+    bytes are decoded for it); every other answer is as without it.
     """
-    headers = {"Location": scan_location(scan)}
+    headers = {"Location": scan_location(scan), "Vary": "Accept"}
     if cache is not None:
         headers.update(cache_headers(cache))
-        headers["ETag"] = filtered_etag(cache.etag, risk_filter)
+        headers["ETag"] = format_etag(filtered_etag(cache.etag, risk_filter), fmt)
     elif cache_status is not None:
         headers["X-Cache-Status"] = cache_status.value
+    if scan.status is ScanStatus.COMPLETED and fmt is not None:
+        document = formatted(scan, fmt, raw_result, risk_filter)
+        if document is not None:
+            return Response(document, status_code=200, headers=headers, media_type=fmt.media_type)
     if scan.status is ScanStatus.COMPLETED and raw_result is not None:
         body = _with_raw_result(scan, filtered_raw(raw_result, risk_filter))
         return Response(body, status_code=200, headers=headers, media_type="application/json")

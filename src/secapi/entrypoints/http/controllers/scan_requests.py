@@ -14,6 +14,7 @@ from litestar.params import JSONBody
 from secapi.config import Settings
 from secapi.domain.errors import InvalidInput
 from secapi.domain.model import Principal
+from secapi.domain.result_formats import ResultFormats
 from secapi.domain.services.archive_scans import ArchiveScans
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
 from secapi.domain.services.exploit_intel import RiskFilter
@@ -30,6 +31,7 @@ from secapi.entrypoints.http.openapi import (
     problem_responses,
     scan_responses,
 )
+from secapi.entrypoints.http.result_formats import OutputFormat, choose_format
 from secapi.entrypoints.http.risk_filters import risk_filter, risk_filter_from_form
 from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
 from secapi.entrypoints.http.schemas import MAX_COMPANIONS, DependencyScanRequest, DockerScanRequest
@@ -52,7 +54,7 @@ class ScanRequestsController(Controller):
         status_code=200,
         guards=[lockfile_media_types],
         operation_class=LockfileScanOperation,
-        responses={200: scan_responses()[200], **problem_responses(*JSON_BODY, *AUTHENTICATED, 422)},
+        responses={200: scan_responses()[200], **problem_responses(*JSON_BODY, *AUTHENTICATED, 406, 422)},
     )
     @inject
     async def scan_dependencies(
@@ -60,10 +62,13 @@ class ScanRequestsController(Controller):
         request: Request[Any, Any, Any],
         principal: FromDishka[Principal],
         scans: FromDishka[DependencyScanService],
+        formats: FromDishka[ResultFormats],
+        output_format: OutputFormat = None,
     ) -> Response[Any]:
+        fmt = choose_format(request, formats, output_format)
         lockfile, shared, narrow = await _read_lockfile(request)
         outcome = await scans.scan(principal, lockfile, shared=shared, bypass_cache=wants_fresh(request))
-        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result, risk_filter=narrow)
+        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result, risk_filter=narrow, fmt=fmt)
 
     @post(
         "/docker",
@@ -74,7 +79,7 @@ class ScanRequestsController(Controller):
         status_code=200,
         guards=[json_only],
         operation_class=ScanOperation,
-        responses={**scan_responses(), **problem_responses(*JSON_BODY, *AUTHENTICATED, 422)},
+        responses={**scan_responses(), **problem_responses(*JSON_BODY, *AUTHENTICATED, 406, 422)},
     )
     @inject
     async def scan_docker(
@@ -83,10 +88,13 @@ class ScanRequestsController(Controller):
         data: JSONBody[DockerScanRequest],
         principal: FromDishka[Principal],
         images: FromDishka[ImageScanSubmitter],
+        formats: FromDishka[ResultFormats],
+        output_format: OutputFormat = None,
     ) -> Response[Any]:
+        fmt = choose_format(request, formats, output_format)
         narrow = risk_filter(data.min_epss, data.kev_only, source="body")
         outcome = await images.scan(principal, data.image, data.platform, bypass_cache=wants_fresh(request))
-        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result, risk_filter=narrow)
+        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result, risk_filter=narrow, fmt=fmt)
 
     @post(
         "/docker/archive",
@@ -97,7 +105,7 @@ class ScanRequestsController(Controller):
         status_code=200,
         guards=[archive_media_types],
         operation_class=ArchiveScanOperation,
-        responses={**scan_responses(), **problem_responses(400, *AUTHENTICATED, 408, 413, 415, 422)},
+        responses={**scan_responses(), **problem_responses(400, *AUTHENTICATED, 406, 408, 413, 415, 422)},
         request_max_body_size=None,  # checked against SECAPI_ARCHIVE_MAX_BYTES while streaming
     )
     @inject
@@ -107,8 +115,11 @@ class ScanRequestsController(Controller):
         principal: FromDishka[Principal],
         archives: FromDishka[ArchiveScans],
         settings: FromDishka[Settings],
+        formats: FromDishka[ResultFormats],
+        output_format: OutputFormat = None,
     ) -> Response[Any]:
-        return await scan_uploaded_archive(request, principal, archives, settings)
+        fmt = choose_format(request, formats, output_format)  # before the upload is read
+        return await scan_uploaded_archive(request, principal, archives, settings, fmt)
 
 
 async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput, bool, RiskFilter]:

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, Parameter
 
-from secapi.domain.model import Principal
+from secapi.domain.model import Principal, ScanStatus
+from secapi.domain.result_formats import ResultFormats
 from secapi.domain.services.scan_queries import ScanQueries
 from secapi.entrypoints.http.openapi import (
     AUTHENTICATED,
@@ -19,8 +20,9 @@ from secapi.entrypoints.http.openapi import (
     not_modified,
     problem_responses,
 )
+from secapi.entrypoints.http.result_formats import OutputFormat, choose_format
 from secapi.entrypoints.http.risk_filters import filtered_etag, risk_filter
-from secapi.entrypoints.http.scan_responses import scan_body, scan_etag
+from secapi.entrypoints.http.scan_responses import format_etag, formatted, scan_body, scan_etag
 from secapi.entrypoints.http.schemas import ScanListView, ScanView, decode_cursor
 
 
@@ -38,15 +40,17 @@ class ScansController(Controller):
         responses={
             200: ResponseSpec(ScanView, description="The scan", generate_examples=False),
             **not_modified(),
-            **problem_responses(400, *AUTHENTICATED, 404),
+            **problem_responses(400, *AUTHENTICATED, 404, 406),
         },
     )
     @inject
     async def get_scan(
         self,
+        request: Request[Any, Any, Any],
         scan_id: FromPath[UUID],
         principal: FromDishka[Principal],
         scans: FromDishka[ScanQueries],
+        formats: FromDishka[ResultFormats],
         if_none_match: Annotated[
             str | None,
             HeaderParameter(name="If-None-Match", description="An `ETag` of this scan: 304 while it is unchanged"),
@@ -65,13 +69,20 @@ class ScansController(Controller):
             bool,
             Parameter(description="Show only findings in CISA's KEV catalogue. Narrows this response only."),
         ] = False,
+        output_format: OutputFormat = None,
     ) -> Response[Any]:
         narrow = risk_filter(min_epss, kev_only, source="query")
+        fmt = choose_format(request, formats, output_format)
         scan = await scans.get(principal, scan_id)
-        etag = filtered_etag(scan_etag(scan), narrow)
-        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if scan.status is not ScanStatus.COMPLETED or scan.result is None:
+            fmt = None  # not finished, failed or unreadable: the scan view, as without a format
+        etag = format_etag(filtered_etag(scan_etag(scan), narrow), fmt)
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept"}
         if etag in _etags(if_none_match):
             return Response(content=None, status_code=304, headers=headers)
+        document = None if fmt is None else formatted(scan, fmt, risk_filter=narrow)
+        if fmt is not None and document is not None:
+            return Response(document, headers=headers, media_type=fmt.media_type)
         return Response(scan_body(scan, narrow), headers=headers, media_type="application/json")
 
     @get(
