@@ -126,8 +126,21 @@ class Scan:
     def answered_from_cache(
         cls, user_id: UUID, scan_type: ScanType, input_data: ScanInput, input_hash: str, at: datetime
     ) -> Scan:
-        """The caller's own scan of a cache hit: completed the moment it was asked (its result is the entry's)."""
-        return cls.running(user_id, scan_type, input_data, input_hash, at).completed(None, at, duration_ms=0.0)
+        """The caller's own scan of a cache hit: completed the moment it was asked (its result is the entry's).
+
+        Built in one step (not `running(...).completed(...)`): it is on every cache hit's path."""
+        return cls(
+            id=uuid4(),
+            user_id=user_id,
+            scan_type=scan_type,
+            status=ScanStatus.COMPLETED,
+            input_data=input_data,
+            input_hash=input_hash,
+            created_at=at,
+            started_at=at,
+            finished_at=at,
+            duration_ms=0.0,
+        )
 
     def claimed(self, at: datetime, lease_until: datetime) -> Scan:
         """Taken by a worker until `lease_until` (renewed while it runs); each claim is one more attempt."""

@@ -28,7 +28,7 @@ class AdminController(Controller):
 
     path = "/admin"
     tags = ["admin"]
-    guards = [json_only]
+    opt = json_only
 
     @post(
         "/users",

@@ -27,7 +27,7 @@ class AdminCacheController(Controller):
 
     path = "/admin/cache"
     tags = ["admin"]
-    guards = [json_only]
+    opt = json_only
 
     @get(
         "/stats",

@@ -64,7 +64,7 @@ class NotificationsController(Controller):
 
     path = "/account/notifications"
     tags = ["account"]
-    guards = [json_only]
+    opt = json_only
 
     @put(
         "/",

@@ -52,7 +52,7 @@ class ScanRequestsController(Controller):
         "Files that complete the lockfile (a go.mod's go.sum) go in `files` (JSON) or as further "
         "multipart file parts named `files`.",
         status_code=200,
-        guards=[lockfile_media_types],
+        opt=lockfile_media_types,
         operation_class=LockfileScanOperation,
         responses={200: scan_responses()[200], **problem_responses(*JSON_BODY, *AUTHENTICATED, 406, 422)},
     )
@@ -77,7 +77,7 @@ class ScanRequestsController(Controller):
         description="Answers 200 with the result when the scan finishes within the sync budget, otherwise "
         "202 with `Location: /api/v1/scans/{id}` to poll. A scan that fails answers a 422 problem with its id.",
         status_code=200,
-        guards=[json_only],
+        opt=json_only,
         operation_class=ScanOperation,
         responses={**scan_responses(), **problem_responses(*JSON_BODY, *AUTHENTICATED, 406, 422)},
     )
@@ -103,7 +103,7 @@ class ScanRequestsController(Controller):
         description="Multipart upload: field `file` (the tarball, optionally gzipped), optional `platform` and "
         "`image` (which image of a multi-image archive). Scanned the same way as a registry image.",
         status_code=200,
-        guards=[archive_media_types],
+        opt=archive_media_types,
         operation_class=ArchiveScanOperation,
         responses={**scan_responses(), **problem_responses(400, *AUTHENTICATED, 406, 408, 413, 415, 422)},
         request_max_body_size=None,  # checked against SECAPI_ARCHIVE_MAX_BYTES while streaming

@@ -190,7 +190,7 @@ class WatchesController(Controller):
         "a `scan.new_findings` webhook. The number of watches is limited by tier (free 3, starter 25, pro 250, "
         "business 2,500).",
         status_code=201,
-        guards=[json_only],
+        opt=json_only,
         operation_class=ApiOperation,
         responses=problem_responses(*JSON_BODY, *AUTHENTICATED, 404, 409, 422),
     )
