@@ -7,7 +7,7 @@ import gc
 from collections.abc import AsyncIterator, Sequence
 
 from dishka import Provider
-from dishka.integrations.litestar import LitestarProvider, setup_dishka
+from dishka.integrations.litestar import LitestarProvider
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -28,6 +28,7 @@ from secapi.entrypoints.http.metrics import install_http_metrics, metrics_lifesp
 from secapi.entrypoints.http.openapi import ClosedStructSchemaPlugin
 from secapi.entrypoints.http.problems import docs_router, exception_handlers
 from secapi.entrypoints.http.rate_limit_headers import rate_limit_header_middleware
+from secapi.entrypoints.http.request_scope import setup_request_scope
 from secapi.entrypoints.http.usage import usage_flusher, usage_middleware
 from secapi.ioc import make_container
 
@@ -70,7 +71,7 @@ def create_app(
         openapi_config=_openapi(settings),
         debug=False,
     )
-    setup_dishka(container, app)
+    setup_request_scope(container, app)
     if metrics:
         install_http_metrics(app)
     return app

@@ -26,8 +26,8 @@ def body_receive_timeout(timeout: float) -> Callable[[ASGIApp], ASGIApp]:
             return app
 
         async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
+            if scope["type"] != ScopeType.HTTP or not _has_body(scope):
+                await app(scope, receive, send)  # no body to wait for: a later receive only waits for a disconnect
                 return
             state = {"body_done": False, "started": False, "timed_out": False}
 
@@ -58,6 +58,16 @@ def body_receive_timeout(timeout: float) -> Callable[[ASGIApp], ASGIApp]:
         return guarded
 
     return middleware
+
+
+def _has_body(scope: Scope) -> bool:
+    """True when the request announces a body (a non-zero Content-Length, or any Transfer-Encoding)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() not in (b"", b"0")
+        if name == b"transfer-encoding":
+            return True
+    return False
 
 
 async def _send_408(send: Send, seconds: float) -> None:
