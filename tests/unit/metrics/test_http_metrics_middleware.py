@@ -10,7 +10,7 @@ import pytest
 
 from secapi.adapters.prometheus.exposition import MULTIPROC_ENV, PrometheusExposition
 from secapi.adapters.prometheus.http import PrometheusHttpMetrics
-from secapi.entrypoints.http.metrics import http_metrics_middleware
+from secapi.entrypoints.http.accounting import request_accounting
 
 from support.metrics import parse_exposition, sample
 
@@ -40,7 +40,7 @@ async def call(app: Any, metrics: PrometheusHttpMetrics, route: str | None) -> N
     async def send(_: dict[str, Any]) -> None:
         return None
 
-    await http_metrics_middleware(app)(scope, receive, send)  # type: ignore[arg-type]
+    await request_accounting(app, metrics=True)(scope, receive, send)  # type: ignore[arg-type]
 
 
 async def test_answered_failed_and_abandoned_requests_get_their_status(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,7 @@ from litestar.types import ControllerRouterHandler
 from secapi import __version__
 from secapi.config import Settings
 from secapi.entrypoints.background import BackgroundProvider
+from secapi.entrypoints.http.accounting import install_request_accounting
 from secapi.entrypoints.http.allow_header import complete_allow_header
 from secapi.entrypoints.http.api_router import api_router
 from secapi.entrypoints.http.auth import HttpAuthProvider
@@ -24,12 +25,11 @@ from secapi.entrypoints.http.body_timeout import body_receive_timeout
 from secapi.entrypoints.http.controllers.health import HealthController
 from secapi.entrypoints.http.controllers.metrics import METRICS_SECURITY_SCHEME, metrics_routes
 from secapi.entrypoints.http.docs_ui import docs_assets_router, docs_render_plugins
-from secapi.entrypoints.http.metrics import install_http_metrics, metrics_lifespan
+from secapi.entrypoints.http.metrics import metrics_lifespan
 from secapi.entrypoints.http.openapi import ClosedStructSchemaPlugin
 from secapi.entrypoints.http.problems import docs_router, exception_handlers
-from secapi.entrypoints.http.rate_limit_headers import rate_limit_header_middleware
 from secapi.entrypoints.http.request_scope import setup_request_scope
-from secapi.entrypoints.http.usage import usage_flusher, usage_middleware
+from secapi.entrypoints.http.usage import usage_flusher
 from secapi.ioc import make_container
 
 
@@ -61,19 +61,14 @@ def create_app(
         plugins=[ClosedStructSchemaPlugin()],
         exception_handlers=exception_handlers(settings.request_max_body_bytes),
         request_max_body_size=settings.request_max_body_bytes,
-        middleware=[
-            body_receive_timeout(settings.body_receive_timeout),
-            usage_middleware,
-            rate_limit_header_middleware,
-        ],
+        middleware=[body_receive_timeout(settings.body_receive_timeout)],
         before_send=[complete_allow_header],  # Litestar 2's OPTIONS answers list one method only
         lifespan=[close_container, usage_flusher, background_work, *([metrics_lifespan] if metrics else [])],
         openapi_config=_openapi(settings),
         debug=False,
     )
     setup_request_scope(container, app)
-    if metrics:
-        install_http_metrics(app)
+    install_request_accounting(app, metrics=metrics)  # outermost: rate-limit headers, usage, HTTP metrics
     return app
 
 

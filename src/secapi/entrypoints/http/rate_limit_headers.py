@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
-
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from secapi.domain.rate_limits import QuotaLedger, RateLimitResult, WindowState
 
@@ -46,30 +42,10 @@ def rate_limit_headers(ledger: QuotaLedger, now: float | None = None) -> dict[st
     return headers
 
 
-def rate_limit_header_middleware(app: ASGIApp) -> ASGIApp:
-    """Add the headers at `http.response.start`, from the ledger the request's quota checks filled."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                state: dict[str, Any] = scope.get("state", {})
-                ledger = state.get(LEDGER_KEY)
-                if isinstance(ledger, QuotaLedger):
-                    # Appended as raw pairs: no handler sets these names, and this runs on every response.
-                    fields = rate_limit_headers(ledger)
-                    if ledger.degraded:
-                        fields["X-RateLimit-Degraded"] = ",".join(ledger.degraded)
-                    raw = list(message.get("headers", ()))
-                    raw.extend(
-                        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fields.items()
-                    )
-                    message["headers"] = raw
-            await send(message)
-
-        await app(scope, receive, with_headers)
-
-    return middleware
+def rate_limit_header_pairs(ledger: QuotaLedger) -> list[tuple[bytes, bytes]]:
+    """The fields of `rate_limit_headers`, plus `X-RateLimit-Degraded` when a window was not enforced, as the
+    raw lowercase pairs an ASGI `http.response.start` message carries."""
+    fields = rate_limit_headers(ledger)
+    if ledger.degraded:
+        fields["X-RateLimit-Degraded"] = ",".join(ledger.degraded)
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in fields.items()]
