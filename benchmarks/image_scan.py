@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import msgspec
+
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -104,7 +106,7 @@ async def scan_once(settings: Settings, image: str) -> tuple[float, dict[str, An
     finally:
         await container.close()
     assert done is not None and done.result is not None, done
-    return elapsed, done.result
+    return elapsed, msgspec.to_builtins(done.result)  # the report is plain JSON
 
 
 def _settings(database_url: str, registry: str) -> Settings:
