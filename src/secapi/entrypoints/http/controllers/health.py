@@ -15,7 +15,7 @@ from secapi.entrypoints.http.openapi import PublicOperation, problem_responses
 from secapi.entrypoints.http.problems import problem
 
 
-class Liveness(msgspec.Struct, frozen=True):
+class Liveness(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The liveness answer."""
 
     status: Literal["ok"]
