@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import platform
@@ -43,6 +44,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from _db import fresh_database  # noqa: E402
+from bare_litestar import FLOOR_BLOB_PREFIX  # noqa: E402
 
 from secapi.config import Settings  # noqa: E402
 from secapi.domain.services.accounts import AccountService  # noqa: E402
@@ -127,8 +129,10 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int, server_pid: 
     return Run(rps, _ms(out, "50"), _ms(out, "99"), cpu / (rps * seconds) * 1e6)
 
 
-def start(command: list[str], env: dict[str, str], health: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start a server pinned to CPU 0 and wait until `health` answers 200."""
+def start(
+    command: list[str], env: dict[str, str], health: str, cwd: Path | None = None, method: str = "GET", body: str = ""
+) -> subprocess.Popen[bytes]:
+    """Start a server pinned to CPU 0 and wait until `health` answers 200 (to `method` with `body`)."""
     server = subprocess.Popen(
         ["taskset", "-c", "0", *command],
         env=env,
@@ -139,7 +143,7 @@ def start(command: list[str], env: dict[str, str], health: str, cwd: Path | None
     )
     for _ in range(150):
         try:
-            if httpx.get(health).status_code == 200:
+            if httpx.request(method, health, content=body or None).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass
@@ -193,10 +197,36 @@ def measure_bare(tmp: Path, seconds: int, connections: int) -> Run:
         stop(server)
 
 
+async def _store_floor_answer(body: str, answer: bytes) -> None:
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.set(FLOOR_BLOB_PREFIX + hashlib.sha256(body.encode()).hexdigest(), answer)
+    finally:
+        await redis.aclose()
+
+
+def measure_floor(tmp: Path, keys: list[str], seconds: int, connections: int) -> Run:
+    """The least a Litestar + redis-py cache hit does (`bare_litestar.py --app floor`), on the same core.
+    Its answer must be stored first (`_store_floor_answer`)."""
+    body = json.dumps({"filename": "requirements.txt", "content": LOCKFILE, "shared": True})
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(HERE), "FLOOR_REDIS_URL": REDIS_URL}
+    base = f"http://127.0.0.1:{port}"
+    server = start([sys.executable, str(HERE / "bare_litestar.py"), "--port", str(port), "--app", "floor"], env,
+                   f"{base}/floor", cwd=HERE, method="POST", body=body)  # fmt: skip
+    try:
+        script = tmp / "floor.lua"
+        script.write_text(WRK_SCRIPT % (", ".join(json.dumps(k) for k in keys), "POST", "/floor", json.dumps(body)))
+        run_wrk(base, script, 2, connections, server.pid)  # warm-up
+        return run_wrk(base, script, seconds, connections, server.pid)
+    finally:
+        stop(server)
+
+
 def measure_secapi(
     url: str, keys: list[str], tmp: Path, *, metrics: bool, seconds: int, connections: int
-) -> dict[str, Run]:
-    """SecAPI on the same core with metrics on or off: `/health/live`, then cache hits."""
+) -> tuple[dict[str, Run], bytes]:
+    """SecAPI on the same core with metrics on or off: `/health/live`, then cache hits; and a hit's body."""
     port = free_port()
     env = {**os.environ, "SECAPI_DATABASE_URL": url, "SECAPI_REDIS_URL": REDIS_URL, "SECAPI_LOG_LEVEL": "WARNING",
            "SECAPI_METRICS_ENABLED": "true" if metrics else "false"}  # fmt: skip
@@ -222,7 +252,7 @@ def measure_secapi(
         hit = run_wrk(base, hit_script, seconds, connections, server.pid)
     finally:
         stop(server)
-    return {"live": live, "hit": hit}
+    return {"live": live, "hit": hit}, second.content
 
 
 TARGETS = {"live": 0.7, "hit": 0.25}
@@ -241,9 +271,12 @@ async def main(seconds: int, connections: int, metrics: str) -> int:
             keys = await prepare(url)
             bare = measure_bare(tmp, seconds, connections)
             for enabled in modes:
-                results[enabled] = measure_secapi(
+                results[enabled], answer = measure_secapi(
                     url, keys, tmp, metrics=enabled, seconds=seconds, connections=connections
                 )
+            await _store_floor_answer(json.dumps({"filename": "requirements.txt", "content": LOCKFILE, "shared": True}),
+                                      answer)  # fmt: skip
+            floor = measure_floor(tmp, keys, seconds, connections)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}; "
           f"each server on CPU 0, wrk -t1 on CPU 1; {connections} connections, {seconds} s each")  # fmt: skip
     print("| endpoint | metrics | req/s | × bare | p50 ms | p99 ms | p99/p50 | server CPU µs/request | × bare (CPU) |")
@@ -254,6 +287,7 @@ async def main(seconds: int, connections: int, metrics: str) -> int:
               f"{run.p99 / run.p50:.1f} | {run.cpu_us:,.0f} | {bare.cpu_us / run.cpu_us:.2f} |")  # fmt: skip
 
     row("bare Litestar app, GET / (yardstick)", "-", bare)
+    row("floor: Litestar + redis-py, one pipelined script + GET, same body", "-", floor)
     for enabled, runs in results.items():
         label = "on" if enabled else "off (no-op sink)"
         row("SecAPI GET /health/live", label, runs["live"])
