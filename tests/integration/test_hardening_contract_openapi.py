@@ -61,6 +61,10 @@ OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
     "GetWatch": ({"200"}, {*API, "404"}, set()),
     "DeleteWatch": ({"204"}, {*API, "404"}, set()),
     "ListWatchEvents": ({"200"}, {"400", *API, "404", "422"}, set()),
+    # The OSV-compatible API at /v1: a refused query is OSV's 400, never a 422.
+    "OsvQuery": ({"200"}, {*JSON_BODY, *API}, {"application/json"}),
+    "OsvQueryBatch": ({"200"}, {*JSON_BODY, *API}, {"application/json"}),
+    "OsvGetVulnerability": ({"200"}, {*API, "404"}, set()),
 }
 OPTIONAL_BODY = {"IssueKey"}
 PUBLIC = {"Liveness", "Readiness", "Metrics"}

@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import msgspec
+
 from secapi.domain.errors import Conflict, DependencyUnavailable
 from secapi.domain.model import ApiKey, PageCursor, Scan, ScanPage, UsageRecord, User
 from secapi.domain.tiers import Tier
@@ -280,7 +282,10 @@ class InMemoryVulnerabilityStore:
 
     async def get_record(self, advisory_id):  # type: ignore[no-untyped-def]
         advisory = self.advisories.get(advisory_id)
-        return None if advisory is None else advisory.record
+        return None if advisory is None else msgspec.json.decode(advisory.record)  # a dict, as the port says
+
+    async def get_records(self, advisory_ids):  # type: ignore[no-untyped-def]
+        return {i: msgspec.json.decode(self.advisories[i].record) for i in advisory_ids if i in self.advisories}
 
 
 class RecordingQueue:

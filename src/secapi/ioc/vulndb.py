@@ -1,4 +1,5 @@
-"""The vulnerability database: import, `secapi vulndb sync` (OSV bucket, persisted state) and the EPSS/KEV feeds."""
+"""The vulnerability database: import, `secapi vulndb sync` (OSV bucket, persisted state), the EPSS/KEV feeds and the
+OSV-compatible API's queries."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from secapi.adapters.exploits.epss import read_epss
 from secapi.adapters.exploits.kev import read_kev
 from secapi.adapters.osv.bucket import OsvBucketSource
 from secapi.adapters.sql.sync_state import SqlSyncStateStore
+from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.config import Settings
 from secapi.domain.exploits import EPSS, KEV
 from secapi.domain.metrics import MetricsSink
 from secapi.domain.osv_imports import RecordImporter
 from secapi.domain.ports import Clock, VulnerabilityStore
 from secapi.domain.services.exploit_intel import ExploitIntel
+from secapi.domain.services.matching import VulnerabilityMatcher
+from secapi.domain.services.osv_queries import OsvQueries, OsvRecords
 from secapi.domain.services.vulndb_import import VulnDbImporter
 from secapi.domain.services.vulndb_sync import Feed, SyncLock, SyncSource, SyncStateStore, VulnDbSync
 
@@ -35,6 +39,13 @@ class VulnDbProvider(Provider):
 
     # The sync depends on the port only; the CLI import and tests use the importer itself.
     record_importer = alias(source=VulnDbImporter, provides=RecordImporter)
+
+    osv_records = provide(SqlVulnerabilityStore, provides=OsvRecords)
+
+    @provide
+    def osv_queries(self, matcher: VulnerabilityMatcher, store: VulnerabilityStore, records: OsvRecords) -> OsvQueries:
+        """The OSV-compatible API's use case (`/v1/query`, `/v1/querybatch`, `/v1/vulns/{id}`)."""
+        return OsvQueries(matcher, store, records)
 
     @provide
     def feeds(self, settings: Settings, intel: ExploitIntel) -> Sequence[Feed]:

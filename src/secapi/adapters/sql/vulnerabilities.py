@@ -312,3 +312,14 @@ class SqlVulnerabilityStore(VulnerabilityStore):
         async with translate_db_errors(), self._engine.connect() as connection:
             record = await connection.scalar(select(_V.c.record).where(_V.c.id == advisory_id))
         return record if isinstance(record, dict) else None
+
+    async def get_records(self, advisory_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The stored OSV records of those of `advisory_ids` that exist, by id (`OsvRecords`)."""
+        wanted = list(dict.fromkeys(advisory_ids))
+        found: dict[str, dict[str, Any]] = {}
+        async with translate_db_errors(), self._engine.connect() as connection:
+            for start in range(0, len(wanted), _LOOKUP_CHUNK):
+                chunk = wanted[start : start + _LOOKUP_CHUNK]
+                rows = await connection.execute(select(_V.c.id, _V.c.record).where(_V.c.id.in_(chunk)))
+                found.update({row.id: row.record for row in rows if isinstance(row.record, dict)})
+        return found

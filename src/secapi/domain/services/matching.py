@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-from secapi.domain.advisories import Candidate, VulnDbVersion, normalize_ecosystem
+from secapi.domain.advisories import AdvisorySummary, Candidate, VulnDbVersion, normalize_ecosystem
 from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.exploits import RiskSummary
 from secapi.domain.findings import EcosystemCoverage, Finding, PackageRef, VulnDbInfo, sort_findings
@@ -242,6 +242,33 @@ class VulnerabilityMatcher:
             else:
                 held = {(p.ecosystem, p.name, p.version) for p in packages}
                 out[group] = sort_findings([f for identity in held for f in of_key.get(identity, ())])
+        return out
+
+    async def advisories_naming(
+        self, queries: Mapping[G, tuple[Package, bool]]
+    ) -> dict[G, tuple[AdvisorySummary, ...]]:
+        """The non-withdrawn advisories of each query's package, informational ones included, ordered by id.
+
+        A query is (package, any version): with False, those affecting the package's version by the
+        scans' own rule (`_evaluate`: the same advisories a scan of that package finds); with True, every
+        advisory naming the package whatever its version. All queries are answered from ONE candidates query.
+        """
+        keys = {group: lookup_keys(package) for group, (package, _) in queries.items()}
+        wanted = {key for group_keys in keys.values() for key in group_keys}
+        per_key: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
+        for candidate in await self._store.candidates(list(wanted)) if wanted else ():
+            per_key[(candidate.ecosystem, candidate.name)].append(candidate)
+        out: dict[G, tuple[AdvisorySummary, ...]] = {}
+        for group, (package, any_version) in queries.items():
+            found: dict[str, AdvisorySummary] = {}
+            for key in keys[group]:
+                named = per_key.get(key, [])
+                if any_version:
+                    found.update((c.advisory.id, c.advisory) for c in named)
+                    continue
+                affecting = {finding.id for finding in self._evaluate({key: [package]}, named)}
+                found.update((c.advisory.id, c.advisory) for c in named if c.advisory.id in affecting)
+            out[group] = tuple(found[advisory_id] for advisory_id in sorted(found))
         return out
 
     @staticmethod

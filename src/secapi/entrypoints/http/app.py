@@ -27,6 +27,7 @@ from secapi.entrypoints.http.controllers.metrics import METRICS_SECURITY_SCHEME,
 from secapi.entrypoints.http.docs_ui import docs_assets_router, docs_render_plugins
 from secapi.entrypoints.http.metrics import metrics_lifespan
 from secapi.entrypoints.http.openapi import ClosedStructSchemaPlugin
+from secapi.entrypoints.http.osv_router import osv_router
 from secapi.entrypoints.http.problems import docs_router, exception_handlers
 from secapi.entrypoints.http.request_scope import setup_request_scope
 from secapi.entrypoints.http.usage import usage_flusher
@@ -55,6 +56,7 @@ def create_app(
         route_handlers=[
             HealthController,
             api_router(*extra_api_routes),  # authentication and the per-minute check, once for /api/v1
+            osv_router(settings.request_max_body_bytes),  # OSV's API at /v1, behind the same check
             *([metrics_routes(settings)] if metrics else []),
             *([docs_assets_router()] if settings.docs_enabled else []),
         ],
