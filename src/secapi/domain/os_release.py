@@ -100,6 +100,21 @@ def _ecosystem(os_id: str, version_id: str | None, fields: Mapping[str, str], fi
     return {"wolfi": "Wolfi", "chainguard": "Chainguard"}.get(os_id)
 
 
+def distro_ecosystem(os_id: str, version_id: str | None) -> str | None:
+    """The OSV ecosystem of a distribution named by os-release ID and VERSION_ID (as a purl's `distro` qualifier
+    names it: `debian-12.4` → `Debian:12`, `debian-bookworm` too), the same as an image of it gets; None if none."""
+    os_id = os_id.strip().lower()
+    fields = {}
+    if os_id.startswith("opensuse-leap") and version_id:  # SUSE releases are named by PRETTY_NAME
+        fields["PRETTY_NAME"] = f"openSUSE Leap {version_id}"
+    elif os_id in ("sles", "sled") and version_id:
+        major, _, minor = version_id.partition(".")
+        service_pack = f" SP{minor}" if minor and minor != "0" else ""
+        product = "Server" if os_id == "sles" else "Desktop"
+        fields["PRETTY_NAME"] = f"SUSE Linux Enterprise {product} {major}{service_pack}"
+    return _ecosystem(os_id, version_id, fields, {})
+
+
 def _suse_ecosystem(os_id: str, pretty_name: str) -> str | None:
     """openSUSE and SUSE name releases by os-release's PRETTY_NAME (`openSUSE:Leap 15.5`,
     `SUSE:Linux Enterprise Server 15 SP5`), the brand a prefix of it."""

@@ -1,4 +1,4 @@
-"""What a scan keeps of its input: one frozen struct per kind of input (lockfile, registry image, archive image).
+"""What a scan keeps of its input: one frozen struct per kind (lockfile, registry image, archive image, SBOM).
 
 A scan row keeps a summary of what was scanned (never a private lockfile itself).
 Each kind is its own type, so the services switch on the type, not on which
@@ -26,6 +26,7 @@ class ScanType(StrEnum):
 
     DOCKER = "docker"
     DEPENDENCIES = "dependencies"
+    SBOM = "sbom"
 
 
 CacheDirective = Literal["bypass"]
@@ -117,6 +118,21 @@ class ArchiveImageInput(ScanInput, frozen=True, kw_only=True, omit_defaults=True
         return {"archive_sha256": self.archive_sha256, "platform": self.platform or ""}
 
 
+class SbomScanInput(ScanInput, frozen=True, kw_only=True, omit_defaults=True):
+    """A scanned SBOM: its format, digest and size (and the uploaded file's name); the document is not kept."""
+
+    format: str
+    """`cyclonedx-json`, `cyclonedx-xml`, `spdx-json` or `spdx-tag-value`."""
+    sha256: str
+    size: int
+    filename: str | None = None
+
+    @property
+    def label(self) -> str | None:
+        """The uploaded file's name, else the format."""
+        return self.filename or self.format
+
+
 ImageScanInput = RegistryImageInput | ArchiveImageInput
 """The inputs a worker's image scan runs on."""
 
@@ -131,6 +147,8 @@ def decode_scan_input(scan_type: ScanType, data: Mapping[str, Any]) -> ScanInput
     """The input kept in a scan row of `scan_type` (rows of every release decode; unknown keys are ignored)."""
     if scan_type is ScanType.DEPENDENCIES:
         return msgspec.convert(data, LockfileScanInput)
+    if scan_type is ScanType.SBOM:
+        return msgspec.convert(data, SbomScanInput)
     if "archive_sha256" in data:  # the decoding edge: only an upload has an archive digest
         return msgspec.convert(data, ArchiveImageInput)
     return msgspec.convert(data, RegistryImageInput)

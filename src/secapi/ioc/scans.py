@@ -5,16 +5,19 @@ from __future__ import annotations
 from dishka import Provider, Scope, alias, provide
 
 from secapi.adapters.lockfiles.reader import RegistryLockfileReader
+from secapi.adapters.sbom.reader import DocumentSbomReader
 from secapi.config import Settings
 from secapi.domain.caching import PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.metrics import MetricsSink
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository, VulnerabilityStore
+from secapi.domain.sbom import SbomReader
 from secapi.domain.services.cache_warming import CacheWarmer, ImageScans
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader
 from secapi.domain.services.exploit_intel import ExploitIntel
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import ResultCache
+from secapi.domain.services.sbom_scans import SbomScanService
 from secapi.domain.services.scan_pipeline import QuotaGate
 from secapi.domain.services.scan_queries import ScanQueries
 from secapi.domain.services.scan_recorder import ScanRecorder
@@ -22,9 +25,10 @@ from secapi.domain.services.scan_sweeper import ScanSweeper
 
 
 class ScansProvider(Provider):
-    """The services every scan type shares, and lockfile scans."""
+    """The services every scan type shares, lockfile scans and SBOM scans."""
 
     lockfiles = provide(RegistryLockfileReader, scope=Scope.APP, provides=LockfileReader)
+    sboms = provide(DocumentSbomReader, scope=Scope.APP, provides=SbomReader)
 
     @provide(scope=Scope.APP)
     def matcher(self, store: VulnerabilityStore, exploits: ExploitIntel) -> VulnerabilityMatcher:
@@ -58,6 +62,20 @@ class ScansProvider(Provider):
         metrics: MetricsSink,
     ) -> DependencyScanService:
         return DependencyScanService(reader, matcher, results, scans, clock, quota, recorder, metrics)
+
+    @provide(scope=Scope.REQUEST)
+    def sbom_scans(
+        self,
+        reader: SbomReader,
+        matcher: VulnerabilityMatcher,
+        results: ResultCache,
+        scans: ScanRepository,
+        clock: Clock,
+        quota: QuotaGate,
+        recorder: ScanRecorder,
+        metrics: MetricsSink,
+    ) -> SbomScanService:
+        return SbomScanService(reader, matcher, results, scans, clock, quota, recorder, metrics)
 
     warmer = provide(CacheWarmer, scope=Scope.REQUEST)
     warming_scans = alias(source=ImageScanSubmitter, provides=ImageScans)

@@ -14,20 +14,25 @@ from secapi.entrypoints.http.controllers import API_PREFIX
 from secapi.entrypoints.http.controllers.admin import AdminController
 from secapi.entrypoints.http.controllers.admin_cache import AdminCacheController
 from secapi.entrypoints.http.controllers.notifications import NotificationsController
+from secapi.entrypoints.http.controllers.sbom_scans import SbomScansController
 from secapi.entrypoints.http.controllers.scan_requests import ScanRequestsController
 from secapi.entrypoints.http.controllers.scans import ScansController
+from secapi.entrypoints.http.controllers.suppressions import IgnoresController, VexController
 from secapi.entrypoints.http.controllers.usage import UsageController
 from secapi.entrypoints.http.controllers.watches import WatchesController
 from secapi.entrypoints.http.media_types import refuse_unaccepted_body
 
 API_CONTROLLERS: tuple[ControllerRouterHandler, ...] = (
     ScanRequestsController,
+    SbomScansController,
     ScansController,
     AdminController,
     AdminCacheController,
     UsageController,
     NotificationsController,
     WatchesController,
+    IgnoresController,
+    VexController,
 )
 """The controllers mounted under `API_PREFIX`; their paths are relative to it."""
 

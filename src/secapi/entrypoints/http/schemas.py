@@ -225,7 +225,7 @@ class CacheStatsView(_Schema):
 class InvalidateRequest(_Schema):
     """Body of `POST /api/v1/admin/cache/invalidate`: a scan type, or a `scan:`-prefixed glob pattern."""
 
-    scan_type: Literal["docker", "dependencies"] | None = None
+    scan_type: Literal["docker", "dependencies", "sbom"] | None = None
     pattern: Annotated[str, msgspec.Meta(pattern=r"^scan:", max_length=300)] | None = None
 
 
