@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx import AsyncClient, Request, Response
+from jsonschema import Draft4Validator, ValidationError
 from litestar import Litestar
 
 from secapi.domain.osv_records import parse_osv_record
@@ -17,8 +18,75 @@ from secapi.entrypoints.vulndb import import_sample
 
 from support.seed import bearer, container_of, create_user
 
-SAMPLE = Path(__file__).resolve().parents[2] / "src" / "secapi" / "adapters" / "osv" / "sample"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "src" / "secapi" / "adapters" / "osv" / "sample"
 PAGE = 1000  # what the server pages at (osv_queries.QUERY_PAGE_SIZE / BATCH_PAGE_SIZE)
+SWAGGER: dict[str, Any] = json.loads(
+    (ROOT / "tests" / "fixtures" / "osv_api" / "osv_service_v1.swagger.json").read_text()
+)
+"""OSV's published API definition (google/osv.dev `docs/osv_service_v1.swagger.json`; see the NOTICE beside it)."""
+REQUESTS = {"/v1/query": "v1Query", "/v1/querybatch": "v1BatchQuery"}
+
+
+def conforms(definition: str, instance: Any, *, closed: bool = True) -> None:
+    """`instance` is valid against OSV's `definition`, and (`closed`) has no member the definition does not name.
+
+    OSV's schemas require nothing and allow anything extra (protobuf JSON), so validity alone would pass
+    `{}` for any shape: the closed check is what makes a misnamed member (`nextPageToken`, `results[].vuln`) fail.
+    """
+    schema = {"$ref": f"#/definitions/{definition}", "definitions": SWAGGER["definitions"]}
+    Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER).validate(instance)
+    if closed:
+        _closed(SWAGGER["definitions"][definition], instance, definition)
+
+
+def _closed(schema: dict[str, Any], instance: Any, where: str) -> None:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = SWAGGER["definitions"][name]
+    if isinstance(instance, list) and "items" in schema:
+        for n, item in enumerate(instance):
+            _closed(schema["items"], item, f"{where}[{n}]")
+    elif isinstance(instance, dict) and "properties" in schema:  # an `object` without properties is free-form
+        unknown = set(instance) - set(schema["properties"])
+        assert not unknown, f"{where}: members OSV's definition does not name: {sorted(unknown)}"
+        for key, value in instance.items():
+            _closed(schema["properties"][key], value, f"{where}.{key}")
+
+
+@pytest.fixture(autouse=True)
+def osv_shapes(client: AsyncClient) -> Any:
+    """Every request to `/v1` and every answer is checked against OSV's definition: the request as `v1Query` or
+    `v1BatchQuery`; a 200 as `v1VulnerabilityList`, `v1BatchVulnerabilityList` or `osvVulnerability`; an error as
+    `rpcStatus` (open: it is an RFC 9457 problem too, whose members OSV's definition does not name)."""
+    checked: list[str] = []
+
+    async def check_request(request: Request) -> None:
+        if request.url.path in REQUESTS:
+            conforms(REQUESTS[request.url.path], json.loads(request.content))
+
+    async def check_response(response: Response) -> None:
+        path = response.request.url.path
+        if not path.startswith("/v1/"):
+            return
+        await response.aread()
+        body = response.json()
+        if response.status_code != 200:
+            conforms("rpcStatus", body, closed=False)
+            assert isinstance(body["code"], int)
+            assert body["message"]
+        elif path == "/v1/query":
+            conforms("v1VulnerabilityList", body)
+        elif path == "/v1/querybatch":
+            conforms("v1BatchVulnerabilityList", body)
+        else:
+            conforms("osvVulnerability", body)
+        checked.append(path)
+
+    client.event_hooks["request"].append(check_request)
+    client.event_hooks["response"].append(check_response)
+    yield checked
+    assert checked, "this test made no /v1 exchange for OSV's definition to check"
 
 
 @pytest.fixture
@@ -273,3 +341,30 @@ async def test_an_empty_database_is_unavailable_not_clean(app: Litestar, client:
     response = await client.post("/v1/query", json={"package": {"purl": "pkg:pypi/flask@2.2.4"}}, headers=bearer(key))
     assert response.status_code == 503
     assert response.json()["code"] == 14  # OSV's UNAVAILABLE
+
+
+async def test_the_shape_check_fails_on_what_osv_does_not_name(
+    client: AsyncClient, api_key: str, osv_shapes: list[str]
+) -> None:
+    served = (await client.get("/v1/vulns/GHSA-m2qf-hxjv-5gpq", headers=bearer(api_key))).json()
+    assert osv_shapes == ["/v1/vulns/GHSA-m2qf-hxjv-5gpq"]
+    conforms("osvVulnerability", served)
+    wrong: list[tuple[str, Any]] = [
+        ("v1VulnerabilityList", {"vulns": [], "nextPageToken": "x"}),  # OSV's JSON names are snake_case
+        ("v1BatchVulnerabilityList", {"results": [{"vuln": []}]}),
+        ("osvVulnerability", {**served, "modified": "yesterday"}),  # not RFC 3339
+        ("osvVulnerability", {**served, "affected": [{"ranges": [{"type": "RANGE"}]}]}),  # not a range type
+        ("v1Query", {"package": {"name": 3}}),
+    ]
+    for definition, instance in wrong:
+        with pytest.raises((AssertionError, ValidationError)):
+            conforms(definition, instance)
+
+
+async def test_our_openapi_request_schemas_name_osvs_fields(client: AsyncClient, api_key: str) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    ours = document["components"]["schemas"]
+    pairs = {"OsvQueryRequest": "v1Query", "OsvPackage": "osvPackage", "OsvBatchRequest": "v1BatchQuery"}
+    for mine, theirs in pairs.items():
+        assert set(ours[mine]["properties"]) == set(SWAGGER["definitions"][theirs]["properties"]), mine
+    await client.get("/v1/vulns/GHSA-m2qf-hxjv-5gpq", headers=bearer(api_key))  # one exchange for the shape check
