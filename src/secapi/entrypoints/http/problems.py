@@ -168,13 +168,27 @@ _UNITS = {
 def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     assert isinstance(exc, ValidationException)
     params = [
-        {"name": item.get("key") or "body", "reason": item.get("message", ""), "in": item.get("source", "body")}
+        {
+            "name": _wire_name(request, item.get("key")) or "body",
+            "reason": item.get("message", ""),
+            "in": item.get("source", "body"),
+        }
         for item in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(item, dict)
     ]
     names = ", ".join(p["name"] for p in params) or "the request"
     detail = f"the request is not valid: check {names}" if params else str(exc.detail)
     return problem(400, "validation-error", "Validation failed", detail, request, extensions={"invalid-params": params})
+
+
+def _wire_name(request: Request[Any, Any, Any], key: Any) -> Any:
+    """The name a client sent a parameter under (`?format=`), where Litestar reports the handler's argument name
+    (`output_format`) for a parameter declared with another name."""
+    try:
+        field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except (AttributeError, KeyError):  # no route matched, or an error raised outside a handler
+        return key
+    return getattr(getattr(field, "kwarg_definition", None), "name", None) or key
 
 
 def _undecodable_text(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

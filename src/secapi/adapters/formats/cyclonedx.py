@@ -1,0 +1,277 @@
+"""CycloneDX 1.6 JSON (`?format=cyclonedx`): the scan's packages and findings as one BOM, a VDR/VEX in one document.
+
+Written with cyclonedx-python-lib. `metadata.component` is what was scanned (the lockfile, with its SHA-256,
+or the image, with its manifest digest); `components` are the packages found, each with its purl; every
+advisory is one entry of `vulnerabilities` with its ratings (CVSS score, severity, method and vector, or the
+published level alone), the components it `affects` (by `bom-ref`, the installed version `affected`), its
+aliases, advisories and fixed versions, and an `analysis`: `in_triage` (matched by SecAPI, not assessed by
+anyone) unless EPSS and KEV data say it is exploited (`exploitable`: in CISA's KEV catalogue).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from uuid import UUID
+
+from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus, ImpactAnalysisResponse, ImpactAnalysisState
+from cyclonedx.model.tool import ToolRepository
+from cyclonedx.model.vulnerability import (
+    BomTarget,
+    BomTargetVersionRange,
+    Vulnerability,
+    VulnerabilityAdvisory,
+    VulnerabilityAnalysis,
+    VulnerabilityRating,
+    VulnerabilityReference,
+    VulnerabilityScoreSource,
+    VulnerabilitySeverity,
+    VulnerabilitySource,
+)
+from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
+
+from secapi.adapters.formats._scans import (
+    TOOL_NAME,
+    TOOL_URL,
+    advisory_url,
+    by_advisory,
+    http_urls,
+    produced_at,
+    result_of,
+    subject_of,
+    tool_version,
+)
+from secapi.domain.findings import Finding
+from secapi.domain.model import Scan
+from secapi.domain.packages import Package
+from secapi.domain.ports import ResultFormat
+from secapi.domain.scan_inputs import LockfileScanInput
+from secapi.domain.severity import Severity
+
+MEDIA_TYPE = "application/vnd.cyclonedx+json"
+
+_SEVERITIES = {
+    Severity.CRITICAL: VulnerabilitySeverity.CRITICAL,
+    Severity.HIGH: VulnerabilitySeverity.HIGH,
+    Severity.MEDIUM: VulnerabilitySeverity.MEDIUM,
+    Severity.LOW: VulnerabilitySeverity.LOW,
+    Severity.UNKNOWN: VulnerabilitySeverity.UNKNOWN,
+}
+SUBJECT_REF = "secapi:subject"
+
+
+class CycloneDxFormat(ResultFormat):
+    """Writes a scan as a CycloneDX 1.6 JSON BOM with its vulnerabilities."""
+
+    name = "cyclonedx"
+    media_type = MEDIA_TYPE
+
+    def render(self, scan: Scan) -> bytes:
+        return JsonV1Dot6(cyclonedx_bom(scan)).output_as_string().encode()
+
+
+def cyclonedx_bom(scan: Scan) -> Bom:
+    """The BOM of a completed scan."""
+    result = result_of(scan)
+    refs = _ComponentRefs()
+    components = [_component(package, refs.add(package)) for package in result.packages]
+    subject = _subject_component(scan)
+    bom = Bom(
+        serial_number=UUID(int=scan.id.int),
+        metadata=BomMetaData(
+            timestamp=produced_at(scan),
+            component=subject,
+            tools=ToolRepository(
+                components=[
+                    Component(
+                        type=ComponentType.APPLICATION,
+                        name=TOOL_NAME,
+                        version=tool_version(),
+                        bom_ref="secapi:tool",
+                        properties=[Property(name="secapi:url", value=TOOL_URL)],
+                    )
+                ]
+            ),
+            properties=_scan_properties(scan),
+        ),
+        components=components,
+        vulnerabilities=[
+            _vulnerability(advisory, findings, refs) for advisory, findings in by_advisory(result.vulnerabilities)
+        ],
+    )
+    bom.register_dependency(subject, components)
+    return bom
+
+
+class _ComponentRefs:
+    """A unique `bom-ref` per package (its purl where it has one), and a finding's package's ref."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+        self._by_place: dict[tuple[str, str, str, str | None], str] = {}
+        self._by_identity: dict[tuple[str, str, str], str] = {}
+
+    def add(self, package: Package) -> str:
+        base = package.purl or f"{package.ecosystem}/{package.name}@{package.version}"
+        ref, n = base, 1
+        while ref in self._taken:
+            n += 1
+            ref = f"{base}#{n}"
+        self._taken.add(ref)
+        self._by_place.setdefault((package.ecosystem, package.name, package.version, package.location), ref)
+        self._by_identity.setdefault((package.ecosystem, package.name, package.version), ref)
+        return ref
+
+    def of(self, finding: Finding) -> str | None:
+        package = finding.package
+        place = (package.ecosystem, package.name, finding.installed_version, finding.location)
+        return self._by_place.get(place) or self._by_identity.get(place[:3])
+
+
+def _purl(text: str | None) -> PackageURL | None:
+    if not text:
+        return None
+    try:
+        return PackageURL.from_string(text)
+    except ValueError:
+        return None  # not a purl the library reads: the package is still listed, by name and version
+
+
+def _component(package: Package, ref: str) -> Component:
+    properties = [Property(name="secapi:ecosystem", value=package.ecosystem)]
+    if package.location:
+        properties.append(Property(name="secapi:location", value=package.location))
+    if package.source_name:
+        source = package.source_name + (f" {package.source_version}" if package.source_version else "")
+        properties.append(Property(name="secapi:source_package", value=source))
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=package.name,
+        version=package.version,
+        purl=_purl(package.purl),
+        bom_ref=ref,
+        properties=properties,
+    )
+
+
+def _subject_component(scan: Scan) -> Component:
+    result = result_of(scan)
+    subject = subject_of(scan, result)
+    if subject.is_image:
+        return Component(type=ComponentType.CONTAINER, name=subject.name, version=subject.version, bom_ref=SUBJECT_REF)
+    data = scan.input_data
+    hashes = [HashType(alg=HashAlgorithm.SHA_256, content=data.sha256)] if isinstance(data, LockfileScanInput) else []
+    return Component(type=ComponentType.FILE, name=subject.name, hashes=hashes, bom_ref=SUBJECT_REF)
+
+
+def _scan_properties(scan: Scan) -> list[Property]:
+    result = result_of(scan)
+    properties = [
+        Property(name="secapi:scan_id", value=str(scan.id)),
+        Property(name="secapi:vulndb_version", value=str(result.vulndb_version)),
+    ]
+    if result.vulndb is not None and result.vulndb.updated_at is not None:
+        properties.append(Property(name="secapi:vulndb_updated_at", value=result.vulndb.updated_at.isoformat()))
+    properties += [
+        Property(name="secapi:unscannable", value=f"{entry.name}: {entry.reason}") for entry in result.unscannable
+    ]
+    properties += [Property(name="secapi:unscanned", value=f"{item.path}: {item.reason}") for item in result.unscanned]
+    return properties
+
+
+def _rating(finding: Finding) -> VulnerabilityRating:
+    source = VulnerabilitySource(
+        name=finding.severity_source.advisory if finding.severity_source else finding.id,
+        url=XsUri(advisory_url(finding.severity_source.advisory if finding.severity_source else finding.id)),
+    )
+    if finding.score is None:
+        return VulnerabilityRating(source=source, severity=_SEVERITIES[finding.severity])
+    method = VulnerabilityScoreSource.get_from_vector(finding.vector or "")
+    return VulnerabilityRating(
+        source=source,
+        score=Decimal(str(finding.score)),
+        severity=_SEVERITIES[finding.severity],
+        method=method,
+        vector=finding.vector,
+    )
+
+
+def _references(aliases: Iterable[str]) -> list[VulnerabilityReference]:
+    return [
+        VulnerabilityReference(
+            id=alias,
+            source=VulnerabilitySource(
+                name="NVD" if alias.startswith("CVE-") else "OSV",
+                url=XsUri(
+                    f"https://nvd.nist.gov/vuln/detail/{alias}" if alias.startswith("CVE-") else advisory_url(alias)
+                ),
+            ),
+        )
+        for alias in dict.fromkeys(aliases)
+    ]
+
+
+def _analysis(findings: list[Finding]) -> VulnerabilityAnalysis:
+    kev = next((f.kev for f in findings if f.kev is not None), None)
+    fixable = any(f.fixed_versions for f in findings)
+    responses = [ImpactAnalysisResponse.UPDATE] if fixable else []
+    if kev is not None:
+        return VulnerabilityAnalysis(
+            state=ImpactAnalysisState.EXPLOITABLE,
+            responses=responses,
+            detail=f"{kev.cve} is in CISA's Known Exploited Vulnerabilities catalogue (added {kev.date_added}).",
+        )
+    return VulnerabilityAnalysis(
+        state=ImpactAnalysisState.IN_TRIAGE,
+        responses=responses,
+        detail="The installed version is in the advisory's affected ranges; no one has assessed its impact here.",
+    )
+
+
+def _recommendation(findings: list[Finding]) -> str | None:
+    fixes = [
+        f"upgrade {f.package.name} {f.installed_version} to {' or '.join(f.fixed_versions)}"
+        for f in findings
+        if f.fixed_versions
+    ]
+    return "; ".join(dict.fromkeys(fixes)).capitalize() or None
+
+
+def _vulnerability(advisory: str, findings: list[Finding], refs: _ComponentRefs) -> Vulnerability:
+    first = findings[0]
+    properties = [Property(name="secapi:severity", value=first.severity.value)]
+    epss = max((f.epss for f in findings if f.epss is not None), key=lambda e: e.score, default=None)
+    if epss is not None:
+        properties += [
+            Property(name="secapi:epss:cve", value=epss.cve),
+            Property(name="secapi:epss:score", value=str(epss.score)),
+            Property(name="secapi:epss:percentile", value=str(epss.percentile)),
+        ]
+    affects: dict[str, BomTarget] = {}
+    for finding in findings:
+        ref = refs.of(finding)
+        if ref is not None and ref not in affects:
+            version = BomTargetVersionRange(
+                version=finding.installed_version, status=ImpactAnalysisAffectedStatus.AFFECTED
+            )
+            affects[ref] = BomTarget(ref=ref, versions=[version])
+    ratings = {(r.score, r.severity, r.vector): r for r in (_rating(f) for f in findings)}
+    return Vulnerability(
+        bom_ref=f"secapi:vulnerability:{advisory}",
+        id=advisory,
+        source=VulnerabilitySource(name="OSV", url=XsUri(advisory_url(advisory))),
+        references=_references(first.aliases),
+        ratings=list(ratings.values()),
+        description=first.summary or None,
+        recommendation=_recommendation(findings),
+        advisories=[VulnerabilityAdvisory(url=XsUri(url)) for url in dict.fromkeys(http_urls(first.references))],
+        published=first.published,
+        updated=first.modified,
+        analysis=_analysis(findings),
+        affects=list(affects.values()),
+        properties=properties,
+    )
