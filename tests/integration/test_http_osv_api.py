@@ -174,6 +174,21 @@ async def test_a_query_without_a_version_answers_every_advisory_of_the_package(
     ]  # fmt: skip
 
 
+async def test_a_distribution_named_without_its_release_is_looked_up_in_every_release(
+    client: AsyncClient, api_key: str
+) -> None:
+    async def ids(query: dict[str, Any]) -> list[str]:
+        response = await client.post("/v1/query", json=query, headers=bearer(api_key))
+        assert response.status_code == 200, response.text
+        return [v["id"] for v in response.json().get("vulns", [])]
+
+    # DSA-5169-1 names openssl in Debian:10 and Debian:11, DSA-5343-1 in Debian:11 only (fixed later there).
+    assert await ids({"package": {"name": "openssl", "ecosystem": "Debian"}}) == ["DSA-5169-1", "DSA-5343-1"]
+    between = {"package": {"purl": "pkg:deb/debian/openssl@1.1.1n-0%2Bdeb11u3"}}  # fixed for 5169, not for 5343
+    assert await ids(between) == ["DSA-5343-1"]
+    assert await ids({"package": {"name": "openssl", "ecosystem": "Debian:10"}, "version": "1.1.1n-0+deb11u3"}) == []
+
+
 @pytest.mark.parametrize(
     ("filename", "content", "query"),
     [

@@ -41,7 +41,11 @@ ALL = [{"introduced": "0"}]
 async def queries(*records: dict[str, Any], page: int = 1000) -> tuple[OsvQueries, InMemoryVulnerabilityStore]:
     store = InMemoryVulnerabilityStore()
     await store.upsert([parse_osv_record(json.dumps(r).encode()) for r in records])
-    store.versions.append(VulnDbVersion(version=1, updated_at=None, advisories=len(records)))
+    ecosystems: dict[str, int] = {}
+    for advisory in store.advisories.values():
+        for ecosystem in {entry.ecosystem for entry in advisory.affected}:
+            ecosystems[ecosystem] = ecosystems.get(ecosystem, 0) + 1
+    store.versions.append(VulnDbVersion(version=1, updated_at=None, advisories=len(records), ecosystems=ecosystems))
     return OsvQueries(VulnerabilityMatcher(store), store, store, query_page_size=page, batch_page_size=page), store
 
 
@@ -130,3 +134,19 @@ async def test_too_many_queries_an_empty_database_and_unknown_ids() -> None:
     empty = InMemoryVulnerabilityStore()
     with pytest.raises(VulnDbEmpty):
         await OsvQueries(VulnerabilityMatcher(empty), empty, empty).query(OsvQuery(purl="pkg:pypi/pkg@1.0"))
+
+
+async def test_a_release_less_distribution_covers_every_release_and_a_release_only_its_own() -> None:
+    osv, store = await queries(
+        record("DSA-2", "curl", OLD, ecosystem="Debian:11"),
+        record("DSA-1", "curl", NEW, ecosystem="Debian:12"),
+        record("DSA-3", "curl", ALL, ecosystem="Debian:12"),
+        record("ALPINE-1", "curl", ALL, ecosystem="Alpine:v3.18"),
+    )
+    every = await osv.query_batch(
+        [OsvQuery(name="curl", ecosystem="Debian", version="2.5"), OsvQuery(purl="pkg:deb/debian/curl")]
+    )
+    assert [[v.id for v in page.vulns] for page in every] == [["DSA-1", "DSA-3"], ["DSA-1", "DSA-2", "DSA-3"]]
+    assert store.candidate_queries == 1
+    one = await osv.query(OsvQuery(name="curl", ecosystem="Debian:11", version="1.0"))
+    assert [r["id"] for r in one.vulns] == ["DSA-2"]

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
 
+from secapi.domain.advisories import AdvisorySummary
 from secapi.domain.errors import InvalidInput, NotFound, VulnDbEmpty
 from secapi.domain.packages import Package
 from secapi.domain.ports import VulnerabilityStore
@@ -116,8 +117,7 @@ class OsvQueries:
     async def query(self, query: OsvQuery) -> OsvRecordPage:
         """The records of the vulnerabilities `query` matches, one page of them (`POST /v1/query`)."""
         resolved = _resolve(query, "")
-        await self._require_data()
-        found = (await self._matcher.advisories_naming({0: (resolved.package, resolved.any_version)}))[0]
+        (found,) = await self._find([resolved])
         ids = [a.id for a in found if resolved.after is None or a.id > resolved.after]
         page = ids[: self._query_page_size]
         records = await self._records.get_records(page) if page else {}
@@ -131,10 +131,7 @@ class OsvQueries:
         resolved = [_resolve(query, f"queries[{index}].") for index, query in enumerate(queries)]
         if not resolved:
             return []
-        await self._require_data()
-        found = await self._matcher.advisories_naming(
-            {index: (r.package, r.any_version) for index, r in enumerate(resolved)}
-        )
+        found = await self._find(resolved)
         pages: list[OsvRefPage] = []
         for index, query in enumerate(resolved):
             after = [a for a in found[index] if query.after is None or a.id > query.after]
@@ -151,11 +148,30 @@ class OsvQueries:
             raise OsvVulnerabilityNotFound(f"there is no vulnerability {advisory_id!r} in this server's database")
         return record
 
-    async def _require_data(self) -> None:
+    async def _find(self, resolved: Sequence[_Resolved]) -> list[list[AdvisorySummary]]:
+        """Each query's advisories, ordered by id, from one lookup; a distribution named without its release
+        (`Debian`, `Alpine`) is looked up in every release the database holds, as OSV answers it."""
         # An empty database would answer every query "no vulnerabilities": that answer is not earned.
         version = await self._store.current_version()
         if version.version == 0 or version.advisories == 0:
             raise VulnDbEmpty
+        lookups: dict[tuple[int, int], tuple[Package, bool]] = {}
+        for index, query in enumerate(resolved):
+            for n, ecosystem in enumerate(_releases(query.package.ecosystem, version.ecosystems)):
+                package = msgspec.structs.replace(query.package, ecosystem=ecosystem)
+                lookups[(index, n)] = (package, query.any_version)
+        found = await self._matcher.advisories_naming(lookups)
+        merged: list[dict[str, AdvisorySummary]] = [{} for _ in resolved]
+        for (index, _), advisories in found.items():
+            merged[index].update((a.id, a) for a in advisories)
+        return [[advisories[i] for i in sorted(advisories)] for advisories in merged]
+
+
+def _releases(ecosystem: str, known: Mapping[str, int] | None) -> list[str]:
+    """`ecosystem`, and when it names no release, each `ecosystem:release` the database holds advisories for."""
+    if ":" in ecosystem or not known:
+        return [ecosystem]
+    return [ecosystem, *sorted(e for e in known if e.startswith(f"{ecosystem}:"))]
 
 
 def _resolve(query: OsvQuery, prefix: str) -> _Resolved:
