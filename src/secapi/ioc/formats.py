@@ -5,6 +5,7 @@ from __future__ import annotations
 from dishka import Provider, Scope, provide
 
 from secapi.adapters.formats.cyclonedx import CycloneDxFormat
+from secapi.adapters.formats.html_report import HtmlReport
 from secapi.adapters.formats.sarif import SarifFormat
 from secapi.adapters.formats.spdx import SpdxFormat
 from secapi.domain.result_formats import ResultFormats
@@ -18,4 +19,4 @@ class FormatsProvider(Provider):
 
     @provide(scope=Scope.APP)
     def result_formats(self) -> ResultFormats:
-        return ResultFormats([CycloneDxFormat(), SpdxFormat(), SarifFormat()])
+        return ResultFormats([CycloneDxFormat(), SpdxFormat(), SarifFormat(), HtmlReport()])

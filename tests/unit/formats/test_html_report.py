@@ -7,7 +7,6 @@ The page is parsed back with the standard library's HTML parser, so the checks a
 from __future__ import annotations
 
 import dataclasses
-from html.parser import HTMLParser
 
 import msgspec
 import pytest
@@ -15,7 +14,9 @@ import pytest
 from secapi.adapters.formats.html_report import HtmlReport, render_html_report
 from secapi.domain.findings import ScanResult, Timings, severity_counts
 from secapi.domain.model import ScanStatus
+from secapi.domain.scan_inputs import ArchiveImageInput, SbomScanInput
 
+from support.html_tree import parse
 from support.report_scans import (
     FINISHED,
     HOSTILE_ERROR,
@@ -28,70 +29,6 @@ from support.report_scans import (
     failed_scan,
     scan_with_findings,
 )
-
-VOID = {"meta", "br", "rect", "link", "img", "input", "hr"}
-
-
-@dataclasses.dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str]
-    children: list[Node | str] = dataclasses.field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text for c in self.children)
-
-    def walk(self) -> list[Node]:
-        found = [self]
-        for child in self.children:
-            if isinstance(child, Node):
-                found.extend(child.walk())
-        return found
-
-    def find_all(self, tag: str, **attrs: str) -> list[Node]:
-        return [n for n in self.walk() if n.tag == tag and all(n.attrs.get(k) == v for k, v in attrs.items())]
-
-    def by_id(self, element_id: str) -> Node:
-        (node,) = [n for n in self.walk() if n.attrs.get("id") == element_id]
-        return node
-
-    def has_id(self, element_id: str) -> bool:
-        return any(n.attrs.get("id") == element_id for n in self.walk())
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, {k: v or "" for k, v in attrs})
-        self.stack[-1].children.append(node)
-        if tag not in VOID:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.stack[-1].children.append(Node(tag, {k: v or "" for k, v in attrs}))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in VOID:
-            return
-        assert self.stack[-1].tag == tag, f"</{tag}> closes <{self.stack[-1].tag}>"
-        self.stack.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
-
-
-def parse(page: str) -> Node:
-    builder = _TreeBuilder()
-    builder.feed(page)
-    builder.close()
-    assert builder.stack == [builder.root], "unclosed elements"
-    return builder.root
-
 
 ALLOWED_TAGS = {
     "#document", "html", "head", "meta", "title", "style", "body", "main", "header", "footer", "section", "h1", "h2",
@@ -309,3 +246,23 @@ def test_the_format_writes_utf8_html() -> None:
     assert report.media_type.startswith("text/html")
     assert body.decode("utf-8") == render_html_report(scan_with_findings())
     assert body.startswith(b"<!DOCTYPE html>")
+
+
+def test_what_was_scanned_for_an_sbom_and_an_uploaded_archive() -> None:
+    sbom = SbomScanInput(format="cyclonedx-json", sha256="cd" * 32, size=5 * 1024 * 1024, filename="bom<1>.json")
+    archive = ArchiveImageInput(
+        image="app:latest", archive="app <x>.tar", archive_sha256="ef" * 32, archive_size="123456"
+    )
+    sbom_text = parse(render_html_report(dataclasses.replace(empty_scan(), input_data=sbom))).by_id("scanned").text
+    archive_text = (
+        parse(render_html_report(dataclasses.replace(empty_scan(), input_data=archive))).by_id("scanned").text
+    )
+
+    assert "Scannedan SBOM" in sbom_text
+    assert "Filebom<1>.json" in sbom_text
+    assert "Formatcyclonedx-json" in sbom_text
+    assert "Size5.0 MiB (5,242,880 bytes)" in sbom_text
+    assert "Scannedan uploaded image archive" in archive_text
+    assert "Archiveapp <x>.tar" in archive_text
+    assert "Archive size120.6 KiB (123,456 bytes)" in archive_text
+    assert "Imageapp:latest" in archive_text

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from secapi.domain.findings import SEVERITY_ORDER, Finding, ScanResult, VulnDbInfo, severity_counts
 from secapi.domain.model import Scan, ScanStatus
-from secapi.domain.scan_inputs import ArchiveImageInput, LockfileScanInput, RegistryImageInput
+from secapi.domain.scan_inputs import ArchiveImageInput, LockfileScanInput, RegistryImageInput, SbomScanInput
 from secapi.domain.severity import Severity
 
 MEDIA_TYPE = "text/html; charset=utf-8"
@@ -168,6 +168,13 @@ def _scanned_section(scan: Scan) -> str:
         facts.append(("Image", f"<code>{_text(source.image)}</code>"))
         if source.platform:
             facts.append(("Requested platform", f"<code>{_text(source.platform)}</code>"))
+    elif isinstance(source, SbomScanInput):
+        facts.append(("Scanned", "an SBOM"))
+        if source.filename:
+            facts.append(("File", f"<code>{_text(source.filename)}</code>"))
+        facts.append(("Format", f"<code>{_text(source.format)}</code>"))
+        facts.append(("SHA-256", f"<code>{_text(source.sha256)}</code>"))
+        facts.append(("Size", _text(_bytes(source.size))))
     else:
         facts.append(("Scanned", _text(scan.scan_type.value)))
     if result is not None and result.image is not None:
