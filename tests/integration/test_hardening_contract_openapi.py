@@ -29,6 +29,18 @@ OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
         {*JSON_BODY, *API, "422"},
         {"application/json", "multipart/form-data"},
     ),
+    "ScanSbom": (
+        {"200"},
+        {*JSON_BODY, *API, "406", "422"},  # 406: an output format not offered
+        {
+            "application/vnd.cyclonedx+json",
+            "application/vnd.cyclonedx+xml",
+            "application/spdx+json",
+            "text/spdx",
+            "application/json",
+            "multipart/form-data",
+        },
+    ),
     "ScanDockerImage": ({"200", "202"}, {*JSON_BODY, *API, "422"}, {"application/json"}),
     "ScanDockerArchive": (
         {"200", "202"},
@@ -61,14 +73,15 @@ OPERATIONS: dict[str, tuple[set[str], set[str], set[str]]] = {
     "GetWatch": ({"200"}, {*API, "404"}, set()),
     "DeleteWatch": ({"204"}, {*API, "404"}, set()),
     "ListWatchEvents": ({"200"}, {"400", *API, "404", "422"}, set()),
-    # The OSV-compatible API at /v1: a refused query is OSV's 400, never a 422.
-    "OsvQuery": ({"200"}, {*JSON_BODY, *API}, {"application/json"}),
-    "OsvQueryBatch": ({"200"}, {*JSON_BODY, *API}, {"application/json"}),
+    # The OSV-compatible API at /v1: a refused query is OSV's 400, never a 422; the body is JSON whatever its
+    # Content-Type (OSV's own examples send `curl -d`), so no 415.
+    "OsvQuery": ({"200"}, {"400", "408", "413", *API}, {"application/json"}),
+    "OsvQueryBatch": ({"200"}, {"400", "408", "413", *API}, {"application/json"}),
     "OsvGetVulnerability": ({"200"}, {*API, "404"}, set()),
 }
 OPTIONAL_BODY = {"IssueKey"}
 PUBLIC = {"Liveness", "Readiness", "Metrics"}
-SCAN_STARTS = {"ScanDependencies", "ScanDockerImage", "ScanDockerArchive"}
+SCAN_STARTS = {"ScanDependencies", "ScanSbom", "ScanDockerImage", "ScanDockerArchive"}
 RESULT_PARTS = {
     "ScanResult", "Finding", "PackageRef", "SeveritySource", "Epss", "Kev", "Package", "UnscannableEntry",
     "UnscannedItem", "Timings", "ImageDetails", "LayerDetails", "VulnDbInfo", "EcosystemCoverage", "RiskSummary",

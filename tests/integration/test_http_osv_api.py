@@ -141,6 +141,18 @@ async def test_query_by_name_and_ecosystem_answers_the_stored_osv_records(client
     assert fixed.json() == {}  # nothing affects the fixed version: OSV's empty answer
 
 
+async def test_a_body_is_read_as_json_whatever_its_content_type_as_osv_reads_it(
+    client: AsyncClient, api_key: str
+) -> None:
+    body = b'{"package": {"name": "flask", "ecosystem": "PyPI"}, "version": "2.2.4"}'
+    for content_type in ("application/x-www-form-urlencoded", "text/plain"):  # curl -d, and a careless client
+        response = await client.post(
+            "/v1/query", content=body, headers={**bearer(api_key), "content-type": content_type}
+        )
+        assert response.status_code == 200, response.text
+        assert [v["id"] for v in response.json()["vulns"]] == ["GHSA-m2qf-hxjv-5gpq"]
+
+
 async def test_query_by_purl_with_and_without_its_version(client: AsyncClient, api_key: str) -> None:
     by_name = await client.post(
         "/v1/query", json={"package": {"name": "minimist", "ecosystem": "npm"}, "version": "1.2.5"},

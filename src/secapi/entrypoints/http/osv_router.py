@@ -3,7 +3,8 @@
 Every error under it is the problem+json the rest of the API answers, with OSV's own error members added
 (`code`, the gRPC status, and `message`; RFC 9457 allows extension members), and a 422 becomes 400: OSV
 answers `INVALID_ARGUMENT` with 400, and its clients treat a 4xx as final where they retry a 5xx
-(so an unsupported `commit` query is a 400, not OSV's `UNIMPLEMENTED` 501, which they would retry).
+(so an unsupported `commit` query is a 400, not OSV's `UNIMPLEMENTED` 501, which they would retry). Unlike
+`/api/v1`, no request is refused for its `Content-Type`: OSV reads any body as JSON (its examples use `curl -d`).
 """
 
 from __future__ import annotations

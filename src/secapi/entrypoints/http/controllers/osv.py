@@ -8,7 +8,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from secapi.domain.services.osv_queries import OsvQueries
-from secapi.entrypoints.http.openapi import AUTHENTICATED, JSON_BODY, PROBLEM_MEDIA_TYPE, ApiOperation
+from secapi.entrypoints.http.openapi import AUTHENTICATED, PROBLEM_MEDIA_TYPE, ApiOperation
 from secapi.entrypoints.http.osv_schemas import (
     OsvBatchRequest,
     OsvBatchResults,
@@ -27,10 +27,14 @@ _DESCRIPTIONS = {
     404: "No vulnerability with this id in this server's database",
     408: "The request body stopped arriving before it was complete",
     413: "The request body is larger than this server accepts",
-    415: "The request body's media type is not one this operation reads",
     429: "The per-minute request quota of the caller's tier is exhausted; `Retry-After` says when to retry",
     503: "A backing service is unavailable, or no advisories are loaded; retry later",
 }
+
+
+OSV_BODY = (400, 408, 413)
+"""A JSON body's problems here: no 415, as OSV's API reads the body as JSON whatever its `Content-Type` (its own
+examples use `curl -d`, which sends `application/x-www-form-urlencoded`)."""
 
 
 def osv_problems(*statuses: int) -> dict[int, ResponseSpec]:
@@ -61,7 +65,7 @@ class OsvController(Controller):
         "`next_page_token` asks for the next page with the same query. `commit` queries are refused (400).",
         status_code=200,
         operation_class=ApiOperation,
-        responses=osv_problems(*AUTHENTICATED, *JSON_BODY),
+        responses=osv_problems(*AUTHENTICATED, *OSV_BODY),
     )
     @inject
     async def query(self, data: JSONBody[OsvQueryRequest], osv: FromDishka[OsvQueries]) -> OsvVulnerabilityList:
@@ -76,7 +80,7 @@ class OsvController(Controller):
         "`next_page_token` per result). Full records come from `GET /v1/vulns/{id}`.",
         status_code=200,
         operation_class=ApiOperation,
-        responses=osv_problems(*AUTHENTICATED, *JSON_BODY),
+        responses=osv_problems(*AUTHENTICATED, *OSV_BODY),
     )
     @inject
     async def query_batch(self, data: JSONBody[OsvBatchRequest], osv: FromDishka[OsvQueries]) -> OsvBatchResults:
