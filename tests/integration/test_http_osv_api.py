@@ -277,6 +277,8 @@ async def test_vulns_by_id_and_an_unknown_id(client: AsyncClient, api_key: str) 
     found = await client.get("/v1/vulns/RUSTSEC-2023-0001", headers=bearer(api_key))
     assert found.status_code == 200
     assert found.json() == sample("crates.io", "RUSTSEC-2023-0001")
+    for unstorable in ("GHSA-%00", "X" * 300):
+        assert (await client.get(f"/v1/vulns/{unstorable}", headers=bearer(api_key))).status_code == 404
     missing = await client.get("/v1/vulns/GHSA-0000-0000-0000", headers=bearer(api_key))
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
@@ -314,6 +316,8 @@ async def test_a_commit_query_is_refused_in_both_error_shapes(client: AsyncClien
         ({"version": "1.0"}, "package"),
         ({"package": {"purl": "pkg:nosuchtype/x@1"}}, "package.purl"),
         ({"package": {"purl": "pkg:pypi/flask", "ecosystem": "PyPI"}}, "package"),
+        ({"package": {"name": "fl\u0000ask", "ecosystem": "PyPI"}}, "package.name"),
+        ({"package": {"name": "flask", "ecosystem": "PyPI"}, "version": "1\u0000"}, "version"),
     ],
 )
 async def test_queries_that_name_no_package_are_refused(

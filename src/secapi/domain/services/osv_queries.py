@@ -143,7 +143,8 @@ class OsvQueries:
 
     async def vulnerability(self, advisory_id: str) -> dict[str, Any]:
         """The stored OSV record with this id, withdrawn ones included (`GET /v1/vulns/{id}`)."""
-        record = None if len(advisory_id) > MAX_ID_LENGTH else await self._store.get_record(advisory_id)
+        unstorable = len(advisory_id) > MAX_ID_LENGTH or "\0" in advisory_id  # no such id can have been stored
+        record = None if unstorable else await self._store.get_record(advisory_id)
         if record is None:
             raise OsvVulnerabilityNotFound(f"there is no vulnerability {advisory_id!r} in this server's database")
         return record
@@ -182,6 +183,17 @@ def _resolve(query: OsvQuery, prefix: str) -> _Resolved:
             "version ranges and keeps no git commit ranges; query by package (name and ecosystem, or purl) and version",
             field=f"{prefix}commit",
         )
+    for field, value in (
+        ("package.name", query.name),
+        ("package.ecosystem", query.ecosystem),
+        ("package.purl", query.purl),
+        ("version", query.version),
+        ("page_token", query.page_token),
+    ):
+        if value and "\0" in value:
+            raise InvalidOsvQuery(
+                f"`{field}` contains a NUL character, which no package or version has", field=prefix + field
+            )
     version = query.version or None
     if query.purl:
         if query.name or query.ecosystem:
