@@ -60,6 +60,45 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     """The advisory's CVE is in CISA's Known Exploited Vulnerabilities catalogue; None otherwise or when not loaded."""
 
 
+class SuppressedBy(msgspec.Struct, frozen=True, kw_only=True):
+    """What suppressed a finding for this tenant: one of its ignore rules or a statement of one of its VEX documents."""
+
+    kind: str
+    """`ignore` (a rule of `/api/v1/ignores`) or `vex` (a statement of a document of `/api/v1/vex`)."""
+    id: str
+    """The rule's id, or the VEX document's id in SecAPI."""
+    reason: str
+    """The rule's reason; for VEX the statement's justification and impact statement (or `fixed`)."""
+    statement: int | None = None
+    """VEX: the statement's position in the document (0-based)."""
+    status: str | None = None
+    """VEX: `not_affected` or `fixed`."""
+    justification: str | None = None
+    """VEX: the `not_affected` justification label, when given."""
+    expires_at: datetime | None = None
+    """Ignore rules: when the rule stops applying (None: never)."""
+
+
+class SuppressedFinding(Finding, frozen=True, kw_only=True):
+    """A finding this tenant suppressed: the finding as found, and what suppressed it."""
+
+    suppressed_by: SuppressedBy
+
+
+class VexAnnotation(msgspec.Struct, frozen=True, kw_only=True):
+    """A VEX statement with status `affected` or `under_investigation` about a finding still listed."""
+
+    finding: str
+    """The finding's advisory id."""
+    package: PackageRef
+    status: str
+    document: str
+    """The VEX document's id in SecAPI."""
+    statement: int
+    action_statement: str | None = None
+    status_notes: str | None = None
+
+
 class EcosystemCoverage(msgspec.Struct, frozen=True, kw_only=True):
     """What the vulnerability database holds for one ecosystem a scan matched against."""
 
@@ -139,6 +178,12 @@ class ScanResult(msgspec.Struct, kw_only=True):
     vulndb: VulnDbInfo | None = None
     risk: RiskSummary | None = None
     """Exploit risk of `vulnerabilities` (KEV, EPSS) and whether that data was loaded at all."""
+    suppressed: tuple[SuppressedFinding, ...] = ()
+    """Findings the requesting tenant suppressed (ignore rules, VEX `not_affected` / `fixed`), each naming the
+    rule or statement; set at answer time for that tenant only, never in the shared stored result. `counts`
+    excludes them."""
+    vex: tuple[VexAnnotation, ...] = ()
+    """VEX statements `affected` / `under_investigation` about listed findings (they annotate, never suppress)."""
 
 
 def severity_counts(findings: tuple[Finding, ...]) -> dict[str, int]:

@@ -5,7 +5,7 @@ Swapping Redis for in-memory adapters is a settings change here and nowhere else
 providers win) instead of monkeypatching modules; `provide_instance` makes a
 one-line override of any port. Where the wiring of a new adapter goes: the
 module of its concern (`database`, `redis_backend`/`memory_backend`, `scans`,
-`formats`, `images`, `watches`, `notifications`, `quotas`, `accounts`, `vulndb`, `metrics`).
+`formats`, `images`, `watches`, `suppressions`, `notifications`, `quotas`, `accounts`, `vulndb`, `metrics`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from secapi.ioc.notifications import NotificationsProvider
 from secapi.ioc.quotas import QuotasProvider
 from secapi.ioc.redis_backend import RedisProvider
 from secapi.ioc.scans import ScansProvider
+from secapi.ioc.suppressions import SuppressionsProvider
 from secapi.ioc.vulndb import VulnDbProvider, exploit_feeds, load_epss_file, load_kev_file
 from secapi.ioc.watches import ContainerImageRescanner, WatchesProvider
 
@@ -51,6 +52,7 @@ def backend_providers(settings: Settings) -> list[Provider]:
         FormatsProvider(),
         ImagesProvider(),
         WatchesProvider(),
+        SuppressionsProvider(),
         VulnDbProvider(),
         SamplingProvider(),
         DatabaseProvider(),

@@ -309,3 +309,30 @@ class WatchEventModel(UUIDBase):
     """When delivery is due (or a claim's lease ends); NULL once delivered, given up, or for unposted kinds."""
     delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     given_up: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class IgnoreRuleModel(UUIDBase):
+    """A tenant's ignore rule: an advisory (id or alias), an optional package pattern, a reason, an optional expiry."""
+
+    __tablename__ = "ignore_rules"
+    __table_args__ = (Index("idx_ignore_rules_user_created", "user_id", "created_at", "id"),)
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    advisory: Mapped[str] = mapped_column(String(100))
+    package: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+
+
+class VexDocumentModel(UUIDBase):
+    """A tenant's OpenVEX document, stored as its validated JSON."""
+
+    __tablename__ = "vex_documents"
+    __table_args__ = (Index("idx_vex_documents_user_created", "user_id", "created_at", "id"),)
+
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    document_id: Mapped[str] = mapped_column(String(1000))
+    """The document's own `@id`."""
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -11,6 +11,7 @@ from secapi.config import Settings
 from secapi.domain.model import Principal
 from secapi.domain.ports import ResultFormat, StoredArchive
 from secapi.domain.services.archive_scans import ArchiveScans
+from secapi.domain.suppressions import NO_SUPPRESSIONS, ActiveSuppressions
 from secapi.entrypoints.http.risk_filters import risk_filter_from_form
 from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
 from secapi.entrypoints.http.uploads import receive_archive
@@ -22,9 +23,10 @@ async def scan_uploaded_archive(
     archives: ArchiveScans,
     settings: Settings,
     fmt: ResultFormat | None = None,
+    suppressions: ActiveSuppressions = NO_SUPPRESSIONS,
 ) -> Response[Any]:
     """Stream the upload to disk, scan it here (the use case records, charges and runs it), answer (a finished
-    scan written in `fmt` when given)."""
+    scan written in `fmt` when given, with the tenant's `suppressions` applied)."""
     await archives.refuse_if_vulndb_empty()  # before reading a possibly large upload
     upload = await receive_archive(request, limit=settings.archive_max_bytes, directory=settings.scan_tmp_dir or None)
     try:
@@ -47,4 +49,5 @@ async def scan_uploaded_archive(
         cache_status=archives.cache_status(outcome.scan),
         risk_filter=narrow,
         fmt=fmt,
+        suppressions=suppressions,
     )

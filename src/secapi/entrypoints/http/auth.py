@@ -13,6 +13,8 @@ from secapi.domain.model import Principal
 from secapi.domain.rate_limits import QuotaLedger
 from secapi.domain.services.authentication import Authenticator
 from secapi.domain.services.quotas import QuotaService
+from secapi.domain.services.suppressions import SuppressionService
+from secapi.domain.suppressions import ActiveSuppressions
 from secapi.entrypoints.http.rate_limit_headers import LEDGER_KEY
 
 SCAN_ENDPOINTS = "/api/v1/scan/"
@@ -40,7 +42,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 class HttpAuthProvider(Provider):
-    """Provides the caller (and the admin caller) of each HTTP request."""
+    """Provides the caller (and the admin caller) of each HTTP request, and the caller's suppressions."""
 
     @provide(scope=Scope.REQUEST)
     async def principal(
@@ -68,6 +70,11 @@ class HttpAuthProvider(Provider):
         if not principal.user.is_admin:
             raise PermissionDenied("this endpoint is for administrators; your API key is not an admin key")
         return AdminPrincipal(principal)
+
+    @provide(scope=Scope.REQUEST)
+    async def suppressions(self, principal: Principal, service: SuppressionService) -> ActiveSuppressions:
+        """The caller's ignore rules and VEX statements in force now: applied to every scan answer it gets."""
+        return await service.active_for(principal)
 
 
 def principal_of(scope_state: dict[str, Any]) -> Principal | None:

@@ -19,6 +19,7 @@ from secapi.domain.services.archive_scans import ArchiveScans
 from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
 from secapi.domain.services.exploit_intel import RiskFilter
 from secapi.domain.services.image_scans import ImageScanSubmitter
+from secapi.domain.suppressions import ActiveSuppressions
 from secapi.entrypoints.http.archive_scans import scan_uploaded_archive
 from secapi.entrypoints.http.media_types import archive_media_types, json_only, lockfile_media_types, media_type_of
 from secapi.entrypoints.http.openapi import (
@@ -63,12 +64,21 @@ class ScanRequestsController(Controller):
         principal: FromDishka[Principal],
         scans: FromDishka[DependencyScanService],
         formats: FromDishka[ResultFormats],
+        suppressions: FromDishka[ActiveSuppressions],
         output_format: OutputFormat = None,
     ) -> Response[Any]:
         fmt = choose_format(request, formats, output_format)
         lockfile, shared, narrow = await _read_lockfile(request)
         outcome = await scans.scan(principal, lockfile, shared=shared, bypass_cache=wants_fresh(request))
-        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result, risk_filter=narrow, fmt=fmt)
+        return scan_response(
+            request,
+            outcome.scan,
+            outcome.cache,
+            outcome.raw_result,
+            risk_filter=narrow,
+            fmt=fmt,
+            suppressions=suppressions,
+        )
 
     @post(
         "/docker",
@@ -89,12 +99,21 @@ class ScanRequestsController(Controller):
         principal: FromDishka[Principal],
         images: FromDishka[ImageScanSubmitter],
         formats: FromDishka[ResultFormats],
+        suppressions: FromDishka[ActiveSuppressions],
         output_format: OutputFormat = None,
     ) -> Response[Any]:
         fmt = choose_format(request, formats, output_format)
         narrow = risk_filter(data.min_epss, data.kev_only, source="body")
         outcome = await images.scan(principal, data.image, data.platform, bypass_cache=wants_fresh(request))
-        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result, risk_filter=narrow, fmt=fmt)
+        return scan_response(
+            request,
+            outcome.scan,
+            outcome.cache,
+            outcome.raw_result,
+            risk_filter=narrow,
+            fmt=fmt,
+            suppressions=suppressions,
+        )
 
     @post(
         "/docker/archive",
@@ -116,10 +135,11 @@ class ScanRequestsController(Controller):
         archives: FromDishka[ArchiveScans],
         settings: FromDishka[Settings],
         formats: FromDishka[ResultFormats],
+        suppressions: FromDishka[ActiveSuppressions],
         output_format: OutputFormat = None,
     ) -> Response[Any]:
         fmt = choose_format(request, formats, output_format)  # before the upload is read
-        return await scan_uploaded_archive(request, principal, archives, settings, fmt)
+        return await scan_uploaded_archive(request, principal, archives, settings, fmt, suppressions)
 
 
 async def _read_lockfile(request: Request[Any, Any, Any]) -> tuple[LockfileInput, bool, RiskFilter]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from litestar.params import FromPath, HeaderParameter, Parameter
 from secapi.domain.model import Principal, ScanStatus
 from secapi.domain.result_formats import ResultFormats
 from secapi.domain.services.scan_queries import ScanQueries
+from secapi.domain.suppressions import ActiveSuppressions
 from secapi.entrypoints.http.openapi import (
     AUTHENTICATED,
     ApiOperation,
@@ -21,8 +23,8 @@ from secapi.entrypoints.http.openapi import (
     problem_responses,
 )
 from secapi.entrypoints.http.result_formats import OutputFormat, choose_format
-from secapi.entrypoints.http.risk_filters import filtered_etag, risk_filter
-from secapi.entrypoints.http.scan_responses import format_etag, formatted, scan_body, scan_etag
+from secapi.entrypoints.http.risk_filters import risk_filter
+from secapi.entrypoints.http.scan_responses import answer_etag, format_etag, formatted, scan_body, scan_etag, suppressed
 from secapi.entrypoints.http.schemas import ScanListView, ScanView, decode_cursor
 
 
@@ -51,6 +53,7 @@ class ScansController(Controller):
         principal: FromDishka[Principal],
         scans: FromDishka[ScanQueries],
         formats: FromDishka[ResultFormats],
+        suppressions: FromDishka[ActiveSuppressions],
         if_none_match: Annotated[
             str | None,
             HeaderParameter(name="If-None-Match", description="An `ETag` of this scan: 304 while it is unchanged"),
@@ -76,14 +79,14 @@ class ScansController(Controller):
         scan = await scans.get(principal, scan_id)
         if scan.status is not ScanStatus.COMPLETED or scan.result is None:
             fmt = None  # not finished, failed or unreadable: the scan view, as without a format
-        etag = format_etag(filtered_etag(scan_etag(scan), narrow), fmt)
+        etag = format_etag(answer_etag(scan_etag(scan), narrow, suppressions), fmt)
         headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept"}
         if etag in _etags(if_none_match):
             return Response(content=None, status_code=304, headers=headers)
-        document = None if fmt is None else formatted(scan, fmt, risk_filter=narrow)
+        document = None if fmt is None else formatted(scan, fmt, risk_filter=narrow, suppressions=suppressions)
         if fmt is not None and document is not None:
             return Response(document, headers=headers, media_type=fmt.media_type)
-        return Response(scan_body(scan, narrow), headers=headers, media_type="application/json")
+        return Response(scan_body(scan, narrow, suppressions), headers=headers, media_type="application/json")
 
     @get(
         "/",
@@ -97,11 +100,14 @@ class ScansController(Controller):
         self,
         principal: FromDishka[Principal],
         scans: FromDishka[ScanQueries],
+        suppressions: FromDishka[ActiveSuppressions],
         limit: Annotated[int | None, Parameter(description="Scans per page (1–100, default 20)", ge=1, le=100)] = None,
         cursor: Annotated[str | None, Parameter(description="`next_cursor` of the previous page")] = None,
     ) -> ScanListView:
         after = decode_cursor(cursor) if cursor else None
-        return ScanListView.of(await scans.list(principal, limit=limit, after=after))
+        page = await scans.list(principal, limit=limit, after=after)
+        items = [suppressed(scan, suppressions) for scan in page.items]
+        return ScanListView.of(dataclasses.replace(page, items=items))
 
 
 def _etags(header: str | None) -> set[str]:
