@@ -17,6 +17,7 @@ from packageurl import PackageURL
 from secapi.domain.errors import InvalidInput
 from secapi.domain.packages import Package, UnscannableEntry
 from secapi.domain.purl import SourcePackage, UnscannablePurl, purl_package
+from secapi.domain.text import NUL, without_nul
 
 MAX_COMPONENTS = 100_000
 """More components than this in one document is refused (422): the request body limit bounds the bytes."""
@@ -96,10 +97,13 @@ class Inventory(msgspec.Struct, frozen=True, kw_only=True):
 def inventory(parsed: ParsedSbom) -> Inventory:
     """Each component as a package (from its purl), or as an unscannable entry saying why it is none."""
     packages: list[Package] = []
-    unscannable = list(parsed.unscannable)
+    unscannable = [_printable(entry) for entry in parsed.unscannable]
     for component in parsed.components:
         found = _package(component, parsed.operating_system)
-        (packages if isinstance(found, Package) else unscannable).append(found)  # type: ignore[arg-type]
+        if isinstance(found, Package):
+            packages.append(found)
+        else:  # a reason may quote the document (an OS name), which may hold a NUL
+            unscannable.append(_printable(found))
     unique = {(p.ecosystem, p.name, p.version, p.location): p for p in packages}
     return Inventory(
         packages=tuple(sorted(unique.values(), key=lambda p: (p.ecosystem, p.name, p.version, p.location or ""))),
@@ -114,6 +118,11 @@ def ecosystems_of(packages: Iterable[Package]) -> tuple[str, ...]:
 
 def _package(component: SbomComponent, os: tuple[str, str | None] | None) -> Package | UnscannableEntry:
     label = f"{component.name}@{component.version}" if component.version else component.name
+    stated = (component.name, component.version, component.purl, component.cpe, component.source_name)
+    if any(NUL in text for text in (*stated, component.source_version or "") if text):
+        # No released package has one, and no database can store one: listed, with the NUL shown as U+FFFD.
+        reason = "it contains a NUL character (U+0000, shown as \ufffd), which no released package has"
+        return UnscannableEntry(name=without_nul(label), reason=reason, location=component.location)
     if component.purl is None:
         if component.cpe:
             reason = (
@@ -126,14 +135,23 @@ def _package(component: SbomComponent, os: tuple[str, str | None] | None) -> Pac
     if len(component.purl) > MAX_PURL_LENGTH:
         reason = f"its purl is longer than {MAX_PURL_LENGTH} characters"
         return UnscannableEntry(name=label, reason=reason, location=component.location)
-    try:
-        purl = PackageURL.from_string(component.purl)
-    except ValueError as exc:
-        return UnscannableEntry(name=label, reason=f"its purl does not parse: {exc}", location=component.location)
     source = None
     if component.source_name:
         source = SourcePackage(name=component.source_name, version=component.source_version)
     try:
+        purl = PackageURL.from_string(component.purl)
         return purl_package(purl, declared_name=component.name, source=source, os=os, location=component.location)
     except UnscannablePurl as exc:
-        return UnscannableEntry(name=label, reason=str(exc), location=component.location)
+        reason = str(exc)
+    except ValueError as exc:  # packageurl's refusals, and text it cannot encode (a lone surrogate)
+        reason = f"its purl does not parse: {exc}"
+    return UnscannableEntry(name=label, reason=reason, location=component.location)
+
+
+def _printable(entry: UnscannableEntry) -> UnscannableEntry:
+    """A reader's entry with any NUL (echoed from the document) shown as U+FFFD: PostgreSQL cannot store one."""
+    texts = (entry.name, entry.reason, entry.location or "")
+    if not any(NUL in text for text in texts):
+        return entry
+    location = None if entry.location is None else without_nul(entry.location)
+    return UnscannableEntry(name=without_nul(entry.name), reason=without_nul(entry.reason), location=location)

@@ -6,7 +6,7 @@ import pytest
 
 from secapi.adapters.sbom import _common
 from secapi.adapters.sbom.reader import DocumentSbomReader
-from secapi.domain.sbom import SbomError, SbomFormat
+from secapi.domain.sbom import SbomError, SbomFormat, inventory
 
 READER = DocumentSbomReader()
 
@@ -79,3 +79,19 @@ def test_an_spdx_package_spdx_tools_refuses_is_one_unscannable_entry() -> None:
     assert [c.purl for c in parsed.components] == ["pkg:npm/minimist@1.2.5"]
     assert [entry.location for entry in parsed.unscannable] == ["packages[1]", "packages[2]"]
     assert all("could not read" in e.reason or "could not be read" in e.reason for e in parsed.unscannable)
+
+
+def test_nul_characters_and_odd_fields_become_unscannable_entries_never_stored_text() -> None:
+    content = b"""{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [
+        {"type": "library", "name": "evil\\u0000name", "version": "1", "purl": "pkg:npm/evil@1"},
+        {"type": "library", "name": "no-name", "version": "1", "purl": "pkg:npm/@1"},
+        {"type": ["not", "hashable"], "name": "odd-type", "version": "1", "purl": "pkg:npm/odd-type@1"},
+        {"type": "library", "name": "fine", "version": "1.0.0", "purl": "pkg:npm/fine@1.0.0"}
+    ]}"""
+    found = inventory(READER.read(content, None))
+    assert [p.name for p in found.packages] == ["fine", "odd-type"]
+    reasons = {entry.location: entry for entry in found.unscannable}
+    assert reasons["components[0]"].name == "evil\ufffdname@1"
+    assert "NUL character" in reasons["components[0]"].reason
+    assert "does not parse" in reasons["components[1]"].reason
+    assert all("\x00" not in entry.name + entry.reason for entry in found.unscannable)

@@ -87,7 +87,7 @@ def read_json(content: bytes) -> ParsedSbom:
             continue
         check_count(len(components) + 1 + len(stack) + len(component.components))
         stack.extend((f"{where}.components[{i}]", c) for i, c in reversed(list(enumerate(component.components))))
-        if component.type in _NOT_PACKAGES and text(component.purl) is None:
+        if text(component.type) in _NOT_PACKAGES and text(component.purl) is None:
             if component.type == "operating-system":
                 os = os or os_of(text(component.name), text(component.version))
             continue
