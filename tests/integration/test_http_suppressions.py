@@ -232,3 +232,25 @@ async def test_the_rule_count_is_bounded(client: AsyncClient, keys: tuple[str, s
     assert over.status_code == 409
     assert "2 ignore rules" in over.json()["detail"]
     await add_rule(client, keys[1], advisory="CVE-2021-0009", reason="r")
+
+
+async def test_sbom_scans_are_answered_with_the_tenants_suppressions(
+    client: AsyncClient, keys: tuple[str, str]
+) -> None:
+    alice, bob = keys
+    await add_rule(client, alice, advisory="CVE-2023-30861", reason="not exposed")
+    sbom = {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "version": 1,
+        "components": [{"type": "library", "name": "flask", "version": "2.2.4", "purl": "pkg:pypi/flask@2.2.4"}],
+    }
+    for key, shown, suppressed in ((alice, [], [FLASK]), (bob, [FLASK], [])):
+        response = await client.post(
+            "/api/v1/scan/sbom?shared=true",
+            json=sbom,
+            headers={**bearer(key), "Content-Type": "application/vnd.cyclonedx+json"},
+        )
+        assert response.status_code == 200, response.text
+        assert found(response.json()) == shown
+        assert hidden(response.json()) == suppressed

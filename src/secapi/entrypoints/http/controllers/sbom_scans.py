@@ -11,6 +11,7 @@ from litestar.params import QueryParameter
 from secapi.domain.model import Principal
 from secapi.domain.result_formats import ResultFormats
 from secapi.domain.services.sbom_scans import SbomScanService
+from secapi.domain.suppressions import ActiveSuppressions
 from secapi.entrypoints.http.openapi import AUTHENTICATED, JSON_BODY, problem_responses, scan_responses
 from secapi.entrypoints.http.result_formats import OutputFormat, choose_format
 from secapi.entrypoints.http.sbom_requests import SbomScanOperation, read_sbom, sbom_media_types
@@ -48,10 +49,19 @@ class SbomScansController(Controller):
         principal: FromDishka[Principal],
         scans: FromDishka[SbomScanService],
         formats: FromDishka[ResultFormats],
+        suppressions: FromDishka[ActiveSuppressions],
         output_format: OutputFormat = None,
         shared: SharedParameter = False,
     ) -> Response[Any]:
         fmt = choose_format(request, formats, output_format)
         sbom, shared, narrow = await read_sbom(request, shared)
         outcome = await scans.scan(principal, sbom, shared=shared, bypass_cache=wants_fresh(request))
-        return scan_response(request, outcome.scan, outcome.cache, outcome.raw_result, risk_filter=narrow, fmt=fmt)
+        return scan_response(
+            request,
+            outcome.scan,
+            outcome.cache,
+            outcome.raw_result,
+            risk_filter=narrow,
+            fmt=fmt,
+            suppressions=suppressions,
+        )
