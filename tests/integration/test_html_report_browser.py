@@ -18,7 +18,14 @@ from secapi.domain.model import Scan
 from secapi.domain.severity import Severity
 
 from support.chromium import WINDOW, chromium_binary, read_png, run_headless
-from support.report_scans import HOSTILE_ERROR, HOSTILE_PACKAGE, empty_scan, failed_scan, scan_with_findings
+from support.report_scans import (
+    HOSTILE_ERROR,
+    HOSTILE_PACKAGE,
+    empty_scan,
+    failed_scan,
+    scan_with_findings,
+    suppressed_scan,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("SECAPI_TEST_ARTIFACTS") or ROOT / "test-artifacts") / "html-report"
@@ -75,6 +82,13 @@ def test_the_console_check_sees_script_errors(chromium: str, tmp_path: Path) -> 
             (CRITICAL, CLEAN_BACKGROUND),  # no bar is painted, and the verdict has caveats: no green all-clear
         ),
         ("failed", failed_scan, ["The scan failed", HOSTILE_ERROR], {ERROR_BACKGROUND: 2_000}, ()),
+        (
+            "suppressed",
+            suppressed_scan,
+            ["2 more suppressed", "Suppressed findings", "VEX: under_investigation"],
+            {CRITICAL: 300 * 20},
+            (),
+        ),
     ],
 )
 def test_report_renders_in_headless_chromium(

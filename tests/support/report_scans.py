@@ -6,6 +6,8 @@ import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
+import msgspec
+
 from secapi.domain.exploits import Epss, Kev, RiskSummary
 from secapi.domain.findings import (
     EcosystemCoverage,
@@ -14,7 +16,10 @@ from secapi.domain.findings import (
     LayerDetails,
     PackageRef,
     ScanResult,
+    SuppressedBy,
+    SuppressedFinding,
     Timings,
+    VexAnnotation,
     VulnDbInfo,
     severity_counts,
     sort_findings,
@@ -179,3 +184,32 @@ def failed_scan() -> Scan:
     """An image scan that failed, its error message carrying markup."""
     source = RegistryImageInput(image="registry.example/<team>/app:1", platform="linux/amd64")
     return _running("33333333-3333-4333-8333-333333333333", source).failed(HOSTILE_ERROR, FINISHED)
+
+
+def suppressed_scan() -> Scan:
+    """The findings scan with GHSA-dddd-eeee-ffff moved aside by an ignore rule (its reason hostile), another by a
+    VEX statement, and an `under_investigation` statement annotating the critical finding."""
+    scan = scan_with_findings()
+    assert scan.result is not None
+    kept, moved = [], []
+    for finding in scan.result.vulnerabilities:
+        if finding.id == "GHSA-dddd-eeee-ffff":
+            by = SuppressedBy(kind="ignore", id="rule-1", reason="<b>not</b> reachable", expires_at=FINISHED)
+        elif finding.id == "PYSEC-2026-7":
+            by = SuppressedBy(
+                kind="vex", id="doc-9", reason="code not present", statement=0, status="not_affected",
+                justification="vulnerable_code_not_present",
+            )  # fmt: skip
+        else:
+            kept.append(finding)
+            continue
+        moved.append(SuppressedFinding(**msgspec.structs.asdict(finding), suppressed_by=by))
+    critical = kept[0]
+    annotation = VexAnnotation(
+        finding=critical.id, package=critical.package, status="under_investigation", document="doc-9", statement=1,
+        status_notes="<i>checking</i>",
+    )  # fmt: skip
+    result = msgspec.structs.replace(
+        scan.result, vulnerabilities=tuple(kept), suppressed=tuple(moved), vex=(annotation,)
+    )
+    return dataclasses.replace(scan, result=result)

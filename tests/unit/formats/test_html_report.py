@@ -28,6 +28,7 @@ from support.report_scans import (
     empty_scan,
     failed_scan,
     scan_with_findings,
+    suppressed_scan,
 )
 
 ALLOWED_TAGS = {
@@ -37,7 +38,7 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("make", [scan_with_findings, empty_scan, failed_scan])
+@pytest.mark.parametrize("make", [scan_with_findings, empty_scan, failed_scan, suppressed_scan])
 def test_hostile_strings_stay_text(make: object) -> None:
     assert callable(make)
     page = render_html_report(make())
@@ -266,3 +267,43 @@ def test_what_was_scanned_for_an_sbom_and_an_uploaded_archive() -> None:
     assert "Archiveapp <x>.tar" in archive_text
     assert "Archive size120.6 KiB (123,456 bytes)" in archive_text
     assert "Imageapp:latest" in archive_text
+
+
+def test_suppressed_findings_are_listed_with_what_suppressed_them() -> None:
+    tree = parse(render_html_report(suppressed_scan()))
+
+    rows = tree.by_id("suppressed").find_all("tbody")[0].find_all("tr")
+    cells = {row.find_all("a")[0].text: [td.text for td in row.find_all("td")] for row in rows}
+    assert set(cells) == {"GHSA-dddd-eeee-ffff", "PYSEC-2026-7"}
+    assert cells["GHSA-dddd-eeee-ffff"][3] == (
+        f"ignore rule rule-1<b>not</b> reachableuntil {FINISHED:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    assert cells["PYSEC-2026-7"][3] == (
+        "VEX document doc-9, statement 0: not_affected (vulnerable_code_not_present)code not present"
+    )
+    assert (
+        tree.by_id("verdict").text
+        == "2 vulnerabilities in 2 packages of 3 packages scanned; 2 more suppressed (see below)."
+    )
+    groups = [n for n in tree.by_id("findings").find_all("div") if n.attrs.get("class") == "package"]
+    assert [len(g.find_all("tbody")[0].find_all("tr")) for g in groups] == [1, 1]
+    assert "VEX: under_investigation (document doc-9, statement 1) — <i>checking</i>" in groups[0].text
+    assert not tree.find_all("b")
+    assert not tree.find_all("i")
+
+
+def test_a_scan_with_every_finding_suppressed_does_not_read_as_clean() -> None:
+    scan = suppressed_scan()
+    assert scan.result is not None
+    result = msgspec.structs.replace(
+        scan.result,
+        vulnerabilities=(),
+        unscannable=(),
+        informational=(),
+        vex=(),
+        vulndb=msgspec.structs.replace(scan.result.vulndb, ecosystems=()),
+    )
+    verdict = parse(render_html_report(dataclasses.replace(scan, result=result))).by_id("verdict")
+
+    assert verdict.attrs["class"] == "notice"
+    assert "2 findings suppressed by this account's rules" in verdict.text

@@ -13,17 +13,26 @@ as text. Markup is written only by this module.
 
 A clean answer must be earned, so an empty report says what was looked at (how
 many packages, which ecosystems, which database) and what was not (unscannable
-entries, content not looked into, ecosystems the database is weak on).
+entries, content not looked into, ecosystems the database is weak on, findings this
+tenant suppressed — listed with the ignore rule or VEX statement that moved each aside).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
-from secapi.domain.findings import SEVERITY_ORDER, Finding, ScanResult, VulnDbInfo, severity_counts
+from secapi.domain.findings import (
+    SEVERITY_ORDER,
+    Finding,
+    ScanResult,
+    SuppressedBy,
+    VexAnnotation,
+    VulnDbInfo,
+    severity_counts,
+)
 from secapi.domain.model import Scan, ScanStatus
 from secapi.domain.scan_inputs import ArchiveImageInput, LockfileScanInput, RegistryImageInput, SbomScanInput
 from secapi.domain.severity import Severity
@@ -53,7 +62,7 @@ section { background: #fff; border: 1px solid #e1e4e8; border-radius: 6px; paddi
 table { border-collapse: collapse; width: 100%; font-size: 0.93em; }
 th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #eceef1;
   overflow-wrap: anywhere; }
-th { background: #f3f4f6; font-weight: 600; }
+th { background: #f3f4f6; font-weight: 600; overflow-wrap: normal; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 8px 0; }
 dl.facts dt { font-weight: 600; color: #4a5360; }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
@@ -66,6 +75,7 @@ code { font: 0.92em ui-monospace, "DejaVu Sans Mono", monospace; overflow-wrap: 
   border-radius: 4px; color: #fff; font-size: 0.8em; font-weight: 700; }
 .sev-MEDIUM { color: #1d2127; }
 .kev { color: #8b1a1a; font-weight: 700; }
+.vex { color: #4a5360; font-style: italic; }
 .notice { border-left: 4px solid #d9480f; background: #fff4ec; padding: 8px 12px; margin: 10px 0; }
 .error { border-left: 4px solid #8b1a1a; background: #fdecec; padding: 10px 14px; margin: 10px 0;
   white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -221,7 +231,7 @@ def _result_sections(scan: Scan, result: ScanResult) -> list[str]:
     return [
         _database_section(scan, result),
         _summary_section(result),
-        _findings_section(result.vulnerabilities),
+        _findings_section(result.vulnerabilities, result.vex),
         _informational_section(result.informational),
         _suppressed_section(result),
         _not_scanned_section(result),
@@ -263,7 +273,9 @@ def _summary_section(result: ScanResult) -> str:
     if total:
         parts.append(
             f'<p id="verdict"><strong>{_text(_plural(total, "vulnerability", "vulnerabilities"))}</strong> '
-            f"in {_text(_plural(affected, 'package'))} of {_text(_plural(packages, 'package'))} scanned.</p>"
+            f"in {_text(_plural(affected, 'package'))} of {_text(_plural(packages, 'package'))} scanned"
+            + (f"; {_text(len(result.suppressed))} more suppressed (see below)" if result.suppressed else "")
+            + ".</p>"
         )
     else:
         parts.append(_clean_verdict(result))
@@ -303,6 +315,8 @@ def _clean_verdict(result: ScanResult) -> str:
         caveats.append(f"{_plural(len(result.unscannable), 'entry', 'entries')} could not be scanned")
     if result.unscanned:
         caveats.append(f"{_plural(len(result.unscanned), 'item')} seen but not looked into")
+    if result.suppressed:
+        caveats.append(f"{_plural(len(result.suppressed), 'finding')} suppressed by this account's rules")
     weak = [cover.ecosystem for cover in (result.vulndb.ecosystems if result.vulndb else ()) if cover.note]
     if weak:
         caveats.append(f"the database's answer is weaker for {', '.join(weak)}")
@@ -341,9 +355,12 @@ def _severity_chart(counts: dict[str, int]) -> str:
     )
 
 
-def _findings_section(findings: Sequence[Finding]) -> str:
+def _findings_section(findings: Sequence[Finding], vex: Sequence[VexAnnotation] = ()) -> str:
     if not findings:
         return '<section id="findings"><h2>Vulnerabilities by package</h2><p>None found.</p></section>'
+    notes: dict[tuple[str, str, str], list[VexAnnotation]] = {}
+    for note in vex:
+        notes.setdefault((note.finding, note.package.name, note.package.version), []).append(note)
     parts = ['<section id="findings"><h2>Vulnerabilities by package</h2>']
     for key, group in _by_package(findings):
         ecosystem, name, version = key
@@ -360,14 +377,14 @@ def _findings_section(findings: Sequence[Finding]) -> str:
             f'<span class="muted">({_text(ecosystem)})</span> — {_text(_plural(len(group), "advisory", "advisories"))}'
             f"{fix_note}</h3>"
         )
-        rows = [_finding_row(f) for f in group]
+        rows = [_finding_row(f, notes.get((f.id, f.package.name, f.package.version), ())) for f in group]
         parts.append(_table(("Advisory", "Severity", "Fixed in", "Exploit risk", "Summary and references"), rows))
         parts.append("</div>")
     parts.append("</section>")
     return "".join(parts)
 
 
-def _finding_row(finding: Finding) -> tuple[str, ...]:
+def _finding_row(finding: Finding, vex: Sequence[VexAnnotation] = ()) -> tuple[str, ...]:
     advisory = _advisory_link(finding.id)
     if finding.aliases:
         advisory += '<br><span class="muted">' + ", ".join(_text(a) for a in finding.aliases) + "</span>"
@@ -389,7 +406,7 @@ def _finding_row(finding: Finding) -> tuple[str, ...]:
     summary = _text(finding.summary) if finding.summary else '<span class="muted">no summary</span>'
     if finding.location:
         summary += f'<br><span class="muted">at <code>{_text(finding.location)}</code></span>'
-    summary += _references(finding)
+    summary += _vex_notes(vex) + _references(finding)
     return (advisory, severity, fixed, "<br>".join(risk) or '<span class="muted">—</span>', summary)
 
 
@@ -414,40 +431,54 @@ def _informational_section(findings: Sequence[Finding]) -> str:
 
 
 def _suppressed_section(result: ScanResult) -> str:
-    """Findings the tenant's ignore rules or VEX statements moved aside, when the result carries them."""
-    entries: Iterable[object] = getattr(result, "suppressed", None) or ()
-    rows = []
-    for entry in entries:
-        if not isinstance(entry, Finding):
-            continue
-        by = getattr(entry, "suppressed_by", None)
-        why = []
-        kind, rule = getattr(by, "kind", None), getattr(by, "id", None)
-        if kind or rule:
-            why.append(f"{_text(kind or 'rule')} <code>{_text(rule or '')}</code>")
-        for attr in ("status", "justification", "reason"):
-            value = getattr(by, attr, None)
-            if value:
-                why.append(_text(value))
-        expires = getattr(by, "expires_at", None)
-        if isinstance(expires, datetime):
-            why.append(f"until {_text(_when(expires))}")
-        rows.append(
-            (
-                _advisory_link(entry.id),
-                f"<code>{_text(entry.package.name)}</code> {_text(entry.installed_version)}",
-                f'<span class="sev sev-{_text(entry.severity.value)}">{_text(entry.severity.value)}</span>',
-                "<br>".join(why) or '<span class="muted">not recorded</span>',
-            )
-        )
-    if not rows:
+    """Findings the tenant's ignore rules or VEX statements moved aside, each with what moved it."""
+    if not result.suppressed:
         return ""
+    rows = [
+        (
+            _advisory_link(entry.id),
+            f"<code>{_text(entry.package.name)}</code> {_text(entry.installed_version)}",
+            f'<span class="sev sev-{_text(entry.severity.value)}">{_text(entry.severity.value)}</span>',
+            _suppressed_by(entry.suppressed_by),
+        )
+        for entry in result.suppressed
+    ]
     return (
         '<section id="suppressed"><h2>Suppressed findings</h2>'
         '<p class="muted">Moved aside by this account\'s ignore rules or VEX statements; not counted above.</p>'
         + _table(("Advisory", "Package", "Severity", "Suppressed by"), rows)
         + "</section>"
     )
+
+
+def _suppressed_by(by: SuppressedBy) -> str:
+    if by.kind == "vex":
+        what = f"VEX document <code>{_text(by.id)}</code>"
+        if by.statement is not None:
+            what += f", statement {_text(by.statement)}"
+        if by.status:
+            what += f": {_text(by.status)}"
+        if by.justification:
+            what += f" ({_text(by.justification)})"
+    else:
+        what = f"ignore rule <code>{_text(by.id)}</code>"
+    if by.reason:
+        what += f"<br>{_text(by.reason)}"
+    if by.expires_at is not None:
+        what += f'<br><span class="muted">until {_text(_when(by.expires_at))}</span>'
+    return what
+
+
+def _vex_notes(annotations: Sequence[VexAnnotation]) -> str:
+    """VEX statements (`affected`, `under_investigation`) about one listed finding."""
+    notes = []
+    for note in annotations:
+        text = f"VEX: {_text(note.status)} (document <code>{_text(note.document)}</code>, statement {note.statement})"
+        for extra in (note.status_notes, note.action_statement):
+            if extra:
+                text += f" — {_text(extra)}"
+        notes.append(f'<br><span class="vex">{text}</span>')
+    return "".join(notes)
 
 
 def _not_scanned_section(result: ScanResult) -> str:
