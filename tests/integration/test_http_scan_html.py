@@ -85,3 +85,18 @@ async def test_a_scan_request_answers_the_report_on_a_miss_and_a_hit(client: Asy
         page = parse(answer.text)
         assert set(_groups(page)) == {"flask 2.2.4", "Jinja2 3.1.2"}
         assert page.by_id("verdict").text.startswith("2 vulnerabilities")
+
+
+async def test_a_hostile_file_name_stays_text_in_the_page(client: AsyncClient, api_key: str) -> None:
+    hostile = 'requirements-"><img src=x onerror=alert(1)>.txt'
+    scanned = await client.post(
+        "/api/v1/scan/dependencies?format=html",
+        json={"filename": hostile, "content": REQUIREMENTS},
+        headers=bearer(api_key),
+    )
+
+    assert scanned.status_code == 200, scanned.text
+    page = parse(scanned.text)
+    assert page.by_id("title").text == hostile
+    assert not page.find_all("img")
+    assert all("onerror" not in node.attrs for node in page.walk())
