@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from secapi.domain.exploits import Epss, Kev
 from secapi.domain.findings import (
     Finding,
@@ -22,7 +24,10 @@ from secapi.domain.findings import (
     PackageRef,
     ScanResult,
     SeveritySource,
+    SuppressedBy,
+    SuppressedFinding,
     Timings,
+    VexAnnotation,
     VulnDbInfo,
     severity_counts,
 )
@@ -213,6 +218,56 @@ def empty_scan() -> Scan:
     )
     source = LockfileScanInput(filename="poetry.lock", sha256="2" * 64, size=10)
     return _finished("33333333-3333-4333-8333-333333333333", ScanType.DEPENDENCIES, source, result)
+
+
+def suppressed_scan() -> Scan:
+    """`lockfile_scan()` as a tenant with suppressions sees it: the old lodash's command injection ignored by a
+    rule, babel's advisory `not_affected` by a VEX statement, minimist's `fixed`; the nested lodash's command
+    injection `under_investigation` and the prototype pollution `affected`, both still listed."""
+    scan = lockfile_scan()
+    assert scan.result is not None
+    by_key = {(f.id, f.installed_version): f for f in scan.result.vulnerabilities}
+    rule = SuppressedBy(kind="ignore", id="rule-1", reason="lodash is only used at build time")
+    not_affected = SuppressedBy(
+        kind="vex",
+        id="vex-1",
+        reason="vulnerable_code_not_in_execute_path: babel only compiles our own code",
+        statement=0,
+        status="not_affected",
+        justification="vulnerable_code_not_in_execute_path",
+    )
+    fixed = SuppressedBy(kind="vex", id="vex-1", reason="fixed", statement=1, status="fixed")
+    moved = {
+        ("GHSA-35jh-r3h4-6jhm", "4.17.4"): rule,
+        ("GHSA-67hx-6x53-jw92", "7.22.5"): not_affected,
+        ("MAL-2099-1", "1.2.5"): fixed,
+    }
+    suppressed = tuple(
+        SuppressedFinding(**msgspec.structs.asdict(by_key[key]), suppressed_by=by) for key, by in moved.items()
+    )
+    kept = tuple(f for f in scan.result.vulnerabilities if (f.id, f.installed_version) not in moved)
+    notes = (
+        VexAnnotation(
+            finding="GHSA-35jh-r3h4-6jhm",
+            package=by_key[("GHSA-35jh-r3h4-6jhm", "4.17.15")].package,
+            status="under_investigation",
+            document="vex-1",
+            statement=2,
+            status_notes="checking whether templates reach it",
+        ),
+        VexAnnotation(
+            finding="GHSA-jf85-cpcp-j695",
+            package=by_key[("GHSA-jf85-cpcp-j695", "4.17.4")].package,
+            status="affected",
+            document="vex-1",
+            statement=3,
+            action_statement="upgrade lodash before the release",
+        ),
+    )
+    result = msgspec.structs.replace(
+        scan.result, vulnerabilities=kept, counts=severity_counts(kept), suppressed=suppressed, vex=notes
+    )
+    return dataclasses.replace(scan, result=result)
 
 
 def sarif_errors(document: Any) -> list[str]:

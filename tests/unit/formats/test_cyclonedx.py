@@ -10,7 +10,7 @@ import pytest
 from secapi.adapters.formats.cyclonedx import CycloneDxFormat
 from secapi.domain.model import Scan
 
-from support.format_scans import cyclonedx_errors, empty_scan, image_scan, lockfile_scan
+from support.format_scans import cyclonedx_errors, empty_scan, image_scan, lockfile_scan, suppressed_scan
 
 
 def _bom(scan: Scan) -> dict[str, Any]:
@@ -120,3 +120,33 @@ def test_an_empty_scan_lists_its_packages_and_no_vulnerabilities() -> None:
     bom = _bom(empty_scan())
     assert [c["purl"] for c in bom["components"]] == ["pkg:pypi/six@1.16.0"]
     assert bom.get("vulnerabilities", []) == []
+
+
+def test_suppressed_findings_and_vex_notes_become_the_analysis_of_a_vex() -> None:
+    document = CycloneDxFormat().render(suppressed_scan())
+    assert cyclonedx_errors(document) == []
+    bom = json.loads(document)
+    versions = {c["bom-ref"]: c["version"] for c in bom["components"]}
+    states = {
+        (v["id"], versions[a["ref"]]): (v["analysis"]["state"], v["analysis"].get("justification"), a["versions"])
+        for v in bom["vulnerabilities"]
+        for a in v["affects"]
+    }
+    assert states == {
+        ("GHSA-jf85-cpcp-j695", "4.17.4"): ("exploitable", None, [{"version": "4.17.4", "status": "affected"}]),
+        ("GHSA-35jh-r3h4-6jhm", "4.17.15"): ("in_triage", None, [{"version": "4.17.15", "status": "affected"}]),
+        ("GHSA-35jh-r3h4-6jhm", "4.17.4"): ("not_affected", None, [{"version": "4.17.4", "status": "unaffected"}]),
+        ("GHSA-67hx-6x53-jw92", "7.22.5"): (
+            "not_affected",
+            "code_not_reachable",
+            [{"version": "7.22.5", "status": "unaffected"}],
+        ),
+        ("MAL-2099-1", "1.2.5"): ("resolved", None, [{"version": "1.2.5", "status": "unaffected"}]),
+    }
+    details = {v["bom-ref"]: v["analysis"]["detail"] for v in bom["vulnerabilities"]}
+    assert details["secapi:vulnerability:GHSA-jf85-cpcp-j695"].endswith("upgrade lodash before the release")
+    assert "ignore rule rule-1: lodash is only used at build time" in " ".join(details.values())
+    # One advisory, two assessments: two entries with distinct bom-refs.
+    assert {"secapi:vulnerability:GHSA-35jh-r3h4-6jhm", "secapi:vulnerability:GHSA-35jh-r3h4-6jhm#2"} <= set(details)
+    (ignored,) = [v for v in bom["vulnerabilities"] if "rule-1" in v["analysis"]["detail"]]
+    assert "response" not in ignored["analysis"]  # settled: nothing to update

@@ -10,7 +10,7 @@ import pytest
 from secapi.adapters.formats.sarif import FINGERPRINT_KEY, SarifFormat
 from secapi.domain.model import Scan
 
-from support.format_scans import LAYER, empty_scan, image_scan, lockfile_scan, sarif_errors
+from support.format_scans import LAYER, empty_scan, image_scan, lockfile_scan, sarif_errors, suppressed_scan
 
 
 def _log(scan: Scan) -> dict[str, Any]:
@@ -117,3 +117,24 @@ def test_an_empty_scan_is_a_run_without_results() -> None:
     assert run["results"] == []
     assert run["tool"]["driver"]["rules"] == []
     assert run["tool"]["driver"]["name"] == "SecAPI"
+
+
+def test_suppressed_findings_are_results_with_an_accepted_external_suppression() -> None:
+    log = _log(suppressed_scan())
+    assert sarif_errors(log) == []
+    results = log["runs"][0]["results"]
+    assert len(results) == 5  # suppressed findings stay in the log, closed
+    suppressions = {(r["ruleId"], r["properties"]["installedVersion"]): r.get("suppressions") for r in results}
+    assert suppressions[("GHSA-35jh-r3h4-6jhm", "4.17.4")] == [
+        {
+            "kind": "external",
+            "status": "accepted",
+            "justification": "ignore rule rule-1: lodash is only used at build time",
+        }
+    ]
+    (vex,) = suppressions[("GHSA-67hx-6x53-jw92", "7.22.5")]
+    assert vex["justification"].startswith("VEX document vex-1, statement 0 (not_affected): ")
+    assert suppressions[("GHSA-jf85-cpcp-j695", "4.17.4")] is None
+    noted = {(r["ruleId"], r["properties"]["installedVersion"]): r["properties"].get("vexStatus") for r in results}
+    assert noted[("GHSA-35jh-r3h4-6jhm", "4.17.15")] == "under_investigation"
+    assert noted[("GHSA-jf85-cpcp-j695", "4.17.4")] == "affected"

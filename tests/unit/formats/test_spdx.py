@@ -10,7 +10,7 @@ import pytest
 from secapi.adapters.formats.spdx import SUBJECT_ID, SpdxFormat
 from secapi.domain.model import Scan
 
-from support.format_scans import empty_scan, image_scan, lockfile_scan, spdx_errors
+from support.format_scans import empty_scan, image_scan, lockfile_scan, spdx_errors, suppressed_scan
 
 
 def _document(scan: Scan) -> dict[str, Any]:
@@ -96,3 +96,13 @@ def test_an_image_document_describes_the_container() -> None:
         "CONTAINER",
     )
     assert _purls(document)["openssl 3.0.11-1~deb12u1"] == ["pkg:deb/debian/openssl@3.0.11-1~deb12u1?distro=debian-12"]
+
+
+def test_a_suppressed_finding_is_annotated_with_what_suppressed_it() -> None:
+    document = SpdxFormat().render(suppressed_scan())
+    assert spdx_errors(document) == []
+    (old_lodash,) = [p for p in json.loads(document)["packages"] if p.get("versionInfo") == "4.17.4"]
+    notes = sorted(a["comment"] for a in old_lodash["annotations"])
+    assert len(notes) == 2
+    assert notes[0].endswith("[suppressed by ignore rule rule-1: lodash is only used at build time]")
+    assert "suppressed" not in notes[1]

@@ -4,8 +4,18 @@ Written with cyclonedx-python-lib. `metadata.component` is what was scanned (the
 or the image, with its manifest digest); `components` are the packages found, each with its purl; every
 advisory is one entry of `vulnerabilities` with its ratings (CVSS score, severity, method and vector, or the
 published level alone), the components it `affects` (by `bom-ref`, the installed version `affected`), its
-aliases, advisories and fixed versions, and an `analysis`: `in_triage` (matched by SecAPI, not assessed by
-anyone), or `exploitable` when the advisory's CVE is in CISA's KEV catalogue (exploited in the wild).
+aliases, advisories and fixed versions, and an `analysis` (a VEX statement):
+
+- findings the tenant suppressed are listed too, `not_affected` (a VEX `not_affected` statement, its OpenVEX
+  justification mapped to CycloneDX's, or an ignore rule) or `resolved` (VEX `fixed`), the affected version
+  `unaffected`, the statement or rule and its reason in `detail`;
+- a finding with a VEX `affected` statement is `exploitable` (its action statement in `detail`), one under
+  investigation `in_triage`;
+- otherwise `exploitable` when the advisory's CVE is in CISA's KEV catalogue (exploited in the wild), else
+  `in_triage` (matched by SecAPI, not assessed by anyone); both with the response `update` when a fix exists.
+
+An advisory whose findings are assessed differently (one package suppressed, another not) is one entry per
+assessment.
 
 The library is slow on large BOMs: its sorted sets compare components field by field and its output step
 checks the dependency graph with a linear search per component (O(n²)). The graph is therefore built at
@@ -24,7 +34,12 @@ from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.dependency import Dependency
-from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus, ImpactAnalysisResponse, ImpactAnalysisState
+from cyclonedx.model.impact_analysis import (
+    ImpactAnalysisAffectedStatus,
+    ImpactAnalysisJustification,
+    ImpactAnalysisResponse,
+    ImpactAnalysisState,
+)
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.model.vulnerability import (
     BomTarget,
@@ -52,7 +67,7 @@ from secapi.adapters.formats._scans import (
     subject_of,
     tool_version,
 )
-from secapi.domain.findings import Finding
+from secapi.domain.findings import Finding, ScanResult, SuppressedFinding, VexAnnotation
 from secapi.domain.model import Scan
 from secapi.domain.packages import Package
 from secapi.domain.ports import ResultFormat
@@ -107,9 +122,7 @@ def cyclonedx_bom(scan: Scan) -> Bom:
             properties=_scan_properties(scan),
         ),
         components=components,
-        vulnerabilities=[
-            _vulnerability(advisory, findings, refs) for advisory, findings in by_advisory(result.vulnerabilities)
-        ],
+        vulnerabilities=_vulnerabilities(result, refs),
         # The graph `Bom.register_dependency` would build (the subject depends on every component, each component
         # on nothing known), built at once: registering one by one searches the graph for each, O(n²).
         dependencies=[Dependency(ref=subject.bom_ref, dependencies=leaves), *leaves],
@@ -224,21 +237,69 @@ def _references(aliases: Iterable[str]) -> list[VulnerabilityReference]:
     ]
 
 
-def _analysis(findings: list[Finding]) -> VulnerabilityAnalysis:
-    kev = next((f.kev for f in findings if f.kev is not None), None)
-    fixable = any(f.fixed_versions for f in findings)
+_JUSTIFICATIONS = {
+    "component_not_present": ImpactAnalysisJustification.CODE_NOT_PRESENT,
+    "vulnerable_code_not_present": ImpactAnalysisJustification.CODE_NOT_PRESENT,
+    "vulnerable_code_not_in_execute_path": ImpactAnalysisJustification.CODE_NOT_REACHABLE,
+    "vulnerable_code_cannot_be_controlled_by_adversary": ImpactAnalysisJustification.REQUIRES_ENVIRONMENT,
+    "inline_mitigations_already_exist": ImpactAnalysisJustification.PROTECTED_BY_MITIGATING_CONTROL,
+}
+"""OpenVEX `not_affected` justifications as CycloneDX states them (the CISA VEX minimum elements' mapping)."""
+
+_UNASSESSED = "The installed version is in the advisory's affected ranges; no one has assessed its impact here."
+
+Assessment = tuple[ImpactAnalysisState, ImpactAnalysisJustification | None, str]
+"""An analysis without its responses: state, justification, detail."""
+
+
+def _assessment(finding: Finding, notes: dict[tuple[str, str, str, str], VexAnnotation]) -> Assessment:
+    """What is known of one finding's impact: the tenant's suppression or VEX statement, else KEV, else nothing."""
+    if isinstance(finding, SuppressedFinding):
+        by = finding.suppressed_by
+        if by.kind == "vex" and by.status == "fixed":
+            return ImpactAnalysisState.RESOLVED, None, f"VEX document {by.id}, statement {by.statement}: {by.reason}"
+        if by.kind == "vex":
+            justification = _JUSTIFICATIONS.get(by.justification or "")
+            detail = f"VEX document {by.id}, statement {by.statement}: {by.reason}"
+            return ImpactAnalysisState.NOT_AFFECTED, justification, detail
+        until = f" (until {by.expires_at.isoformat()})" if by.expires_at is not None else ""
+        return ImpactAnalysisState.NOT_AFFECTED, None, f"Suppressed by ignore rule {by.id}{until}: {by.reason}"
+    package = finding.package
+    note = notes.get((finding.id, package.ecosystem, package.name, package.version))
+    if note is not None and note.status == "affected":
+        detail = f"VEX document {note.document}, statement {note.statement}: {note.action_statement or 'affected'}"
+        return ImpactAnalysisState.EXPLOITABLE, None, detail
+    if note is not None:
+        detail = f"VEX document {note.document}, statement {note.statement}: {note.status_notes or note.status}"
+        return ImpactAnalysisState.IN_TRIAGE, None, detail
+    if finding.kev is not None:
+        added = finding.kev.date_added
+        detail = f"{finding.kev.cve} is in CISA's Known Exploited Vulnerabilities catalogue (added {added})."
+        return ImpactAnalysisState.EXPLOITABLE, None, detail
+    return ImpactAnalysisState.IN_TRIAGE, None, _UNASSESSED
+
+
+def _analysis(assessment: Assessment, findings: list[Finding]) -> VulnerabilityAnalysis:
+    state, justification, detail = assessment
+    open_issue = state in (ImpactAnalysisState.EXPLOITABLE, ImpactAnalysisState.IN_TRIAGE)
+    fixable = open_issue and any(f.fixed_versions for f in findings)
     responses = [ImpactAnalysisResponse.UPDATE] if fixable else []
-    if kev is not None:
-        return VulnerabilityAnalysis(
-            state=ImpactAnalysisState.EXPLOITABLE,
-            responses=responses,
-            detail=f"{kev.cve} is in CISA's Known Exploited Vulnerabilities catalogue (added {kev.date_added}).",
-        )
-    return VulnerabilityAnalysis(
-        state=ImpactAnalysisState.IN_TRIAGE,
-        responses=responses,
-        detail="The installed version is in the advisory's affected ranges; no one has assessed its impact here.",
-    )
+    return VulnerabilityAnalysis(state=state, justification=justification, responses=responses, detail=detail)
+
+
+def _vulnerabilities(result: ScanResult, refs: _ComponentRefs) -> list[Vulnerability]:
+    """One entry per advisory and assessment: the findings still listed and those the tenant suppressed (with
+    why), each advisory's findings split only where their assessments differ."""
+    notes = {(n.finding, n.package.ecosystem, n.package.name, n.package.version): n for n in result.vex}
+    entries: list[Vulnerability] = []
+    for advisory, findings in by_advisory((*result.vulnerabilities, *result.suppressed)):
+        groups: dict[Assessment, list[Finding]] = {}
+        for finding in findings:
+            groups.setdefault(_assessment(finding, notes), []).append(finding)
+        for n, (assessment, group) in enumerate(groups.items(), start=1):
+            ref = f"secapi:vulnerability:{advisory}" + (f"#{n}" if n > 1 else "")
+            entries.append(_vulnerability(ref, advisory, group, _analysis(assessment, group), refs))
+    return entries
 
 
 def _recommendation(findings: list[Finding]) -> str | None:
@@ -250,7 +311,9 @@ def _recommendation(findings: list[Finding]) -> str | None:
     return "; ".join(dict.fromkeys(fixes)).capitalize() or None
 
 
-def _vulnerability(advisory: str, findings: list[Finding], refs: _ComponentRefs) -> Vulnerability:
+def _vulnerability(
+    ref: str, advisory: str, findings: list[Finding], analysis: VulnerabilityAnalysis, refs: _ComponentRefs
+) -> Vulnerability:
     first = findings[0]
     properties = [Property(name="secapi:severity", value=first.severity.value)]
     epss = max((f.epss for f in findings if f.epss is not None), key=lambda e: e.score, default=None)
@@ -260,17 +323,17 @@ def _vulnerability(advisory: str, findings: list[Finding], refs: _ComponentRefs)
             Property(name="secapi:epss:score", value=str(epss.score)),
             Property(name="secapi:epss:percentile", value=str(epss.percentile)),
         ]
+    settled = analysis.state in (ImpactAnalysisState.NOT_AFFECTED, ImpactAnalysisState.RESOLVED)
+    status = ImpactAnalysisAffectedStatus.UNAFFECTED if settled else ImpactAnalysisAffectedStatus.AFFECTED
     affects: dict[str, BomTarget] = {}
     for finding in findings:
-        ref = refs.of(finding)
-        if ref is not None and ref not in affects:
-            version = BomTargetVersionRange(
-                version=finding.installed_version, status=ImpactAnalysisAffectedStatus.AFFECTED
-            )
-            affects[ref] = BomTarget(ref=ref, versions=[version])
+        component = refs.of(finding)
+        if component is not None and component not in affects:
+            version = BomTargetVersionRange(version=finding.installed_version, status=status)
+            affects[component] = BomTarget(ref=component, versions=[version])
     ratings = {(r.score, r.severity, r.vector): r for r in (_rating(f) for f in findings)}
     return Vulnerability(
-        bom_ref=f"secapi:vulnerability:{advisory}",
+        bom_ref=ref,
         id=advisory,
         source=VulnerabilitySource(name="OSV", url=XsUri(advisory_url(advisory))),
         references=_references(first.aliases),
@@ -280,7 +343,7 @@ def _vulnerability(advisory: str, findings: list[Finding], refs: _ComponentRefs)
         advisories=[VulnerabilityAdvisory(url=XsUri(url)) for url in dict.fromkeys(http_urls(first.references))],
         published=first.published,
         updated=first.modified,
-        analysis=_analysis(findings),
+        analysis=analysis,
         affects=list(affects.values()),
         properties=properties,
     )

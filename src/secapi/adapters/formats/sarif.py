@@ -3,7 +3,10 @@
 One rule per advisory (its summary, the affected packages and references as help, `security-severity` as
 GitHub reads it: the CVSS base score as a string), one result per finding located at the lockfile (the
 package's line when the parser knew it, else line 1) or, for an image, at the path in the image where the
-package database was found (the layer in the result's properties). What was not scanned (unscannable
+package database was found (the layer in the result's properties). Findings the tenant suppressed (ignore
+rules, VEX `not_affected` / `fixed`) are results with an external, accepted `suppression` saying why, so a
+code-scanning dashboard shows them closed; a VEX `affected` / `under_investigation` note is in the result's
+properties. What was not scanned (unscannable
 entries, content not looked into) is reported as tool notifications of the run, so a clean log does not
 claim more than the scan covered.
 
@@ -35,7 +38,14 @@ from secapi.adapters.formats._scans import (
     subject_of,
     tool_version,
 )
-from secapi.domain.findings import SEVERITY_MIDPOINT, Finding, ScanResult
+from secapi.domain.findings import (
+    SEVERITY_MIDPOINT,
+    Finding,
+    ScanResult,
+    SuppressedBy,
+    SuppressedFinding,
+    VexAnnotation,
+)
 from secapi.domain.model import Scan
 from secapi.domain.ports import ResultFormat
 from secapi.domain.severity import Severity
@@ -71,9 +81,14 @@ def sarif_log(scan: Scan) -> dict[str, Any]:
     companions = companions_of(scan)
     rules: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
-    for index, (advisory, findings) in enumerate(by_advisory(result.vulnerabilities)):
+    notes = {(n.finding, n.package.ecosystem, n.package.name, n.package.version): n for n in result.vex}
+    for index, (advisory, findings) in enumerate(by_advisory((*result.vulnerabilities, *result.suppressed))):
         rules.append(_rule(advisory, findings))
-        results += [_result(f, index, place_of(f.location, subject, companions), subject) for f in findings]
+        for finding in findings:
+            place = place_of(finding.location, subject, companions)
+            package = finding.package
+            note = notes.get((finding.id, package.ecosystem, package.name, package.version))
+            results.append(_result(finding, index, place, subject, note))
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -191,7 +206,19 @@ def _physical(place: Place) -> dict[str, Any]:
     return {"artifactLocation": {"uri": _uri(place.path)}, "region": {"startLine": place.line or 1}}
 
 
-def _result(finding: Finding, rule_index: int, place: Place, subject: Subject) -> dict[str, Any]:
+def _suppression(by: SuppressedBy) -> dict[str, Any]:
+    """A finding the tenant suppressed, as SARIF says it: suppressed outside the source, accepted, and why."""
+    if by.kind == "vex":
+        why = f"VEX document {by.id}, statement {by.statement} ({by.status}): {by.reason}"
+    else:
+        until = f" (until {by.expires_at.isoformat()})" if by.expires_at is not None else ""
+        why = f"ignore rule {by.id}{until}: {by.reason}"
+    return {"kind": "external", "status": "accepted", "justification": why}
+
+
+def _result(
+    finding: Finding, rule_index: int, place: Place, subject: Subject, note: VexAnnotation | None = None
+) -> dict[str, Any]:
     package = finding.package
     kev = " It is in CISA's Known Exploited Vulnerabilities catalogue." if finding.kev is not None else ""
     message = (
@@ -219,7 +246,10 @@ def _result(finding: Finding, rule_index: int, place: Place, subject: Subject) -
     if place.layer is not None:
         properties["imageLayer"] = place.layer
         properties["image"] = subject.name
-    return {
+    if note is not None:
+        properties["vexStatus"] = note.status
+        properties["vexStatement"] = f"{note.document}#{note.statement}"
+    result: dict[str, Any] = {
         "ruleId": finding.id,
         "ruleIndex": rule_index,
         "level": _LEVELS[finding.severity],
@@ -228,6 +258,9 @@ def _result(finding: Finding, rule_index: int, place: Place, subject: Subject) -
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
         "properties": properties,
     }
+    if isinstance(finding, SuppressedFinding):
+        result["suppressions"] = [_suppression(finding.suppressed_by)]
+    return result
 
 
 def _invocation(scan: Scan, result: ScanResult, subject: Subject, companions: tuple[str, ...]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Written with spdx-tools (the SPDX project's own model and JSON converter). The d
 package for what was scanned (the lockfile, with its SHA-256, or the image, its manifest digest as version)
 that `CONTAINS` one package per package found: its name, version, and purl as a `PACKAGE-MANAGER` external
 reference. SPDX 2.3 has no vulnerability section, so each finding is a `SECURITY` `advisory` reference to the
-advisory's page and an annotation on the package (id, aliases, severity, fixed versions); CycloneDX is the
+advisory's page and an annotation on the package (id, aliases, severity, fixed versions, and for a finding
+the tenant suppressed, the rule or VEX statement and its reason); CycloneDX is the
 format for vulnerability exchange. Licences and copyrights are not read by a scan: `NOASSERTION`.
 
 The document is converted without spdx-tools' validation on every request (the tests validate it): that
@@ -35,7 +36,7 @@ from secapi.adapters.formats._scans import (
     subject_of,
     tool_version,
 )
-from secapi.domain.findings import Finding
+from secapi.domain.findings import Finding, SuppressedFinding
 from secapi.domain.model import Scan
 from secapi.domain.packages import Package as FoundPackage
 from secapi.domain.ports import ResultFormat
@@ -64,7 +65,7 @@ def spdx_document(scan: Scan) -> Document:
     subject = subject_of(scan, result)
     created = produced_at(scan).replace(microsecond=0)
     tool = Actor(ActorType.TOOL, f"{TOOL_NAME}-{tool_version()}")
-    findings = _findings_by_package(result.vulnerabilities)
+    findings = _findings_by_package((*result.vulnerabilities, *result.suppressed))
     packages = [_subject_package(scan)]
     annotations: list[Annotation] = []
     relationships = [Relationship(DOCUMENT_ID, RelationshipType.DESCRIBES, SUBJECT_ID)]
@@ -156,4 +157,9 @@ def _finding_note(finding: Finding) -> str:
     score = f", CVSS {finding.score:.1f}" if finding.score is not None else ""
     fixed = f"fixed in {', '.join(finding.fixed_versions)}" if finding.fixed_versions else "no fixed version known"
     summary = f": {finding.summary}" if finding.summary else ""
-    return f"Vulnerability {finding.id}{aliases}, severity {finding.severity.value}{score}; {fixed}{summary}"
+    note = f"Vulnerability {finding.id}{aliases}, severity {finding.severity.value}{score}; {fixed}{summary}"
+    if isinstance(finding, SuppressedFinding):
+        by = finding.suppressed_by
+        source = f"VEX document {by.id} ({by.status})" if by.kind == "vex" else f"ignore rule {by.id}"
+        note += f" [suppressed by {source}: {by.reason}]"
+    return note
