@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from httpx import AsyncClient
 from litestar import Litestar
 
+from secapi.config import Settings
 from secapi.domain.tiers import Tier
 from secapi.entrypoints.vulndb import import_sample
 
@@ -122,3 +124,20 @@ async def test_bad_documents_are_problems_that_cost_nothing(
     assert says in response.json()["detail"]
     if status == 422 and says in ("empty",):
         assert await used_scans(client, api_key) == 0  # refused before the quota
+
+
+async def test_an_sbom_over_the_request_body_limit_is_a_413_as_a_lockfile_is(
+    client: AsyncClient, api_key: str, settings: Settings
+) -> None:
+    component = {"type": "library", "name": "p", "version": "1.0.0", "purl": "pkg:npm/p@1.0.0"}
+    document = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [component] * 2_000}
+    body = json.dumps(document).encode()
+    assert len(body) > settings.request_max_body_bytes
+    for headers, kwargs in (
+        ({"Content-Type": "application/vnd.cyclonedx+json"}, {"content": body}),
+        ({}, {"files": {"file": ("bom.json", body, "application/json")}}),
+    ):
+        response = await client.post("/api/v1/scan/sbom", headers={**bearer(api_key), **headers}, **kwargs)
+        assert response.status_code == 413, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert await used_scans(client, api_key) == 0
