@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
 
 from secapi.adapters.memory.suppressions import InMemorySuppressionRepository
-from secapi.domain.errors import InvalidInput
+from secapi.domain.errors import DependencyUnavailable, InvalidInput
 from secapi.domain.model import Principal, User
 from secapi.domain.services.suppressions import SuppressionService
-from secapi.domain.suppressions import NO_SUPPRESSIONS, SuppressionLimitReached, SuppressionNotFound
+from secapi.domain.suppressions import (
+    NO_SUPPRESSIONS,
+    IgnoreRule,
+    StoredVex,
+    SuppressionLimitReached,
+    SuppressionNotFound,
+)
 from secapi.domain.tiers import Tier
 
 from support.fakes import FakeClock
@@ -136,3 +143,27 @@ def ids(active: object, advisory: str) -> bool:
     """Whether `active` suppresses the finding `advisory` in a result holding LODASH and MINIMIST."""
     answered = active.apply(result(LODASH, MINIMIST))  # type: ignore[attr-defined]
     return any(f.id == advisory for f in answered.suppressed)
+
+
+class FailingStore(InMemorySuppressionRepository):
+    """The in-memory store, made unavailable on demand (as the SQL adapter is when PostgreSQL is down)."""
+
+    down = False
+
+    async def everything(self, user_id: uuid.UUID) -> tuple[Sequence[IgnoreRule], Sequence[StoredVex]]:
+        if self.down:
+            raise DependencyUnavailable("the database is unavailable: OperationalError")
+        return await super().everything(user_id)
+
+
+async def test_the_last_known_set_keeps_applying_while_the_database_is_down(clock: FakeClock) -> None:
+    store = FailingStore()
+    service = SuppressionService(store, clock, default_limit=20, max_limit=100)
+    alice, bob = caller(clock), caller(clock)
+    await service.add_rule(alice, advisory=LODASH.id, package=None, reason="accepted", expires_at=None)
+    assert ids(await service.active_for(alice), LODASH.id)
+    store.down = True
+    clock.advance(60)
+    assert ids(await service.active_for(alice), LODASH.id)
+    with pytest.raises(DependencyUnavailable):
+        await service.active_for(bob)  # nothing known: never an answer that silently drops its rules

@@ -2,12 +2,15 @@
 
 Answers call `active_for` on the hot path (every cache hit), so a tenant's rules are memoised in process for
 `memo_ttl` seconds: a tenant without any costs a dictionary lookup. A change made through this process drops
-the tenant's memo at once; other processes see it within `memo_ttl`. An expiry needs no job: what applies is
-worked out against the clock, and the memo is rebuilt when its earliest expiry passes.
+the tenant's memo at once; other processes see it within `memo_ttl`. While the database is unavailable a
+tenant's last known set keeps applying; a tenant with none known gets the store's `DependencyUnavailable`
+(503). An expiry needs no job: what applies is worked out against the clock, and the memo is rebuilt when its
+earliest expiry passes.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -16,7 +19,7 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from secapi.domain.errors import InvalidInput
+from secapi.domain.errors import DependencyUnavailable, InvalidInput
 from secapi.domain.model import PageCursor, Principal
 from secapi.domain.openvex import VexDocument, check_document
 from secapi.domain.package_patterns import PackagePattern, advisory_id
@@ -32,6 +35,8 @@ from secapi.domain.suppressions import (
     SuppressionRepository,
     VexPage,
 )
+
+log = logging.getLogger(__name__)
 
 MEMO_TTL: Final = 5.0
 """Seconds a tenant's rules are memoised in process (how long another process may apply the old set)."""
@@ -135,8 +140,16 @@ class SuppressionService:
         user_id = principal.user_id
         memo = self._memo.get(user_id)
         if memo is None or self._clock.monotonic() - memo.loaded >= self._memo_ttl:
-            rules, documents = await self._store.everything(user_id)
-            memo = self._remember(user_id, rules, documents)
+            try:
+                rules, documents = await self._store.everything(user_id)
+            except DependencyUnavailable:
+                if memo is None:
+                    raise
+                # Keep answering with the last set known (as keys stay cached), asking again after the TTL.
+                log.warning("suppressions of user %s could not be refreshed: the database is unavailable", user_id)
+                memo.loaded = self._clock.monotonic()
+            else:
+                memo = self._remember(user_id, rules, documents)
         now = self._clock.now()
         if memo.valid_until is not None and now >= memo.valid_until:
             memo.active, memo.valid_until = _active(memo.rules, memo.documents, now)
