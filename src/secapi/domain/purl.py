@@ -149,19 +149,22 @@ def purl_package(
     source: SourcePackage | None = None,
     os: tuple[str, str | None] | None = None,
     location: str | None = None,
+    as_stated: str | None = None,
 ) -> Package:
     """The package `purl` names, with the ecosystem, name and version a lockfile or image scan gives it.
 
     `declared_name` (the document's own spelling, `Flask` for `pkg:pypi/flask`) is kept when it names the same
     package; a distribution package's release comes from the `distro` qualifier, else from `os` (the SBOM's
     operating system: os-release ID and version); its source package from `source` or the `upstream` qualifier.
+    The package keeps `as_stated` (the purl as the document wrote it) when given, else `purl` written out.
     Raises `UnscannablePurl` with the reason when the purl names nothing SecAPI can match.
     """
+    text = as_stated or purl.to_string()
     kind = purl.type.lower()
     if not purl.version:
         raise UnscannablePurl("its purl has no version, so no advisory range can be checked against it")
     if kind in DISTRO_PURL_TYPES:
-        return _distro_package(purl, kind, source, os, location)
+        return _distro_package(purl, text, kind, source, os, location)
     ecosystem = PURL_ECOSYSTEMS.get(kind)
     if ecosystem is None:
         known = ", ".join(sorted({*PURL_ECOSYSTEMS, *DISTRO_PURL_TYPES}))
@@ -170,7 +173,7 @@ def purl_package(
     if declared_name and normalize_package_name(ecosystem, declared_name) == normalize_package_name(ecosystem, name):
         name = declared_name
     version = purl.version.removeprefix("v") if kind == "golang" else purl.version  # as go.mod scans have it
-    return Package(name=name, version=version, ecosystem=ecosystem, purl=purl.to_string(), location=location)
+    return Package(name=name, version=version, ecosystem=ecosystem, purl=text, location=location)
 
 
 def _language_name(kind: str, namespace: str | None, name: str) -> str:
@@ -182,6 +185,7 @@ def _language_name(kind: str, namespace: str | None, name: str) -> str:
 
 def _distro_package(
     purl: PackageURL,
+    text: str,
     kind: str,
     source: SourcePackage | None,
     os: tuple[str, str | None] | None,
@@ -209,7 +213,7 @@ def _distro_package(
         name=purl.name,
         version=version,
         ecosystem=ecosystem,
-        purl=purl.to_string(),
+        purl=text,
         source_name=source.name if source else None,
         source_version=(source.version or version) if source else None,
         location=location,

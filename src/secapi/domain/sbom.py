@@ -140,7 +140,10 @@ def _package(component: SbomComponent, os: tuple[str, str | None] | None) -> Pac
         source = SourcePackage(name=component.source_name, version=component.source_version)
     try:
         purl = PackageURL.from_string(component.purl)
-        return purl_package(purl, declared_name=component.name, source=source, os=os, location=component.location)
+        where = component.location
+        return purl_package(
+            purl, declared_name=component.name, source=source, os=os, location=where, as_stated=component.purl
+        )
     except UnscannablePurl as exc:
         reason = str(exc)
     except ValueError as exc:  # packageurl's refusals, and text it cannot encode (a lone surrogate)

@@ -9,6 +9,7 @@ are Trivy 0.76's own output for the integration tests' Debian 12 image (`trivy i
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -193,7 +194,11 @@ TRIVY_DEBIAN_12 = {
     "name", ["trivy-0.76-debian12.cdx.json", "trivy-0.76-debian12.spdx.json", "trivy-0.76-debian12.spdx"]
 )
 def test_trivys_sboms_of_one_image_give_the_same_packages_in_every_format(name: str) -> None:
-    found = read((FIXTURES / name).read_bytes())
+    document = (FIXTURES / name).read_bytes()
+    found = read(document)
+    # Kept as the document states them (Go's JSON writer escapes `&` as \u0026: compared decoded).
+    stated = json.dumps(json.loads(document)) if name.endswith(".json") else document.decode()
+    assert all(p.purl is not None and p.purl in stated for p in found.packages)
     bare = {
         Package(
             name=p.name,
