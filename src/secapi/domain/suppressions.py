@@ -170,8 +170,8 @@ def _same_package(wanted: Purl, package: PackageRef) -> bool:
     return wanted.version is None or wanted.version == (found.version or package.version)
 
 
-def _is_scanned_image(product: Purl, result: ScanResult) -> bool:
-    image = result.image
+def _is_scanned_image(product: Purl, result: ScanResult | None) -> bool:
+    image = result.image if result is not None else None
     if image is None:
         return False
     if product.version is not None:
@@ -180,7 +180,7 @@ def _is_scanned_image(product: Purl, result: ScanResult) -> bool:
     return last.split(":", 1)[0].lower() == product.name.lower()
 
 
-def _covers(product: _Product, finding: Finding, result: ScanResult) -> bool:
+def _covers(product: _Product, finding: Finding, result: ScanResult | None) -> bool:
     if product.purl.type == "oci":
         if not _is_scanned_image(product.purl, result):
             return False
@@ -235,8 +235,7 @@ class ActiveSuppressions:
         suppressed: list[SuppressedFinding] = []
         notes: list[VexAnnotation] = []
         for finding in result.vulnerabilities:
-            names = _identifiers(finding)
-            by = self._rule_for(finding, names) or self._statement_for(finding, names, result, notes)
+            by = self.covering(finding, result, notes)
             if by is None:
                 kept.append(finding)
             else:
@@ -251,6 +250,16 @@ class ActiveSuppressions:
             vex=(*result.vex, *notes),
         )
 
+    def covering(
+        self, finding: Finding, result: ScanResult | None = None, notes: list[VexAnnotation] | None = None
+    ) -> SuppressedBy | None:
+        """What suppresses `finding` (of `result`, whose image an image product must be; None: no image), if
+        anything; `affected` / `under_investigation` statements about it are added to `notes`."""
+        names = _identifiers(finding)
+        return self._rule_for(finding, names) or self._statement_for(
+            finding, names, result, [] if notes is None else notes
+        )
+
     def _rule_for(self, finding: Finding, names: set[str]) -> SuppressedBy | None:
         for name in names:
             for entry in self.rules.get(name, ()):
@@ -260,7 +269,7 @@ class ActiveSuppressions:
         return None
 
     def _statement_for(
-        self, finding: Finding, names: set[str], result: ScanResult, notes: list[VexAnnotation]
+        self, finding: Finding, names: set[str], result: ScanResult | None, notes: list[VexAnnotation]
     ) -> SuppressedBy | None:
         covering = [
             entry

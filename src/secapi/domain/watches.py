@@ -205,6 +205,14 @@ class WatchLimitExceeded(RateLimitExceeded):
     """A new watch would exceed the tier's watch limit (a 429 like any quota, with the same headers)."""
 
 
+class SuppressedFindings(Protocol):
+    """Which new findings the tenant's ignore rules or VEX statements cover: they are not announced."""
+
+    async def covered(self, user_id: UUID, findings: Sequence[WatchedFinding]) -> set[FindingIdentity]:
+        """The identities of the covered findings among `findings`."""
+        ...
+
+
 class ImageRescanner(Protocol):
     """Starts a scan of a watched image on behalf of its owner (a rescan after the tag moved)."""
 

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from dishka import AsyncContainer, Provider, Scope, provide
 
 from secapi.config import Settings
 from secapi.domain.errors import UserNotFound
+from secapi.domain.findings import Finding
 from secapi.domain.images import ImageSource
 from secapi.domain.metrics import MetricsSink
 from secapi.domain.model import Principal, Scan
 from secapi.domain.notifications import NotificationEndpoints, WebhookSender
-from secapi.domain.ports import Clock, ScanRepository, UserRepository
+from secapi.domain.ports import Clock, ScanRepository, UserRepository, VulnerabilityStore
 from secapi.domain.rate_limits import QuotaLedger
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.matching import VulnerabilityMatcher
+from secapi.domain.services.suppressions import SuppressionService
 from secapi.domain.services.watches import Baselines, WatchEventDelivery, WatchRematcher, WatchService
-from secapi.domain.watches import EventOutbox, ImageRescanner, Watch, WatchRepository
+from secapi.domain.watches import (
+    EventOutbox,
+    FindingIdentity,
+    ImageRescanner,
+    SuppressedFindings,
+    Watch,
+    WatchedFinding,
+    WatchRepository,
+)
 
 
 class WatchesProvider(Provider):
@@ -78,8 +89,52 @@ class WatchesProvider(Provider):
         sender: WebhookSender,
         clock: Clock,
         metrics: MetricsSink,
+        suppressions: SuppressionService,
+        store: VulnerabilityStore,
     ) -> WatchEventDelivery:
-        return WatchEventDelivery(outbox, endpoints, sender, clock, metrics=metrics)
+        covered = ServiceSuppressedFindings(suppressions, store)
+        return WatchEventDelivery(outbox, endpoints, sender, clock, metrics=metrics, suppressions=covered)
+
+
+class ServiceSuppressedFindings(SuppressedFindings):
+    """`SuppressedFindings` through `SuppressionService`: a watched finding keeps no aliases, so each advisory's
+    are read from its stored record (delivery runs in the background, a few advisories an event). Image
+    products of VEX statements are not matched here: an event does not say which image digest it came from."""
+
+    def __init__(self, suppressions: SuppressionService, store: VulnerabilityStore) -> None:
+        self._suppressions = suppressions
+        self._store = store
+
+    async def covered(self, user_id: UUID, findings: Sequence[WatchedFinding]) -> set[FindingIdentity]:
+        """The identities of the findings the tenant's rules or statements in force cover."""
+        active = await self._suppressions.active_for_user(user_id)
+        if not active.active:
+            return set()
+        aliases: dict[str, tuple[str, ...]] = {}
+        for ident in {finding.id for finding in findings}:
+            record = await self._store.get_record(ident)
+            named = record.get("aliases") if record is not None else None
+            aliases[ident] = tuple(a for a in named if isinstance(a, str)) if isinstance(named, list) else ()
+        return {
+            finding.identity
+            for finding in findings
+            if active.covering(_as_finding(finding, aliases[finding.id])) is not None
+        }
+
+
+def _as_finding(watched: WatchedFinding, aliases: tuple[str, ...]) -> Finding:
+    return Finding(
+        id=watched.id,
+        aliases=aliases,
+        package=watched.package,
+        installed_version=watched.installed_version,
+        fixed_versions=watched.fixed_versions,
+        severity=watched.severity,
+        score=None,
+        vector=None,
+        summary="",
+        references=(),
+    )
 
 
 class ContainerImageRescanner(ImageRescanner):

@@ -137,7 +137,10 @@ class SuppressionService:
 
     async def active_for(self, principal: Principal) -> ActiveSuppressions:
         """What applies to the caller's answers now (`NO_SUPPRESSIONS` for a tenant with none)."""
-        user_id = principal.user_id
+        return await self.active_for_user(principal.user_id)
+
+    async def active_for_user(self, user_id: UUID) -> ActiveSuppressions:
+        """What applies to this tenant now (its answers, its watch events)."""
         memo = self._memo.get(user_id)
         if memo is None or self._clock.monotonic() - memo.loaded >= self._memo_ttl:
             try:

@@ -18,6 +18,7 @@ force and, if an update landed meanwhile, matches the inventory again and record
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import random
@@ -52,6 +53,7 @@ from secapi.domain.watches import (
     KeyState,
     LookupKey,
     ScanNotWatchable,
+    SuppressedFindings,
     Watch,
     WatchedFinding,
     WatchEvent,
@@ -73,6 +75,8 @@ WATCH_WINDOW = "watches"
 """The name of the watch limit in the rate-limit headers and the 429 problem."""
 LIMIT_RETRY_AFTER = 60.0
 """A watch slot frees when a watch is deleted, not with time; every 429 still says when asking again is sensible."""
+ALL_SUPPRESSED = "every finding is suppressed by your ignore rules or VEX documents"
+"""Why a `new_findings` event is not posted: nothing in it is news to its owner."""
 UPDATE_BATCH = 1000
 """Watches written per transaction by the re-matcher."""
 MAX_WRITES_IN_FLIGHT = 2
@@ -728,8 +732,10 @@ class WatchEventDelivery:
         lease_seconds: float = 120.0,
         jitter: Callable[[], float] = random.random,
         metrics: MetricsSink | None = None,
+        suppressions: SuppressedFindings | None = None,
     ) -> None:
         self._metrics = metrics or NoMetrics()
+        self._suppressions = suppressions
         self._outbox = outbox
         self._endpoints = endpoints
         self._sender = sender
@@ -744,7 +750,7 @@ class WatchEventDelivery:
         events = await self._outbox.claim(now, now + timedelta(seconds=self._lease), self._batch)
         outcomes = await asyncio.gather(*(self._deliver(event) for event in events))
         for outcome in outcomes:
-            if outcome != "deferred":
+            if outcome not in ("deferred", "suppressed"):
                 self._metrics.watch_webhook(outcome)
         return EventDeliveryReport(
             claimed=len(events),
@@ -770,6 +776,19 @@ class WatchEventDelivery:
             if report.claimed < self._batch:
                 await asyncio.sleep(interval)
 
+    async def _unsuppressed(self, event: WatchEvent) -> WatchEvent | None:
+        """The event without the findings its owner's suppressions cover (as at delivery); None if none is left."""
+        if self._suppressions is None:
+            return event
+        covered = await self._suppressions.covered(event.user_id, event.findings)
+        if not covered:
+            return event
+        kept = tuple(f for f in event.findings if f.identity not in covered)
+        if not kept:
+            return None
+        ids = {f.id for f in kept}
+        return dataclasses.replace(event, findings=kept, advisories=tuple(a for a in event.advisories if a in ids))
+
     async def _deliver(self, event: WatchEvent) -> str:
         attempt = event.attempts + 1
         try:
@@ -777,6 +796,11 @@ class WatchEventDelivery:
             if endpoint is None:
                 await self._outbox.give_up(event.id, "no notification endpoint is registered", event.attempts)
                 return "given_up"
+            unsuppressed = await self._unsuppressed(event)
+            if unsuppressed is None:
+                await self._outbox.give_up(event.id, ALL_SUPPRESSED, event.attempts)
+                return "suppressed"
+            event = unsuppressed
             result = await self._sender.send(endpoint.url, endpoint.secret, new_findings_event(event))
             if result.ok:
                 await self._outbox.delivered(event.id, self._clock.now(), attempt)
