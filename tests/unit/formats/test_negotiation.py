@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from typing import Any
 
 import pytest
 from litestar import Request
 from litestar.exceptions import HTTPException
 
-from secapi.domain.model import Scan
+from secapi.domain.model import Scan, ScanStatus
 from secapi.domain.ports import ResultFormat
 from secapi.domain.result_formats import ResultFormats
 from secapi.entrypoints.http.result_formats import choose_format
+from secapi.entrypoints.http.scan_responses import scan_response
+
+from support.format_scans import lockfile_scan
 
 
 class _Named(ResultFormat):
@@ -32,7 +37,8 @@ WITH_HTML = ResultFormats([CYCLONEDX, SARIF, HTML])
 
 def _request(accept: str | None) -> Request[Any, Any, Any]:
     headers = [] if accept is None else [(b"accept", accept.encode())]
-    return Request({"type": "http", "method": "GET", "path": "/", "headers": headers, "query_string": b""})
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers, "query_string": b""}
+    return Request(scope | {"scheme": "http", "server": ("testserver", 80), "root_path": "", "state": {}})
 
 
 def _chosen(accept: str | None, formats: ResultFormats = WITHOUT_HTML, asked: str | None = None) -> str:
@@ -96,3 +102,36 @@ def test_the_registry_refuses_two_formats_of_one_name() -> None:
     with pytest.raises(ValueError, match="already taken"):
         ResultFormats([_Named("json", "application/x-json")])
     assert WITH_HTML.names == ("json", "cyclonedx", "sarif", "html")
+
+
+class _Recording(_Named):
+    """Records the thread each document was written in."""
+
+    def __init__(self) -> None:
+        super().__init__("sarif", "application/sarif+json")
+        self.threads: list[int] = []
+
+    def render(self, scan: Scan) -> bytes:
+        self.threads.append(threading.get_ident())
+        return b'{"version": "2.1.0"}'
+
+
+async def test_a_format_is_written_in_a_worker_thread_and_only_for_a_completed_scan() -> None:
+    fmt = _Recording()
+    request = _request(None)
+    finished = lockfile_scan()
+    answer = await scan_response(request, finished, fmt=fmt)
+    assert (answer.status_code, answer.media_type, answer.content) == (
+        200,
+        "application/sarif+json",
+        b'{"version": "2.1.0"}',
+    )
+    (thread,) = fmt.threads
+    assert thread != threading.get_ident()  # written off the event loop, which kept answering meanwhile
+    failed = dataclasses.replace(finished, status=ScanStatus.FAILED, result=None, error="registry refused")
+    refused = await scan_response(request, failed, fmt=fmt)
+    assert (refused.status_code, refused.media_type) == (422, "application/problem+json")
+    queued = dataclasses.replace(finished, status=ScanStatus.QUEUED, result=None, finished_at=None)
+    waiting = await scan_response(request, queued, fmt=fmt)
+    assert (waiting.status_code, waiting.headers["Retry-After"]) == (202, "2")
+    assert fmt.threads == [thread]  # neither the failed nor the queued scan was written in the format

@@ -42,7 +42,7 @@ async def scan_uploaded_archive(
         platform=upload.fields.get("platform") or None,
         bypass_cache=wants_fresh(request),
     )
-    return scan_response(
+    return await scan_response(
         request,
         outcome.scan,
         outcome.cache,

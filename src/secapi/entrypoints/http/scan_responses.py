@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -114,6 +115,18 @@ def formatted(
     return fmt.render(dataclasses.replace(scan, result=result))
 
 
+async def formatted_off_loop(
+    scan: Scan,
+    fmt: ResultFormat,
+    raw_result: bytes | None = None,
+    risk_filter: RiskFilter = NO_FILTER,
+    suppressions: ActiveSuppressions = NO_SUPPRESSIONS,
+) -> bytes | None:
+    """`formatted`, in a worker thread: writing a format is CPU-bound (CycloneDX 1.5-2.5 s for 2,000 packages
+    with cyclonedx-python-lib), and the event loop keeps answering other requests meanwhile."""
+    return await asyncio.to_thread(formatted, scan, fmt, raw_result, risk_filter, suppressions)
+
+
 def _with_raw_result(scan: Scan, raw: bytes) -> bytes:
     # The view is encoded without its result, then the cached result's bytes go in its place: a cache
     # hit is never decoded and re-encoded. `"result":null` cannot occur earlier unescaped: the fields
@@ -125,7 +138,7 @@ def _with_raw_result(scan: Scan, raw: bytes) -> bytes:
     return body.replace(b'"result":null', b'"result":' + raw, 1)
 
 
-def scan_response(
+async def scan_response(
     request: Request[Any, Any, Any],
     scan: Scan,
     cache: CacheInfo | None = None,
@@ -142,7 +155,7 @@ def scan_response(
     `risk_filter` (`min_epss`, `kev_only`) narrows the result's vulnerabilities in this response only;
     `suppressions` (the tenant's ignore rules and VEX statements) move covered findings to `suppressed` first.
     `fmt` writes a completed scan's result in that output format instead of the scan view (a cache hit's
-    bytes are decoded for it); every other answer is as without it.
+    bytes are decoded for it), in a worker thread; every other answer is as without it.
     """
     headers = {"Location": scan_location(scan), "Vary": "Accept"}
     if cache is not None:
@@ -151,7 +164,7 @@ def scan_response(
     elif cache_status is not None:
         headers["X-Cache-Status"] = cache_status.value
     if scan.status is ScanStatus.COMPLETED and fmt is not None:
-        document = formatted(scan, fmt, raw_result, risk_filter, suppressions)
+        document = await formatted_off_loop(scan, fmt, raw_result, risk_filter, suppressions)
         if document is not None:
             return Response(document, status_code=200, headers=headers, media_type=fmt.media_type)
     if scan.status is ScanStatus.COMPLETED and raw_result is not None:

@@ -56,7 +56,7 @@ class SbomScansController(Controller):
         fmt = choose_format(request, formats, output_format)
         sbom, shared, narrow = await read_sbom(request, shared)
         outcome = await scans.scan(principal, sbom, shared=shared, bypass_cache=wants_fresh(request))
-        return scan_response(
+        return await scan_response(
             request,
             outcome.scan,
             outcome.cache,

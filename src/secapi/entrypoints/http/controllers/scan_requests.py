@@ -70,7 +70,7 @@ class ScanRequestsController(Controller):
         fmt = choose_format(request, formats, output_format)
         lockfile, shared, narrow = await _read_lockfile(request)
         outcome = await scans.scan(principal, lockfile, shared=shared, bypass_cache=wants_fresh(request))
-        return scan_response(
+        return await scan_response(
             request,
             outcome.scan,
             outcome.cache,
@@ -105,7 +105,7 @@ class ScanRequestsController(Controller):
         fmt = choose_format(request, formats, output_format)
         narrow = risk_filter(data.min_epss, data.kev_only, source="body")
         outcome = await images.scan(principal, data.image, data.platform, bypass_cache=wants_fresh(request))
-        return scan_response(
+        return await scan_response(
             request,
             outcome.scan,
             outcome.cache,

@@ -24,7 +24,14 @@ from secapi.entrypoints.http.openapi import (
 )
 from secapi.entrypoints.http.result_formats import OutputFormat, choose_format
 from secapi.entrypoints.http.risk_filters import risk_filter
-from secapi.entrypoints.http.scan_responses import answer_etag, format_etag, formatted, scan_body, scan_etag, suppressed
+from secapi.entrypoints.http.scan_responses import (
+    answer_etag,
+    format_etag,
+    formatted_off_loop,
+    scan_body,
+    scan_etag,
+    suppressed,
+)
 from secapi.entrypoints.http.schemas import ScanListView, ScanView, decode_cursor
 
 
@@ -83,7 +90,7 @@ class ScansController(Controller):
         headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept"}
         if etag in _etags(if_none_match):
             return Response(content=None, status_code=304, headers=headers)
-        document = None if fmt is None else formatted(scan, fmt, risk_filter=narrow, suppressions=suppressions)
+        document = None if fmt is None else await formatted_off_loop(scan, fmt, None, narrow, suppressions)
         if fmt is not None and document is not None:
             return Response(document, headers=headers, media_type=fmt.media_type)
         return Response(scan_body(scan, narrow, suppressions), headers=headers, media_type="application/json")
