@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from fnmatch import fnmatchcase
 from typing import Protocol
 
 import msgspec
@@ -10,6 +11,70 @@ import msgspec
 from secapi.domain.errors import InvalidInput
 from secapi.domain.packages import Package, UnscannableEntry, UnscannedItem
 from secapi.domain.text import NUL, without_nul
+
+LOCKFILE_NAMES: frozenset[str] = frozenset(
+    {
+        "Cargo.lock",
+        "Gemfile.lock",
+        "Package.resolved",
+        "Pipfile.lock",
+        "bun.lock",
+        "buildscript-gradle.lockfile",
+        "cabal.project.freeze",
+        "composer.lock",
+        "conan.lock",
+        "go.mod",
+        "gradle.lockfile",
+        "mix.lock",
+        "npm-shrinkwrap.json",
+        "package-lock.json",
+        "packages.config",
+        "packages.lock.json",
+        "pnpm-lock.yaml",
+        "poetry.lock",
+        "pom.xml",
+        "pubspec.lock",
+        "renv.lock",
+        "stack.yaml.lock",
+        "uv.lock",
+        "verification-metadata.xml",
+        "yarn.lock",
+    }
+)
+"""The lockfile formats SecAPI reads that have one fixed base name (the parser registry maps each to its parser;
+the `secapi scan` client recognises a lockfile by the same names)."""
+# pip has no fixed name; these are the spellings projects use (`requirements-dev.txt`, `dev-requirements.txt`, ...).
+REQUIREMENTS_PATTERNS = (
+    "requirements.txt",
+    "requirements-*.txt",
+    "requirements_*.txt",
+    "requirements.*.txt",
+    "*-requirements.txt",
+    "*_requirements.txt",
+    "*.requirements.txt",
+)
+# .NET names the runtime manifest after the application (`Contoso.Api.deps.json`).
+DEPS_JSON_PATTERN = "*.deps.json"
+SUPPORTED_LOCKFILES: tuple[str, ...] = (
+    *sorted(LOCKFILE_NAMES, key=str.lower),
+    *REQUIREMENTS_PATTERNS,
+    DEPS_JSON_PATTERN,
+)
+COMPANION_NAMES: dict[str, frozenset[str]] = {"go.mod": frozenset({"go.sum"})}
+"""Files that complete a lockfile when sent with it, by the lockfile's base name (`go.sum` for `go.mod`)."""
+
+
+def lockfile_base_name(filename: str) -> str:
+    """The last component of a path, whichever separator the client used."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def is_lockfile_name(filename: str) -> bool:
+    """Whether SecAPI reads a lockfile of this name (its base name, case-sensitively, as the parsers match it)."""
+    name = lockfile_base_name(filename)
+    if name in LOCKFILE_NAMES:
+        return True
+    return any(fnmatchcase(name, pattern) for pattern in (*REQUIREMENTS_PATTERNS, DEPS_JSON_PATTERN))
 
 
 class ParsedLockfile(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,4 +1,4 @@
-"""The `secapi` command: serve, migrate, manage users and keys, run the demo."""
+"""The `secapi` command: serve, migrate, manage users and keys, run the demo, scan as a CI client."""
 
 from __future__ import annotations
 
@@ -318,6 +318,109 @@ def demo(host: str, port: int) -> None:
         run_demo(host, port)
     except AddressInUse as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+_SCAN_HELP = """Scan PATH or IMAGE on a SecAPI server and exit by what it found (a CI client).
+
+\b
+PATH is a lockfile (by its name: package-lock.json, poetry.lock, go.mod,
+requirements.txt, ...; a go.mod's go.sum beside it is sent along), an SBOM
+(CycloneDX or SPDX, by content or extension), or an image archive (docker
+save or OCI layout tar, optionally gzipped). Anything that is not an
+existing file is an image reference (nginx:1.24). --type overrides.
+
+\b
+The server is SECAPI_URL (default http://127.0.0.1:8000), the key
+SECAPI_API_KEY; --url and --api-key override them.
+
+\b
+Output: a table of findings (severity, advisory, package, installed, fixed)
+on standard output. --format asks the server for json, cyclonedx, spdx,
+sarif or html; -o FILE writes it there (the table still goes to standard
+output), else it replaces the table (a summary goes to standard error).
+
+\b
+Exit status:
+  0  no finding at or above --fail-on (the default, never, fails on none)
+  1  findings at or above --fail-on; suppressed findings never count
+  2  usage or configuration error: bad option, no API key, a key the
+     server refuses, a PATH that cannot be read or recognised
+  3  the scan failed, the server answered an error (shown as one line) or
+     could not be reached, or --timeout passed
+
+\b
+--fail-on any counts findings of unknown severity too; low..critical count
+that level and above. A 429 is retried after its Retry-After (twice at most).
+"""
+
+
+@main.command(help=_SCAN_HELP)
+@click.argument("target", metavar="PATH|IMAGE")
+@click.option("--url", default=None, help="The SecAPI server [SECAPI_URL].")
+@click.option("--api-key", default=None, help="An API key [SECAPI_API_KEY]; prefer the variable (not in ps).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["never", "any", "low", "medium", "high", "critical"], case_sensitive=False),
+    default="never",
+    show_default=True,
+    help="Exit 1 when a finding is at or above this severity.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "cyclonedx", "spdx", "sarif", "html"], case_sensitive=False),
+    default=None,
+    help="Write the result in this format (rendered by the server).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, writable=True),
+    default=None,
+    help="Write the --format document to this file (format implied by .sarif, .cdx.json, .spdx.json, .html, .json).",
+)
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True, help="Seconds, overall.")
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["lockfile", "sbom", "archive", "image"]),
+    default=None,
+    help="Say what PATH|IMAGE is instead of guessing.",
+)
+@click.option("--platform", default=None, help="Image platform, e.g. linux/arm64 (images and archives).")
+@click.option("--image", "archive_image", default=None, help="Which image of a multi-image archive.")
+def scan(
+    target: str,
+    url: str | None,
+    api_key: str | None,
+    fail_on: str,
+    output_format: str | None,
+    output: Path | None,
+    timeout: float,
+    kind: str | None,
+    platform: str | None,
+    archive_image: str | None,
+) -> None:
+    from secapi.entrypoints.client import ClientError, run_scan_command
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request (every poll) otherwise
+    try:
+        code = run_scan_command(
+            target,
+            url=url,
+            api_key=api_key,
+            fail_on=fail_on.lower(),
+            output_format=None if output_format is None else output_format.lower(),
+            output=output,
+            timeout=timeout,
+            kind=kind,
+            platform=platform,
+            archive_image=archive_image,
+        )
+    except ClientError as exc:
+        click.echo(f"secapi scan: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code)
 
 
 async def _find_user(accounts: AccountService, ident: str) -> UUID:

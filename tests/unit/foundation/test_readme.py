@@ -12,12 +12,13 @@ import pytest
 
 from secapi.config import Settings
 from secapi.entrypoints.cli import main
+from secapi.entrypoints.client import CLIENT_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[3]
 README = (ROOT / "README.md").read_text()
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-# Variables that are not Settings fields: the test fixtures' own.
-NOT_SETTINGS = {"SECAPI_TEST_DATABASE_URL", "SECAPI_TEST_REDIS_URL", "SECAPI_TEST_REDIS_CLUSTER_URL"}
+# Variables that are not Settings fields: the test fixtures' own, and the `secapi scan` client's.
+NOT_SETTINGS = {"SECAPI_TEST_DATABASE_URL", "SECAPI_TEST_REDIS_URL", "SECAPI_TEST_REDIS_CLUSTER_URL", *CLIENT_VARIABLES}
 
 
 def _block_lines(text: str) -> list[str]:

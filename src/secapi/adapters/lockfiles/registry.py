@@ -27,7 +27,18 @@ from secapi.adapters.lockfiles.requirements import RequirementsTxtParser
 from secapi.adapters.lockfiles.ruby import GemfileLockParser
 from secapi.adapters.lockfiles.swift import PackageResolvedParser
 from secapi.adapters.lockfiles.yarn import YarnLockParser
-from secapi.domain.lockfiles import EmptyLockfile, LockfileParser, ParsedLockfile, UnsupportedLockfile
+from secapi.domain.lockfiles import (
+    COMPANION_NAMES,
+    DEPS_JSON_PATTERN,
+    LOCKFILE_NAMES,
+    REQUIREMENTS_PATTERNS,
+    SUPPORTED_LOCKFILES,
+    EmptyLockfile,
+    LockfileParser,
+    ParsedLockfile,
+    UnsupportedLockfile,
+    lockfile_base_name,
+)
 
 
 def _go_mod(name: str, companions: Mapping[str, str]) -> LockfileParser:
@@ -63,30 +74,19 @@ _EXACT: dict[str, Callable[[str], LockfileParser]] = {
 }
 # Formats that read companion files sent along with them (by base name); the others ignore companions.
 _WITH_COMPANIONS: dict[str, Callable[[str, Mapping[str, str]], LockfileParser]] = {"go.mod": _go_mod}
-_COMPANION_NAMES = {"go.mod": frozenset({"go.sum"})}
-# pip has no fixed name; these are the spellings projects use (`requirements-dev.txt`, `dev-requirements.txt`, ...).
-REQUIREMENTS_PATTERNS = (
-    "requirements.txt",
-    "requirements-*.txt",
-    "requirements_*.txt",
-    "requirements.*.txt",
-    "*-requirements.txt",
-    "*_requirements.txt",
-    "*.requirements.txt",
-)
-# .NET names the runtime manifest after the application (`Contoso.Api.deps.json`).
-DEPS_JSON_PATTERN = "*.deps.json"
-SUPPORTED_LOCKFILES: tuple[str, ...] = (*sorted(_EXACT, key=str.lower), *REQUIREMENTS_PATTERNS, DEPS_JSON_PATTERN)
+if set(_EXACT) != LOCKFILE_NAMES or not set(_WITH_COMPANIONS) <= LOCKFILE_NAMES:  # pragma: no cover - import guard
+    raise RuntimeError("the parser registry and domain.lockfiles.LOCKFILE_NAMES name different lockfiles")
+__all__ = ["SUPPORTED_LOCKFILES", "base_name", "companion_names", "parse_lockfile", "parser_for"]
 
 
 def base_name(filename: str) -> str:
     """The last component of an uploaded path, whichever separator the client used."""
-    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return lockfile_base_name(filename)
 
 
 def companion_names(filename: str) -> frozenset[str]:
     """Base names of the files that complete `filename` when sent with it (`go.sum` for `go.mod`)."""
-    return _COMPANION_NAMES.get(base_name(filename), frozenset())
+    return COMPANION_NAMES.get(base_name(filename), frozenset())
 
 
 def parser_for(filename: str, companions: Mapping[str, str] | None = None) -> LockfileParser:
