@@ -175,3 +175,32 @@ async def test_a_format_narrowed_by_the_risk_filter(client: AsyncClient, api_key
     assert narrowed.status_code == 200, narrowed.text
     assert narrowed.json()["runs"][0]["results"] == []  # no KEV data loaded: no finding is in KEV
     assert sarif_errors(narrowed.json()) == []
+
+
+async def test_the_tenants_ignore_rule_reaches_cyclonedx_and_sarif_on_a_hit(
+    app: Litestar, client: AsyncClient, api_key: str
+) -> None:
+    _, other = await create_user(app, "formats-other@example.com")
+    await _scan(client, api_key)  # the cached result, found before the rule existed
+    rule = await client.post(
+        "/api/v1/ignores",
+        json={"advisory": "CVE-2023-30861", "package": "pkg:pypi/flask", "reason": "not exposed"},
+        headers=bearer(api_key),
+    )
+    assert rule.status_code == 201, rule.text
+
+    bom = await _scan(client, api_key, query="?format=cyclonedx")
+    assert bom.headers["x-cache-status"] == "HIT"
+    assert cyclonedx_errors(bom.content) == []
+    states = {v["id"]: v["analysis"]["state"] for v in bom.json()["vulnerabilities"]}
+    assert states == {"GHSA-m2qf-hxjv-5gpq": "not_affected", "GHSA-h5c8-rqwp-cp95": "in_triage"}
+
+    log = (await _scan(client, api_key, query="?format=sarif")).json()
+    assert sarif_errors(log) == []
+    suppressed = {r["ruleId"]: r.get("suppressions") for r in log["runs"][0]["results"]}
+    (why,) = suppressed["GHSA-m2qf-hxjv-5gpq"]
+    assert why["justification"].endswith(": not exposed")
+    assert suppressed["GHSA-h5c8-rqwp-cp95"] is None
+
+    theirs = await _scan(client, other, query="?format=cyclonedx")  # another tenant's rules are its own
+    assert {v["analysis"]["state"] for v in theirs.json()["vulnerabilities"]} == {"in_triage"}
