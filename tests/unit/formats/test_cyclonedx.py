@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
 from secapi.adapters.formats.cyclonedx import CycloneDxFormat
-from secapi.domain.model import Scan
+from secapi.domain.model import Scan, ScanType
+from secapi.domain.scan_inputs import SbomScanInput
 
 from support.format_scans import cyclonedx_errors, empty_scan, image_scan, lockfile_scan, suppressed_scan
 
@@ -150,3 +152,15 @@ def test_suppressed_findings_and_vex_notes_become_the_analysis_of_a_vex() -> Non
     assert {"secapi:vulnerability:GHSA-35jh-r3h4-6jhm", "secapi:vulnerability:GHSA-35jh-r3h4-6jhm#2"} <= set(details)
     (ignored,) = [v for v in bom["vulnerabilities"] if "rule-1" in v["analysis"]["detail"]]
     assert "response" not in ignored["analysis"]  # settled: nothing to update
+
+
+def test_an_sbom_scan_names_the_uploaded_document_and_its_digest() -> None:
+    scan = dataclasses.replace(
+        lockfile_scan(),
+        scan_type=ScanType.SBOM,
+        input_data=SbomScanInput(format="cyclonedx-json", sha256="3" * 64, size=10, filename="bom.json"),
+    )
+    document = CycloneDxFormat().render(scan)
+    assert cyclonedx_errors(document) == []
+    subject = json.loads(document)["metadata"]["component"]
+    assert (subject["name"], subject["hashes"]) == ("bom.json", [{"alg": "SHA-256", "content": "3" * 64}])

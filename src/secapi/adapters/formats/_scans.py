@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from secapi.domain.findings import Finding, ScanResult
 from secapi.domain.model import Scan
-from secapi.domain.scan_inputs import ArchiveImageInput, LockfileScanInput, RegistryImageInput
+from secapi.domain.scan_inputs import ArchiveImageInput, LockfileScanInput, RegistryImageInput, SbomScanInput
 
 TOOL_NAME = "SecAPI"
 TOOL_URL = "https://secapi.dev"
@@ -63,17 +63,21 @@ class Subject:
     is_image: bool
     version: str | None = None
     """An image's manifest digest."""
+    sha256: str | None = None
+    """The SHA-256 of an uploaded document (a lockfile, an SBOM)."""
 
 
 def subject_of(scan: Scan, result: ScanResult) -> Subject:
     """The lockfile or image a scan looked at."""
     data = scan.input_data
     if isinstance(data, LockfileScanInput):
-        return Subject(name=data.filename, is_image=False)
+        return Subject(name=data.filename, is_image=False, sha256=data.sha256)
     if isinstance(data, RegistryImageInput | ArchiveImageInput) or result.image is not None:
         reference = result.image.reference if result.image is not None else (data.label or result.target)
         digest = result.image.manifest_digest if result.image is not None else None
         return Subject(name=reference, is_image=True, version=digest)
+    if isinstance(data, SbomScanInput):
+        return Subject(name=data.label or result.target, is_image=False, sha256=data.sha256)
     return Subject(name=data.label or result.target, is_image=False)
 
 

@@ -71,7 +71,6 @@ from secapi.domain.findings import Finding, ScanResult, SuppressedFinding, VexAn
 from secapi.domain.model import Scan
 from secapi.domain.packages import Package
 from secapi.domain.ports import ResultFormat
-from secapi.domain.scan_inputs import LockfileScanInput
 from secapi.domain.severity import Severity
 
 MEDIA_TYPE = "application/vnd.cyclonedx+json"
@@ -185,8 +184,7 @@ def _subject_component(scan: Scan) -> Component:
     subject = subject_of(scan, result)
     if subject.is_image:
         return Component(type=ComponentType.CONTAINER, name=subject.name, version=subject.version, bom_ref=SUBJECT_REF)
-    data = scan.input_data
-    hashes = [HashType(alg=HashAlgorithm.SHA_256, content=data.sha256)] if isinstance(data, LockfileScanInput) else []
+    hashes = [HashType(alg=HashAlgorithm.SHA_256, content=subject.sha256)] if subject.sha256 else []
     return Component(type=ComponentType.FILE, name=subject.name, hashes=hashes, bom_ref=SUBJECT_REF)
 
 

@@ -40,7 +40,6 @@ from secapi.domain.findings import Finding, SuppressedFinding
 from secapi.domain.model import Scan
 from secapi.domain.packages import Package as FoundPackage
 from secapi.domain.ports import ResultFormat
-from secapi.domain.scan_inputs import LockfileScanInput
 
 MEDIA_TYPE = "application/spdx+json"
 DOCUMENT_ID = "SPDXRef-DOCUMENT"
@@ -111,8 +110,7 @@ def _findings_by_package(findings: Iterable[Finding]) -> dict[tuple[str, str, st
 def _subject_package(scan: Scan) -> Package:
     result = result_of(scan)
     subject = subject_of(scan, result)
-    data = scan.input_data
-    checksums = [Checksum(ChecksumAlgorithm.SHA256, data.sha256)] if isinstance(data, LockfileScanInput) else []
+    checksums = [Checksum(ChecksumAlgorithm.SHA256, subject.sha256)] if subject.sha256 else []
     return Package(
         SUBJECT_ID,
         subject.name,
