@@ -6,6 +6,7 @@ SARIF against the OASIS 2.1.0 schema). A format that cannot be answered is refus
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from litestar import Litestar
 from secapi.entrypoints.vulndb import import_sample
 
 from support.format_scans import cyclonedx_errors, sarif_errors, spdx_errors
+from support.images import app_layer, debian_image, oci_layout_tar
 from support.seed import bearer, container_of, create_user
 
 REQUIREMENTS = "# pinned\nflask==2.2.4\n\nJinja2==3.1.2\ndjango>=4\n"
@@ -204,3 +206,37 @@ async def test_the_tenants_ignore_rule_reaches_cyclonedx_and_sarif_on_a_hit(
 
     theirs = await _scan(client, other, query="?format=cyclonedx")  # another tenant's rules are its own
     assert {v["analysis"]["state"] for v in theirs.json()["vulnerabilities"]} == {"in_triage"}
+
+
+async def test_an_uploaded_image_in_every_format_locates_findings_at_their_layer_and_path(
+    client: AsyncClient, api_key: str, tmp_path: Path
+) -> None:
+    image = debian_image(app_layer())
+    archive = oci_layout_tar(image, tmp_path / "oci.tar")
+    files = {"file": (archive.name, archive.read_bytes(), "application/x-tar")}
+    sarif = await client.post("/api/v1/scan/docker/archive?format=sarif", files=files, headers=bearer(api_key))
+    assert sarif.status_code == 200, sarif.text
+    log = sarif.json()
+    assert sarif_errors(log) == []
+    places = {
+        (
+            r["properties"]["package"],
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["properties"]["imageLayer"],
+        )
+        for r in log["runs"][0]["results"]
+    }
+    base, app = (layer.digest for layer in image.layers)
+    assert ("libc6", "var/lib/dpkg/status", base) in places
+    assert ("Flask", "usr/local/lib/python3.11/site-packages/Flask-2.2.4.dist-info/METADATA", app) in places
+
+    scan_url = sarif.headers["location"]
+    bom = await client.get(f"{scan_url}?format=cyclonedx", headers=bearer(api_key))
+    assert cyclonedx_errors(bom.content) == []
+    subject = bom.json()["metadata"]["component"]
+    assert subject["type"] == "container"
+    assert subject["version"] == log["runs"][0]["properties"]["manifestDigest"]
+    assert "DSA-5514-1" in {v["id"] for v in bom.json()["vulnerabilities"]}
+    spdx = await client.get(f"{scan_url}?format=spdx", headers=bearer(api_key))
+    assert spdx_errors(spdx.content) == []
+    assert any(p.get("primaryPackagePurpose") == "CONTAINER" for p in spdx.json()["packages"])
