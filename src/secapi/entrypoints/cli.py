@@ -420,6 +420,9 @@ def scan(
     except ClientError as exc:
         click.echo(f"secapi scan: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("secapi scan: interrupted (a queued scan goes on on the server)", err=True)
+        sys.exit(130)
     sys.exit(code)
 
 
