@@ -590,7 +590,9 @@ def verdict(outcome: ScanOutcome, fail_on: str) -> str | None:
     if outcome.failing:
         return f"{len(outcome.failing)} finding(s) at or above --fail-on {fail_on}: exit {EXIT_FINDINGS}"
     findings = outcome.scan.result.vulnerabilities if outcome.scan.result is not None else []
-    if fail_on not in ("never", "any") and findings:
+    if fail_on == "never" and findings:
+        return f"exit {EXIT_CLEAN}: --fail-on never (the default); --fail-on high fails the build at HIGH or CRITICAL"
+    if fail_on != "any" and findings:
         unknown = sum(1 for f in findings if f.severity.upper() not in _RANK)
         below = len(findings) - unknown
         note = f"{below} finding(s) below --fail-on {fail_on}" if below else ""
@@ -638,7 +640,11 @@ def run_scan_command(
     progress: Progress = TerminalProgress(label, err) if err.isatty() else NoProgress()
 
     async def main() -> ScanOutcome:
-        headers = {"Authorization": f"Bearer {key}", "User-Agent": f"secapi-scan/{_version()}"}
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "Accept": "application/json",  # the scan view; a format is asked for by name (`?format=`)
+            "User-Agent": f"secapi-scan/{_version()}",
+        }
         async with httpx.AsyncClient(base_url=base, headers=headers, follow_redirects=False) as client:
             return await run_scan(client, options, progress=progress)
 

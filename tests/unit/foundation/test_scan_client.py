@@ -35,6 +35,7 @@ from secapi.entrypoints.client import (
     problem_line,
     run_scan,
     table,
+    verdict,
 )
 
 SCAN_ID = "3f2b8c1e-0000-4000-8000-000000000001"
@@ -204,9 +205,14 @@ async def test_a_synchronous_answer_sends_the_lockfile_by_name_and_exits_by_seve
     server = Server(*(httpx.Response(200, json=_view("completed", findings)) for _ in range(4)))
     assert (await _run(server, lockfile, fail_on="high")).exit_code == EXIT_FINDINGS
     assert (await _run(server, lockfile, fail_on="critical")).exit_code == EXIT_CLEAN
-    assert (await _run(server, lockfile)).exit_code == EXIT_CLEAN  # --fail-on never, the default
+    default = await _run(server, lockfile)
+    assert default.exit_code == EXIT_CLEAN  # --fail-on never, the default
+    assert verdict(default, "never") == (
+        "exit 0: --fail-on never (the default); --fail-on high fails the build at HIGH or CRITICAL"
+    )
     outcome = await _run(server, lockfile, fail_on="low")
     assert [f.id for f in outcome.failing] == ["GHSA-high", "GHSA-low"]
+    assert verdict(outcome, "low") == "2 finding(s) at or above --fail-on low: exit 1"
     sent = server.requests[0]
     assert (sent.method, sent.url.path) == ("POST", "/api/v1/scan/dependencies")
     assert b'name="file"; filename="requirements.txt"' in sent.content  # outside the cwd: its base name
@@ -217,7 +223,9 @@ async def test_a_synchronous_answer_sends_the_lockfile_by_name_and_exits_by_seve
 async def test_unknown_severity_fails_only_at_any_and_suppressed_findings_never(lockfile: Target) -> None:
     view = _view("completed", [_finding("PYSEC-1", "UNKNOWN")], suppressed=[_finding("GHSA-crit", "CRITICAL")])
     server = Server(*(httpx.Response(200, json=view) for _ in range(2)))
-    assert (await _run(server, lockfile, fail_on="low")).exit_code == EXIT_CLEAN
+    below = await _run(server, lockfile, fail_on="low")
+    assert below.exit_code == EXIT_CLEAN
+    assert verdict(below, "low") == "1 of unknown severity (only --fail-on any counts them)"
     assert (await _run(server, lockfile, fail_on="any")).exit_code == EXIT_FINDINGS
 
 
