@@ -49,7 +49,7 @@ def test_one_rule_per_advisory_with_help_and_github_security_severity() -> None:
     assert rules["GHSA-35jh-r3h4-6jhm"]["properties"]["security-severity"] in ("7.9", "8.0")
     # Nothing known of the severity: no number is made up.
     assert "security-severity" not in rules["MAL-2099-1"]["properties"]
-    assert rules["MAL-2099-1"]["defaultConfiguration"]["level"] == "note"
+    assert rules["MAL-2099-1"]["defaultConfiguration"]["level"] == "warning"  # unknown is not minor
     markdown = rules["MAL-2099-1"]["help"]["markdown"]
     assert "\\<b\\>markdown\\</b\\> \\| table \\*breaker\\*" in markdown
 

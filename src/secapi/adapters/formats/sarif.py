@@ -58,7 +58,7 @@ _LEVELS = {
     Severity.HIGH: "error",
     Severity.MEDIUM: "warning",
     Severity.LOW: "note",
-    Severity.UNKNOWN: "note",
+    Severity.UNKNOWN: "warning",  # not known to be minor (a malicious package's record often has no severity)
 }
 FINGERPRINT_KEY = "secapiFinding/v1"
 """The `partialFingerprints` key: advisory, package and place, so an alert keeps its identity across scans."""
