@@ -12,13 +12,13 @@ from secapi.domain.metrics import MetricsSink
 from secapi.domain.ports import Clock, ScanQueue, ScanRepository, VulnerabilityStore
 from secapi.domain.sbom import SbomReader
 from secapi.domain.services.cache_warming import CacheWarmer, ImageScans
-from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader
+from secapi.domain.services.dependency_scans import DependencyScanService, LockfileReader, LockfileScan
 from secapi.domain.services.exploit_intel import ExploitIntel
 from secapi.domain.services.image_scans import ImageScanSubmitter
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import ResultCache
-from secapi.domain.services.sbom_scans import SbomScanService
-from secapi.domain.services.scan_pipeline import QuotaGate
+from secapi.domain.services.sbom_scans import SbomScan, SbomScanService
+from secapi.domain.services.scan_pipeline import QuotaGate, ScanPipeline
 from secapi.domain.services.scan_queries import ScanQueries
 from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.services.scan_sweeper import ScanSweeper
@@ -50,32 +50,26 @@ class ScansProvider(Provider):
         )
 
     @provide(scope=Scope.REQUEST)
-    def dependency_scans(
+    def pipeline(
         self,
-        reader: LockfileReader,
-        matcher: VulnerabilityMatcher,
         results: ResultCache,
         scans: ScanRepository,
         clock: Clock,
         quota: QuotaGate,
         recorder: ScanRecorder,
         metrics: MetricsSink,
-    ) -> DependencyScanService:
-        return DependencyScanService(reader, matcher, results, scans, clock, quota, recorder, metrics)
+    ) -> ScanPipeline:
+        return ScanPipeline(results, scans, clock, quota, recorder, metrics)
 
     @provide(scope=Scope.REQUEST)
-    def sbom_scans(
-        self,
-        reader: SbomReader,
-        matcher: VulnerabilityMatcher,
-        results: ResultCache,
-        scans: ScanRepository,
-        clock: Clock,
-        quota: QuotaGate,
-        recorder: ScanRecorder,
-        metrics: MetricsSink,
-    ) -> SbomScanService:
-        return SbomScanService(reader, matcher, results, scans, clock, quota, recorder, metrics)
+    def dependency_scans(
+        self, reader: LockfileReader, matcher: VulnerabilityMatcher, pipeline: ScanPipeline
+    ) -> DependencyScanService:
+        return DependencyScanService(LockfileScan(reader, matcher), pipeline)
+
+    @provide(scope=Scope.REQUEST)
+    def sbom_scans(self, reader: SbomReader, matcher: VulnerabilityMatcher, pipeline: ScanPipeline) -> SbomScanService:
+        return SbomScanService(SbomScan(reader, matcher), pipeline)
 
     warmer = provide(CacheWarmer, scope=Scope.REQUEST)
     warming_scans = alias(source=ImageScanSubmitter, provides=ImageScans)

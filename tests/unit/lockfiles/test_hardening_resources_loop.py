@@ -15,10 +15,10 @@ from secapi.adapters.memory.single_flight import InMemorySingleFlight
 from secapi.adapters.memory.versions import InMemoryVersionSource
 from secapi.domain.lockfiles import ParsedLockfile
 from secapi.domain.model import Principal, Scan
-from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
+from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput, LockfileScan
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.result_cache import ResultCache
-from secapi.domain.services.scan_pipeline import NoQuota
+from secapi.domain.services.scan_pipeline import NoQuota, ScanPipeline
 from secapi.domain.services.scan_recorder import ScanRecorder
 
 from support.fakes import FakeClock, InMemoryScans, InMemoryVulnerabilityStore
@@ -68,16 +68,10 @@ def service(store: InMemoryVulnerabilityStore, clock: FakeClock, reader: ThreadN
         follower_wait=1.0,
         metrics=metrics,
     )
-    return DependencyScanService(
-        reader,
-        VulnerabilityMatcher(store),
-        results,
-        InMemoryScans(),
-        clock,
-        NoQuota(),  # quotas are not what is measured here
-        ScanRecorder(Archive(), max_buffered=100),
-        metrics,
-    )
+    pipeline = ScanPipeline(
+        results, InMemoryScans(), clock, NoQuota(), ScanRecorder(Archive(), max_buffered=100), metrics
+    )  # quotas are not what is measured here
+    return DependencyScanService(LockfileScan(reader, VulnerabilityMatcher(store)), pipeline)
 
 
 async def _longest_stall(stop: asyncio.Event) -> float:

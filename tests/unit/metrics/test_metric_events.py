@@ -19,10 +19,11 @@ from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.lockfiles import MalformedLockfile
 from secapi.domain.model import Principal, Scan
 from secapi.domain.rate_limits import QuotaLedger, RateLimitExceeded, RateLimitUnavailable
-from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput
+from secapi.domain.services.dependency_scans import DependencyScanService, LockfileInput, LockfileScan
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.quotas import QuotaService
 from secapi.domain.services.result_cache import ResultCache
+from secapi.domain.services.scan_pipeline import ScanPipeline
 from secapi.domain.services.scan_recorder import ScanRecorder
 
 from support.fakes import FakeClock, InMemoryScans, InMemoryVulnerabilityStore
@@ -95,9 +96,7 @@ def service(
         follower_wait=1.0,
         metrics=metrics,
     )
-    return DependencyScanService(
-        RegistryLockfileReader(),
-        VulnerabilityMatcher(store),
+    pipeline = ScanPipeline(
         results,
         InMemoryScans(),
         clock,
@@ -105,6 +104,7 @@ def service(
         ScanRecorder(Archive(), max_buffered=100),
         metrics,
     )
+    return DependencyScanService(LockfileScan(RegistryLockfileReader(), VulnerabilityMatcher(store)), pipeline)
 
 
 async def test_a_miss_then_a_hit_count_requests_runs_lookups_and_durations(

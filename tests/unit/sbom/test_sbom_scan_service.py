@@ -22,6 +22,7 @@ from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.quotas import QuotaService
 from secapi.domain.services.result_cache import CacheStatus, ResultCache
 from secapi.domain.services.sbom_scans import SbomInput, SbomScan, SbomScanService
+from secapi.domain.services.scan_pipeline import ScanPipeline
 from secapi.domain.services.scan_recorder import ScanRecorder
 
 from support.fakes import FakeClock, InMemoryScans, InMemoryVulnerabilityStore
@@ -60,15 +61,8 @@ def service_and_limiter(
         follower_wait=5.0,
     )
     quota = QuotaService(limiter, _Durable(), QuotaLedger(), clock, fail_open=True)
-    service = SbomScanService(
-        DocumentSbomReader(),
-        VulnerabilityMatcher(store),
-        results,
-        InMemoryScans(),
-        clock,
-        quota,
-        ScanRecorder(_Archive(), max_buffered=10),
-    )
+    pipeline = ScanPipeline(results, InMemoryScans(), clock, quota, ScanRecorder(_Archive(), max_buffered=10))
+    service = SbomScanService(SbomScan(DocumentSbomReader(), VulnerabilityMatcher(store)), pipeline)
     return service, limiter, cache
 
 

@@ -9,17 +9,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from secapi.domain.errors import InvalidInput
-from secapi.domain.findings import ScanResult, Timings, severity_counts
+from secapi.domain.findings import ScanResult, Timings
 from secapi.domain.lockfiles import LockfileError, ParsedLockfile
-from secapi.domain.metrics import MetricsSink
-from secapi.domain.model import Principal, ScanType
-from secapi.domain.ports import Clock, ScanRepository
+from secapi.domain.model import ScanType
 from secapi.domain.scan_inputs import LockfileCompanion, LockfileScanInput
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.off_loop import OFF_LOOP_BYTES, cpu_bound
-from secapi.domain.services.result_cache import ResultCache
-from secapi.domain.services.scan_pipeline import QuotaGate, ScanOutcome, ScanPipeline, ScanSubject
-from secapi.domain.services.scan_recorder import ScanRecorder
+from secapi.domain.services.scan_pipeline import InlineScans, ScanSubject
 from secapi.domain.text import refuse_nul
 
 
@@ -115,48 +111,21 @@ class LockfileScan:
         parsed_at = time.perf_counter()
         assessment = await self._matcher.assess(parsed.packages, ecosystems=(parsed.ecosystem,))
         matched_at = time.perf_counter()
-        return ScanResult(
-            scan_type=ScanType.DEPENDENCIES.value,
+        return assessment.result(
+            scan_type=ScanType.DEPENDENCIES,
             target=scan_input.filename,
             ecosystems=(parsed.ecosystem,),
             packages=parsed.packages,
             unscannable=parsed.unscannable,
-            vulnerabilities=assessment.vulnerabilities,
-            counts=severity_counts(assessment.vulnerabilities),
-            vulndb_version=version,
-            timings=Timings.between(started, parsed_at, matched_at),
             unscanned=parsed.unscanned,
-            informational=assessment.informational,
-            vulndb=assessment.vulndb,
-            risk=assessment.risk,
+            version=version,
+            timings=Timings.between(started, parsed_at, matched_at),
         )
 
 
-class DependencyScanService:
-    """Runs lockfile scans synchronously (parsing and matching take milliseconds), through the scan pipeline."""
-
-    def __init__(
-        self,
-        reader: LockfileReader,
-        matcher: VulnerabilityMatcher,
-        results: ResultCache,
-        scans: ScanRepository,
-        clock: Clock,
-        quota: QuotaGate,
-        recorder: ScanRecorder,
-        metrics: MetricsSink | None = None,
-    ) -> None:
-        self._strategy = LockfileScan(reader, matcher)
-        self._pipeline = ScanPipeline(results, scans, clock, quota, recorder, metrics)
-
-    async def scan(
-        self, principal: Principal, lockfile: LockfileInput, *, shared: bool = False, bypass_cache: bool = False
-    ) -> ScanOutcome:
-        """Scan `lockfile` for the caller: from the cache when possible, else parse, match and persist.
-
-        Lockfiles are private unless `shared`: their cache key carries the tenant.
-        """
-        return await self._pipeline.scan(principal, self._strategy, lockfile, shared=shared, bypass_cache=bypass_cache)
+class DependencyScanService(InlineScans[LockfileInput]):
+    """Runs lockfile scans synchronously (parsing and matching take milliseconds): `LockfileScan` through the
+    scan pipeline. Lockfiles are private unless `shared`: their cache key carries the tenant."""
 
 
 def _base_name(filename: str) -> str:

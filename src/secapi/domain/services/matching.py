@@ -17,9 +17,19 @@ import msgspec
 from secapi.domain.advisories import AdvisorySummary, Candidate, VulnDbVersion, normalize_ecosystem
 from secapi.domain.errors import VulnDbEmpty
 from secapi.domain.exploits import RiskSummary
-from secapi.domain.findings import EcosystemCoverage, Finding, PackageRef, VulnDbInfo, sort_findings
+from secapi.domain.findings import (
+    EcosystemCoverage,
+    Finding,
+    PackageRef,
+    ScanResult,
+    Timings,
+    VulnDbInfo,
+    severity_counts,
+    sort_findings,
+)
+from secapi.domain.model import ScanType
 from secapi.domain.osv_ranges import AffectedRanges, fixed_versions, is_affected, normalize_package_name
-from secapi.domain.packages import Package
+from secapi.domain.packages import Package, UnscannableEntry, UnscannedItem
 from secapi.domain.ports import VulnerabilityStore
 from secapi.domain.services.exploit_intel import ExploitIntel
 from secapi.domain.services.off_loop import OFF_LOOP_ITEMS, cpu_bound
@@ -40,6 +50,35 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
     vulndb: VulnDbInfo
     risk: RiskSummary | None = None
     """Exploit risk of `vulnerabilities`; None when the matcher has no exploit data source."""
+
+    def result(
+        self,
+        *,
+        scan_type: ScanType,
+        target: str,
+        ecosystems: tuple[str, ...],
+        packages: tuple[Package, ...],
+        unscannable: tuple[UnscannableEntry, ...],
+        version: int,
+        timings: Timings,
+        unscanned: tuple[UnscannedItem, ...] = (),
+    ) -> ScanResult:
+        """The result document of a scan of `packages` that this assessment matched against database `version`."""
+        return ScanResult(
+            scan_type=scan_type.value,
+            target=target,
+            ecosystems=ecosystems,
+            packages=packages,
+            unscannable=unscannable,
+            unscanned=unscanned,
+            vulnerabilities=self.vulnerabilities,
+            counts=severity_counts(self.vulnerabilities),
+            vulndb_version=version,
+            timings=timings,
+            informational=self.informational,
+            vulndb=self.vulndb,
+            risk=self.risk,
+        )
 
 
 def coverage(ecosystems: Iterable[str], version: VulnDbVersion) -> tuple[EcosystemCoverage, ...]:

@@ -6,17 +6,13 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from secapi.domain.findings import ScanResult, Timings, severity_counts
-from secapi.domain.metrics import MetricsSink
-from secapi.domain.model import Principal, ScanType
-from secapi.domain.ports import Clock, ScanRepository
+from secapi.domain.findings import ScanResult, Timings
+from secapi.domain.model import ScanType
 from secapi.domain.sbom import SbomError, SbomFormat, SbomReader, ecosystems_of, inventory
 from secapi.domain.scan_inputs import SbomScanInput
 from secapi.domain.services.matching import VulnerabilityMatcher
 from secapi.domain.services.off_loop import OFF_LOOP_BYTES, cpu_bound
-from secapi.domain.services.result_cache import ResultCache
-from secapi.domain.services.scan_pipeline import QuotaGate, ScanOutcome, ScanPipeline, ScanSubject
-from secapi.domain.services.scan_recorder import ScanRecorder
+from secapi.domain.services.scan_pipeline import InlineScans, ScanSubject
 from secapi.domain.text import refuse_nul
 
 
@@ -65,41 +61,17 @@ class SbomScan:
         ecosystems = ecosystems_of(found.packages)
         assessment = await self._matcher.assess(found.packages, ecosystems=ecosystems)
         matched_at = time.perf_counter()
-        return ScanResult(
-            scan_type=ScanType.SBOM.value,
+        return assessment.result(
+            scan_type=ScanType.SBOM,
             target=scan_input.filename or f"{parsed.format.value} {parsed.spec_version}",
             ecosystems=ecosystems,
             packages=found.packages,
             unscannable=found.unscannable,
-            vulnerabilities=assessment.vulnerabilities,
-            counts=severity_counts(assessment.vulnerabilities),
-            vulndb_version=version,
+            version=version,
             timings=Timings.between(started, parsed_at, matched_at),
-            informational=assessment.informational,
-            vulndb=assessment.vulndb,
-            risk=assessment.risk,
         )
 
 
-class SbomScanService:
-    """Runs SBOM scans synchronously through the scan pipeline (cached, charged and recorded like lockfiles)."""
-
-    def __init__(
-        self,
-        reader: SbomReader,
-        matcher: VulnerabilityMatcher,
-        results: ResultCache,
-        scans: ScanRepository,
-        clock: Clock,
-        quota: QuotaGate,
-        recorder: ScanRecorder,
-        metrics: MetricsSink | None = None,
-    ) -> None:
-        self._strategy = SbomScan(reader, matcher)
-        self._pipeline = ScanPipeline(results, scans, clock, quota, recorder, metrics)
-
-    async def scan(
-        self, principal: Principal, sbom: SbomInput, *, shared: bool = False, bypass_cache: bool = False
-    ) -> ScanOutcome:
-        """Scan `sbom` for the caller: private unless `shared` (then one cache entry serves every tenant)."""
-        return await self._pipeline.scan(principal, self._strategy, sbom, shared=shared, bypass_cache=bypass_cache)
+class SbomScanService(InlineScans[SbomInput]):
+    """Runs SBOM scans synchronously: `SbomScan` through the scan pipeline (cached, charged and recorded like
+    lockfiles; private unless `shared`)."""

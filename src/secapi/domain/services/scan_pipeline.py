@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -412,3 +412,24 @@ class ScanPipeline:
 
 def _miss(bypass_cache: bool) -> ScanRequestStatus:
     return ScanRequestStatus.BYPASS if bypass_cache else ScanRequestStatus.MISS
+
+
+class InlineScans(Generic[InputT]):
+    """A scan type run where it is asked (lockfiles, SBOMs): its strategy through the pipeline.
+
+    A new inline scan type is a `ScanStrategy` and an endpoint; the service its endpoint asks the container
+    for is a subclass of this that adds nothing but its name (dishka provides by type)."""
+
+    def __init__(self, strategy: ScanStrategy[InputT], pipeline: ScanPipeline) -> None:
+        self._strategy = strategy
+        self._pipeline = pipeline
+
+    async def scan(
+        self, principal: Principal, scan_input: InputT, *, shared: bool = False, bypass_cache: bool = False
+    ) -> ScanOutcome:
+        """Answer `scan_input` for the caller: from the cache when possible, else run, store and record.
+
+        Private unless `shared` (then one cache entry serves every tenant that shares it)."""
+        return await self._pipeline.scan(
+            principal, self._strategy, scan_input, shared=shared, bypass_cache=bypass_cache
+        )

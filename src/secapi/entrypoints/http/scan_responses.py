@@ -14,6 +14,7 @@ from secapi.domain.model import Scan, ScanStatus
 from secapi.domain.ports import ResultFormat
 from secapi.domain.services.exploit_intel import RiskFilter
 from secapi.domain.services.result_cache import CacheInfo, CacheStatus
+from secapi.domain.services.scan_pipeline import ScanOutcome
 from secapi.domain.suppressions import NO_SUPPRESSIONS, ActiveSuppressions
 from secapi.entrypoints.http.problems import problem
 from secapi.entrypoints.http.risk_filters import NO_FILTER, filtered_etag, filtered_raw
@@ -136,6 +137,26 @@ def _with_raw_result(scan: Scan, raw: bytes) -> bytes:
         scan = dataclasses.replace(scan, result=None)
     body = msgspec.json.encode(ScanView.of(scan))
     return body.replace(b'"result":null', b'"result":' + raw, 1)
+
+
+async def outcome_response(
+    request: Request[Any, Any, Any],
+    outcome: ScanOutcome,
+    *,
+    risk_filter: RiskFilter = NO_FILTER,
+    fmt: ResultFormat | None = None,
+    suppressions: ActiveSuppressions = NO_SUPPRESSIONS,
+) -> Response[Any]:
+    """`scan_response` for what a scan endpoint's service answered (the scan, the cache's part, a hit's bytes)."""
+    return await scan_response(
+        request,
+        outcome.scan,
+        outcome.cache,
+        outcome.raw_result,
+        risk_filter=risk_filter,
+        fmt=fmt,
+        suppressions=suppressions,
+    )
 
 
 async def scan_response(

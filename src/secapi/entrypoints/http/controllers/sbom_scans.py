@@ -15,7 +15,7 @@ from secapi.domain.suppressions import ActiveSuppressions
 from secapi.entrypoints.http.openapi import AUTHENTICATED, JSON_BODY, problem_responses, scan_responses
 from secapi.entrypoints.http.result_formats import OutputFormat, choose_format
 from secapi.entrypoints.http.sbom_requests import SbomScanOperation, read_sbom, sbom_media_types
-from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
+from secapi.entrypoints.http.scan_responses import outcome_response, wants_fresh
 
 SharedParameter = Annotated[
     bool, QueryParameter(name="shared", description="Share the result with other tenants (private by default)")
@@ -56,12 +56,4 @@ class SbomScansController(Controller):
         fmt = choose_format(request, formats, output_format)
         sbom, shared, narrow = await read_sbom(request, shared)
         outcome = await scans.scan(principal, sbom, shared=shared, bypass_cache=wants_fresh(request))
-        return await scan_response(
-            request,
-            outcome.scan,
-            outcome.cache,
-            outcome.raw_result,
-            risk_filter=narrow,
-            fmt=fmt,
-            suppressions=suppressions,
-        )
+        return await outcome_response(request, outcome, risk_filter=narrow, fmt=fmt, suppressions=suppressions)

@@ -34,7 +34,7 @@ from secapi.entrypoints.http.openapi import (
 )
 from secapi.entrypoints.http.result_formats import OutputFormat, choose_format
 from secapi.entrypoints.http.risk_filters import risk_filter, risk_filter_from_form
-from secapi.entrypoints.http.scan_responses import scan_response, wants_fresh
+from secapi.entrypoints.http.scan_responses import outcome_response, wants_fresh
 from secapi.entrypoints.http.schemas import MAX_COMPANIONS, DependencyScanRequest, DockerScanRequest
 
 
@@ -70,15 +70,7 @@ class ScanRequestsController(Controller):
         fmt = choose_format(request, formats, output_format)
         lockfile, shared, narrow = await _read_lockfile(request)
         outcome = await scans.scan(principal, lockfile, shared=shared, bypass_cache=wants_fresh(request))
-        return await scan_response(
-            request,
-            outcome.scan,
-            outcome.cache,
-            outcome.raw_result,
-            risk_filter=narrow,
-            fmt=fmt,
-            suppressions=suppressions,
-        )
+        return await outcome_response(request, outcome, risk_filter=narrow, fmt=fmt, suppressions=suppressions)
 
     @post(
         "/docker",
@@ -105,15 +97,7 @@ class ScanRequestsController(Controller):
         fmt = choose_format(request, formats, output_format)
         narrow = risk_filter(data.min_epss, data.kev_only, source="body")
         outcome = await images.scan(principal, data.image, data.platform, bypass_cache=wants_fresh(request))
-        return await scan_response(
-            request,
-            outcome.scan,
-            outcome.cache,
-            outcome.raw_result,
-            risk_filter=narrow,
-            fmt=fmt,
-            suppressions=suppressions,
-        )
+        return await outcome_response(request, outcome, risk_filter=narrow, fmt=fmt, suppressions=suppressions)
 
     @post(
         "/docker/archive",
