@@ -159,7 +159,9 @@ async def test_an_unknown_format_is_a_400_and_an_unacceptable_one_a_406_both_bef
     assert not_acceptable.status_code == 406
 
 
-async def test_a_failed_scan_keeps_todays_answers_whatever_the_format(client: AsyncClient, api_key: str) -> None:
+async def test_a_failed_scan_keeps_todays_answers_in_every_format_but_the_page(
+    client: AsyncClient, api_key: str
+) -> None:
     refused = await client.post(
         "/api/v1/scan/docker?format=sarif", json={"image": "10.1.2.3:5000/x/y:1"}, headers=bearer(api_key)
     )
@@ -169,6 +171,12 @@ async def test_a_failed_scan_keeps_todays_answers_whatever_the_format(client: As
     assert stored.status_code == 200
     assert stored.headers["content-type"].startswith("application/json")
     assert stored.json()["status"] == "failed"
+    # A page for people is the exception: a CI log's link to a failed scan shows what happened.
+    page = await client.get(f"{refused.headers['location']}?format=html", headers=bearer(api_key))
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert "failed" in page.text.lower()
+    assert stored.json()["error"].split(":")[0] in page.text
 
 
 async def test_a_format_narrowed_by_the_risk_filter(client: AsyncClient, api_key: str) -> None:

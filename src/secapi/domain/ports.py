@@ -135,9 +135,12 @@ class ResultFormat(Protocol):
     """What `?format=` calls it: `cyclonedx`, `spdx`, `sarif`, `html`."""
     media_type: str
     """Its `Content-Type`, the media type an `Accept` header names to ask for it."""
+    any_state: bool
+    """True when it also writes a scan that has no result to show (queued, running, failed, unreadable): a
+    page for people says what happened. False: only a completed scan with its result."""
 
     def render(self, scan: Scan) -> bytes:
-        """The document of `scan`, a completed scan whose `result` is set (never called for any other)."""
+        """The document of `scan`: a completed scan whose `result` is set, or any scan when `any_state`."""
         ...
 
 

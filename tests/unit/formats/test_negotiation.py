@@ -23,6 +23,7 @@ class _Named(ResultFormat):
     def __init__(self, name: str, media_type: str) -> None:
         self.name = name
         self.media_type = media_type
+        self.any_state = False
 
     def render(self, scan: Scan) -> bytes:
         return self.name.encode()

@@ -90,6 +90,7 @@ class CycloneDxFormat(ResultFormat):
 
     name = "cyclonedx"
     media_type = MEDIA_TYPE
+    any_state = False
 
     def render(self, scan: Scan) -> bytes:
         return JsonV1Dot6(cyclonedx_bom(scan)).output_as_string().encode()

@@ -96,6 +96,7 @@ class HtmlReport:
 
     name = "html"
     media_type = MEDIA_TYPE
+    any_state = True
 
     def render(self, scan: Scan) -> bytes:
         """The page for `scan`, UTF-8 encoded."""

@@ -69,6 +69,7 @@ class SarifFormat(ResultFormat):
 
     name = "sarif"
     media_type = MEDIA_TYPE
+    any_state = False
 
     def render(self, scan: Scan) -> bytes:
         return msgspec.json.encode(sarif_log(scan))

@@ -52,6 +52,7 @@ class SpdxFormat(ResultFormat):
 
     name = "spdx"
     media_type = MEDIA_TYPE
+    any_state = False
 
     def render(self, scan: Scan) -> bytes:
         converter = DocumentConverter()  # type: ignore[no-untyped-call]  # spdx-tools leaves __init__ unannotated

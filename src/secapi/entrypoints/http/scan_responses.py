@@ -106,12 +106,12 @@ def formatted(
 ) -> bytes | None:
     """A completed scan written in `fmt` (its result from `raw_result`, a cache hit's bytes, when given), the
     tenant's `suppressions` applied and the findings narrowed by `risk_filter`; None when the scan has no
-    readable result to write."""
+    readable result to write (a format written in `any_state` writes the scan as it is)."""
     if raw_result is None and scan.result is not None and not risk_filter.active:
         return fmt.render(suppressed(scan, suppressions))
     raw = raw_result if raw_result is not None else None if scan.result is None else msgspec.json.encode(scan.result)
     if raw is None:
-        return None
+        return fmt.render(scan) if fmt.any_state else None
     result = msgspec.json.decode(answered_raw(raw, risk_filter, suppressions), type=ScanResult)
     return fmt.render(dataclasses.replace(scan, result=result))
 

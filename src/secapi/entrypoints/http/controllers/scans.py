@@ -84,8 +84,8 @@ class ScansController(Controller):
         narrow = risk_filter(min_epss, kev_only, source="query")
         fmt = choose_format(request, formats, output_format)
         scan = await scans.get(principal, scan_id)
-        if scan.status is not ScanStatus.COMPLETED or scan.result is None:
-            fmt = None  # not finished, failed or unreadable: the scan view, as without a format
+        if (scan.status is not ScanStatus.COMPLETED or scan.result is None) and not (fmt and fmt.any_state):
+            fmt = None  # not finished, failed or unreadable: the scan view, unless the format is a page for people
         etag = format_etag(answer_etag(scan_etag(scan), narrow, suppressions), fmt)
         headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept"}
         if etag in _etags(if_none_match):
