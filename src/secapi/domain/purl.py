@@ -169,18 +169,25 @@ def purl_package(
     if ecosystem is None:
         known = ", ".join(sorted({*PURL_ECOSYSTEMS, *DISTRO_PURL_TYPES}))
         raise UnscannablePurl(f"purl type {kind!r} has no OSV ecosystem SecAPI matches (it reads {known})")
-    name = _language_name(kind, purl.namespace, purl.name)
+    name = language_name(kind, purl.namespace, purl.name)
     if declared_name and normalize_package_name(ecosystem, declared_name) == normalize_package_name(ecosystem, name):
         name = declared_name
     version = purl.version.removeprefix("v") if kind == "golang" else purl.version  # as go.mod scans have it
     return Package(name=name, version=version, ecosystem=ecosystem, purl=text, location=location)
 
 
-def _language_name(kind: str, namespace: str | None, name: str) -> str:
+def language_name(kind: str, namespace: str | None, name: str) -> str:
+    """A language package's name as its ecosystem spells it, from a purl's namespace and name."""
     if not namespace:
         return name
     # Maven names are `group:artifact`; npm scopes, Go module paths, Packagist vendors and Swift hosts join with `/`.
     return f"{namespace}:{name}" if kind == "maven" else f"{namespace}/{name}"
+
+
+def release_ecosystem(os_id: str, version_id: str | None) -> str | None:
+    """The OSV ecosystem of a distribution release as purls name it (Trivy's `redhat`, `rocky-linux`, ...),
+    the same as an image of that release gets; None when none is known."""
+    return distro_ecosystem(_OS_IDS.get(os_id, os_id), version_id)
 
 
 def _distro_package(
@@ -192,14 +199,14 @@ def _distro_package(
     location: str | None,
 ) -> Package:
     qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
-    release = _release(purl.namespace, qualifiers.get("distro")) or os
+    release = distro_release(purl.namespace, qualifiers.get("distro")) or os
     if release is None:
         raise UnscannablePurl(
             f"its {kind} purl has no `distro` qualifier and the SBOM names no operating system, so which "
             "release's advisories apply is unknown"
         )
     os_id, version_id = release
-    ecosystem = distro_ecosystem(_OS_IDS.get(os_id, os_id), version_id)
+    ecosystem = release_ecosystem(os_id, version_id)
     if ecosystem is None:
         raise UnscannablePurl(f"no OSV ecosystem is known for the distribution {os_id} {version_id or ''}".rstrip())
     version = purl.version or ""
@@ -220,7 +227,7 @@ def _distro_package(
     )
 
 
-def _release(namespace: str | None, distro: str | None) -> tuple[str, str | None] | None:
+def distro_release(namespace: str | None, distro: str | None) -> tuple[str, str | None] | None:
     """(os id, version) of a `distro` qualifier: `debian-12.4`, `opensuse-leap-15.5`, or a bare `bookworm`."""
     if not distro:
         return None

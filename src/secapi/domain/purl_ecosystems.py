@@ -1,41 +1,27 @@
-"""Reading a package URL back into an OSV package: ecosystem, name and (optional) version.
+"""Reading a package URL back into an OSV package for OSV's query API: ecosystem, name and (optional) version.
 
-The mapping follows OSV's own (`osv/purl_helpers.py` in google/osv.dev): a purl type names the
-ecosystem, the namespace joins the name the way that ecosystem spells it (`@scope/name` for npm,
-`group:artifact` for Maven, `vendor/name` for Packagist, the module path for Go). Distribution packages
-(`deb`, `apk`, `rpm`) take their release from the `distro` qualifier where it says one
-(`pkg:deb/debian/curl@7.88.1-10?distro=debian-12` → `Debian:12`).
+One reading with SBOM scans (`domain/purl.py`): the purl is parsed by packageurl-python, a language type names
+the ecosystem the lockfile parsers give it (plus the types OSV has and no lockfile does: Bitnami, GitHub
+Actions) and its name is spelt the same way (`@scope/name`, `group:artifact`, the Go module path); a
+distribution package takes its release from the `distro` qualifier, named as an image of that release is
+(`pkg:deb/debian/curl@7.88.1-10?distro=debian-12.4` → `Debian:12`). Unlike an SBOM entry, a query may leave
+out the version, and a distribution package without a release names every release of it (`Debian`), as OSV
+answers such a query.
 """
 
 from __future__ import annotations
 
-import re
-from urllib.parse import unquote
-
 import msgspec
+from packageurl import PackageURL
+
+from secapi.domain.purl import DISTRO_PURL_TYPES, PURL_ECOSYSTEMS, distro_release, language_name, release_ecosystem
 
 MAX_PURL_LENGTH = 2000
 """Longer strings are refused before they are parsed."""
 
-_LANGUAGE_TYPES: dict[str, str] = {
-    "pypi": "PyPI",
-    "npm": "npm",
-    "maven": "Maven",
-    "golang": "Go",
-    "cargo": "crates.io",
-    "gem": "RubyGems",
-    "composer": "Packagist",
-    "nuget": "NuGet",
-    "pub": "Pub",
-    "hex": "Hex",
-    "swift": "SwiftURL",
-    "cran": "CRAN",
-    "hackage": "Hackage",
-    "conan": "ConanCenter",
-    "bitnami": "Bitnami",
-    "github": "GitHub Actions",
-}
-_DISTRO_NAMESPACES: dict[tuple[str, str], str] = {
+_OSV_ONLY_TYPES = {"bitnami": "Bitnami", "github": "GitHub Actions"}
+"""purl types OSV has advisories for that no lockfile of SecAPI's gives."""
+_DISTRO_BRANDS: dict[tuple[str, str], str] = {
     ("deb", "debian"): "Debian",
     ("deb", "ubuntu"): "Ubuntu",
     ("apk", "alpine"): "Alpine",
@@ -45,8 +31,7 @@ _DISTRO_NAMESPACES: dict[tuple[str, str], str] = {
     ("rpm", "suse"): "SUSE",
     ("rpm", "redhat"): "Red Hat",
 }
-_SCHEME = re.compile(r"pkg:/*(?P<type>[A-Za-z][A-Za-z0-9.+-]*)/(?P<rest>.+)")
-_DISTRO_RELEASE = re.compile(r"[a-z-]+-(?P<release>[0-9][0-9A-Za-z.]*)")
+"""A distribution purl's type and namespace → the ecosystem prefix every release of it shares."""
 
 
 class PurlPackage(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,47 +50,31 @@ def parse_purl(purl: str) -> PurlPackage:
     """The OSV package a purl names; `UnreadablePurl` when it is malformed or of an unknown type."""
     if len(purl) > MAX_PURL_LENGTH:
         raise UnreadablePurl(f"the purl is longer than {MAX_PURL_LENGTH} characters")
-    match = _SCHEME.fullmatch(purl.strip().partition("#")[0])
-    if match is None:
-        raise UnreadablePurl(f"{purl!r} is not a package URL (`pkg:<type>/<name>@<version>`)")
-    kind = match["type"].lower()
-    rest, _, query = match["rest"].partition("?")
-    path, at, version = rest.rpartition("@") if "@" in rest.rsplit("/", 1)[-1] else (rest, "", "")
-    segments = [unquote(part) for part in path.strip("/").split("/") if part]
-    if not segments or (at and not version):
-        raise UnreadablePurl(f"{purl!r} names no package" if not segments else f"{purl!r} has an empty version")
-    qualifiers = {
-        key.lower(): unquote(value) for key, _, value in (item.partition("=") for item in query.split("&") if item)
-    }
-    namespace, name = segments[:-1], segments[-1]
-    ecosystem = _ecosystem(kind, namespace, qualifiers)
+    try:
+        parsed = PackageURL.from_string(purl.strip())
+    except ValueError as exc:
+        raise UnreadablePurl(f"{purl!r} is not a package URL (`pkg:<type>/<name>@<version>`): {exc}") from exc
+    kind = parsed.type.lower()
+    if purl.strip().partition("#")[0].rstrip().endswith("@"):
+        raise UnreadablePurl(f"{purl!r} has an empty version")
+    ecosystem = _ecosystem(kind, parsed)
     if ecosystem is None:
         raise UnreadablePurl(f"{purl!r}: SecAPI knows no OSV ecosystem for purl type {kind!r}")
-    return PurlPackage(ecosystem=ecosystem, name=_name(kind, namespace, name), version=unquote(version) or None)
+    name = parsed.name if kind in DISTRO_PURL_TYPES else language_name(kind, parsed.namespace, parsed.name)
+    return PurlPackage(ecosystem=ecosystem, name=name, version=parsed.version or None)
 
 
-def _ecosystem(kind: str, namespace: list[str], qualifiers: dict[str, str]) -> str | None:
-    if kind in _LANGUAGE_TYPES:
-        return _LANGUAGE_TYPES[kind]
-    if len(namespace) != 1:
+def _ecosystem(kind: str, purl: PackageURL) -> str | None:
+    language = PURL_ECOSYSTEMS.get(kind) or _OSV_ONLY_TYPES.get(kind)
+    if language is not None:
+        return language
+    if kind not in DISTRO_PURL_TYPES or not purl.namespace or "/" in purl.namespace:
         return None
-    distro = _DISTRO_NAMESPACES.get((kind, namespace[0].lower()))
-    if distro is None:
+    brand = _DISTRO_BRANDS.get((kind, purl.namespace.lower()))
+    if brand is None:
         return None
-    release = _DISTRO_RELEASE.fullmatch(qualifiers.get("distro", "").lower())
-    if release is None:
-        return distro
-    number = release["release"]
-    if distro == "Alpine":  # OSV spells Alpine's releases `v3.18`
-        return f"Alpine:v{'.'.join(number.split('.')[:2])}"
-    if distro in ("Debian", "AlmaLinux", "Rocky Linux"):
-        return f"{distro}:{number.split('.')[0]}"
-    return f"{distro}:{number}"
-
-
-def _name(kind: str, namespace: list[str], name: str) -> str:
-    if kind == "maven" and namespace:
-        return f"{'.'.join(namespace)}:{name}"
-    if kind in ("npm", "composer", "golang", "swift", "github") and namespace:
-        return "/".join([*namespace, name])
-    return name
+    qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
+    release = distro_release(purl.namespace, qualifiers.get("distro"))
+    if release is None or release[1] is None:
+        return brand  # no release named: every release of the distribution, as OSV answers it
+    return release_ecosystem(*release) or brand

@@ -37,3 +37,22 @@ def test_purls_name_osv_packages(purl: str, expected: PurlPackage) -> None:
 def test_unreadable_purls_are_refused(purl: str) -> None:
     with pytest.raises(UnreadablePurl):
         parse_purl(purl)
+
+
+@pytest.mark.parametrize(
+    ("purl", "ecosystem"),
+    [
+        ("pkg:deb/debian/curl@7.88.1-10?distro=debian-bookworm", "Debian:12"),
+        ("pkg:rpm/suse/openssl@1.1.1l?distro=sles-15.5", "SUSE:Linux Enterprise Server 15 SP5"),
+        ("pkg:rpm/opensuse/curl@8.0.1?distro=opensuse-leap-15.5", "openSUSE:Leap 15.5"),
+        ("pkg:rpm/redhat/openssl@1.1.1k-7.el8?distro=redhat-8.6", "Red Hat:enterprise_linux:8"),
+    ],
+)
+def test_a_release_is_named_as_an_image_of_it_and_an_sbom_entry_are(purl: str, ecosystem: str) -> None:
+    # One reading for the OSV API and SBOM scans: a query names the ecosystem the image scan would match.
+    from packageurl import PackageURL
+
+    from secapi.domain.purl import purl_package
+
+    assert parse_purl(purl).ecosystem == ecosystem
+    assert purl_package(PackageURL.from_string(purl)).ecosystem == ecosystem
