@@ -40,6 +40,14 @@ class Settings:
     redis_url: str | None = None
     """Redis URL (`redis://127.0.0.1:6379/0`). Unset: in-memory cache, limiter and queue."""
 
+    redis_cluster: bool = False
+    """`SECAPI_REDIS_URL` names a node of a Redis Cluster (any one: the others are discovered). The queue then
+    needs its own single-node `SECAPI_QUEUE_REDIS_URL`."""
+
+    queue_redis_url: str | None = None
+    """Redis URL of the scan queue (SAQ), when it must not share `SECAPI_REDIS_URL`: a single node (or a
+    primary with replicas), never a cluster. Unset: the queue uses `SECAPI_REDIS_URL`."""
+
     db_pool_size: int = 10
     """Connections kept open per process (PostgreSQL only)."""
 
@@ -227,6 +235,16 @@ class Settings:
         # `__dict__` keeps only the fields (tests build copies from it).
         for name in _PARSED:
             getattr(self, name)
+        if self.redis_cluster and not self.redis_url:
+            raise SettingsError("SECAPI_REDIS_CLUSTER=true needs SECAPI_REDIS_URL (any node of the cluster)")
+        if self.queue_redis_url and not self.redis_url:
+            raise SettingsError("SECAPI_QUEUE_REDIS_URL needs SECAPI_REDIS_URL: without Redis the queue is in-process")
+        if self.redis_cluster and not self.queue_redis_url:
+            # SAQ's scripts touch keys in several slots and its client is not cluster-aware.
+            raise SettingsError(
+                "SECAPI_REDIS_CLUSTER=true needs SECAPI_QUEUE_REDIS_URL: the scan queue (SAQ) runs on a single "
+                "Redis node, not on a cluster"
+            )
 
     @property
     def registry_credential_map(self) -> Mapping[str, tuple[str, str]]:

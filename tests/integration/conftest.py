@@ -1,7 +1,9 @@
 """Real PostgreSQL and Redis for integration tests.
 
 URLs come from SECAPI_TEST_DATABASE_URL / SECAPI_TEST_REDIS_URL first; where
-those are unset and a Docker engine answers, testcontainers starts them.
+those are unset and a Docker engine answers, testcontainers starts them. The
+Redis-focused tests take `redis_target` and run twice: on that single node and on
+the Redis Cluster named by SECAPI_TEST_REDIS_CLUSTER_URL (scripts/redis_cluster.sh).
 Under CI (CI=true) a missing service is an error, never a skip. Every test
 starts from empty tables and an empty Redis database.
 
@@ -15,16 +17,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import pytest
 from httpx import AsyncClient
 from litestar import Litestar
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from secapi.adapters.redis.client import RedisClient, create_redis, discover
 from secapi.adapters.sql.migrate import upgrade
 from secapi.config import Settings
 from secapi.entrypoints.http.app import create_app
@@ -83,6 +87,46 @@ def redis_url() -> Iterator[str]:
     with RedisContainer("redis:7-alpine") as container:
         host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
         yield f"redis://{host}:{port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> str:
+    url = os.environ.get("SECAPI_TEST_REDIS_CLUSTER_URL")
+    if not url:
+        message = "no Redis Cluster: set SECAPI_TEST_REDIS_CLUSTER_URL (scripts/redis_cluster.sh start DIR prints it)"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return url
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where a Redis-focused test runs: the single test node or the test cluster."""
+
+    url: str
+    cluster: bool
+
+    async def client(self, seconds: float = 5.0) -> RedisClient:
+        """A new client (its own connection pool) of the kind `SECAPI_REDIS_CLUSTER` selects, as the app builds it."""
+        client = create_redis(self.url, seconds, cluster=self.cluster)
+        await discover(client)
+        return client
+
+
+@pytest.fixture(params=["single", "cluster"])
+async def redis_target(request: pytest.FixtureRequest, clean_state: None) -> RedisTarget:
+    """Each Redis-focused test on a single node and on a 3-master cluster (emptied first)."""
+    if request.param == "single":
+        return RedisTarget(request.getfixturevalue("redis_url"), cluster=False)
+    url = request.getfixturevalue("redis_cluster_url")
+    cluster = RedisCluster.from_url(url)
+    try:
+        await cluster.flushall(target_nodes=RedisCluster.PRIMARIES)
+        await cluster.script_flush()  # every node
+    finally:
+        await cluster.aclose()
+    return RedisTarget(url, cluster=True)
 
 
 async def _ensure_database(url: str) -> None:

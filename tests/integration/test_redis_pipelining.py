@@ -8,57 +8,78 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from secapi.adapters.redis.client import RedisClient, discover
 from secapi.adapters.redis.pipelining import AutoPipeline
 from secapi.adapters.redis.rate_limiter import RedisRateLimiter
 from secapi.domain.rate_limits import request_windows
 from secapi.domain.tiers import Tier
 
+from conftest import RedisTarget
 from support.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
 
 
-class CountingRedis(Redis):
-    """Counts the pipelines and single commands sent."""
+class Sent:
+    """Pipelines and single commands sent by the counting clients."""
 
     pipelines = 0
     singles = 0
 
+
+class CountingRedis(Redis):
+    """A single node's client counting what it sends."""
+
     def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        type(self).pipelines += 1
+        Sent.pipelines += 1
         return super().pipeline(*args, **kwargs)
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        type(self).singles += 1
+        Sent.singles += 1
+        return await super().execute_command(*args, **options)
+
+
+class CountingRedisCluster(RedisCluster):
+    """A cluster's client counting what it sends (its pipeline splits by node underneath)."""
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        Sent.pipelines += 1
+        return super().pipeline(*args, **kwargs)
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        Sent.singles += 1
         return await super().execute_command(*args, **options)
 
 
 @pytest.fixture
-async def redis(redis_url: str, clean_state: None) -> AsyncIterator[CountingRedis]:
-    CountingRedis.pipelines = CountingRedis.singles = 0
-    client = CountingRedis.from_url(redis_url)
+async def redis(redis_target: RedisTarget) -> AsyncIterator[RedisClient]:
+    kind = CountingRedisCluster if redis_target.cluster else CountingRedis
+    client = kind.from_url(redis_target.url)
+    await discover(client)
+    Sent.pipelines = Sent.singles = 0
     yield client
     await client.aclose()
 
 
-async def test_commands_of_one_turn_share_one_pipeline(redis: CountingRedis) -> None:
-    await redis.mset({f"k{n}": n for n in range(50)})
+async def test_commands_of_one_turn_share_one_pipeline(redis: RedisClient) -> None:
+    for n in range(50):  # on a cluster these keys live on all three masters
+        await redis.set(f"k{n}", n)
     auto = AutoPipeline(redis)
-    CountingRedis.pipelines = CountingRedis.singles = 0
+    Sent.pipelines = Sent.singles = 0
 
     replies = await asyncio.gather(*(auto.execute("GET", f"k{n}") for n in range(50)))
 
     assert replies == [str(n).encode() for n in range(50)]
-    assert (CountingRedis.pipelines, CountingRedis.singles) == (1, 0)
+    assert (Sent.pipelines, Sent.singles) == (1, 0)
     assert await auto.execute("GET", "k7") == b"7"  # alone in its turn: sent as is, no pipeline
-    assert (CountingRedis.pipelines, CountingRedis.singles) == (1, 1)
+    assert (Sent.pipelines, Sent.singles) == (1, 1)
 
 
-async def test_an_error_reaches_only_its_caller(redis: CountingRedis) -> None:
+async def test_an_error_reaches_only_its_caller(redis: RedisClient) -> None:
     await redis.hset("a-hash", "f", 1)
     await redis.set("a-string", b"v")
     auto = AutoPipeline(redis)
@@ -72,7 +93,7 @@ async def test_an_error_reaches_only_its_caller(redis: CountingRedis) -> None:
     assert right == b"v"
 
 
-async def test_a_caller_that_gives_up_does_not_disturb_the_others(redis: CountingRedis) -> None:
+async def test_a_caller_that_gives_up_does_not_disturb_the_others(redis: RedisClient) -> None:
     await redis.set("k", b"v")
     auto = AutoPipeline(redis)
     impatient = asyncio.ensure_future(auto.execute("GET", "k"))
@@ -93,7 +114,7 @@ async def test_a_dead_redis_fails_every_caller_of_the_batch() -> None:
     assert all(isinstance(o, (RedisConnectionError, OSError)) for o in outcomes), outcomes
 
 
-async def test_the_limiter_script_is_loaded_again_after_a_script_flush(redis: CountingRedis) -> None:
+async def test_the_limiter_script_is_loaded_again_after_a_script_flush(redis: RedisClient) -> None:
     limiter, user = RedisRateLimiter(redis, FakeClock()), uuid4()
     assert (await limiter.check_rate_limit(user, Tier.FREE, "/x")).windows[0].used == 1
     await redis.script_flush()

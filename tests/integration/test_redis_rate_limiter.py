@@ -12,11 +12,12 @@ from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from secapi.adapters.memory.rate_limiter import InMemoryRateLimiter
+from secapi.adapters.redis.client import RedisClient
 from secapi.adapters.redis.rate_limiter import RedisRateLimiter, window_key
-from secapi.config import Settings
 from secapi.domain.rate_limits import RateLimitUnavailable, Window, request_windows, scan_windows
 from secapi.domain.tiers import Tier
 
+from conftest import RedisTarget
 from support.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
@@ -28,9 +29,8 @@ MONTH = Window(name="month", quota="scans_per_month", seconds=30 * 86400, bucket
 
 
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url is not None
-    client = Redis.from_url(settings.redis_url)
+async def redis(redis_target: RedisTarget) -> AsyncIterator[RedisClient]:
+    client = await redis_target.client()
     yield client
     await client.aclose()
 
@@ -41,7 +41,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def limiter(redis: Redis, clock: FakeClock) -> RedisRateLimiter:
+def limiter(redis: RedisClient, clock: FakeClock) -> RedisRateLimiter:
     return RedisRateLimiter(redis, clock)
 
 
@@ -74,7 +74,7 @@ async def test_month_refusal_leaves_the_hour_untouched(limiter: RedisRateLimiter
     assert {w.name: w.used for w in (await limiter.peek(user, windows)).windows} == {"hour": 5, "month": 15}
 
 
-async def test_cost_peek_and_record_request(limiter: RedisRateLimiter, redis: Redis) -> None:
+async def test_cost_peek_and_record_request(limiter: RedisRateLimiter, redis: RedisClient) -> None:
     user = uuid4()
     assert (await limiter.consume(user, (MINUTE,), cost=15)).remaining == 5
     assert not (await limiter.consume(user, (MINUTE,), cost=6)).allowed
@@ -92,7 +92,7 @@ async def test_cost_peek_and_record_request(limiter: RedisRateLimiter, redis: Re
 
 
 async def test_check_and_peek_consumes_the_request_and_only_reports_the_peeked_windows(
-    limiter: RedisRateLimiter, redis: Redis
+    limiter: RedisRateLimiter, redis: RedisClient
 ) -> None:
     user, tier = uuid4(), Tier.FREE
     (minute,) = request_windows(tier)
@@ -140,9 +140,10 @@ async def test_answers_match_the_in_memory_reference(limiter: RedisRateLimiter, 
         clock.advance(rng.choice((0, 0.2, 1, 4.999, 5, 30, 61, 400, 86400, -3)))
 
 
-async def test_exactly_the_remaining_units_are_admitted_under_concurrency(settings: Settings, clock: FakeClock) -> None:
-    assert settings.redis_url is not None
-    clients = [Redis.from_url(settings.redis_url) for _ in range(5)]
+async def test_exactly_the_remaining_units_are_admitted_under_concurrency(
+    redis_target: RedisTarget, clock: FakeClock
+) -> None:
+    clients = [await redis_target.client() for _ in range(5)]
     try:
         limiters = [RedisRateLimiter(client, clock) for client in clients]
         user, windows = uuid4(), (HOUR, MONTH)
@@ -156,17 +157,17 @@ async def test_exactly_the_remaining_units_are_admitted_under_concurrency(settin
             await client.aclose()
 
 
-async def test_keys_share_a_cluster_slot_and_expire(limiter: RedisRateLimiter, redis: Redis) -> None:
+async def test_keys_share_a_cluster_slot_and_expire(limiter: RedisRateLimiter, redis: RedisClient) -> None:
     user = uuid4()
     await limiter.consume(user, (MINUTE, HOUR, MONTH))
-    keys = sorted(k.decode() for k in await redis.keys("rl:*"))
+    keys = sorted([k.decode() async for k in redis.scan_iter(match="rl:*")])  # KEYS asks one node of a cluster
     assert keys == sorted(f"rl:{{{user}}}:{name}" for name in ("minute", "hour", "month"))
     assert len({key_slot(k.encode()) for k in keys}) == 1
     assert 0 < await redis.pttl(window_key(user, MINUTE)) <= 65_000
     assert 30 * 86_400_000 < await redis.pttl(window_key(user, MONTH)) <= 31 * 86_400_000
 
 
-async def test_hash_fields_stay_bounded(limiter: RedisRateLimiter, redis: Redis, clock: FakeClock) -> None:
+async def test_hash_fields_stay_bounded(limiter: RedisRateLimiter, redis: RedisClient, clock: FakeClock) -> None:
     user, rng = uuid4(), random.Random(3)
     windows = (
         Window(name="minute", quota="a", seconds=60, buckets=12, limit=10**9),
@@ -183,7 +184,7 @@ async def test_hash_fields_stay_bounded(limiter: RedisRateLimiter, redis: Redis,
 
 
 async def test_a_flushed_month_is_rebuilt_from_exported_buckets(
-    limiter: RedisRateLimiter, redis: Redis, clock: FakeClock
+    limiter: RedisRateLimiter, redis: RedisClient, clock: FakeClock
 ) -> None:
     user, windows = uuid4(), scan_windows(Tier.STARTER)
     month = windows[1]

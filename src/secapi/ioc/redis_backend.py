@@ -7,10 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide
-from redis.asyncio import Redis
 from saq import Queue
 
-from secapi.adapters.redis.client import RedisHealthProbe, create_redis
+from secapi.adapters.redis.client import RedisClient, RedisHealthProbe, create_redis, discover
 from secapi.adapters.redis.digests import RedisDigestCache
 from secapi.adapters.redis.notice_schedule import RedisNoticeSchedule
 from secapi.adapters.redis.pipelining import AutoPipeline
@@ -38,44 +37,46 @@ class RedisProvider(Provider):
     """The shared Redis client and the readiness probes when Redis is configured."""
 
     @provide(scope=Scope.APP)
-    async def redis(self, settings: Settings) -> AsyncIterator[Redis]:
+    async def redis(self, settings: Settings) -> AsyncIterator[RedisClient]:
         assert settings.redis_url is not None  # this provider is only installed when it is set
-        client = create_redis(settings.redis_url, settings.redis_timeout)
+        client = create_redis(settings.redis_url, settings.redis_timeout, cluster=settings.redis_cluster)
+        await discover(client)
         yield client
         await client.aclose()
 
     @provide(scope=Scope.APP)
     def readiness(
-        self, sql: SqlHealthProbe, vulndb: VulnDbProbe, redis: Redis, settings: Settings, metrics: MetricsSink
+        self, sql: SqlHealthProbe, vulndb: VulnDbProbe, redis: RedisClient, settings: Settings, metrics: MetricsSink
     ) -> ReadinessService:
         return ReadinessService([sql, vulndb, RedisHealthProbe(redis, settings.health_check_timeout)], metrics)
 
     @provide(scope=Scope.APP)
     async def saq_queue(self, settings: Settings) -> AsyncIterator[Queue]:
         assert settings.redis_url is not None
-        queue = create_saq_queue(settings.redis_url)
+        # On a cluster the queue has its own single node (SAQ's scripts span slots): the settings insist on it.
+        queue = create_saq_queue(settings.queue_redis_url or settings.redis_url)
         # SAQ connects on first use; a Redis that is down must not stop the app from starting or closing.
         yield queue
         with contextlib.suppress(Exception):
             await queue.disconnect()
 
     @provide(scope=Scope.APP)
-    def notice_schedule(self, redis: Redis) -> NoticeSchedule:
+    def notice_schedule(self, redis: RedisClient) -> NoticeSchedule:
         return RedisNoticeSchedule(redis)
 
     @provide(scope=Scope.APP)
-    async def auto_pipeline(self, redis: Redis) -> AsyncIterator[AutoPipeline]:
+    async def auto_pipeline(self, redis: RedisClient) -> AsyncIterator[AutoPipeline]:
         pipeline = AutoPipeline(redis)
         yield pipeline
         await pipeline.close()
 
     @provide(scope=Scope.APP)
-    def limiter(self, redis: Redis, clock: Clock, pipeline: AutoPipeline) -> HydratableLimiter:
+    def limiter(self, redis: RedisClient, clock: Clock, pipeline: AutoPipeline) -> HydratableLimiter:
         return RedisRateLimiter(redis, clock, pipeline=pipeline)
 
     @provide(scope=Scope.APP)
     async def scan_cache(
-        self, redis: Redis, clock: Clock, settings: Settings, pipeline: AutoPipeline
+        self, redis: RedisClient, clock: Clock, settings: Settings, pipeline: AutoPipeline
     ) -> AsyncIterator[ScanCache]:
         cache = RedisScanCache(
             redis, clock=clock, stats_flush_interval=settings.usage_flush_interval, pipeline=pipeline
@@ -88,23 +89,23 @@ class RedisProvider(Provider):
             log.warning("scan cache statistics not flushed at shutdown: %s", exc)
 
     @provide(scope=Scope.APP)
-    def single_flight(self, redis: Redis) -> SingleFlight:
+    def single_flight(self, redis: RedisClient) -> SingleFlight:
         return RedisSingleFlight(redis)
 
     @provide(scope=Scope.APP)
-    def popular(self, redis: Redis) -> PopularInputs:
+    def popular(self, redis: RedisClient) -> PopularInputs:
         return RedisPopularInputs(redis)
 
     @provide(scope=Scope.APP)
-    def versions(self, redis: Redis, store: VulnerabilityStore, clock: Clock) -> VersionSource:
+    def versions(self, redis: RedisClient, store: VulnerabilityStore, clock: Clock) -> VersionSource:
         return RedisVersionSource(redis, store, clock=clock)
 
     @provide(scope=Scope.APP)
-    def digests(self, redis: Redis) -> DigestCache:
+    def digests(self, redis: RedisClient) -> DigestCache:
         return RedisDigestCache(redis)
 
     @provide(scope=Scope.APP)
-    def sync_lock(self, redis: Redis) -> SyncLock:
+    def sync_lock(self, redis: RedisClient) -> SyncLock:
         return RedisSyncLock(redis)
 
     @provide(scope=Scope.APP)

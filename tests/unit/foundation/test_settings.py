@@ -64,3 +64,28 @@ def test_the_exploit_feeds_are_on_by_default_and_an_empty_or_off_value_switches_
     assert feed_source(Settings.from_env({"SECAPI_VULNDB_KEV_SOURCE": " /srv/kev.json "}).vulndb_kev_source) == (
         "/srv/kev.json"
     )
+
+
+def test_a_cluster_takes_its_nodes_url_and_a_single_node_for_the_queue() -> None:
+    settings = Settings.from_env(
+        {
+            "SECAPI_REDIS_URL": "redis://10.0.0.5:7000",
+            "SECAPI_REDIS_CLUSTER": "true",
+            "SECAPI_QUEUE_REDIS_URL": "redis://10.0.0.9:6379/0",
+        }
+    )
+    assert (settings.redis_cluster, settings.queue_redis_url) == (True, "redis://10.0.0.9:6379/0")
+    assert Settings.from_env({"SECAPI_REDIS_URL": "redis://h:6379/0"}).queue_redis_url is None  # the queue shares it
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"SECAPI_REDIS_CLUSTER": "true"}, "SECAPI_REDIS_URL"),
+        ({"SECAPI_REDIS_CLUSTER": "true", "SECAPI_REDIS_URL": "redis://h:7000"}, "SECAPI_QUEUE_REDIS_URL"),
+        ({"SECAPI_QUEUE_REDIS_URL": "redis://h:6379/0"}, "SECAPI_REDIS_URL"),
+    ],
+)
+def test_a_cluster_without_its_urls_stops_start_up(variables: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(variables)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
+from secapi.adapters.redis.client import REDIS_FAILURES, RedisClient
 from secapi.domain.caching import CacheUnavailable, DigestCache
 
 PREFIX = "secapi:digest:"
@@ -13,14 +11,14 @@ PREFIX = "secapi:digest:"
 class RedisDigestCache(DigestCache):
     """`DigestCache` as short-lived Redis strings (`SET ... EX`)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def get(self, reference: str, platform: str) -> str | None:
         """The remembered digest."""
         try:
             value = await self._redis.get(f"{PREFIX}{reference}|{platform}")
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             raise CacheUnavailable(str(exc)) from exc
         return value.decode() if isinstance(value, bytes) else value
 
@@ -28,5 +26,5 @@ class RedisDigestCache(DigestCache):
         """Remember `digest` for `ttl` seconds."""
         try:
             await self._redis.set(f"{PREFIX}{reference}|{platform}", digest, ex=ttl)
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILURES as exc:
             raise CacheUnavailable(str(exc)) from exc

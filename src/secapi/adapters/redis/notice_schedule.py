@@ -14,10 +14,9 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from secapi.adapters.redis.scan_cache import REDIS_FAILURES
+from secapi.adapters.redis.client import REDIS_FAILURES, RedisClient
 from secapi.domain.notifications import (
     NOTICE_LEASE_SECONDS,
     NOTICE_SLOT_SLACK,
@@ -73,7 +72,7 @@ class RedisNoticeSchedule(NoticeSchedule):
     """`NoticeSchedule` shared by every API process and worker; Redis failures become `NoticeScheduleUnavailable`."""
 
     def __init__(
-        self, redis: Redis, *, prefix: str = "secapi:{notices}", lease_seconds: float = NOTICE_LEASE_SECONDS
+        self, redis: RedisClient, *, prefix: str = "secapi:{notices}", lease_seconds: float = NOTICE_LEASE_SECONDS
     ) -> None:
         self._redis = redis
         self._prefix = prefix

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from redis.asyncio import Redis
+from secapi.adapters.redis.client import RedisClient
 
 MAX_BATCH = 512
 """Commands per pipeline; a larger burst is sent as several pipelines."""
@@ -23,7 +23,7 @@ MAX_BATCH = 512
 class AutoPipeline:
     """Send the commands of one event-loop turn together; each caller gets its own reply or exception."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
         self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._scheduled = False
@@ -53,7 +53,7 @@ class AutoPipeline:
             return
         try:
             if len(live) == 1:
-                replies: list[Any] = [await self._redis.execute_command(*live[0][0])]  # type: ignore[no-untyped-call]
+                replies: list[Any] = [await self._redis.execute_command(*live[0][0])]
             else:
                 pipeline = self._redis.pipeline(transaction=False)
                 for args, _ in live:

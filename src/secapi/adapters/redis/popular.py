@@ -6,8 +6,8 @@ import logging
 from typing import Any, cast
 
 import msgspec
-from redis.asyncio import Redis
 
+from secapi.adapters.redis.client import RedisClient
 from secapi.adapters.redis.scan_cache import BATCH, unavailable_on_failure
 from secapi.domain.caching import PopularInputs
 
@@ -26,7 +26,7 @@ class RedisPopularInputs(PopularInputs):
     variant, a new input must out-count the tail between two trims to stay tracked.
     """
 
-    def __init__(self, redis: Redis, *, max_tracked: int = 10_000, trim_every: int = 100) -> None:
+    def __init__(self, redis: RedisClient, *, max_tracked: int = 10_000, trim_every: int = 100) -> None:
         self._redis = redis
         self._max_tracked = max_tracked
         self._trim_every = trim_every

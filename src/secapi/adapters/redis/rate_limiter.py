@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from importlib import resources
 from uuid import UUID
 
-from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
+from secapi.adapters.redis.client import REDIS_FAILURES, RedisClient
 from secapi.adapters.redis.pipelining import AutoPipeline
 from secapi.domain.ports import Clock
 from secapi.domain.rate_limits import RateLimitResult, RateLimitUnavailable, Window, request_windows
@@ -62,14 +62,14 @@ def _unavailable() -> Iterator[None]:
     """Translate any Redis or network failure into the domain's `RateLimitUnavailable`."""
     try:
         yield
-    except (RedisError, OSError, TimeoutError) as exc:
+    except REDIS_FAILURES as exc:
         raise RateLimitUnavailable(f"redis is unavailable for rate limits: {type(exc).__name__}: {exc}") from exc
 
 
 class RedisRateLimiter(HydratableLimiter):
     """`RateLimitPolicy` on Redis: atomic check-and-consume across windows, N + 1 fields per window and user."""
 
-    def __init__(self, redis: Redis, clock: Clock, *, pipeline: AutoPipeline | None = None) -> None:
+    def __init__(self, redis: RedisClient, clock: Clock, *, pipeline: AutoPipeline | None = None) -> None:
         self._redis = redis
         self._clock = clock
         self._pipeline = pipeline or AutoPipeline(redis)

@@ -8,9 +8,8 @@ from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing, contextmanager
 
 import msgspec
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from secapi.adapters.redis.client import REDIS_FAILURES, RedisClient
 from secapi.adapters.redis.pipelining import AutoPipeline
 from secapi.domain.caching import (
     SCAN_PREFIX,
@@ -26,8 +25,6 @@ from secapi.domain.ports import Clock
 
 log = logging.getLogger(__name__)
 
-# What a dead, slow or misbehaving Redis raises (TimeoutError also covers asyncio timeouts).
-REDIS_FAILURES: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 STATS_KEY = "secapi:cache:stats"
 BATCH = 1000
 # Counting walks the keyspace with SCAN (1,000 round trips per million keys); past this bound
@@ -62,7 +59,7 @@ class RedisScanCache(ScanCache):
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         clock: Clock | None = None,
         stats_flush_interval: float = 1.0,
@@ -171,11 +168,15 @@ class RedisScanCache(ScanCache):
         return count
 
     async def _scan(self, pattern: str) -> AsyncGenerator[list[bytes | str], None]:
-        """Pages of matching keys: SCAN walks incrementally, where KEYS would block the server."""
-        cursor = 0
-        while True:
-            cursor, keys = await self._redis.scan(cursor, match=pattern, count=BATCH)
-            if keys:
-                yield keys
-            if cursor == 0:
-                return
+        """Batches of matching keys: SCAN walks incrementally, where KEYS would block the server.
+
+        `scan_iter` walks every primary of a cluster in turn (one node's SCAN sees only its own slots).
+        """
+        batch: list[bytes | str] = []
+        async for key in self._redis.scan_iter(match=pattern, count=BATCH):
+            batch.append(key)
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch

@@ -8,9 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from redis.asyncio import Redis
-
-from secapi.adapters.redis.scan_cache import REDIS_FAILURES
+from secapi.adapters.redis.client import REDIS_FAILURES, RedisClient
 from secapi.domain.caching import SingleFlight
 
 T = TypeVar("T")
@@ -33,7 +31,7 @@ class RedisSingleFlight(SingleFlight):
     follower may compute too (duplicate work, never a wrong answer).
     """
 
-    def __init__(self, redis: Redis, *, lock_ttl: float = 60.0, poll_interval: float = 0.05) -> None:
+    def __init__(self, redis: RedisClient, *, lock_ttl: float = 60.0, poll_interval: float = 0.05) -> None:
         self._redis = redis
         self._lock_ttl_ms = max(1, int(lock_ttl * 1000))
         self._poll_interval = poll_interval

@@ -9,9 +9,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from redis.asyncio import Redis
-
-from secapi.adapters.redis.scan_cache import REDIS_FAILURES
+from secapi.adapters.redis.client import REDIS_FAILURES, RedisClient
 from secapi.domain.errors import DependencyUnavailable
 from secapi.domain.vulndb_sync_ports import SyncLock
 
@@ -39,7 +37,7 @@ class RedisSyncLock(SyncLock):
     A process that dies holding it blocks syncs for at most `ttl` seconds.
     """
 
-    def __init__(self, redis: Redis, *, ttl: float = 60.0, key: str = SYNC_LOCK_KEY) -> None:
+    def __init__(self, redis: RedisClient, *, ttl: float = 60.0, key: str = SYNC_LOCK_KEY) -> None:
         self._redis = redis
         self._ttl_ms = max(1000, int(ttl * 1000))
         self._key = key

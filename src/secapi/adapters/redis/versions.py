@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from redis.asyncio import Redis
-
-from secapi.adapters.redis.scan_cache import REDIS_FAILURES
+from secapi.adapters.redis.client import REDIS_FAILURES, RedisClient
 from secapi.domain.caching import VersionMemo, VersionSource
 from secapi.domain.ports import Clock, VulnerabilityStore
 
@@ -24,7 +22,7 @@ class RedisVersionSource(VersionSource):
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         fallback: VulnerabilityStore,
         *,
         ttl: float = 1.0,

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A local Redis Cluster of three masters on loopback ports, for the cluster variant of the Redis tests.
+#   scripts/redis_cluster.sh start DIR [FIRST_PORT]   starts it (ports FIRST_PORT..+2, default 7101), prints the URL
+#   scripts/redis_cluster.sh stop DIR                  stops the servers started in DIR and removes DIR
+set -euo pipefail
+usage() { echo "usage: $0 start|stop DIR [FIRST_PORT]" >&2; exit 2; }
+[ $# -ge 2 ] || usage
+action=$1 dir=$2
+case "$action" in
+  start)
+    first=${3:-7101}
+    ports=("$first" "$((first + 1))" "$((first + 2))")
+    mkdir -p "$dir"
+    for port in "${ports[@]}"; do
+      if redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then
+        echo "port $port is taken: pass another FIRST_PORT" >&2; exit 1
+      fi
+    done
+    for port in "${ports[@]}"; do
+      redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-config-file "nodes-$port.conf" \
+        --save "" --appendonly no --daemonize yes --dir "$dir" --logfile "$dir/redis-$port.log" \
+        --pidfile "$dir/redis-$port.pid"
+      echo "$port" >>"$dir/ports"
+    done
+    for port in "${ports[@]}"; do
+      for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    done
+    redis-cli --cluster create "${ports[@]/#/127.0.0.1:}" --cluster-replicas 0 --cluster-yes >"$dir/create.log"
+    for _ in $(seq 1 100); do
+      ok=1
+      for port in "${ports[@]}"; do
+        redis-cli -h 127.0.0.1 -p "$port" cluster info | grep -q '^cluster_state:ok' || ok=0
+      done
+      [ "$ok" = 1 ] && break
+      sleep 0.1
+    done
+    [ "$ok" = 1 ] || { echo "the cluster in $dir did not reach cluster_state:ok" >&2; exit 1; }
+    echo "redis://127.0.0.1:${ports[0]}"
+    ;;
+  stop)
+    [ -f "$dir/ports" ] || exit 0
+    while read -r port; do
+      redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    done <"$dir/ports"
+    rm -rf "$dir"
+    ;;
+  *) usage ;;
+esac
