@@ -9,12 +9,13 @@ from uuid import uuid4
 
 import pytest
 from redis.asyncio import Redis, RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from secapi.adapters.redis.client import RedisClient, discover
 from secapi.adapters.redis.pipelining import AutoPipeline
-from secapi.adapters.redis.rate_limiter import RedisRateLimiter
+from secapi.adapters.redis.rate_limiter import RedisRateLimiter, window_key
 from secapi.domain.rate_limits import request_windows
 from secapi.domain.tiers import Tier
 
@@ -123,3 +124,36 @@ async def test_the_limiter_script_is_loaded_again_after_a_script_flush(redis: Re
 
     assert sorted(r.windows[0].used for r in results) == [2, 3, 4, 5, 6]
     assert (await limiter.peek(user, request_windows(Tier.FREE))).windows[0].used == 6
+
+
+async def test_one_master_that_lost_its_scripts_reloads_them_for_its_own_callers(redis_cluster_url: str) -> None:
+    """A batch of limiter calls spread over every master while one of them answers NOSCRIPT (a failover to a
+    replica, a restart): only that master's callers reload the script and retry; every call is counted once."""
+    redis = await RedisTarget(redis_cluster_url, cluster=True).client()
+    assert isinstance(redis, RedisCluster)
+    try:
+        await _reload_on_one_master(redis)
+    finally:
+        await redis.aclose()
+
+
+async def _reload_on_one_master(redis: RedisCluster) -> None:
+    limiter, users = RedisRateLimiter(redis, FakeClock()), [uuid4() for _ in range(30)]
+    await asyncio.gather(*(limiter.check_rate_limit(user, Tier.FREE, "/x") for user in users))
+    masters = redis.get_primaries()
+    assert len(masters) == 3
+    node = Redis(host=masters[0].host, port=masters[0].port)
+    try:
+        await node.script_flush()
+        assert await node.script_exists(limiter._sliding_window.sha) == [False]
+    finally:
+        await node.aclose()
+
+    results = await asyncio.gather(*(limiter.check_rate_limit(user, Tier.FREE, "/x") for user in users))
+
+    assert [r.windows[0].used for r in results] == [2] * len(users)
+    masters_hit = {
+        redis.nodes_manager.get_node_from_slot(key_slot(window_key(u, request_windows(Tier.FREE)[0]).encode())).name
+        for u in users
+    }
+    assert len(masters_hit) == 3  # the batch did span every master, the flushed one included
