@@ -5,6 +5,9 @@
 # SECAPI_TEST_REDIS_URL when set; otherwise, if servers answer on this machine's default
 # ports (as on this project's machines), those; otherwise testcontainers (needs Docker).
 #
+# The Redis tests also run on the Redis Cluster named by SECAPI_TEST_REDIS_CLUSTER_URL; unset, and with
+# redis-server installed, this script starts a private three-master cluster (scripts/redis_cluster.sh).
+#
 # On the local servers every run gets its own database (secapi_test_<pid>, dropped at exit)
 # and its own Redis database number (claimed with a lock key in Redis db 0, released at exit),
 # so two `make test` runs on one machine do not wipe each other's data.
@@ -29,7 +32,9 @@ cleanup() {
       1 "secapi:test-run:redis-db:$OWN_REDIS_DB" "$RUN_ID" >/dev/null 2>&1 || true
   fi
 }
-trap cleanup EXIT
+OWN_CLUSTER=""
+stop_cluster() { [ -z "$OWN_CLUSTER" ] || scripts/redis_cluster.sh stop "$OWN_CLUSTER" || true; }
+trap 'cleanup; stop_cluster' EXIT
 
 if [ -z "${SECAPI_TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/null 2>&1 \
   && pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -51,7 +56,14 @@ if [ -z "${SECAPI_TEST_REDIS_URL:-}" ] && command -v redis-cli >/dev/null 2>&1 \
   fi
   export SECAPI_TEST_REDIS_URL="redis://127.0.0.1:6379/${OWN_REDIS_DB}"
 fi
-echo "== test services: ${SECAPI_TEST_DATABASE_URL:-testcontainers} ${SECAPI_TEST_REDIS_URL:-testcontainers}"
+if [ -z "${SECAPI_TEST_REDIS_CLUSTER_URL:-}" ] && command -v redis-server >/dev/null 2>&1; then
+  # A private 3-master cluster for the cluster variant of the Redis tests, on the first free ports from 7101.
+  OWN_CLUSTER="$(mktemp -d -t secapi-redis-cluster.XXXXXX)"
+  SECAPI_TEST_REDIS_CLUSTER_URL="$(scripts/redis_cluster.sh start "$OWN_CLUSTER")"
+  export SECAPI_TEST_REDIS_CLUSTER_URL
+fi
+echo "== test services: ${SECAPI_TEST_DATABASE_URL:-testcontainers} ${SECAPI_TEST_REDIS_URL:-testcontainers}" \
+  "${SECAPI_TEST_REDIS_CLUSTER_URL:-no Redis Cluster (its tests skip)}"
 
 echo "== ruff";          "$UV" run --frozen ruff check src tests
 echo "== ruff format";   "$UV" run --frozen ruff format --check src tests
