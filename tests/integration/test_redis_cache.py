@@ -7,18 +7,22 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import msgspec
 import pytest
-from redis.asyncio import Redis
 
-from secapi.adapters.redis.client import RedisClient
+from secapi.adapters.redis.client import RedisClient, RedisHealthProbe, create_redis, discover
 from secapi.adapters.redis.popular import RedisPopularInputs
+from secapi.adapters.redis.rate_limiter import RedisRateLimiter
 from secapi.adapters.redis.scan_cache import STATS_KEY, RedisScanCache
 from secapi.adapters.redis.single_flight import RedisSingleFlight
 from secapi.adapters.redis.versions import VERSION_KEY, RedisVersionSource
 from secapi.domain.advisories import VulnDbVersion
 from secapi.domain.caching import CachedScan, CacheUnavailable
+from secapi.domain.errors import DependencyUnavailable
+from secapi.domain.rate_limits import RateLimitUnavailable
+from secapi.domain.tiers import Tier
 
 from conftest import RedisTarget
 from support.fakes import FakeClock
@@ -43,9 +47,12 @@ async def second_redis(redis_target: RedisTarget) -> AsyncIterator[RedisClient]:
     await client.aclose()
 
 
-@pytest.fixture
-async def dead_redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(DEAD_REDIS, socket_connect_timeout=0.2, socket_timeout=0.2)
+@pytest.fixture(params=["single", "cluster"])
+async def dead_redis(request: pytest.FixtureRequest) -> AsyncIterator[RedisClient]:
+    """Nothing listens: a single node's client, or a cluster's that cannot learn its nodes (its errors are
+    `RedisClusterException`, no `RedisError`)."""
+    client = create_redis(DEAD_REDIS, 0.2, cluster=request.param == "cluster")
+    await discover(client)  # logged, not raised: the process starts without Redis
     yield client
     await client.aclose()
 
@@ -154,7 +161,7 @@ async def test_counts_are_batched_in_process_and_flushed_in_one_round_trip(redis
 
 
 async def test_pending_counts_are_in_this_instances_statistics_and_survive_a_failed_flush(
-    redis: RedisClient, dead_redis: Redis
+    redis: RedisClient, dead_redis: RedisClient
 ) -> None:
     clock = FakeClock()
     cache = RedisScanCache(redis, clock=clock, stats_flush_interval=60.0)
@@ -313,7 +320,7 @@ async def test_version_is_read_once_per_ttl_and_published_to_every_instance(
     assert store.reads == 1
 
 
-async def test_dead_redis_makes_the_cache_unavailable(dead_redis: Redis) -> None:
+async def test_dead_redis_makes_the_cache_unavailable(dead_redis: RedisClient) -> None:
     cache = RedisScanCache(dead_redis)
     with pytest.raises(CacheUnavailable) as raised:
         await cache.get_scan_result("scan:dependencies:a")
@@ -330,9 +337,13 @@ async def test_dead_redis_makes_the_cache_unavailable(dead_redis: Redis) -> None
         await RedisPopularInputs(dead_redis).touch("docker", "h", {"image": "nginx"})
     with pytest.raises(CacheUnavailable):
         await RedisPopularInputs(dead_redis).top("docker", 10)
+    with pytest.raises(RateLimitUnavailable):
+        await RedisRateLimiter(dead_redis, FakeClock()).check_rate_limit(uuid4(), Tier.FREE, "/x")
+    with pytest.raises(DependencyUnavailable):
+        await RedisHealthProbe(dead_redis, 1.0).check()
 
 
-async def test_dead_redis_degrades_single_flight_and_versions(dead_redis: Redis) -> None:
+async def test_dead_redis_degrades_single_flight_and_versions(dead_redis: RedisClient) -> None:
     async def compute() -> str:
         return "computed"
 
