@@ -8,7 +8,7 @@ from uuid import UUID
 
 from advanced_alchemy.base import BigIntBase, DefaultBase, UUIDBase
 from advanced_alchemy.types import GUID, DateTimeUTC, JsonB
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -37,6 +37,10 @@ class ApiKeyModel(UUIDBase):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
 
+UNFINISHED = "status IN ('queued', 'running')"
+"""The predicate of the sweeper's partial index: the few scans not finished yet."""
+
+
 class ScanModel(UUIDBase):
     """One scan of a tenant: input, status, result, timings."""
 
@@ -45,6 +49,12 @@ class ScanModel(UUIDBase):
         Index("idx_scans_user_created", "user_id", "created_at", "id"),
         Index("idx_scans_status_type", "status", "scan_type"),
         Index("idx_scans_input_hash", "input_hash"),
+        Index(
+            "idx_scans_unfinished_created",
+            "created_at",
+            postgresql_where=text(UNFINISHED),
+            sqlite_where=text(UNFINISHED),
+        ),
     )
 
     user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -255,7 +265,7 @@ class WatchModel(UUIDBase):
     __tablename__ = "watches"
     __table_args__ = (
         Index("idx_watches_user_created", "user_id", "created_at", "id"),
-        Index("idx_watches_status_kind", "status", "kind"),
+        Index("idx_watches_status_kind", "status", "kind", "created_at", "id"),
     )
 
     user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

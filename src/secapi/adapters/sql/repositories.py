@@ -323,10 +323,13 @@ class SqlScanRepository(ScanRepository):
         query = select(ScanModel).where(ScanModel.user_id == user_id)
         if after is not None:
             query = query.where(
+                # The redundant bound makes `created_at <= cursor` an index condition on idx_scans_user_created:
+                # without it a deep page read (and filtered out) every newer scan of the user.
+                ScanModel.created_at <= after.created_at,
                 or_(
                     ScanModel.created_at < after.created_at,
                     and_(ScanModel.created_at == after.created_at, ScanModel.id < after.id),
-                )
+                ),
             )
         query = query.order_by(ScanModel.created_at.desc(), ScanModel.id.desc()).limit(limit + 1)
         async with translate_db_errors(), self._sessions() as session:
