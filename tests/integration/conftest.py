@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import pytest
 from httpx import AsyncClient
@@ -28,12 +27,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from secapi.adapters.redis.client import RedisClient, create_redis, discover
 from secapi.adapters.sql.migrate import upgrade
 from secapi.config import Settings
 from secapi.entrypoints.http.app import create_app
 
 from support.http import serve
+from support.redis_targets import RedisTarget
 
 pytestmark = pytest.mark.integration
 
@@ -98,20 +97,6 @@ def redis_cluster_url() -> str:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return url
-
-
-@dataclass(frozen=True)
-class RedisTarget:
-    """Where a Redis-focused test runs: the single test node or the test cluster."""
-
-    url: str
-    cluster: bool
-
-    async def client(self, seconds: float = 5.0) -> RedisClient:
-        """A new client (its own connection pool) of the kind `SECAPI_REDIS_CLUSTER` selects, as the app builds it."""
-        client = create_redis(self.url, seconds, cluster=self.cluster)
-        await discover(client)
-        return client
 
 
 @pytest.fixture(params=["single", "cluster"])

@@ -24,8 +24,8 @@ from secapi.domain.errors import DependencyUnavailable
 from secapi.domain.rate_limits import RateLimitUnavailable
 from secapi.domain.tiers import Tier
 
-from conftest import RedisTarget
 from support.fakes import FakeClock
+from support.redis_targets import RedisTarget
 
 pytestmark = pytest.mark.integration
 

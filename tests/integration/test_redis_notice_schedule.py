@@ -12,7 +12,7 @@ from secapi.adapters.redis.client import RedisClient
 from secapi.adapters.redis.notice_schedule import RedisNoticeSchedule
 from secapi.domain.notifications import NoticeScheduleUnavailable, ResetNotice
 
-from conftest import RedisTarget
+from support.redis_targets import RedisTarget
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ from secapi.adapters.redis.rate_limiter import RedisRateLimiter, window_key
 from secapi.domain.rate_limits import request_windows
 from secapi.domain.tiers import Tier
 
-from conftest import RedisTarget
 from support.fakes import FakeClock
+from support.redis_targets import RedisTarget
 
 pytestmark = pytest.mark.integration
 
