@@ -9,6 +9,10 @@ usage() { echo "usage: $0 start|stop DIR [FIRST_PORT]" >&2; exit 2; }
 action=$1 dir=$2
 case "$action" in
   start)
+    # Concurrent test runs each start a cluster: choosing ports and starting the servers is one critical
+    # section, so a second run sees the first one's ports taken (the servers do not inherit the lock's fd).
+    exec 9>"${TMPDIR:-/tmp}/secapi-redis-cluster.lock"
+    flock 9
     taken() { redis-cli -h 127.0.0.1 -p "$1" ping >/dev/null 2>&1; }
     if [ $# -ge 3 ]; then
       first=$3
@@ -29,7 +33,7 @@ case "$action" in
     for port in "${ports[@]}"; do
       redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-config-file "nodes-$port.conf" \
         --save "" --appendonly no --daemonize yes --dir "$dir" --logfile "$dir/redis-$port.log" \
-        --pidfile "$dir/redis-$port.pid"
+        --pidfile "$dir/redis-$port.pid" 9>&-
       echo "$port" >>"$dir/ports"
     done
     for port in "${ports[@]}"; do
