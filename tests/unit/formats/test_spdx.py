@@ -106,3 +106,15 @@ def test_a_suppressed_finding_is_annotated_with_what_suppressed_it() -> None:
     assert len(notes) == 2
     assert notes[0].endswith("[suppressed by ignore rule rule-1: lodash is only used at build time]")
     assert "suppressed" not in notes[1]
+
+
+def _subject_notes(document: dict[str, Any]) -> list[str]:
+    subject = next(p for p in document["packages"] if p["SPDXID"] == SUBJECT_ID)
+    return [a["comment"] for a in subject.get("annotations", [])]
+
+
+def test_what_was_not_scanned_is_annotated_on_the_subject() -> None:
+    assert "Not scanned: local-lib: installed from a local path" in _subject_notes(_document(lockfile_scan()))
+    assert any(note.startswith("Not looked into: ") for note in _subject_notes(_document(image_scan())))
+    assert _subject_notes(_document(empty_scan())) == []
+    assert spdx_errors(SpdxFormat().render(lockfile_scan())) == []

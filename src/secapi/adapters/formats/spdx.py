@@ -79,6 +79,16 @@ def spdx_document(scan: Scan) -> Document:
         annotations += [
             Annotation(spdx_id, AnnotationType.OTHER, tool, created, _finding_note(finding)) for finding in own
         ]
+    # What the scan could not read is said in the document, on the scanned subject: a package list without
+    # findings must not read as "all clear" for entries it never matched (SPDX has no field of its own for it).
+    annotations += [
+        Annotation(SUBJECT_ID, AnnotationType.OTHER, tool, created, f"Not scanned: {entry.name}: {entry.reason}")
+        for entry in result.unscannable
+    ]
+    annotations += [
+        Annotation(SUBJECT_ID, AnnotationType.OTHER, tool, created, f"Not looked into: {item.path}: {item.reason}")
+        for item in result.unscanned
+    ]
     creation = CreationInfo(
         spdx_version="SPDX-2.3",
         spdx_id=DOCUMENT_ID,
