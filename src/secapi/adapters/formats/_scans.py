@@ -38,6 +38,13 @@ def result_of(scan: Scan) -> ScanResult:
     return scan.result
 
 
+def weak_ecosystems(result: ScanResult) -> list[tuple[str, str]]:
+    """(ecosystem, why) for each ecosystem the scan matched against weaker data: no advisories loaded, an
+    unknown count, or no version order. Every format says these, so "no findings" is never read as clean there."""
+    covered = result.vulndb.ecosystems if result.vulndb is not None else ()
+    return [(cover.ecosystem, cover.note) for cover in covered if cover.note]
+
+
 def produced_at(scan: Scan) -> datetime:
     """When the document's content came to be: the scan's end (its start or creation when not recorded)."""
     moment = scan.finished_at or scan.started_at or scan.created_at

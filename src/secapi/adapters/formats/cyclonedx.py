@@ -66,6 +66,7 @@ from secapi.adapters.formats._scans import (
     result_of,
     subject_of,
     tool_version,
+    weak_ecosystems,
 )
 from secapi.domain.findings import Finding, ScanResult, SuppressedFinding, VexAnnotation
 from secapi.domain.model import Scan
@@ -201,6 +202,10 @@ def _scan_properties(scan: Scan) -> list[Property]:
         Property(name="secapi:unscannable", value=f"{entry.name}: {entry.reason}") for entry in result.unscannable
     ]
     properties += [Property(name="secapi:unscanned", value=f"{item.path}: {item.reason}") for item in result.unscanned]
+    properties += [
+        Property(name="secapi:weak_ecosystem", value=f"{ecosystem}: {why}")
+        for ecosystem, why in weak_ecosystems(result)
+    ]
     return properties
 
 

@@ -37,6 +37,7 @@ from secapi.adapters.formats._scans import (
     result_of,
     subject_of,
     tool_version,
+    weak_ecosystems,
 )
 from secapi.domain.findings import (
     SEVERITY_MIDPOINT,
@@ -284,6 +285,10 @@ def _invocation(scan: Scan, result: ScanResult, subject: Subject, companions: tu
                 "locations": [{"physicalLocation": _physical(place_of(item.path, subject, companions))}],
             }
         )
+    notifications += [
+        {"level": "warning", "message": {"text": f"weaker data for {ecosystem}: {why}"}, "descriptor": {"id": "vulndb"}}
+        for ecosystem, why in weak_ecosystems(result)
+    ]
     invocation: dict[str, Any] = {
         "executionSuccessful": True,
         "endTimeUtc": produced_at(scan).isoformat().replace("+00:00", "Z"),

@@ -35,6 +35,7 @@ from secapi.adapters.formats._scans import (
     result_of,
     subject_of,
     tool_version,
+    weak_ecosystems,
 )
 from secapi.domain.findings import Finding, SuppressedFinding
 from secapi.domain.model import Scan
@@ -88,6 +89,10 @@ def spdx_document(scan: Scan) -> Document:
     annotations += [
         Annotation(SUBJECT_ID, AnnotationType.OTHER, tool, created, f"Not looked into: {item.path}: {item.reason}")
         for item in result.unscanned
+    ]
+    annotations += [
+        Annotation(SUBJECT_ID, AnnotationType.OTHER, tool, created, f"Weaker data for {ecosystem}: {why}")
+        for ecosystem, why in weak_ecosystems(result)
     ]
     creation = CreationInfo(
         spdx_version="SPDX-2.3",
