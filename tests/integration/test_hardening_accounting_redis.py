@@ -1,20 +1,18 @@
-"""Accounting across Redis losses: a flush, a restart, an outage, on a Redis this test starts and stops itself."""
+"""Accounting across Redis losses (a flush, a restart, an outage), on a single node and on a 3-master cluster.
+
+Outages happen on a Redis (node or cluster) the test starts, pauses and stops itself."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from httpx import AsyncClient
 from litestar import Litestar
-from redis import Redis as SyncRedis
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 
 from secapi.adapters.redis.scan_queue import SaqScanQueue, create_saq_queue
 from secapi.config import Settings
@@ -25,54 +23,11 @@ from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.vulndb import import_sample
 
 from support.http import serve
-from support.registry import IN_CI, free_port
+from support.private_redis import PrivateCluster, PrivateRedis
+from support.redis_targets import RedisTarget
 from support.seed import bearer, container_of, create_user
 
 pytestmark = pytest.mark.integration
-
-
-class PrivateRedis:
-    """A redis-server on a free loopback port, started and stopped by the test (never the shared one)."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            if IN_CI:
-                pytest.fail("redis-server is not installed; .ci/run installs it", pytrace=False)
-            pytest.skip("redis-server is not installed")
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = SyncRedis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-            finally:
-                client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 @pytest.fixture
@@ -85,10 +40,31 @@ def private_redis() -> Iterator[PrivateRedis]:
         server.stop()
 
 
+@pytest.fixture(params=["single", "cluster"])
+def private_target(request: pytest.FixtureRequest) -> Iterator[PrivateRedis | PrivateCluster]:
+    """A private single node, or a private 3-master cluster, that the test may pause or stop."""
+    server: PrivateRedis | PrivateCluster = PrivateRedis() if request.param == "single" else PrivateCluster()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def on_redis(settings: Settings, url: str, *, cluster: bool, **changes: object) -> Settings:
+    """`settings` with the shared state on `url`; a cluster's queue stays on the single test node."""
+    queue = {"queue_redis_url": settings.redis_url} if cluster else {}
+    return Settings.from_env(
+        {}, **{**settings.__dict__, "redis_url": url, "redis_cluster": cluster, **queue, **changes}
+    )
+
+
 @pytest.fixture
-async def api(app: Litestar, client: AsyncClient) -> tuple[AsyncClient, Litestar]:
-    await import_sample(container_of(app))
-    return client, app
+async def api(settings: Settings, redis_target: RedisTarget) -> AsyncIterator[tuple[AsyncClient, Litestar]]:
+    app = create_app(on_redis(settings, redis_target.url, cluster=redis_target.cluster))
+    async with serve(app) as client:
+        await import_sample(container_of(app))
+        yield client, app
 
 
 def lockfile(n: int) -> dict[str, str]:
@@ -102,16 +78,19 @@ def windows(body: dict[str, object]) -> dict[str, dict[str, int]]:
 
 
 async def test_usage_rebuilds_the_month_after_a_flush_before_answering(
-    api: tuple[AsyncClient, Litestar], settings: Settings
+    api: tuple[AsyncClient, Litestar], redis_target: RedisTarget
 ) -> None:
     client, app = api
     _, key = await create_user(app, "flushed@example.com", Tier.FREE)
     for n in range(3):
         assert (await client.post("/api/v1/scan/dependencies", json=lockfile(n), headers=bearer(key))).is_success
     assert windows((await client.get("/api/v1/usage", headers=bearer(key))).json())["month"]["used"] == 3
-    redis = Redis.from_url(settings.redis_url or "")
+    redis = await redis_target.client()
     try:
-        await redis.flushdb()
+        if isinstance(redis, RedisCluster):
+            await redis.flushall(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            await redis.flushdb()
     finally:
         await redis.aclose()
     # Right after the flush, not a minute later: usage rebuilds the month from PostgreSQL first.
@@ -119,6 +98,7 @@ async def test_usage_rebuilds_the_month_after_a_flush_before_answering(
 
 
 async def test_the_first_enqueue_after_a_redis_restart_reconnects(private_redis: PrivateRedis) -> None:
+    # The queue is always a single node (SAQ's scripts span slots; a cluster deployment gives it its own).
     queue = create_saq_queue(private_redis.url)
     scans = SaqScanQueue(queue, job_timeout=60)
     try:
@@ -132,10 +112,10 @@ async def test_the_first_enqueue_after_a_redis_restart_reconnects(private_redis:
 
 
 async def test_scans_during_an_outage_are_counted_and_replayed_when_redis_returns(
-    settings: Settings, private_redis: PrivateRedis
+    settings: Settings, private_target: PrivateRedis | PrivateCluster
 ) -> None:
-    down_able = Settings.from_env(
-        {}, **{**settings.__dict__, "redis_url": private_redis.url, "redis_timeout": 0.3, "usage_flush_interval": 0.05}
+    down_able = on_redis(
+        settings, private_target.url, cluster=private_target.cluster, redis_timeout=0.3, usage_flush_interval=0.05
     )
     app = create_app(down_able)
     async with serve(app) as client:
@@ -143,15 +123,14 @@ async def test_scans_during_an_outage_are_counted_and_replayed_when_redis_return
         _, key = await create_user(app, "outage@example.com", Tier.FREE)
         for n in range(2):
             assert (await client.post("/api/v1/scan/dependencies", json=lockfile(n), headers=bearer(key))).is_success
-        assert private_redis.process is not None
-        private_redis.process.send_signal(signal.SIGSTOP)  # Redis stops answering, its data kept
+        private_target.pause()  # Redis stops answering, its data kept
         try:
             during = [
                 await client.post("/api/v1/scan/dependencies", json=lockfile(10 + n), headers=bearer(key))
                 for n in range(3)
             ]
         finally:
-            private_redis.process.send_signal(signal.SIGCONT)
+            private_target.resume()
         assert [r.status_code for r in during] == [200, 200, 200]  # fail-open: admitted
         assert during[-1].headers["x-ratelimit-degraded"] == "minute,hour"  # what was not enforced
         assert during[-1].headers["x-ratelimit-limit"] == "100"  # the month, still enforced from PostgreSQL
@@ -168,9 +147,9 @@ async def test_scans_during_an_outage_are_counted_and_replayed_when_redis_return
 
 
 async def test_the_month_is_enforced_from_postgresql_while_redis_is_down(
-    settings: Settings, private_redis: PrivateRedis
+    settings: Settings, private_target: PrivateRedis | PrivateCluster
 ) -> None:
-    down_able = Settings.from_env({}, **{**settings.__dict__, "redis_url": private_redis.url, "redis_timeout": 0.3})
+    down_able = on_redis(settings, private_target.url, cluster=private_target.cluster, redis_timeout=0.3)
     app = create_app(down_able)
     async with serve(app) as client:
         await import_sample(container_of(app))
@@ -180,7 +159,7 @@ async def test_the_month_is_enforced_from_postgresql_while_redis_is_down(
             month = scan_windows(Tier.FREE)[1]
             today = int(time.time() // (month.seconds // month.buckets))
             await store.increment(user.id, month.quota, today, month.limit)  # the month is spent
-        private_redis.stop()
+        private_target.stop()
         refused = await client.post("/api/v1/scan/dependencies", json=lockfile(1), headers=bearer(key))
     assert refused.status_code == 429, refused.text
     assert refused.json()["violated-policies"] == ["month"]
