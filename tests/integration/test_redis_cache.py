@@ -7,10 +7,12 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 import msgspec
 import pytest
+from redis.asyncio import RedisCluster
 
 from secapi.adapters.redis.client import RedisClient, RedisHealthProbe, create_redis, discover
 from secapi.adapters.redis.popular import RedisPopularInputs
@@ -205,6 +207,31 @@ async def test_statistics_are_global_across_instances(redis: RedisClient, second
         b"dependencies:misses": b"1",
         b"docker:misses": b"1",
     }
+
+
+async def test_statistics_report_the_memory_of_every_master(redis: RedisClient, redis_target: RedisTarget) -> None:
+    big = b"x" * 4_000_000
+    if isinstance(redis, RedisCluster):
+        masters = {node.name for node in redis.get_primaries()}
+        # A large value on every master: a keyless INFO reaches one of them only.
+        placed: dict[str, str] = {}
+        for n in range(1000):
+            placed.setdefault(redis.get_node_from_key(f"ballast:{n}").name, f"ballast:{n}")
+        assert set(placed) == masters
+        for key in placed.values():
+            await redis.set(key, big)
+    else:
+        address = urlsplit(redis_target.url)
+        masters = {f"{address.hostname}:{address.port}"}
+        await redis.set("ballast", big)
+
+    stats = await RedisScanCache(redis).get_cache_stats()
+
+    assert stats.memory_bytes is not None
+    assert stats.memory_bytes > len(big) * len(masters)  # was one node's: a third of a cluster's
+    assert set(stats.memory_by_node) == masters
+    assert all(used > len(big) for used in stats.memory_by_node.values())
+    assert stats.memory_bytes == sum(stats.memory_by_node.values())
 
 
 async def test_single_flight_across_processes_computes_once(redis: RedisClient, second_redis: RedisClient) -> None:

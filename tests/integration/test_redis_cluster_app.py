@@ -99,3 +99,17 @@ async def test_the_queue_lives_on_its_own_single_node(
     finally:
         await single.aclose()
     assert [k async for k in cluster.scan_iter(match="saq:*")] == []
+
+
+async def test_cache_stats_report_the_memory_of_every_master(
+    api: tuple[AsyncClient, Litestar], cluster: RedisCluster
+) -> None:
+    client, app = api
+    _, admin = await create_user(app, "admin@example.com", Tier.FREE, admin=True)
+
+    stats = await client.get("/api/v1/admin/cache/stats", headers=bearer(admin))
+
+    assert stats.status_code == 200, stats.text
+    body = stats.json()
+    assert set(body["memory_by_node"]) == {node.name for node in cluster.get_primaries()}
+    assert body["memory_bytes"] == sum(body["memory_by_node"].values())

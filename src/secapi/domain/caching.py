@@ -50,6 +50,9 @@ class CacheStats(msgspec.Struct, kw_only=True):
     hit_rate: dict[str, float]
     keys: int
     memory_bytes: int | None
+    """Memory the cache's store uses: on Redis, the sum of `used_memory` over every master."""
+    memory_by_node: dict[str, int]
+    """Redis `used_memory` by `host:port`: the one node, or each master of a cluster (empty in process)."""
     available: bool
 
 

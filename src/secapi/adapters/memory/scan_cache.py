@@ -80,6 +80,7 @@ class InMemoryScanCache(ScanCache):
             hit_rate=hit_rates(hits, misses),
             keys=len(self._entries),
             memory_bytes=sum(len(payload) for payload, _ in self._entries.values()),
+            memory_by_node={},
             available=True,
         )
 

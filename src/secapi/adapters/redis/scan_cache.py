@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing, contextmanager
 
 import msgspec
+from redis.asyncio import RedisCluster
 
 from secapi.adapters.redis.client import REDIS_FAILURES, RedisClient
 from secapi.adapters.redis.pipelining import AutoPipeline
@@ -107,32 +109,37 @@ class RedisScanCache(ScanCache):
         return removed
 
     async def get_cache_stats(self) -> CacheStats:
-        """Counters from the shared hash, `scan:*` key count and Redis memory; `available=False` if Redis is down."""
+        """Counters from the shared hash, `scan:*` key count and Redis memory (each master's and their sum);
+        `available=False` if Redis is down."""
         try:
             await self.flush_stats()
         except CacheUnavailable as exc:
             log.warning("scan cache statistics unavailable: %s", exc)
-            return CacheStats(hits={}, misses={}, hit_rate={}, keys=0, memory_bytes=None, available=False)
+            return CacheStats(
+                hits={}, misses={}, hit_rate={}, keys=0, memory_bytes=None, memory_by_node={}, available=False
+            )
         try:
             counters = await self._redis.hgetall(STATS_KEY)
             keys = await self._count_keys()
-            memory = await self._redis.info("memory")
+            memory = await self._memory_by_node()
         except REDIS_FAILURES as exc:
             log.warning("scan cache statistics unavailable: %s", exc)
-            return CacheStats(hits={}, misses={}, hit_rate={}, keys=0, memory_bytes=None, available=False)
+            return CacheStats(
+                hits={}, misses={}, hit_rate={}, keys=0, memory_bytes=None, memory_by_node={}, available=False
+            )
         hits: dict[str, int] = {}
         misses: dict[str, int] = {}
         for field, count in counters.items():
             scan_type, _, kind = _text(field).rpartition(":")
             if kind in ("hits", "misses"):
                 (hits if kind == "hits" else misses)[scan_type] = int(count)
-        used = memory.get("used_memory")
         return CacheStats(
             hits=hits,
             misses=misses,
             hit_rate=hit_rates(hits, misses),
             keys=keys,
-            memory_bytes=int(used) if used is not None else None,
+            memory_bytes=sum(memory.values()),
+            memory_by_node=memory,
             available=True,
         )
 
@@ -157,6 +164,19 @@ class RedisScanCache(ScanCache):
         except CacheUnavailable:
             self._pending.update(pending)
             raise
+
+    async def _memory_by_node(self) -> dict[str, int]:
+        """`used_memory` of the node, or of every master of a cluster, by `host:port`.
+
+        A cluster's client sends a keyless INFO to one node, which reports only its own memory.
+        """
+        if isinstance(self._redis, RedisCluster):
+            masters = self._redis.get_primaries()
+            replies = await asyncio.gather(*(self._redis.info("memory", target_nodes=node) for node in masters))
+            return {node.name: int(reply["used_memory"]) for node, reply in zip(masters, replies, strict=True)}
+        reply = await self._redis.info("memory")
+        where = self._redis.connection_pool.connection_kwargs
+        return {f"{where.get('host', 'localhost')}:{where.get('port', 6379)}": int(reply["used_memory"])}
 
     async def _count_keys(self) -> int:
         count = 0

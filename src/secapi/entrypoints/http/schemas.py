@@ -219,6 +219,9 @@ class CacheStatsView(_Schema):
     hit_rate: dict[str, float]
     keys: int
     memory_bytes: int | None
+    """Bytes the cache's store uses: on Redis, `used_memory` summed over every master of a cluster."""
+    memory_by_node: dict[str, int]
+    """Redis `used_memory` by `host:port`, one entry per master (a single node: one entry; in process: none)."""
     available: bool
 
 
