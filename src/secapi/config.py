@@ -152,6 +152,26 @@ class Settings:
     """When workers (without Redis: the API process) re-scan the popular images (cron syntax, run once across
     all workers; empty, `off`, `none`, `never`, `false` or `disabled`: never)."""
 
+    retention_days_free: int = 30
+    """Days a free tenant's scans and API usage rows are kept (0: forever); the `retention` job removes older ones."""
+
+    retention_days_starter: int = 90
+    """Days a starter tenant's scans and API usage rows are kept (0: forever)."""
+
+    retention_days_pro: int = 365
+    """Days a pro tenant's scans and API usage rows are kept (0: forever)."""
+
+    retention_days_business: int = 730
+    """Days a business tenant's scans and API usage rows are kept (0: forever)."""
+
+    retention_cron: str = "23 3 * * *"
+    """When workers (without Redis: the API process) remove expired scans and usage rows and the result documents
+    no scan references, and make next month's usage partition (cron syntax, run once across all workers; empty,
+    `off`, `none`, `never`, `false` or `disabled`: never)."""
+
+    retention_batch_size: int = 2_000
+    """Rows one retention batch deletes, each batch a short transaction of its own."""
+
     worker_grace_seconds: float = 25.0
     """On SIGTERM or SIGINT, `secapi worker` lets running scans finish for this long, then hands the rest back
     to the queue and exits (keep it below the orchestrator's kill timeout, e.g. Kubernetes' 30 s)."""
@@ -235,6 +255,9 @@ class Settings:
         # `__dict__` keeps only the fields (tests build copies from it).
         for name in _PARSED:
             getattr(self, name)
+        for tier in ("free", "starter", "pro", "business"):
+            if getattr(self, f"retention_days_{tier}") < 0:
+                raise SettingsError(f"SECAPI_RETENTION_DAYS_{tier.upper()} must be 0 (keep forever) or more days")
         if self.redis_cluster and not self.redis_url:
             raise SettingsError("SECAPI_REDIS_CLUSTER=true needs SECAPI_REDIS_URL (any node of the cluster)")
         if self.queue_redis_url and not self.redis_url:
@@ -270,6 +293,11 @@ class Settings:
     def cache_warm_schedule(self) -> str | None:
         """`SECAPI_CACHE_WARM_CRON` as a checked cron expression, or None when off."""
         return _cron("cache_warm_cron", self.cache_warm_cron)
+
+    @property
+    def retention_schedule(self) -> str | None:
+        """`SECAPI_RETENTION_CRON` as a checked cron expression, or None when off."""
+        return _cron("retention_cron", self.retention_cron)
 
     @property
     def vulndb_sync_schedule(self) -> str | None:
@@ -379,8 +407,8 @@ def registry_credentials(value: str) -> dict[str, tuple[str, str]]:
 
 _PARSED = (
     "registry_credential_map", "registry_allowlist_hosts", "registry_insecure_hosts", "webhook_allowlist_hosts",
-    "cache_warm_schedule", "vulndb_sync_schedule", "vulndb_source_location", "vulndb_ecosystem_names",
-    "vulndb_epss_location", "vulndb_kev_location",
+    "cache_warm_schedule", "retention_schedule", "vulndb_sync_schedule", "vulndb_source_location",
+    "vulndb_ecosystem_names", "vulndb_epss_location", "vulndb_kev_location",
 )  # fmt: skip
 """The `Settings` properties checked when an instance is built."""
 

@@ -76,9 +76,10 @@ async def test_the_list_holds_the_consumers_loops_warming_and_archive_runs(tmp_p
             "reset-notifier",
             "watch-events",
             "warm-cache",
+            "retention",
             "archive-runs",
         )
-        assert [job.cron for job in work.scheduled] == [settings.cache_warm_schedule]
+        assert [job.cron for job in work.scheduled] == [settings.cache_warm_schedule, settings.retention_schedule]
     finally:
         await container.close()
     container = make_container(dataclasses.replace(settings, cache_warm_cron="off"), BackgroundProvider())

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from httpx import AsyncClient
 from litestar import Litestar
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from secapi.adapters.sql.models import ScanModel
+from secapi.adapters.sql.models import ScanModel, ScanResultModel
 from secapi.domain.findings import Finding, PackageRef
 from secapi.domain.model import Scan, User
 from secapi.domain.packages import Package
@@ -124,12 +127,15 @@ def _finding() -> Finding:
 
 
 async def _stored(app: Litestar, user: User, documents: list[dict[str, Any]]) -> list[Scan]:
-    """Completed scans whose result column holds `documents` as written (by an older release, say)."""
+    """Completed scans whose stored result documents are `documents` as written (by an older release, say)."""
     scans = await add_scans(app, user, len(documents))
     sessions = await container_of(app).get(async_sessionmaker[AsyncSession])
     async with sessions() as session:
         for scan, document in zip(scans, documents, strict=True):
-            await session.execute(update(ScanModel).where(ScanModel.id == scan.id).values(result=document))
+            digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+            stored = insert(ScanResultModel).values(digest=digest, document=document)
+            await session.execute(stored.on_conflict_do_nothing())
+            await session.execute(update(ScanModel).where(ScanModel.id == scan.id).values(result_digest=digest))
         await session.commit()
     return scans
 

@@ -27,10 +27,12 @@ from secapi.adapters.registry.archive_runs import InProcessArchiveRuns
 from secapi.config import Settings
 from secapi.domain.services.reset_notifications import ResetNotifier
 from secapi.domain.services.watches import WatchEventDelivery, WatchRematcher
-from secapi.entrypoints.jobs import run_scan_job, sweep_scans, warm_popular
+from secapi.entrypoints.jobs import enforce_retention, run_scan_job, sweep_scans, warm_popular
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL = 15.0
+RETENTION_TIMEOUT = 6 * 3600
+"""A retention run's limit: its first run on a large database deletes months of rows, a batch at a time."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class ScheduledJob:
     name: str
     cron: str
     run: Callable[[], Coroutine[Any, Any, None]]
+    timeout: int | None = None
+    """Seconds a worker lets one run take (None: SAQ's default, 10 s)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,14 @@ class BackgroundProvider(Provider):
         async def warm_cache() -> None:
             await warm_popular(container, settings.cache_warm_top)
 
+        async def retention() -> None:
+            await enforce_retention(container)
+
         warm_cron = settings.cache_warm_schedule  # checked when the settings were built
+        retention_cron = settings.retention_schedule
+        scheduled: tuple[ScheduledJob, ...] = (ScheduledJob("warm-cache", warm_cron, warm_cache),) if warm_cron else ()
+        if retention_cron:
+            scheduled += (ScheduledJob("retention", retention_cron, retention, timeout=RETENTION_TIMEOUT),)
         return BackgroundWork(
             scan_job=scan_job,
             loops=(
@@ -105,7 +116,7 @@ class BackgroundProvider(Provider):
                 # scan.new_findings webhooks, taking finished baselines of watches on the way.
                 BackgroundLoop("watch-events", lambda: delivery.deliver_forever(rematcher)),
             ),
-            scheduled=(ScheduledJob("warm-cache", warm_cron, warm_cache),) if warm_cron else (),
+            scheduled=scheduled,
             # Uploads' scans run where they were received; stopped ones are failed later by the sweeper.
             on_stop=(BackgroundLoop("archive-runs", archive_runs.cancel_all),),
         )

@@ -13,6 +13,7 @@ from uuid import UUID
 from dishka import AsyncContainer
 
 from secapi.domain.images import ImageSource
+from secapi.domain.retention import RetentionReport, RetentionService
 from secapi.domain.services.cache_warming import CacheWarmer
 from secapi.domain.services.image_scan_runner import ImageScanRunner
 from secapi.domain.services.scan_sweeper import ScanSweeper
@@ -38,6 +39,12 @@ async def warm_popular(container: AsyncContainer, limit: int) -> int:
     async with container() as request:
         report = await (await request.get(CacheWarmer)).warm_popular(limit)
         return len(report.queued)
+
+
+async def enforce_retention(container: AsyncContainer) -> RetentionReport:
+    """Remove expired scans and usage rows and unreferenced result documents; make the coming usage partitions."""
+    async with container() as request:
+        return await (await request.get(RetentionService)).run()
 
 
 async def hand_back(container: AsyncContainer, scan_id: UUID) -> None:

@@ -84,7 +84,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None, *o
     run_scan.__qualname__ = run_scan.__name__ = JOB_FUNCTION
     queue = await container.get(Queue)
     # SAQ enqueues a cron job under one key per run, so several workers still run each scheduled job once.
-    cron = [CronJob(_saq_function(job), cron=job.cron, unique=True) for job in work.scheduled]
+    cron = [CronJob(_saq_function(job), cron=job.cron, unique=True, timeout=job.timeout) for job in work.scheduled]
     if sync_cron:
         # unique=True keeps one queued run per tick; the sync's own lock keeps CLI runs and slow ticks apart.
         cron.append(CronJob(sync_vulndb, cron=sync_cron, unique=True, timeout=SYNC_JOB_TIMEOUT))

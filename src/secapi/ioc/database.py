@@ -15,6 +15,7 @@ from secapi.adapters.sql.inventories import SqlInventoryCache
 from secapi.adapters.sql.notification_endpoints import SqlNotificationEndpoints
 from secapi.adapters.sql.quotas import SqlQuotaStore
 from secapi.adapters.sql.repositories import SqlApiKeyRepository, SqlScanRepository, SqlUserRepository
+from secapi.adapters.sql.retention import SqlRetentionStore
 from secapi.adapters.sql.usage import SqlScanWriter, SqlUsageWriter
 from secapi.adapters.sql.vulnerabilities import SqlVulnerabilityStore
 from secapi.adapters.sql.watches import SqlWatchRepository
@@ -22,12 +23,14 @@ from secapi.config import Settings
 from secapi.domain.exploits import ExploitStore
 from secapi.domain.metrics import ScanBacklog
 from secapi.domain.notifications import NotificationEndpoints
-from secapi.domain.ports import ApiKeyRepository, ScanRepository, UserRepository, VulnerabilityStore
+from secapi.domain.ports import ApiKeyRepository, Clock, ScanRepository, UserRepository, VulnerabilityStore
+from secapi.domain.retention import RetentionPolicy, RetentionService, RetentionStore
 from secapi.domain.services.health import VulnDbProbe
 from secapi.domain.services.image_scan_runner import InventoryCache
 from secapi.domain.services.quotas import QuotaStore
 from secapi.domain.services.scan_recorder import ScanRecorder
 from secapi.domain.services.usage import UsageRecorder
+from secapi.domain.tiers import Tier
 from secapi.domain.watches import EventOutbox, WatchRepository
 
 
@@ -65,6 +68,13 @@ class DatabaseProvider(Provider):
 
     notification_endpoints = provide(SqlNotificationEndpoints, scope=Scope.APP, provides=NotificationEndpoints)
     backlog = provide(SqlScanBacklog, scope=Scope.APP, provides=ScanBacklog)
+
+    retention_store = provide(SqlRetentionStore, scope=Scope.APP, provides=RetentionStore)
+
+    @provide(scope=Scope.APP)
+    def retention(self, store: RetentionStore, clock: Clock, settings: Settings) -> RetentionService:
+        days = {tier: getattr(settings, f"retention_days_{tier.value}") for tier in Tier}
+        return RetentionService(store, clock, RetentionPolicy(days), batch=settings.retention_batch_size)
 
     @provide(scope=Scope.APP)
     def sql_probe(self, engine: AsyncEngine, settings: Settings) -> SqlHealthProbe:

@@ -14,7 +14,7 @@ from secapi.config import Settings
 from secapi.domain.text import without_nul
 
 
-def _json_dumps(value: Any) -> str:
+def json_text(value: Any) -> str:
     """JSON text of a column value: builtins, or a msgspec struct such as a scan's `ScanResult`."""
     encoded = msgspec.json.encode(value)
     if b"\\u0000" in encoded:  # rare: PostgreSQL's JSON types refuse NUL, which user or image text may hold
@@ -33,7 +33,7 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": msgspec.json.decode}
+_JSON_CODEC: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": msgspec.json.decode}
 """JSON columns through msgspec: the stdlib encoder was 4 % of a cache hit's CPU (its scan row's input)."""
 _QUIET: dict[str, Any] = {"hide_parameters": True}
 """No error message carries a statement's parameters (keys' prefixes and hashes, scan inputs and results)."""

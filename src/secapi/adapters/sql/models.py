@@ -41,14 +41,29 @@ UNFINISHED = "status IN ('queued', 'running')"
 """The predicate of the sweeper's partial index: the few scans not finished yet."""
 
 
+class ScanResultModel(DefaultBase):
+    """A finished scan's result document, stored once however many scans produced it (issue 17).
+
+    Keyed by the SHA-256 of the document's JSON text as SecAPI encodes it (`adapters/sql/results.py`): CI re-scans
+    of one input give one row, referenced by each scan's `result_digest`. The retention job removes rows no scan
+    references any more.
+    """
+
+    __tablename__ = "scan_results"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JsonB)
+
+
 class ScanModel(UUIDBase):
-    """One scan of a tenant: input, status, result, timings."""
+    """One scan of a tenant: input, status, result (by digest), timings."""
 
     __tablename__ = "scans"
     __table_args__ = (
         Index("idx_scans_user_created", "user_id", "created_at", "id"),
         Index("idx_scans_status_type", "status", "scan_type"),
         Index("idx_scans_input_hash", "input_hash"),
+        Index("idx_scans_result_digest", "result_digest"),
         Index(
             "idx_scans_unfinished_created",
             "created_at",
@@ -62,7 +77,8 @@ class ScanModel(UUIDBase):
     status: Mapped[str] = mapped_column(String(16))
     input_data: Mapped[dict[str, Any]] = mapped_column(JsonB)
     input_hash: Mapped[str] = mapped_column(String(64))
-    result: Mapped[dict[str, Any] | None] = mapped_column(JsonB, nullable=True)
+    result_digest: Mapped[str | None] = mapped_column(String(64), ForeignKey("scan_results.digest"), nullable=True)
+    """The result document's key in `scan_results` (None until the scan has a result)."""
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
@@ -75,7 +91,11 @@ class ScanModel(UUIDBase):
 
 
 class ApiUsageModel(BigIntBase):
-    """One API request of a tenant."""
+    """One API request of a tenant.
+
+    On PostgreSQL the table is partitioned by month on `timestamp` (migration 0012): its primary key there is
+    (id, timestamp), as a partitioned table's must include the partition key; SQLite keeps this plain table.
+    """
 
     __tablename__ = "api_usage"
     __table_args__ = (Index("idx_api_usage_user_timestamp", "user_id", "timestamp"),)

@@ -12,11 +12,12 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import Select, and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
-from secapi.adapters.sql.models import ApiKeyModel, ScanModel, UserModel
+from secapi.adapters.sql.models import ApiKeyModel, ScanModel, ScanResultModel, UserModel
+from secapi.adapters.sql.results import encoded, load_documents, store_documents
 from secapi.domain.findings import ScanResult
 from secapi.domain.model import (
     ApiKey,
@@ -66,7 +67,7 @@ def _key_row(key: ApiKey) -> ApiKeyModel:
     )
 
 
-def _scan(row: ScanModel) -> Scan:
+def _scan(row: ScanModel, document: Any) -> Scan:
     scan = Scan(
         id=row.id,
         user_id=row.user_id,
@@ -82,7 +83,17 @@ def _scan(row: ScanModel) -> Scan:
         attempts=row.attempts,
         lease_expires_at=row.lease_expires_at,
     )
-    return scan if row.result is None else _with_stored_result(scan, row.result)
+    return scan if row.result_digest is None else _with_stored_result(scan, document)
+
+
+_WITH_RESULT: Select[tuple[ScanModel, Any]] = select(ScanModel, ScanResultModel.document).outerjoin(
+    ScanResultModel, ScanResultModel.digest == ScanModel.result_digest
+)
+"""Scans with their result documents: one round trip, the document fetched by its primary key."""
+
+
+def _result_digest(scan: Scan) -> tuple[str, str] | None:
+    return None if scan.result is None else encoded(scan.result)
 
 
 def _with_stored_result(scan: Scan, document: Any) -> Scan:
@@ -202,8 +213,11 @@ class SqlScanRepository(ScanRepository):
         self._sessions = sessions
 
     async def add(self, scan: Scan) -> None:
-        """Insert a scan."""
+        """Insert a scan (its result document stored once by content, in the same transaction)."""
+        stored = _result_digest(scan)
         async with translate_db_errors(), self._sessions() as session:
+            if stored is not None:
+                await store_documents(session, [stored])
             session.add(
                 ScanModel(
                     id=scan.id,
@@ -212,7 +226,7 @@ class SqlScanRepository(ScanRepository):
                     status=scan.status.value,
                     input_data=encode_scan_input(scan.input_data),
                     input_hash=scan.input_hash,
-                    result=scan.result,  # the engine's JSON serializer encodes the struct itself
+                    result_digest=None if stored is None else stored[0],
                     error=scan.error,
                     created_at=scan.created_at,
                     started_at=scan.started_at,
@@ -224,13 +238,16 @@ class SqlScanRepository(ScanRepository):
 
     async def update(self, scan: Scan) -> None:
         """Write status, outcome and timings."""
+        stored = _result_digest(scan)
         async with translate_db_errors(), self._sessions() as session:
+            if stored is not None:
+                await store_documents(session, [stored])
             await session.execute(
                 update(ScanModel)
                 .where(ScanModel.id == scan.id)
                 .values(
                     status=scan.status.value,
-                    result=scan.result,  # the engine's JSON serializer encodes the struct itself
+                    result_digest=None if stored is None else stored[0],
                     error=scan.error,
                     started_at=scan.started_at,
                     finished_at=scan.finished_at,
@@ -243,8 +260,8 @@ class SqlScanRepository(ScanRepository):
     async def get(self, scan_id: UUID) -> Scan | None:
         """Any scan by id."""
         async with translate_db_errors(), self._sessions() as session:
-            row = await session.get(ScanModel, scan_id, populate_existing=True)
-        return None if row is None else _scan(row)
+            found = (await session.execute(_WITH_RESULT.where(ScanModel.id == scan_id))).first()
+        return None if found is None else _scan(*found)
 
     async def claim(self, scan_id: UUID, *, now: datetime, lease_until: datetime) -> Scan | None:
         """One UPDATE decides the race between workers: only one sees its row come back."""
@@ -266,7 +283,9 @@ class SqlScanRepository(ScanRepository):
         async with translate_db_errors(), self._sessions() as session:
             row = (await session.scalars(statement.execution_options(populate_existing=True))).first()
             await session.commit()
-        return None if row is None else _scan(row)
+            # A claimable scan has no result yet; one that has (handed out again after it finished) keeps it.
+            documents = {} if row is None else await load_documents(session, [row.result_digest])
+        return None if row is None else _scan(row, documents.get(row.result_digest or ""))
 
     async def renew_lease(self, scan_id: UUID, lease_until: datetime) -> bool:
         """Push the lease forward while the scan is still running."""
@@ -298,8 +317,7 @@ class SqlScanRepository(ScanRepository):
     async def stale(self, *, now: datetime, queued_before: datetime, limit: int) -> Sequence[Scan]:
         """Work a sweeper should hand out again."""
         query = (
-            select(ScanModel)
-            .where(
+            _WITH_RESULT.where(
                 or_(
                     and_(ScanModel.status == ScanStatus.QUEUED.value, ScanModel.created_at < queued_before),
                     and_(ScanModel.status == ScanStatus.RUNNING.value, ScanModel.lease_expires_at < now),
@@ -309,18 +327,20 @@ class SqlScanRepository(ScanRepository):
             .limit(limit)
         )
         async with translate_db_errors(), self._sessions() as session:
-            rows = await session.scalars(query.execution_options(populate_existing=True))
-            return [_scan(row) for row in rows]
+            rows = await session.execute(query.execution_options(populate_existing=True))
+            return [_scan(row, document) for row, document in rows]
 
     async def get_for_user(self, scan_id: UUID, user_id: UUID) -> Scan | None:
         """The scan if it is this user's."""
         async with translate_db_errors(), self._sessions() as session:
-            row = await session.scalar(select(ScanModel).where(ScanModel.id == scan_id, ScanModel.user_id == user_id))
-        return None if row is None else _scan(row)
+            found = (
+                await session.execute(_WITH_RESULT.where(ScanModel.id == scan_id, ScanModel.user_id == user_id))
+            ).first()
+        return None if found is None else _scan(*found)
 
     async def list_for_user(self, user_id: UUID, *, limit: int, after: PageCursor | None) -> ScanPage:
         """Keyset pagination on (created_at, id) descending: stable under concurrent inserts."""
-        query = select(ScanModel).where(ScanModel.user_id == user_id)
+        query = _WITH_RESULT.where(ScanModel.user_id == user_id)
         if after is not None:
             query = query.where(
                 # The redundant bound makes `created_at <= cursor` an index condition on idx_scans_user_created:
@@ -333,8 +353,8 @@ class SqlScanRepository(ScanRepository):
             )
         query = query.order_by(ScanModel.created_at.desc(), ScanModel.id.desc()).limit(limit + 1)
         async with translate_db_errors(), self._sessions() as session:
-            rows = list(await session.scalars(query))
-        items = [_scan(row) for row in rows[:limit]]
+            rows = list(await session.execute(query))
+        items = [_scan(row, document) for row, document in rows[:limit]]
         cursor = None
         if len(rows) > limit:
             last = items[-1]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import ApiUsageModel, ScanModel
+from secapi.adapters.sql.results import digest_of, store_documents
 from secapi.domain.model import Scan, UsageRecord
 from secapi.domain.ports import UsageRepository
 from secapi.domain.services.scan_recorder import ScanArchive
@@ -44,9 +45,14 @@ class SqlScanWriter(ScanArchive):
         self._sessions = sessions
 
     async def add_many(self, scans: Sequence[tuple[Scan, bytes]]) -> None:
-        """Insert the batch; results go in as the JSON text they arrived as (never decoded and re-encoded)."""
+        """Insert the batch; results go in as the JSON text they arrived as (never decoded and re-encoded).
+
+        Each result is stored once by content (`scan_results`, keyed by the SHA-256 of that text), in the same
+        transaction as the scans that reference it.
+        """
         if not scans:
             return
+        documents = [(digest_of(text), text) for text in (raw.decode() for _, raw in scans)]
         rows = [
             (
                 scan.id,
@@ -55,7 +61,7 @@ class SqlScanWriter(ScanArchive):
                 scan.status.value,
                 _json_text(scan.input_data),
                 scan.input_hash,
-                raw.decode(),
+                digest,
                 scan.error,
                 scan.created_at,
                 scan.started_at,
@@ -63,13 +69,14 @@ class SqlScanWriter(ScanArchive):
                 scan.duration_ms,
                 0,
             )
-            for scan, raw in scans
+            for (scan, _), (digest, _) in zip(scans, documents, strict=True)
         ]
         async with translate_db_errors(), self._sessions() as session:
+            await store_documents(session, documents)
             if await _copied(session, "scans", _SCAN_COLUMNS, rows):
                 return
             # SQLite's JSON columns hold the text itself.
-            text = {name: type_coerce(bindparam(name), Text) for name in ("input_data", "result")}
+            text = {"input_data": type_coerce(bindparam("input_data"), Text)}
             statement = insert(SCANS).values(**text)
             await session.execute(statement, [dict(zip(_SCAN_COLUMNS, row, strict=True)) for row in rows])
             await session.commit()
@@ -83,7 +90,7 @@ _SCAN_COLUMNS = (
     "status",
     "input_data",
     "input_hash",
-    "result",
+    "result_digest",
     "error",
     "created_at",
     "started_at",

@@ -1,0 +1,202 @@
+"""Retention in SQL: each call deletes one bounded batch in a transaction of its own.
+
+Scans and usage rows go by primary key through a `LIMIT`ed sub-select on the owners' index
+(`idx_scans_user_created`, `idx_api_usage_user_timestamp`); scans being claimed or updated are skipped
+(`FOR UPDATE SKIP LOCKED`) and taken by a later run. On PostgreSQL, `api_usage` is partitioned by month
+(migration 0012): whole months older than the longest retention are dropped (under a short `lock_timeout`,
+so a drop waiting for a long query never stalls inserts queued behind it), and the coming months' partitions
+are made ahead, taking over any rows the DEFAULT partition caught for them. Result documents are swept in
+digest order, a window at a time; a document whose scan is being written is locked by that scan's foreign
+key check and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import Table, TextClause, delete, exists, select, text, tuple_
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from secapi.adapters.sql.errors import translate_db_errors
+from secapi.adapters.sql.models import ApiUsageModel, ScanModel, ScanResultModel, UserModel
+from secapi.domain.retention import ResultSweep, RetentionStore, UsagePurge, month_start, next_month
+from secapi.domain.tiers import Tier
+
+log = logging.getLogger(__name__)
+
+API_USAGE: Table = ApiUsageModel.__table__  # type: ignore[assignment]  # a Table at runtime
+PARTITION = re.compile(r"api_usage_y(\d{4})m(\d{2})")
+DEFAULT_PARTITION = "api_usage_default"
+USAGE_COLUMNS = 'id, user_id, endpoint, method, status_code, "timestamp", duration_ms'
+LOCK_NOT_AVAILABLE = "55P03"
+LOCK_TIMEOUT = "5s"
+"""How long a partition drop or attach waits for its table lock before giving up until the next run."""
+
+
+def partition_name(month: datetime) -> str:
+    """The name of the partition holding `month`'s usage rows."""
+    return f"api_usage_y{month.year:04d}m{month.month:02d}"
+
+
+class SqlRetentionStore(RetentionStore):
+    """`RetentionStore` over the engine: PostgreSQL (partitioned usage) or SQLite (a plain table)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    async def users_of_tier(self, tier: Tier, *, after: UUID | None, limit: int) -> Sequence[UUID]:
+        """Up to `limit` ids of the tier's users after `after`, in id order."""
+        query = select(UserModel.id).where(UserModel.tier == tier.value)
+        if after is not None:
+            query = query.where(UserModel.id > after)
+        async with translate_db_errors(), self._engine.connect() as connection:
+            return list(await connection.scalars(query.order_by(UserModel.id).limit(limit)))
+
+    async def delete_scans(self, users: Sequence[UUID], *, before: datetime, limit: int) -> int:
+        """Delete up to `limit` of these users' scans created before `before` (locked ones wait for a later run)."""
+        if not users:
+            return 0
+        batch = (
+            select(ScanModel.id)
+            .where(ScanModel.user_id.in_(users), ScanModel.created_at < before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._deleted(delete(ScanModel).where(ScanModel.id.in_(batch.scalar_subquery())))
+
+    async def delete_usage(self, users: Sequence[UUID], *, before: datetime, limit: int) -> int:
+        """Delete up to `limit` of these users' usage rows before `before` (only the partitions before it)."""
+        if not users:
+            return 0
+        batch = (
+            select(ApiUsageModel.id, ApiUsageModel.timestamp)
+            .where(ApiUsageModel.user_id.in_(users), ApiUsageModel.timestamp < before)
+            .limit(limit)
+        )
+        key = tuple_(ApiUsageModel.id, ApiUsageModel.timestamp)
+        return await self._deleted(delete(ApiUsageModel).where(key.in_(batch)))
+
+    async def drop_usage_before(self, before: datetime, *, limit: int) -> UsagePurge:
+        """Drop the monthly partitions that ended by `before`'s month; then delete up to `limit` rows still
+        before it (the DEFAULT partition's, a partition that could not be dropped, or SQLite's plain table)."""
+        start = month_start(before.astimezone(UTC))
+        dropped: list[str] = []
+        for name, month in await self._partitions():
+            if next_month(month) > start:
+                continue
+            if not await self._locked_ddl(text(f'DROP TABLE "{name}"')):
+                break  # busy: the rows stay until the next run
+            dropped.append(name)
+        batch = select(ApiUsageModel.id, ApiUsageModel.timestamp).where(ApiUsageModel.timestamp < start).limit(limit)
+        key = tuple_(ApiUsageModel.id, ApiUsageModel.timestamp)
+        rows = await self._deleted(delete(ApiUsageModel).where(key.in_(batch)))
+        return UsagePurge(partitions=tuple(dropped), rows=rows)
+
+    async def prepare_usage_months(self, start: datetime, end: datetime) -> Sequence[str]:
+        """Attach a partition for each month from `start`'s to `end`'s that has none (PostgreSQL only)."""
+        if not await self._partitioned():
+            return []
+        existing = {name for name, _ in await self._partitions()}
+        made: list[str] = []
+        month = month_start(start.astimezone(UTC))
+        while month <= end:
+            name = partition_name(month)
+            if name not in existing and await self._attach(name, month, next_month(month)):
+                made.append(name)
+            month = next_month(month)
+        return made
+
+    async def delete_unreferenced_results(self, *, after: str | None, limit: int) -> ResultSweep:
+        """Delete the documents no scan references among the next `limit` digests after `after`."""
+        window = select(ScanResultModel.digest).order_by(ScanResultModel.digest).limit(limit)
+        if after is not None:
+            window = window.where(ScanResultModel.digest > after)
+        async with translate_db_errors(), self._engine.connect() as connection:
+            digests = list(await connection.scalars(window))
+        if not digests:
+            return ResultSweep(deleted=0, last=None)
+        unreferenced = (
+            select(ScanResultModel.digest)
+            .where(
+                ScanResultModel.digest.between(digests[0], digests[-1]),
+                ~exists().where(ScanModel.result_digest == ScanResultModel.digest),
+            )
+            .with_for_update(skip_locked=True)
+        )
+        statement = delete(ScanResultModel).where(ScanResultModel.digest.in_(unreferenced.scalar_subquery()))
+        try:
+            deleted = await self._deleted(statement)
+        except IntegrityError:
+            # A scan referencing one of them committed between this statement's snapshot and its lock: nothing
+            # is lost (the foreign key refused the delete); the window is looked at again by the next run.
+            log.info("result documents %s..%s: one was taken meanwhile; left for the next run", digests[0], digests[-1])
+            deleted = 0
+        return ResultSweep(deleted=deleted, last=digests[-1] if len(digests) == limit else None)
+
+    async def _deleted(self, statement: object) -> int:
+        async with translate_db_errors(), self._engine.begin() as connection:
+            result = await connection.execute(statement)  # type: ignore[call-overload]
+            return int(result.rowcount or 0)
+
+    async def _partitioned(self) -> bool:
+        if not self._postgres:
+            return False
+        async with translate_db_errors(), self._engine.connect() as connection:
+            kind = await connection.scalar(text("SELECT relkind::text FROM pg_class WHERE oid = 'api_usage'::regclass"))
+        return bool(kind == "p")
+
+    async def _partitions(self) -> list[tuple[str, datetime]]:
+        """The monthly partitions of `api_usage` (name, first instant), oldest first; none on SQLite."""
+        if not self._postgres:
+            return []
+        query = text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'api_usage'::regclass"
+        )
+        async with translate_db_errors(), self._engine.connect() as connection:
+            names = list(await connection.scalars(query))
+        months = []
+        for name in names:
+            match = PARTITION.fullmatch(name)
+            if match is not None:
+                months.append((name, datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)))
+        return sorted(months, key=lambda item: item[1])
+
+    async def _attach(self, name: str, start: datetime, end: datetime) -> bool:
+        """Make `name` for [start, end): rows the DEFAULT partition caught for it move in, then it is attached."""
+        bounds = f"FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+        # Names and columns are this module's constants; the bounds are bound parameters.
+        moved = (
+            f'WITH moved AS (DELETE FROM {DEFAULT_PARTITION} WHERE "timestamp" >= :start AND "timestamp" < :end'  # noqa: S608
+            f' RETURNING {USAGE_COLUMNS}) INSERT INTO "{name}" ({USAGE_COLUMNS}) SELECT {USAGE_COLUMNS} FROM moved'
+        )
+        statements = [
+            text(f'CREATE TABLE "{name}" (LIKE api_usage INCLUDING DEFAULTS)'),
+            text(moved).bindparams(start=start, end=end),
+            text(f'ALTER TABLE api_usage ATTACH PARTITION "{name}" FOR VALUES {bounds}'),
+        ]
+        return await self._locked_ddl(*statements)
+
+    async def _locked_ddl(self, *statements: TextClause) -> bool:
+        """Run the statements in one transaction that waits at most `LOCK_TIMEOUT` for each lock; False if busy."""
+        try:
+            async with translate_db_errors(), self._engine.begin() as connection:
+                await _lock_timeout(connection)
+                for statement in statements:
+                    await connection.execute(statement)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE and "lock timeout" not in str(exc.orig):
+                raise
+            log.warning("retention: %s waited too long for a lock; trying again on the next run", statements[0])
+            return False
+        return True
+
+
+async def _lock_timeout(connection: AsyncConnection) -> None:
+    await connection.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
