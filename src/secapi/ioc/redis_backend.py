@@ -25,7 +25,7 @@ from secapi.config import Settings
 from secapi.domain.caching import CacheUnavailable, DigestCache, PopularInputs, ScanCache, SingleFlight, VersionSource
 from secapi.domain.metrics import MetricsSink
 from secapi.domain.notifications import NoticeSchedule
-from secapi.domain.ports import Clock, ScanQueue, VulnerabilityStore
+from secapi.domain.ports import Clock, HealthProbe, ScanQueue, VulnerabilityStore
 from secapi.domain.services.health import ReadinessService, VulnDbProbe
 from secapi.domain.services.quotas import HydratableLimiter
 from secapi.domain.services.vulndb_sync import SyncLock
@@ -45,10 +45,19 @@ class RedisProvider(Provider):
         await client.aclose()
 
     @provide(scope=Scope.APP)
-    def readiness(
+    async def readiness(
         self, sql: SqlHealthProbe, vulndb: VulnDbProbe, redis: RedisClient, settings: Settings, metrics: MetricsSink
-    ) -> ReadinessService:
-        return ReadinessService([sql, vulndb, RedisHealthProbe(redis, settings.health_check_timeout)], metrics)
+    ) -> AsyncIterator[ReadinessService]:
+        timeout = settings.health_check_timeout
+        probes: list[HealthProbe] = [sql, vulndb, RedisHealthProbe(redis, timeout)]
+        queue_redis: RedisClient | None = None
+        if settings.queue_redis_url and settings.queue_redis_url != settings.redis_url:
+            # The queue's own node (always one with a cluster): image scans cannot be queued without it.
+            queue_redis = create_redis(settings.queue_redis_url, timeout)
+            probes.append(RedisHealthProbe(queue_redis, timeout, name="queue-redis", what="the scan queue's redis"))
+        yield ReadinessService(probes, metrics)
+        if queue_redis is not None:
+            await queue_redis.aclose()
 
     @provide(scope=Scope.APP)
     async def saq_queue(self, settings: Settings) -> AsyncIterator[Queue]:

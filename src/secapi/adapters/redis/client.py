@@ -62,24 +62,42 @@ async def discover(client: RedisClient) -> None:
 
 
 class RedisHealthProbe(HealthProbe):
-    """Sends PING with a timeout (to every master of a cluster)."""
+    """Sends PING with a timeout; on a cluster, to every master, and asks each for its `cluster_state`."""
 
-    name = "redis"
-
-    def __init__(self, redis: RedisClient, timeout: float) -> None:
+    def __init__(self, redis: RedisClient, timeout: float, *, name: str = "redis", what: str = "redis") -> None:
         self._redis = redis
         self._timeout = timeout
+        self.name = name
+        self._what = what
 
     async def check(self) -> None:
-        """Raise `DependencyUnavailable` unless Redis answers PING within the timeout."""
+        """Raise `DependencyUnavailable` unless Redis answers within the timeout (a cluster: every slot served)."""
         try:
             async with asyncio.timeout(self._timeout):
                 if isinstance(self._redis, RedisCluster):
                     # Every master: one that is down fails the commands of its slots, whichever node answers.
                     await self._redis.ping(target_nodes=RedisCluster.PRIMARIES)
+                    failing = await self._failing_masters(self._redis)
                 else:
                     await self._redis.ping()
+                    failing = []
         except TimeoutError as exc:
-            raise DependencyUnavailable(f"redis did not answer within {self._timeout:g} s") from exc
+            raise DependencyUnavailable(f"{self._what} did not answer within {self._timeout:g} s") from exc
         except REDIS_FAILURES as exc:
-            raise DependencyUnavailable(f"redis is unreachable: {type(exc).__name__}: {exc}") from exc
+            raise DependencyUnavailable(f"{self._what} is unreachable: {type(exc).__name__}: {exc}") from exc
+        if failing:
+            raise DependencyUnavailable(f"{self._what} cluster is not serving every slot: {', '.join(failing)}")
+
+    @staticmethod
+    async def _failing_masters(cluster: RedisCluster) -> list[str]:
+        """`node cluster_state:<state>` for each master whose view of the cluster is not `ok`.
+
+        A master answers PING while slots are unassigned or their owner has failed; CLUSTER INFO says so.
+        """
+        masters = cluster.get_primaries()
+        infos = await asyncio.gather(*(cluster.cluster_info(target_nodes=node) for node in masters))
+        return [
+            f"{node.name} cluster_state:{info.get('cluster_state')}"
+            for node, info in zip(masters, infos, strict=True)
+            if info.get("cluster_state") != "ok"
+        ]
