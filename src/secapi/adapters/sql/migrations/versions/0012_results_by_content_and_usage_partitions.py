@@ -43,6 +43,8 @@ OLDEST_MONTHS = 36
 """Monthly partitions made for older rows at most this far back; anything older lands in the DEFAULT partition."""
 USAGE_COLUMNS = 'id, user_id, endpoint, method, status_code, "timestamp", duration_ms'
 PG_DIGEST = "encode(sha256(convert_to(result::text, 'UTF8')), 'hex')"
+HAS_RESULT = "result IS NOT NULL AND CAST(result AS TEXT) <> 'null'"
+"""A scan without a result was written with JSON `null` (the JSON type's None), not SQL NULL: it gets no digest."""
 SQLITE_BATCH = 5_000
 
 
@@ -87,9 +89,9 @@ def _results_by_digest_postgresql() -> None:
     op.add_column("scans", sa.Column("result_digest", sa.String(length=64), nullable=True))
     op.execute(
         f"INSERT INTO scan_results (digest, document) SELECT {PG_DIGEST}, result FROM scans"  # noqa: S608
-        " WHERE result IS NOT NULL ON CONFLICT (digest) DO NOTHING"
+        f" WHERE {HAS_RESULT} ON CONFLICT (digest) DO NOTHING"
     )
-    op.execute(f"UPDATE scans SET result_digest = {PG_DIGEST} WHERE result IS NOT NULL")  # noqa: S608
+    op.execute(f"UPDATE scans SET result_digest = {PG_DIGEST} WHERE {HAS_RESULT}")  # noqa: S608
     op.create_foreign_key(
         op.f("fk_scans_result_digest_scan_results"), "scans", "scan_results", ["result_digest"], ["digest"]
     )
@@ -104,7 +106,7 @@ def _results_by_digest_sqlite() -> None:
     while True:
         rows = bind.execute(
             sa.text(
-                "SELECT rowid, CAST(result AS TEXT) FROM scans WHERE result IS NOT NULL AND rowid > :after"
+                f"SELECT rowid, CAST(result AS TEXT) FROM scans WHERE {HAS_RESULT} AND rowid > :after"  # noqa: S608
                 " ORDER BY rowid LIMIT :n"
             ),
             {"after": after, "n": SQLITE_BATCH},

@@ -1,0 +1,109 @@
+"""Result documents stored once by content, on PostgreSQL and SQLite: repeated scans of one input (a fresh scan,
+a scan finished later by a worker, cache hits written in a batch) keep one `scan_results` row between them, and
+each scan reads its result back as written."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from secapi.adapters.sql.engine import create_session_factory
+from secapi.adapters.sql.migrate import upgrade
+from secapi.adapters.sql.models import ScanModel, ScanResultModel
+from secapi.adapters.sql.repositories import SqlScanRepository, SqlUserRepository
+from secapi.adapters.sql.usage import SqlScanWriter
+from secapi.domain.model import Scan, ScanStatus, ScanType, User
+from secapi.domain.scan_inputs import LockfileScanInput
+from secapi.domain.tiers import Tier
+
+from support.results import scan_result
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def postgresql(migrated_database: str, clean_state: None) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(migrated_database)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def sqlite(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/secapi.db")
+    await upgrade(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def test_scans_of_the_same_input_store_one_document_on_postgresql(postgresql: AsyncEngine) -> None:
+    await _one_document_per_result(postgresql)
+
+
+async def test_scans_of_the_same_input_store_one_document_on_sqlite(sqlite: AsyncEngine) -> None:
+    await _one_document_per_result(sqlite)
+
+
+def _queued(user: uuid.UUID, n: int) -> Scan:
+    data = LockfileScanInput(filename="poetry.lock", sha256="ab" * 32, size=100)
+    return Scan.queued(user, ScanType.DEPENDENCIES, data, "cd" * 32, AT + timedelta(seconds=n))
+
+
+def _done(scan: Scan, result: object) -> Scan:
+    return dataclasses.replace(
+        scan, status=ScanStatus.COMPLETED, result=result, started_at=scan.created_at, finished_at=scan.created_at
+    )
+
+
+async def _count(engine: AsyncEngine, model: type[ScanModel] | type[ScanResultModel]) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def _one_document_per_result(engine: AsyncEngine) -> None:
+    sessions = create_session_factory(engine)
+    user = User(id=uuid.uuid4(), email="d@x.invalid", tier=Tier.FREE, is_admin=False, created_at=AT)
+    await SqlUserRepository(sessions).add(user)
+    scans = SqlScanRepository(sessions)
+    result = scan_result(target="requirements.txt")
+
+    fresh = _done(_queued(user.id, 0), result)
+    await scans.add(fresh)
+    by_worker = _queued(user.id, 1)
+    await scans.add(by_worker)
+    await scans.update(_done(by_worker, result))
+    hits = [_done(_queued(user.id, n), None) for n in range(2, 5)]
+    await SqlScanWriter(sessions).add_many([(hit, msgspec.json.encode(result)) for hit in hits])
+
+    assert await _count(engine, ScanModel) == 5
+    assert await _count(engine, ScanResultModel) == 1, "five scans of one input, one stored document"
+    for scan_id in [fresh.id, by_worker.id, *(hit.id for hit in hits)]:
+        stored = await scans.get(scan_id)
+        assert stored is not None
+        assert stored.result == result
+    page = await scans.list_for_user(user.id, limit=10, after=None)
+    assert [s.result for s in page.items] == [result] * 5
+
+    other = _done(_queued(user.id, 9), scan_result(target="poetry.lock"))
+    await scans.add(other)
+    assert await _count(engine, ScanResultModel) == 2, "a different result is a document of its own"
+    failed = dataclasses.replace(_queued(user.id, 10), status=ScanStatus.FAILED, error="no")
+    await scans.add(failed)
+    assert await _count(engine, ScanResultModel) == 2
+    read = await scans.get_for_user(failed.id, user.id)
+    assert read is not None
+    assert read.result is None
