@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 ALERTS = {
     "SecAPICacheHitRateLow", "SecAPIHighErrorRatio", "SecAPILatencyP99High", "SecAPIRedisDown", "SecAPIVulnDbStale",
-    "SecAPIVulnDbSyncFailing",
+    "SecAPIVulnDbSyncFailing", "SecAPIQueueRedisDown",
 }  # fmt: skip
 
 
