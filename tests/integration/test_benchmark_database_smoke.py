@@ -1,7 +1,8 @@
 """The PostgreSQL benchmark still runs: `benchmarks/database.py --scans 20000` end to end, in seconds.
 
-Checked: the table is printed with a row per main query, and every query used an index (no sequential scan
-on `scans` or `api_usage`). Timings are the benchmark's business, never asserted.
+Checked: the table is printed with a row per main query (the retention job's batches among them), and every
+query used an index (no sequential scan on `scans`, nor, by the script's verdict, on `api_usage`'s partitions
+that hold rows). Timings are the benchmark's business, never asserted.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ QUERIES = (
     "list my scans, deep page",
     "scan by id (API: owner's)",
     "scans by status and type",
-    "scans by input hash",
+    "store a result document by digest",
     "usage: month's quota counters (GET /usage)",
     "api_usage of a user, last 30 days",
     "sweeper: stale scans (ScanSweeper)",
     "worker: claim a scan",
     "re-matcher: key rows of 50 changed keys",
     "re-matcher: active image watches, oldest first",
+    "retention: expired scans, one batch",
+    "retention: expired usage, one batch",
+    "retention: unreferenced results, one window",
 )
 
 
@@ -49,7 +53,6 @@ def test_database_benchmark_smoke_prints_the_table_and_every_query_uses_an_index
         (used,) = [index for name, index in rows.items() if name.startswith(query)]
         assert used != "none", query
         assert "Seq Scan on scans" not in used, (query, used)
-        assert "Seq Scan on api_usage" not in used, (query, used)
     assert "every query used an index (no Seq Scan on scans or api_usage): PASS" in report, report[-3000:]
     assert done.returncode == 0, done.stderr[-2000:]
     assert report.count("Execution Time") >= len(QUERIES)  # a plan per query, from EXPLAIN (ANALYZE, BUFFERS)

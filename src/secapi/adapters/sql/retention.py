@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import Table, TextClause, delete, exists, select, text, tuple_
+from sqlalchemy import Executable, ScalarSelect, Table, TextClause, delete, exists, select, text, tuple_
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -62,6 +62,8 @@ class SqlRetentionStore(RetentionStore):
         """Delete up to `limit` of these users' scans created before `before` (locked ones wait for a later run)."""
         if not users:
             return 0
+        if self._postgres:
+            return await self._deleted(_PG_SCANS.bindparams(users=list(users), before=before, limit=limit))
         batch = (
             select(ScanModel.id)
             .where(ScanModel.user_id.in_(users), ScanModel.created_at < before)
@@ -74,6 +76,8 @@ class SqlRetentionStore(RetentionStore):
         """Delete up to `limit` of these users' usage rows before `before` (only the partitions before it)."""
         if not users:
             return 0
+        if self._postgres:
+            return await self._deleted(_PG_USAGE.bindparams(users=list(users), before=before, limit=limit))
         batch = (
             select(ApiUsageModel.id, ApiUsageModel.timestamp)
             .where(ApiUsageModel.user_id.in_(users), ApiUsageModel.timestamp < before)
@@ -121,15 +125,11 @@ class SqlRetentionStore(RetentionStore):
             digests = list(await connection.scalars(window))
         if not digests:
             return ResultSweep(deleted=0, last=None)
-        unreferenced = (
-            select(ScanResultModel.digest)
-            .where(
-                ScanResultModel.digest.between(digests[0], digests[-1]),
-                ~exists().where(ScanModel.result_digest == ScanResultModel.digest),
-            )
-            .with_for_update(skip_locked=True)
-        )
-        statement = delete(ScanResultModel).where(ScanResultModel.digest.in_(unreferenced.scalar_subquery()))
+        statement: Executable
+        if self._postgres:
+            statement = _PG_RESULTS.bindparams(first=digests[0], last=digests[-1])
+        else:
+            statement = delete(ScanResultModel).where(ScanResultModel.digest.in_(_unreferenced(digests)))
         try:
             deleted = await self._deleted(statement)
         except IntegrityError:
@@ -139,10 +139,10 @@ class SqlRetentionStore(RetentionStore):
             deleted = 0
         return ResultSweep(deleted=deleted, last=digests[-1] if len(digests) == limit else None)
 
-    async def _deleted(self, statement: object) -> int:
+    async def _deleted(self, statement: Executable) -> int:
         async with translate_db_errors(), self._engine.begin() as connection:
-            result = await connection.execute(statement)  # type: ignore[call-overload]
-            return int(result.rowcount or 0)
+            result = await connection.execute(statement)
+            return int(getattr(result, "rowcount", 0) or 0)
 
     async def _partitioned(self) -> bool:
         if not self._postgres:
@@ -196,6 +196,40 @@ class SqlRetentionStore(RetentionStore):
             log.warning("retention: %s waited too long for a lock; trying again on the next run", statements[0])
             return False
         return True
+
+
+def _unreferenced(digests: Sequence[str]) -> ScalarSelect[str]:
+    return (
+        select(ScanResultModel.digest)
+        .where(
+            ScanResultModel.digest.between(digests[0], digests[-1]),
+            ~exists().where(ScanModel.result_digest == ScanResultModel.digest),
+        )
+        .scalar_subquery()
+    )
+
+
+# PostgreSQL: each user's rows are found through the owner index (a LATERAL probe per user, which the planner
+# cannot turn into a sequential scan of the table), then deleted by key from an array (`= ANY(ARRAY(...))`: an
+# index condition, never a hash join over the whole table). The usage delete names its users and bound again so
+# that only the expired months' partitions are visited.
+_PG_SCANS = text(
+    "DELETE FROM scans WHERE id = ANY(ARRAY("
+    " SELECT s.id FROM unnest(CAST(:users AS uuid[])) AS u(id) CROSS JOIN LATERAL ("
+    "  SELECT id FROM scans WHERE user_id = u.id AND created_at < :before LIMIT :limit FOR UPDATE SKIP LOCKED"
+    " ) AS s LIMIT :limit))"
+)
+_PG_USAGE = text(
+    'DELETE FROM api_usage WHERE user_id = ANY(CAST(:users AS uuid[])) AND "timestamp" < :before AND id = ANY(ARRAY('
+    " SELECT s.id FROM unnest(CAST(:users AS uuid[])) AS u(id) CROSS JOIN LATERAL ("
+    '  SELECT id FROM api_usage WHERE user_id = u.id AND "timestamp" < :before LIMIT :limit'
+    " ) AS s LIMIT :limit))"
+)
+_PG_RESULTS = text(
+    "DELETE FROM scan_results WHERE digest = ANY(ARRAY("
+    " SELECT r.digest FROM scan_results r WHERE r.digest BETWEEN :first AND :last"
+    " AND NOT EXISTS (SELECT 1 FROM scans s WHERE s.result_digest = r.digest) FOR UPDATE OF r SKIP LOCKED))"
+)
 
 
 async def _lock_timeout(connection: AsyncConnection) -> None:
