@@ -3,7 +3,7 @@ UV := $(shell sh scripts/ensure-uv.sh)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint types migrate serve bench-load clean
+.PHONY: run test install lint types migrate serve bench-load load clean
 
 run: install  ## Serve the demo on the embedded default (SQLite, in-memory), with a demo key
 	$(UV) run --frozen secapi demo --host $(HOST) --port $(PORT)
@@ -25,6 +25,9 @@ migrate:  ## Apply migrations to SECAPI_DATABASE_URL
 
 serve: migrate  ## Serve against SECAPI_DATABASE_URL / SECAPI_REDIS_URL
 	$(UV) run --frozen secapi serve --host $(HOST) --port $(PORT) --workers $${WORKERS:-2}
+
+load: install  ## Production-shaped load test (HAProxy, 2 API instances, 2 workers): LOAD_ARGS="--redis cluster --soak"
+	$(UV) run --frozen python tests/load/production.py $(LOAD_ARGS)
 
 clean:
 	rm -rf var .venv .mypy_cache .ruff_cache .pytest_cache
