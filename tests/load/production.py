@@ -192,7 +192,7 @@ def environment(
 
 
 async def main(args: argparse.Namespace) -> int:
-    run_dir: Path = args.report_dir
+    run_dir: Path = args.report_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     rate = args.max_rate or args.users * 1.0  # think time between(0.5, 1.5): about 1 request/s per user
     counts = tenants_per_tier(rate, args.seconds * (args.max_steps if args.find_max else 1))
@@ -327,7 +327,7 @@ if __name__ == "__main__":
         options.rate = 25.0
     options.max_rate = options.rate + options.step * (options.max_steps - 1) if options.find_max else options.rate
     if options.new_images is None:
-        options.new_images = min(2000, max(50, int((options.max_rate or options.users) * options.seconds * 0.05)))
+        options.new_images = min(800, max(50, int((options.max_rate or options.users) * options.seconds * 0.05)))
     if options.report_dir is None:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         options.report_dir = ROOT / "var" / "load" / f"{stamp}-{options.redis}{'-soak' if options.soak else ''}"

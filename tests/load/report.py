@@ -298,7 +298,8 @@ def summary(args: argparse.Namespace, run: Run, stack: Stack) -> str:
         f"and {'one Redis node' if args.redis == 'single' else 'a 3-master Redis Cluster (queue on one node)'}; "
         f"2 `secapi worker`; docker-registry on loopback. Locust {args.locust_processes} worker processes, "
         f"{args.users} users ({pace}), "
-        f"{run.ended - run.started:.0f} s; {len(run.requests)} requests, {run.achieved_rate():.1f} req/s.",
+        f"{run.ended - run.started:.0f} s; {len(run.requests)} requests, {run.achieved_rate():.1f} req/s. "
+        f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f}.",
         "",
         *table,
         "",

@@ -13,6 +13,7 @@ happens, so the runner can compute exact percentiles, per-minute errors and chec
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -32,6 +33,8 @@ POPULAR_LOCKFILES = [
     "pillow==9.5.0\nwerkzeug==2.2.2\n",
 ]
 POLL_SECONDS = 120.0
+NEW_IMAGE_TURN = itertools.count()
+"""This process's walk through its share of the new image tags (Locust users of a process are greenlets)."""
 _records: Any = None
 
 
@@ -77,7 +80,6 @@ class Tenant(FastHttpUser):
         runner = self.environment.runner
         index, count = getattr(runner, "worker_index", 0) or 0, max(1, int(PLAN.get("processes", 1)))
         self.new_images: list[str] = PLAN["images"]["new"][index % count :: count] or PLAN["images"]["new"]
-        self.next_new = random.randrange(len(self.new_images))
 
     def _tenant(self) -> tuple[int, dict[str, str]]:
         n = random.randrange(len(self.keys))
@@ -136,8 +138,7 @@ class Tenant(FastHttpUser):
     @task(1)
     def image_new(self) -> None:
         tenant, headers = self._tenant()
-        image = self.new_images[self.next_new % len(self.new_images)]
-        self.next_new += 1
+        image = self.new_images[next(NEW_IMAGE_TURN) % len(self.new_images)]  # each once, until all were scanned
         self._scan("/api/v1/scan/docker", "scan image new", tenant, headers, json={"image": image})
 
     @task(6)
