@@ -21,7 +21,9 @@ Issue 17, at a million scans:
   drops whole ones older than the longest retention. The rows are copied (the id sequence is kept, so ids
   go on where they were). SQLite keeps the plain table.
 
-Both steps rewrite their table: expect minutes per ten million rows, under an exclusive lock.
+Both steps rewrite their table under an exclusive lock. Measured on the shared 2-core machine (PostgreSQL 15):
+100,000 scans (181 MB, 20,000 distinct results) and 1,000,000 usage rows went up in 33 s and down in 26 s;
+the time grows with the tables' sizes.
 """
 
 from __future__ import annotations
