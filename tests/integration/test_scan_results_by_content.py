@@ -4,6 +4,7 @@ each scan reads its result back as written."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -12,13 +13,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from secapi.adapters.sql.engine import create_session_factory
 from secapi.adapters.sql.migrate import upgrade
 from secapi.adapters.sql.models import ScanModel, ScanResultModel
 from secapi.adapters.sql.repositories import SqlScanRepository, SqlUserRepository
+from secapi.adapters.sql.results import encoded, store_documents
 from secapi.adapters.sql.usage import SqlScanWriter
 from secapi.domain.model import Scan, ScanStatus, ScanType, User
 from secapi.domain.scan_inputs import LockfileScanInput
@@ -107,3 +109,49 @@ async def _one_document_per_result(engine: AsyncEngine) -> None:
     read = await scans.get_for_user(failed.id, user.id)
     assert read is not None
     assert read.result is None
+
+
+@pytest.mark.parametrize("writer", ["repository", "batch"])
+async def test_a_scan_whose_document_the_sweep_takes_meanwhile_stores_it_again(
+    postgresql: AsyncEngine, writer: str
+) -> None:
+    """The retention sweep locks an unreferenced document, then deletes it; a scan written in between saw it
+    stored, waits at its foreign key check, finds it gone, and is written again with the document stored anew."""
+    sessions = create_session_factory(postgresql)
+    user = User(id=uuid.uuid4(), email="r@x.invalid", tier=Tier.FREE, is_admin=False, created_at=AT)
+    await SqlUserRepository(sessions).add(user)
+    scans = SqlScanRepository(sessions)
+    result = scan_result(target="raced/poetry.lock")
+    digest, document = encoded(result)
+    async with sessions() as session:
+        await store_documents(session, [(digest, document)])
+        await session.commit()
+    scan = _done(_queued(user.id, 0), result)
+
+    async with postgresql.connect() as sweep:
+        await sweep.execute(text("SELECT 1 FROM scan_results WHERE digest = :d FOR UPDATE"), {"d": digest})
+        if writer == "repository":
+            write = asyncio.create_task(scans.add(scan))
+        else:
+            write = asyncio.create_task(SqlScanWriter(sessions).add_many([(scan, msgspec.json.encode(result))]))
+        await _blocked_on_a_lock(postgresql)
+        await sweep.execute(text("DELETE FROM scan_results WHERE digest = :d"), {"d": digest})
+        await sweep.commit()
+    await asyncio.wait_for(write, timeout=10)
+
+    stored = await scans.get(scan.id)
+    assert stored is not None
+    assert stored.result == result
+    assert await _count(postgresql, ScanResultModel) == 1
+
+
+async def _blocked_on_a_lock(engine: AsyncEngine) -> None:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        async with engine.connect() as connection:
+            if await connection.scalar(query):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the scan's write never waited for the document's lock")

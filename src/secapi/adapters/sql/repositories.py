@@ -13,11 +13,12 @@ from uuid import UUID
 
 import msgspec
 from sqlalchemy import Select, and_, case, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import ApiKeyModel, ScanModel, ScanResultModel, UserModel
-from secapi.adapters.sql.results import encoded, load_documents, store_documents
+from secapi.adapters.sql.results import WRITE_ATTEMPTS, document_taken, encoded, load_documents, store_documents
 from secapi.domain.findings import ScanResult
 from secapi.domain.model import (
     ApiKey,
@@ -214,6 +215,14 @@ class SqlScanRepository(ScanRepository):
 
     async def add(self, scan: Scan) -> None:
         """Insert a scan (its result document stored once by content, in the same transaction)."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return await self._add(scan)
+            except IntegrityError as exc:
+                if attempt == WRITE_ATTEMPTS or not document_taken(exc):
+                    raise
+
+    async def _add(self, scan: Scan) -> None:
         stored = _result_digest(scan)
         async with translate_db_errors(), self._sessions() as session:
             if stored is not None:
@@ -238,6 +247,14 @@ class SqlScanRepository(ScanRepository):
 
     async def update(self, scan: Scan) -> None:
         """Write status, outcome and timings."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return await self._update(scan)
+            except IntegrityError as exc:
+                if attempt == WRITE_ATTEMPTS or not document_taken(exc):
+                    raise
+
+    async def _update(self, scan: Scan) -> None:
         stored = _result_digest(scan)
         async with translate_db_errors(), self._sessions() as session:
             if stored is not None:

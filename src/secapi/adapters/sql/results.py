@@ -18,9 +18,22 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from secapi.adapters.sql.engine import json_text
+from secapi.adapters.sql.errors import sqlstate
 from secapi.adapters.sql.models import ScanResultModel
 
 SCAN_RESULTS: Table = ScanResultModel.__table__  # type: ignore[assignment]  # a Table at runtime
+DOCUMENT_FK = "fk_scans_result_digest_scan_results"
+WRITE_ATTEMPTS = 3
+"""Tries of a scan write whose document the retention sweep took between storing and referencing it."""
+
+
+def document_taken(exc: BaseException) -> bool:
+    """True when a scan's write failed because its document was deleted after `store_documents` saw it.
+
+    The sweep locks an unreferenced document, then deletes it; a writer whose `ON CONFLICT DO NOTHING` saw it
+    just before waits at its foreign key check, then finds it gone. Writing again stores it anew.
+    """
+    return sqlstate(exc) == "23503" and DOCUMENT_FK in str(exc)
 
 
 def digest_of(text: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import translate_db_errors
 from secapi.adapters.sql.models import ApiUsageModel, ScanModel
-from secapi.adapters.sql.results import digest_of, store_documents
+from secapi.adapters.sql.results import WRITE_ATTEMPTS, digest_of, document_taken, store_documents
 from secapi.domain.model import Scan, UsageRecord
 from secapi.domain.ports import UsageRepository
 from secapi.domain.services.scan_recorder import ScanArchive
@@ -71,6 +71,14 @@ class SqlScanWriter(ScanArchive):
             )
             for (scan, _), (digest, _) in zip(scans, documents, strict=True)
         ]
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return await self._write(documents, rows)
+            except Exception as exc:  # COPY raises the driver's error itself
+                if attempt == WRITE_ATTEMPTS or not document_taken(exc):
+                    raise
+
+    async def _write(self, documents: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> None:
         async with translate_db_errors(), self._sessions() as session:
             await store_documents(session, documents)
             if await _copied(session, "scans", _SCAN_COLUMNS, rows):
