@@ -88,18 +88,21 @@ class SqlRetentionStore(RetentionStore):
 
     async def drop_usage_before(self, before: datetime, *, limit: int) -> UsagePurge:
         """Drop the monthly partitions that ended by `before`'s month; then delete up to `limit` rows still
-        before it (the DEFAULT partition's, a partition that could not be dropped, or SQLite's plain table)."""
+        before it (the DEFAULT partition's on PostgreSQL, SQLite's plain table)."""
         start = month_start(before.astimezone(UTC))
+        if not await self._partitioned():
+            batch = select(ApiUsageModel.id).where(ApiUsageModel.timestamp < start).limit(limit)
+            rows = await self._deleted(delete(ApiUsageModel).where(ApiUsageModel.id.in_(batch.scalar_subquery())))
+            return UsagePurge(partitions=(), rows=rows)
         dropped: list[str] = []
         for name, month in await self._partitions():
             if next_month(month) > start:
                 continue
             if not await self._locked_ddl(text(f'DROP TABLE "{name}"')):
-                break  # busy: the rows stay until the next run
+                # Busy: that month stays until the next run (per-tier deletion never reads it row by row).
+                return UsagePurge(partitions=tuple(dropped), rows=0)
             dropped.append(name)
-        batch = select(ApiUsageModel.id, ApiUsageModel.timestamp).where(ApiUsageModel.timestamp < start).limit(limit)
-        key = tuple_(ApiUsageModel.id, ApiUsageModel.timestamp)
-        rows = await self._deleted(delete(ApiUsageModel).where(key.in_(batch)))
+        rows = await self._deleted(_PG_OLD_DEFAULT.bindparams(start=start, limit=limit))
         return UsagePurge(partitions=tuple(dropped), rows=rows)
 
     async def prepare_usage_months(self, start: datetime, end: datetime) -> Sequence[str]:
@@ -225,6 +228,11 @@ _PG_USAGE = text(
     '  SELECT id FROM api_usage WHERE user_id = u.id AND "timestamp" < :before LIMIT :limit'
     " ) AS s LIMIT :limit))"
 )
+_PG_OLD_DEFAULT = text(
+    "DELETE FROM api_usage_default WHERE ctid = ANY(ARRAY("
+    ' SELECT ctid FROM api_usage_default WHERE "timestamp" < :start LIMIT :limit))'
+)
+"""The DEFAULT partition (rows of months without a partition, normally none) is not partitioned further."""
 _PG_RESULTS = text(
     "DELETE FROM scan_results WHERE digest = ANY(ARRAY("
     " SELECT r.digest FROM scan_results r WHERE r.digest BETWEEN :first AND :last"
