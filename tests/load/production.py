@@ -47,7 +47,7 @@ from _db import fresh_database  # noqa: E402
 from images import cyclonedx, push_load_images  # noqa: E402
 from report import Run, check_accepted, find_max_table, summary  # noqa: E402
 from sampling import Sampler  # noqa: E402
-from stack import Stack, haproxy_stats, redis_server, start_stack  # noqa: E402
+from stack import Stack, free_port, haproxy_stats, redis_server, start_stack  # noqa: E402
 
 from secapi.config import Settings  # noqa: E402
 from secapi.domain.services.accounts import AccountService  # noqa: E402
@@ -124,11 +124,14 @@ def run_locust(stack: Stack, plan: dict[str, Any], run_dir: Path, args: argparse
     plan_path = run_dir / "plan.json"
     plan_path.write_text(json.dumps(plan))
     prefix = run_dir / "locust"
+    rpc_port = free_port()
     command = [
         sys.executable, "-m", "locust", "-f", str(HERE / "scenario.py"), "--headless",
         "-u", str(args.users), "-r", str(max(1, args.users // 5)), "-t", f"{seconds}s", "--host", stack.url,
         "--csv", str(prefix), "--html", str(run_dir / "locust.html"), "--only-summary", "--stop-timeout", "10",
         "--processes", str(args.locust_processes), "--exit-code-on-error", "0",
+        # the master's port for its workers: loopback and free (the default *:5557 clashes with a concurrent run)
+        "--master-bind-host", "127.0.0.1", "--master-bind-port", str(rpc_port), "--master-port", str(rpc_port),
     ]  # fmt: skip
     env = {**os.environ, "SECAPI_LOAD_PLAN": str(plan_path), "PYTHONPATH": str(HERE)}
     with (run_dir / "locust.log").open("wb") as log:

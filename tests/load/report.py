@@ -24,7 +24,8 @@ HIT_RATE_TARGET = 0.60
 HIT_P95_TARGET_MS = 100.0
 NO_SCAN_P99_TARGET_MS = 100.0
 KILL_WINDOW_SECONDS = 15.0
-"""Failures within this long after a kill -9 are counted as "during kill" (HAProxy needs 2 failed checks)."""
+"""A failed request under way within this long after a kill -9 counts as "during kill" (HAProxy needs 2 failed
+checks to take an instance out); one sent just before the kill counts too, however long it then took."""
 SCAN_NAMES = ("scan image popular", "scan image new", "scan lockfile popular", "scan lockfile own",
               "scan lockfile new", "scan sbom popular", "scan sbom new")  # fmt: skip
 
@@ -89,12 +90,16 @@ class Run:
     def kill_windows(self) -> list[tuple[float, float]]:
         return [(at, at + KILL_WINDOW_SECONDS) for at, what in self.events if what.startswith("kill")]
 
+    def during_kill(self, request: dict[str, Any]) -> bool:
+        """The request was under way (sent before its end, `t`) at some moment of a kill window."""
+        sent = request["t"] - request["ms"] / 1000
+        return any(sent <= end and request["t"] >= start for start, end in self.kill_windows())
+
     def unexpected(self, *, outside_kills: bool = False) -> list[dict[str, Any]]:
         """Failed requests (a free tenant's 429 is not one); outside the kill windows only, if asked."""
         failed = [r for r in self.requests if r["err"] is not None]
         if outside_kills:
-            windows = self.kill_windows()
-            failed = [r for r in failed if not any(a <= r["t"] <= b for a, b in windows)]
+            failed = [r for r in failed if not self.during_kill(r)]
         return failed
 
     def accepted(self) -> list[dict[str, Any]]:
@@ -218,13 +223,11 @@ def resource_lines(run: Run) -> list[str]:
 def soak_lines(run: Run) -> list[str]:
     """Per minute: requests and failures; RSS at the start and end of each service's life in the run."""
     per_minute: dict[int, Counter[str]] = defaultdict(Counter)
-    windows = run.kill_windows()
     for r in run.requests:
         minute = int((r["t"] - run.started) // 60)
         per_minute[minute]["requests"] += 1
         if r["err"] is not None:
-            during = any(a <= r["t"] <= b for a, b in windows)
-            per_minute[minute]["during kill" if during else "unexpected"] += 1
+            per_minute[minute]["during kill" if run.during_kill(r) else "unexpected"] += 1
     lines = ["| minute | requests | unexpected failures | failures during kill |", "|---|---|---|---|"]
     for minute in sorted(per_minute):
         c = per_minute[minute]
@@ -243,10 +246,11 @@ def soak_lines(run: Run) -> list[str]:
         if first and last:
             a, b = statistics.median(first), statistics.median(last)
             lines.append(f"| {name} | {_mb(a)} | {_mb(b)} | {(b - a) / a:+.0%} |")
-    failures = [r for r in run.requests if r["err"] is not None and any(a <= r["t"] <= b for a, b in windows)]
+    failures = [r for r in run.requests if r["err"] is not None and run.during_kill(r)]
     if failures:
-        lines += ["", "Failures during kill (first 10):", ""]
-        lines += [f"- +{r['t'] - run.started:.1f} s {r['n']}: {r['err']}" for r in failures[:10]]
+        lines += ["", "Failures during kill (first 10; sent at, took):", ""]
+        lines += [f"- +{r['t'] - r['ms'] / 1000 - run.started:.1f} s, {r['ms'] / 1000:.1f} s: {r['n']}: {r['err']}"
+                  for r in failures[:10]]  # fmt: skip
     return lines
 
 
@@ -261,6 +265,11 @@ def lost_lines(run: Run) -> list[str]:
         lines.append(
             f"**Not terminal: {len(lost['lost'])}**: " + "; ".join(f"{k}: {v}" for k, v in kinds.most_common())
         )
+        kills = [at for at, what in run.events if what.startswith("kill")]
+        for item in lost["lost"][:20]:
+            nearest = min(kills, key=lambda at: abs(at - item["t"]), default=None)
+            after = "" if nearest is None else f", {item['t'] - nearest:+.2f} s from the nearest kill"
+            lines.append(f"- {item['id']}: answered at +{item['t'] - run.started:.2f} s{after}")
     else:
         lines.append("Every accepted scan reached a terminal state: none lost.")
     return lines
