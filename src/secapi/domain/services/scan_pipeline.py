@@ -372,7 +372,7 @@ class ScanPipeline:
         )
         raw = bytes(entry.result)
         if self._recorder is not None:
-            self._recorder.record_scan(scan, raw)
+            await self._recorder.record_scan(scan, raw)
         else:
             await self._scans.add(scan.with_result(msgspec.json.decode(raw, type=ScanResult)))
         info = self._results.info(entry, CacheStatus.HIT, principal.user.tier)

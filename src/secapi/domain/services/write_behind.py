@@ -27,6 +27,8 @@ class WriteBehindBuffer(Generic[T]):
         self._buffer: deque[T] = deque(maxlen=max_buffered)
         self._what = what
         self.dropped = 0
+        self.last_flush_failed = False
+        """Whether the last `flush` kept its batch for the next try (the database was unavailable)."""
 
     def record(self, item: T) -> None:
         """Queue one item for the next flush."""
@@ -43,11 +45,13 @@ class WriteBehindBuffer(Generic[T]):
         """Write everything buffered; on failure keep it for the next try. Returns items written."""
         if not self._buffer:
             return 0
+        self.last_flush_failed = False
         batch = list(self._buffer)
         self._buffer.clear()
         try:
             await self._write(batch)
         except DependencyUnavailable as exc:
+            self.last_flush_failed = True
             log.warning("%s flush failed, keeping %d for the next try: %s", self._what, len(batch), exc)
             room = (self._buffer.maxlen or 0) - len(self._buffer)
             kept = batch[len(batch) - room :] if room > 0 else []
