@@ -257,6 +257,40 @@ async def test_single_flight_across_processes_computes_once(redis: RedisClient, 
     assert await redis.exists(f"lock:{key}") == 0
 
 
+async def test_single_flight_leader_renews_its_short_lease_while_it_computes(
+    redis: RedisClient, second_redis: RedisClient
+) -> None:
+    """A lease far shorter than the computation: renewed, so the others still wait; a dead leader's lapses."""
+    key = "scan:dependencies:" + "e" * 64
+    flights = [RedisSingleFlight(client, lock_ttl=0.3, poll_interval=0.01) for client in (redis, second_redis, redis)]
+    computes: list[int] = []
+
+    async def compute() -> str:
+        computes.append(1)
+        await asyncio.sleep(1.2)  # four leases long
+        await redis.set("renewed", b"shared")
+        return "leader"
+
+    async def check() -> str | None:
+        value = await redis.get("renewed")
+        return None if value is None else value.decode()
+
+    outcomes = await asyncio.gather(*(flight.run(key, compute, check, 5.0) for flight in flights))
+    assert computes == [1]
+    assert sorted(outcomes) == [("leader", True), ("shared", False), ("shared", False)]
+    assert await redis.exists(f"lock:{key}") == 0
+
+    # By default the lease is short, so a leader that died (killed: no release, no renewal) frees the key soon.
+    leases: list[int] = []
+
+    async def observe() -> str:
+        leases.append(await redis.pttl(f"lock:{key}"))
+        return "leader"
+
+    assert await RedisSingleFlight(second_redis).run(key, observe, check, 5.0) == ("leader", True)
+    assert 0 < leases[0] <= 10_000
+
+
 async def test_single_flight_follower_takes_over_when_the_leader_fails(
     redis: RedisClient, second_redis: RedisClient
 ) -> None:
