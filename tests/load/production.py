@@ -11,8 +11,8 @@ of each instance's process tree, and PASS/MISS lines for the targets (hit rate >
 < 100 ms). The exit status is 1 only for unexpected failures (and, in soak mode, lost scans).
 
   --rate R      a steady total rate (Locust constant_throughput per user) instead of think time
-  --find-max    steps the rate up from --rate by --step, --seconds each, while the p99 of requests answered
-                without running a scan stays under 100 ms; reports the highest such rate
+  --find-max    after a 20 s warm-up, steps the rate up from --rate by --step, --seconds each, while the p99 of
+                requests answered without running a scan stays under 100 ms; reports the highest such rate
   --soak        --seconds 600 at a steady rate; kills (SIGKILL) one API instance and one worker mid-run and
                 starts them again; RSS at start and end, errors per minute, and every scan accepted with an
                 id (200/202) must reach a terminal state (GET /api/v1/scans/{id})
@@ -232,6 +232,9 @@ async def drive(
     plan: dict[str, Any] = {"keys": keys, "images": images, "sboms": sboms, "processes": args.locust_processes}
     say(f"stack up: HAProxy {stack.url}; reports in {run_dir}")
     if args.find_max:
+        warm = run_dir / "warm-up"  # first scans of the popular inputs, cold processes: not a step
+        warm.mkdir()
+        measure(args, warm, stack, {**plan, "per_user_rate": args.rate / args.users}, min(20, args.seconds))
         steps = []
         for n in range(args.max_steps):
             step_rate = args.rate + n * args.step

@@ -76,7 +76,11 @@ class Run:
         return cls(run_dir, stats, failures, requests, accepted, started, ended, sampler, events, haproxy)
 
     def achieved_rate(self) -> float:
-        return len(self.requests) / max(1.0, self.ended - self.started)
+        """Requests per second between the first and the last request (Locust's start and stop left out)."""
+        if len(self.requests) < 2:
+            return 0.0
+        times = [float(r["t"]) for r in self.requests]
+        return len(times) / max(1.0, max(times) - min(times))
 
     def no_scan_latencies(self) -> list[float]:
         """Requests answered without running a scan: cache hits, listings and usage (all 200)."""
