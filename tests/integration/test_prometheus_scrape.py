@@ -31,5 +31,5 @@ def test_promql_hit_rate_matches_what_clients_saw() -> None:
     assert report["promql_hit_rate"] == pytest.approx(report["client_hit_rate"], abs=0.02)
     assert set(report["alert_rules"]) == {
         "SecAPICacheHitRateLow", "SecAPIHighErrorRatio", "SecAPILatencyP99High", "SecAPIRedisDown", "SecAPIVulnDbStale",
-        "SecAPIVulnDbSyncFailing",
+        "SecAPIVulnDbSyncFailing", "SecAPIQueueRedisDown",
     }  # fmt: skip
