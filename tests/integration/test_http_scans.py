@@ -9,7 +9,7 @@ from typing import Any
 
 from httpx import AsyncClient
 from litestar import Litestar
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -138,6 +138,21 @@ async def _stored(app: Litestar, user: User, documents: list[dict[str, Any]]) ->
             await session.execute(update(ScanModel).where(ScanModel.id == scan.id).values(result_digest=digest))
         await session.commit()
     return scans
+
+
+async def test_a_completed_scan_whose_result_document_is_missing_says_so(client: AsyncClient, app: Litestar) -> None:
+    """Never a completed scan that reads as clean: a digest naming no document is shown as a result that is gone."""
+    user, key = await create_user(app, "a@example.com")
+    (scan,) = await add_scans(app, user, 1)
+    sessions = await container_of(app).get(async_sessionmaker[AsyncSession])
+    async with sessions() as session:
+        await session.execute(text("SET LOCAL session_replication_role = replica"))  # a copy without the foreign key
+        await session.execute(update(ScanModel).where(ScanModel.id == scan.id).values(result_digest="f" * 64))
+        await session.commit()
+
+    body = (await client.get(f"/api/v1/scans/{scan.id}", headers=bearer(key))).json()
+    assert (body["status"], body["result"]) == ("completed", None)
+    assert body["error"] == "the stored result cannot be read: its stored result document is missing"
 
 
 async def test_results_stored_by_older_releases_read_with_the_fields_they_lacked_at_their_defaults(

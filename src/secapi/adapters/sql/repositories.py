@@ -105,6 +105,8 @@ def _with_stored_result(scan: Scan, document: Any) -> Scan:
     fit at all (hand-written, or damaged) must not break reading the scan list: the scan is shown without a
     result and its `error` says why (`Scan.unreadable_result`), rather than guessing the missing parts.
     """
+    if document is None:  # its digest names no stored document (SQLite keeps no foreign key; a damaged copy)
+        return scan.unreadable_result("its stored result document is missing")
     try:
         return scan.with_result(msgspec.convert(document, ScanResult))
     except msgspec.ValidationError as exc:
