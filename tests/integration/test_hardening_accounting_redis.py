@@ -23,7 +23,7 @@ from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.vulndb import import_sample
 
 from support.http import serve
-from support.private_redis import PrivateCluster, PrivateRedis
+from support.private_redis import PrivateCluster, PrivateRedis, running
 from support.redis_targets import RedisTarget
 from support.seed import bearer, container_of, create_user
 
@@ -32,23 +32,15 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    server.start()
-    try:
+    with running(PrivateRedis()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["single", "cluster"])
 def private_target(request: pytest.FixtureRequest) -> Iterator[PrivateRedis | PrivateCluster]:
     """A private single node, or a private 3-master cluster, that the test may pause or stop."""
-    server: PrivateRedis | PrivateCluster = PrivateRedis() if request.param == "single" else PrivateCluster()
-    server.start()
-    try:
+    with running(PrivateRedis() if request.param == "single" else PrivateCluster()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def on_redis(settings: Settings, url: str, *, cluster: bool, **changes: object) -> Settings:

@@ -17,7 +17,7 @@ from secapi.entrypoints.http.app import create_app
 from secapi.entrypoints.vulndb import import_sample
 
 from support.http import serve
-from support.private_redis import PrivateCluster, PrivateRedis
+from support.private_redis import PrivateCluster, PrivateRedis, running
 from support.redis_targets import RedisTarget
 from support.seed import container_of
 
@@ -26,22 +26,14 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def queue_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    server.start()
-    try:
+    with running(PrivateRedis()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def private_cluster() -> Iterator[PrivateCluster]:
-    server = PrivateCluster()
-    server.start()
-    try:
+    with running(PrivateCluster()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def with_redis(settings: Settings, **changes: Any) -> Settings:

@@ -9,7 +9,9 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from redis import Redis as SyncRedis
@@ -124,3 +126,16 @@ class PrivateCluster:
             if pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(pid), sig)
+
+
+ServerT = TypeVar("ServerT", bound="PrivateRedis | PrivateCluster")
+
+
+@contextlib.contextmanager
+def running(server: ServerT) -> Iterator[ServerT]:
+    """`server` started for the block, stopped after it (whatever the test did to it)."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
