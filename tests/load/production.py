@@ -10,7 +10,7 @@ type, unexpected failures, the cache hit rate summed from every instance's /metr
 of each instance's process tree, and PASS/MISS lines for the targets (hit rate >= 60 %, p95 of cache hits
 < 100 ms). The exit status is 1 only for unexpected failures (and, in soak mode, lost scans).
 
-  --rate R      a steady total rate (Locust constant_throughput per user) instead of think time
+  --rate R      a steady total rate (Poisson arrivals: exponential waits of mean users/R) instead of think time
   --find-max    after a 20 s warm-up, steps the rate up from --rate by --step, --seconds each, while the p99 of
                 requests answered without running a scan stays under 100 ms; reports the highest such rate
   --soak        --seconds 600 at a steady rate; kills (SIGKILL) one API instance and one worker mid-run and

@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, between, constant_throughput, events, task
+import gevent
+from arrivals import poisson_arrivals
+from locust import FastHttpUser, between, events, task
 
 PLAN: dict[str, Any] = (
     json.loads(Path(os.environ["SECAPI_LOAD_PLAN"]).read_text()) if "SECAPI_LOAD_PLAN" in os.environ else {}
@@ -73,13 +75,15 @@ class Tenant(FastHttpUser):
 
     abstract = True
     tier = ""
-    wait_time = constant_throughput(PLAN["per_user_rate"]) if PLAN.get("per_user_rate") else between(0.5, 1.5)
+    wait_time = poisson_arrivals(PLAN["per_user_rate"]) if PLAN.get("per_user_rate") else between(0.5, 1.5)
 
     def on_start(self) -> None:
         self.keys: list[str] = PLAN["keys"][self.tier]
         runner = self.environment.runner
         index, count = getattr(runner, "worker_index", 0) or 0, max(1, int(PLAN.get("processes", 1)))
         self.new_images: list[str] = PLAN["images"]["new"][index % count :: count] or PLAN["images"]["new"]
+        if PLAN.get("per_user_rate"):  # the first request too on the schedule: no burst at spawn
+            gevent.sleep(self.wait_time())
 
     def _tenant(self) -> tuple[int, dict[str, str]]:
         n = random.randrange(len(self.keys))
