@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import msgspec
 import pytest
 from sqlalchemy import func, select, text
@@ -155,3 +156,54 @@ async def _blocked_on_a_lock(engine: AsyncEngine) -> None:
                 return
         await asyncio.sleep(0.01)
     raise AssertionError("the scan's write never waited for the document's lock")
+
+
+async def test_a_cache_hit_s_document_travels_once_while_the_writer_knows_it_stored(
+    postgresql: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hit's result is nearly always stored already: the batch writer sends its text only the first time."""
+    sent: list[list[str]] = []
+    execute = asyncpg.Connection.execute
+
+    async def spy(self: asyncpg.Connection, query: str, *args: object, **kwargs: object) -> str:
+        if "INSERT INTO scan_results" in query:
+            sent.append(list(args[0]))  # type: ignore[call-overload]
+        return await execute(self, query, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncpg.Connection, "execute", spy)
+    sessions = create_session_factory(postgresql)
+    user = User(id=uuid.uuid4(), email="m@x.invalid", tier=Tier.FREE, is_admin=False, created_at=AT)
+    await SqlUserRepository(sessions).add(user)
+    writer = SqlScanWriter(sessions)
+    result = msgspec.json.encode(scan_result(target="memo/requirements.txt"))
+    digest = encoded(scan_result(target="memo/requirements.txt"))[0]
+
+    for n in range(3):
+        await writer.add_many([(_done(_queued(user.id, n), None), result)])
+
+    assert sent == [[digest], [], []]
+    assert await _count(postgresql, ScanModel) == 3
+    assert await _count(postgresql, ScanResultModel) == 1
+
+
+async def test_a_document_the_writer_remembers_but_retention_removed_is_stored_again(postgresql: AsyncEngine) -> None:
+    """Its scans expired and the sweep took the document; the writer still remembers it as stored. The next hit's
+    row fails its foreign key without the text, and the writer sends it again: the hit keeps its result."""
+    sessions = create_session_factory(postgresql)
+    user = User(id=uuid.uuid4(), email="e@x.invalid", tier=Tier.FREE, is_admin=False, created_at=AT)
+    await SqlUserRepository(sessions).add(user)
+    writer = SqlScanWriter(sessions)
+    result = scan_result(target="expired/requirements.txt")
+    first = _done(_queued(user.id, 0), None)
+    await writer.add_many([(first, msgspec.json.encode(result))])
+    async with postgresql.begin() as connection:  # what the retention job does to expired scans, then documents
+        await connection.execute(text("DELETE FROM scans WHERE id = :id"), {"id": first.id})
+        await connection.execute(text("DELETE FROM scan_results"))
+
+    later = _done(_queued(user.id, 1), None)
+    await writer.add_many([(later, msgspec.json.encode(result))])
+
+    stored = await SqlScanRepository(sessions).get(later.id)
+    assert stored is not None
+    assert stored.result == result
+    assert await _count(postgresql, ScanResultModel) == 1
