@@ -207,3 +207,23 @@ async def test_a_document_the_writer_remembers_but_retention_removed_is_stored_a
     assert stored is not None
     assert stored.result == result
     assert await _count(postgresql, ScanResultModel) == 1
+
+
+async def test_a_failed_hit_write_quotes_no_value(postgresql: AsyncEngine) -> None:
+    """The write goes through the driver, past SQLAlchemy's redaction hook: its error is redacted all the same.
+    (A hit of a user deleted meanwhile: PostgreSQL's DETAIL would quote the user's id.)"""
+    sessions = create_session_factory(postgresql)
+    gone = uuid.uuid4()
+    result = msgspec.json.encode(scan_result(target="gone/requirements.txt"))
+
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as raised:
+        await SqlScanWriter(sessions).add_many([(_done(_queued(gone, 0), None), result)])
+
+    chain: list[BaseException] = []
+    error: BaseException | None = raised.value
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    text = " ".join(f"{e!s} {e!r} {getattr(e, 'detail', '')}" for e in chain)
+    assert str(gone) not in text
+    assert "fk_scans_user_id_users" in text or "scans" in text, "what failed is still said"

@@ -82,19 +82,38 @@ def redact_driver_values(context: ExceptionContext) -> None:
     keeps secrets and results out of every log line that prints the exception, wherever it is logged.
     """
     original = context.original_exception
-    errors = list(_chain(original))
+    text = redact_driver_error(original)
+    wrapper = context.sqlalchemy_exception
+    if text is not None and wrapper is not None:
+        driver = list(_chain(original))[-1]
+        wrapper.args = (f"({type(original).__module__}.{type(original).__name__}) {type(driver).__name__}: {text}",)
+
+
+def redact_driver_error(exc: BaseException) -> str | None:
+    """Drop the values a driver error (and each error wrapping it) quotes; its value-free text, or None
+    when it is not an error that could quote one. For statements sent through the driver itself (COPY,
+    single-statement writes), which SQLAlchemy's `handle_error` hook never sees."""
+    errors = list(_chain(exc))
     driver = errors[-1]
     if not hasattr(driver, "sqlstate") and not isinstance(driver, ValueError):
-        return  # not a PostgreSQL error nor asyncpg's check of an argument: no value is quoted
+        return None  # not a PostgreSQL error nor asyncpg's check of an argument: no value is quoted
     text = _value_free_text(driver)
     for error in errors:
         for attribute in ("detail", "hint"):
             if getattr(error, attribute, None) is not None:
                 setattr(error, attribute, None)
         error.args = (text,)
-    wrapper = context.sqlalchemy_exception
-    if wrapper is not None:
-        wrapper.args = (f"({type(original).__module__}.{type(original).__name__}) {type(driver).__name__}: {text}",)
+    return text
+
+
+@asynccontextmanager
+async def driver_values_redacted() -> AsyncIterator[None]:
+    """Around a statement sent through the driver itself: its errors leave without the values they quote."""
+    try:
+        yield
+    except Exception as exc:
+        redact_driver_error(exc)
+        raise
 
 
 def _value_free_text(driver: BaseException) -> str:

@@ -10,7 +10,7 @@ import msgspec
 from sqlalchemy import Table, Text, bindparam, insert, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from secapi.adapters.sql.errors import translate_db_errors
+from secapi.adapters.sql.errors import driver_values_redacted, translate_db_errors
 from secapi.adapters.sql.models import ApiUsageModel, ScanModel
 from secapi.adapters.sql.results import WRITE_ATTEMPTS, digest_of, document_taken, store_documents
 from secapi.domain.model import Scan, UsageRecord
@@ -32,7 +32,7 @@ class SqlUsageWriter(UsageRepository):
         if not records:
             return
         rows = [(r.user_id, r.endpoint, r.method, r.status_code, r.timestamp, r.duration_ms) for r in records]
-        async with translate_db_errors(), self._sessions() as session:
+        async with translate_db_errors(), driver_values_redacted(), self._sessions() as session:
             if await _copied(session, "api_usage", _USAGE_COLUMNS, rows):
                 return
             await session.execute(insert(API_USAGE), [dict(zip(_USAGE_COLUMNS, row, strict=True)) for row in rows])
@@ -100,7 +100,7 @@ class SqlScanWriter(ScanArchive):
             self._stored.popitem(last=False)
 
     async def _write(self, documents: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> None:
-        async with translate_db_errors(), self._sessions() as session:
+        async with translate_db_errors(), driver_values_redacted(), self._sessions() as session:
             connection = await session.connection()
             if connection.dialect.name == "postgresql":
                 raw = (await connection.get_raw_connection()).driver_connection
