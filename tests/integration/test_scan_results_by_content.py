@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from secapi.adapters.sql.engine import create_session_factory
 from secapi.adapters.sql.migrate import upgrade
@@ -72,6 +72,12 @@ def _done(scan: Scan, result: object) -> Scan:
     )
 
 
+async def _user(sessions: async_sessionmaker[AsyncSession], email: str) -> User:
+    user = User(id=uuid.uuid4(), email=email, tier=Tier.FREE, is_admin=False, created_at=AT)
+    await SqlUserRepository(sessions).add(user)
+    return user
+
+
 async def _count(engine: AsyncEngine, model: type[ScanModel] | type[ScanResultModel]) -> int:
     async with engine.connect() as connection:
         return int(await connection.scalar(select(func.count()).select_from(model)) or 0)
@@ -79,8 +85,7 @@ async def _count(engine: AsyncEngine, model: type[ScanModel] | type[ScanResultMo
 
 async def _one_document_per_result(engine: AsyncEngine) -> None:
     sessions = create_session_factory(engine)
-    user = User(id=uuid.uuid4(), email="d@x.invalid", tier=Tier.FREE, is_admin=False, created_at=AT)
-    await SqlUserRepository(sessions).add(user)
+    user = await _user(sessions, "d@x.invalid")
     scans = SqlScanRepository(sessions)
     result = scan_result(target="requirements.txt")
 
@@ -119,8 +124,7 @@ async def test_a_scan_whose_document_the_sweep_takes_meanwhile_stores_it_again(
     """The retention sweep locks an unreferenced document, then deletes it; a scan written in between saw it
     stored, waits at its foreign key check, finds it gone, and is written again with the document stored anew."""
     sessions = create_session_factory(postgresql)
-    user = User(id=uuid.uuid4(), email="r@x.invalid", tier=Tier.FREE, is_admin=False, created_at=AT)
-    await SqlUserRepository(sessions).add(user)
+    user = await _user(sessions, "r@x.invalid")
     scans = SqlScanRepository(sessions)
     result = scan_result(target="raced/poetry.lock")
     digest, document = encoded(result)
@@ -172,8 +176,7 @@ async def test_a_cache_hit_s_document_travels_once_while_the_writer_knows_it_sto
 
     monkeypatch.setattr(asyncpg.Connection, "execute", spy)
     sessions = create_session_factory(postgresql)
-    user = User(id=uuid.uuid4(), email="m@x.invalid", tier=Tier.FREE, is_admin=False, created_at=AT)
-    await SqlUserRepository(sessions).add(user)
+    user = await _user(sessions, "m@x.invalid")
     writer = SqlScanWriter(sessions)
     result = msgspec.json.encode(scan_result(target="memo/requirements.txt"))
     digest = encoded(scan_result(target="memo/requirements.txt"))[0]
@@ -190,8 +193,7 @@ async def test_a_document_the_writer_remembers_but_retention_removed_is_stored_a
     """Its scans expired and the sweep took the document; the writer still remembers it as stored. The next hit's
     row fails its foreign key without the text, and the writer sends it again: the hit keeps its result."""
     sessions = create_session_factory(postgresql)
-    user = User(id=uuid.uuid4(), email="e@x.invalid", tier=Tier.FREE, is_admin=False, created_at=AT)
-    await SqlUserRepository(sessions).add(user)
+    user = await _user(sessions, "e@x.invalid")
     writer = SqlScanWriter(sessions)
     result = scan_result(target="expired/requirements.txt")
     first = _done(_queued(user.id, 0), None)
