@@ -100,3 +100,28 @@ async def test_the_buffer_is_bounded() -> None:
         await recorder.record_scan(_scan(n), b"{}")
     assert recorder.pending == 2
     assert recorder.dropped == 3
+
+
+async def test_a_row_the_database_refuses_costs_only_itself_not_the_hits_written_with_it() -> None:
+    """One hit of a user deleted meanwhile fails its foreign key: the other hits of its batch are still stored,
+    and the refused row is counted as dropped, not lost without a word."""
+
+    class Refusing(Archive):
+        async def add_many(self, scans: Sequence[tuple[Scan, bytes]]) -> None:
+            if any(raw == b"refused" for _, raw in scans):
+                raise ValueError("insert or update on table scans violates foreign key constraint")
+            await super().add_many(scans)
+
+    archive = Refusing()
+    archive.gate = asyncio.Event()
+    recorder = ScanRecorder(archive, max_buffered=100)
+    first = asyncio.create_task(recorder.record_scan(_scan(0), b"{}"))
+    await asyncio.sleep(0)  # held by the gate: the next three share one batch
+    rest = [asyncio.create_task(recorder.record_scan(_scan(n), b"refused" if n == 2 else b"{}")) for n in range(1, 4)]
+    await asyncio.sleep(0)
+    archive.gate.set()
+    await asyncio.gather(first, *rest)
+
+    assert [scan.input_data.label for scan, _ in archive.rows] == ["0.lock", "1.lock", "3.lock"]
+    assert recorder.dropped == 1
+    assert recorder.pending == 0

@@ -18,8 +18,10 @@ class WriteBehindBuffer(Generic[T]):
     """Buffers items in memory and writes them in batches with `write`.
 
     Bounded: if the database stays unreachable, the oldest items are dropped and
-    counted in `dropped` rather than growing memory. A failed batch is kept for the
-    next flush, ahead of newer items.
+    counted in `dropped` rather than growing memory. A batch that failed for the
+    database being unavailable is kept for the next flush, ahead of newer items; one
+    refused for an item it holds is written again item by item, and only the refused
+    items are dropped (counted and logged).
     """
 
     def __init__(self, write: Callable[[Sequence[T]], Awaitable[None]], *, max_buffered: int, what: str) -> None:
@@ -58,4 +60,22 @@ class WriteBehindBuffer(Generic[T]):
             self.dropped += len(batch) - len(kept)
             self._buffer.extendleft(reversed(kept))
             return 0
+        except Exception:
+            if len(batch) == 1:
+                self.dropped += 1
+                raise
+            return await self._one_by_one(batch)
         return len(batch)
+
+    async def _one_by_one(self, batch: list[T]) -> int:
+        """A batch refused for what it holds (a user deleted meanwhile, say), not for the database being away:
+        each item is written alone, so one bad item costs only itself and the rest of the batch is kept."""
+        written = 0
+        for item in batch:
+            try:
+                await self._write([item])
+                written += 1
+            except Exception:  # counted and logged: never lost without a word
+                self.dropped += 1
+                log.exception("%s: an item the database refused was dropped", self._what)
+        return written
