@@ -38,7 +38,12 @@ def document_taken(exc: BaseException) -> bool:
 
 def digest_of(text: str) -> str:
     """The key of a result document whose JSON text is `text`."""
-    return hashlib.sha256(text.encode()).hexdigest()
+    return digest_of_encoded(text.encode())
+
+
+def digest_of_encoded(encoded: bytes) -> str:
+    """The key of a result document whose JSON text, UTF-8 encoded, is `encoded` (the result cache's bytes)."""
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def encoded(result: Any) -> tuple[str, str]:

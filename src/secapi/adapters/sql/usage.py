@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from secapi.adapters.sql.errors import driver_values_redacted, translate_db_errors
 from secapi.adapters.sql.models import ApiUsageModel, ScanModel
-from secapi.adapters.sql.results import WRITE_ATTEMPTS, digest_of, document_taken, store_documents
+from secapi.adapters.sql.results import WRITE_ATTEMPTS, digest_of_encoded, document_taken, store_documents
 from secapi.domain.model import Scan, UsageRecord
 from secapi.domain.ports import UsageRepository
 from secapi.domain.services.scan_recorder import ScanArchive
@@ -65,7 +65,8 @@ class SqlScanWriter(ScanArchive):
         """
         if not scans:
             return
-        documents = [(digest_of(text), text) for text in (raw.decode() for _, raw in scans)]
+        # Keyed by the cached bytes themselves: a hit's text is decoded only if it has to be sent.
+        documents = [(digest_of_encoded(raw), raw) for _, raw in scans]
         rows = [
             (
                 scan.id,
@@ -99,7 +100,7 @@ class SqlScanWriter(ScanArchive):
         while len(self._stored) > self._remembered:
             self._stored.popitem(last=False)
 
-    async def _write(self, documents: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> None:
+    async def _write(self, documents: list[tuple[str, bytes]], rows: list[tuple[Any, ...]]) -> None:
         async with translate_db_errors(), driver_values_redacted(), self._sessions() as session:
             connection = await session.connection()
             if connection.dialect.name == "postgresql":
@@ -110,9 +111,9 @@ class SqlScanWriter(ScanArchive):
                 # fails and `add_many` sends it again (SQLite keeps no such key, so there it is always sent).
                 unique = sorted((d, t) for d, t in dict(documents).items() if d not in self._stored)
                 columns = (list(column) for column in zip(*rows, strict=True))
-                await raw.execute(_WRITE_SCANS, [d for d, _ in unique], [t for _, t in unique], *columns)
+                await raw.execute(_WRITE_SCANS, [d for d, _ in unique], [t.decode() for _, t in unique], *columns)
                 return
-            await store_documents(session, documents)
+            await store_documents(session, [(digest, text.decode()) for digest, text in documents])
             # SQLite's JSON columns hold the text itself.
             text = {"input_data": type_coerce(bindparam("input_data"), Text)}
             statement = insert(SCANS).values(**text)
