@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,14 +30,17 @@ def free_port() -> int:
 def secapi_server(env: Mapping[str, str], *, workers: int = 1) -> Iterator[str]:
     """Start `secapi serve` with `env`, wait until /health/live answers, yield its base URL, stop it after.
 
-    It runs in its own process group, so its worker processes never outlive the test.
+    It runs in its own process group, so its worker processes never outlive the test. Its output goes to a
+    temporary file whose tail is printed when it stops: pytest shows it beside a failing test (a server that
+    reset a connection once in CI left nothing to read).
     """
     port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="secapi-serve-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [SECAPI, "serve", "--port", str(port), "--workers", str(workers)],
         env=dict(env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -59,3 +63,9 @@ def secapi_server(env: Mapping[str, str], *, workers: int = 1) -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             raise
+        finally:
+            log.close()
+            output = Path(log.name)
+            print(f"secapi serve on port {port} exited {process.returncode}; its last output:")
+            print("\n".join(output.read_text(errors="replace").splitlines()[-40:]))
+            output.unlink(missing_ok=True)

@@ -359,7 +359,7 @@ async def _send(
             except httpx.TimeoutException:
                 raise ScanProblem(f"{method} {url}: the server did not answer in time") from None
             except httpx.TransportError as exc:
-                raise ScanProblem(f"cannot reach {client.base_url}: {exc or type(exc).__name__}") from None
+                raise ScanProblem(f"cannot reach {client.base_url}: {str(exc) or type(exc).__name__}") from None
         if response.status_code != 429 or attempt == MAX_429_RETRIES:
             return response
         retry_after = _seconds(response.headers.get("retry-after"))

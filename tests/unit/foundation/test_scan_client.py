@@ -315,6 +315,12 @@ async def test_a_failed_scan_and_an_unreachable_server_exit_3(lockfile: Target) 
         await _run(Server(refuse), lockfile)
     assert raised.value.exit_code == EXIT_FAILED
 
+    def reset(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("", request=request)  # a connection reset: httpx gives no text
+
+    with pytest.raises(ClientError, match=r"cannot reach http://secapi\.test: ReadError$"):
+        await _run(Server(reset), lockfile)
+
 
 async def test_a_format_is_fetched_for_the_scan_and_a_not_yet_stored_row_is_retried(lockfile: Target) -> None:
     sarif = json.dumps({"version": "2.1.0", "runs": []}).encode()
